@@ -1,0 +1,1 @@
+"""Bundled hardware profiles (YAML). This file only makes the folder installable."""

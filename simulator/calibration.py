@@ -1,0 +1,284 @@
+"""Fitting a profile's efficiency curves, launch overhead and power model to microbenchmarks.
+
+Input: the records of measurement files in the format of ``../shared/calibration/h200/*.jsonl`` (dicts
+with a ``kind``) and a base profile with the device's datasheet peaks. Each microbenchmark becomes a
+*case*: the kernels it runs, built with the same op builders that price training steps, and the time
+measured. A case's predicted time is a per-session timing floor (the host time between two CUDA
+events around one eager call, which a training step does not pay: its kernels queue up) plus the sum
+of its kernels' roofline times. The fit runs in stages, each a small least-squares problem on the log
+of time, and returns the fitted fields with the residual of every case.
+
+Whole training steps (``kind: train``) are never fitted on: they are the validation data.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from .hardware import ClassicalProfile, Efficiency, EfficiencyCurve, MemoryClassFractions, Power
+from .ops import PRECISIONS, Op, gemm, layernorm_ops, loss_ops, optimizer_ops
+from .roofline import price_ops
+
+A = PRECISIONS["bf16_mixed"]
+GEMM_DTYPES = {"bfloat16": "bf16", "float16": "fp16"}
+# Convolutions with fewer input channels than a tensor-core tile (the 3-channel stem) run far below
+# any FLOP-based curve (measured: 33 TFLOP/s); they are kept out of the conv fit and reported apart.
+MIN_CONV_CHANNELS = 8
+MEMORY_CLASSES = ("normalization", "loss", "embedding", "optimizer")
+
+
+@dataclass(frozen=True)
+class Case:
+    what: str
+    group: str
+    session: str
+    ops: tuple[Op, ...]
+    measured_s: float
+
+
+@dataclass
+class FitResult:
+    efficiency: Efficiency
+    power: Power
+    kernel_launch_overhead_s: float
+    floors_s: dict[str, float]
+    sustained_ratio: float
+    residuals: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _rows(records, kind):
+    return [r for r in records if r.get("kind") == kind]
+
+
+# ------------------------------------------------------------------------------------- cases
+def gemm_cases(records) -> list[Case]:
+    out = []
+    for r in _rows(records, "gemm"):
+        dt = GEMM_DTYPES.get(r.get("dtype"))
+        if dt:
+            op = gemm("gemm", r["m"], r["n"], r["k"], 2, 2, dt)
+            out.append(Case(f"gemm {r['dtype']} {r['m']}x{r['n']}x{r['k']}", "gemm", r["run"], (op,), r["seconds"]))
+    return out
+
+
+def stream_cases(records) -> list[Case]:
+    """Single-kernel forward passes, bf16: GELU reads and writes; x + x reads its one input once."""
+    per_elem = {"gelu": 4, "gelu_4x": 4, "residual_add": 4}
+    out = []
+    for r in _rows(records, "pointwise"):
+        if r["op"] in per_elem:
+            op = Op(r["op"], "elementwise", 0.0, per_elem[r["op"]] * r["elements"], "fp32")
+            out.append(Case(f"{r['op']} fwd {r['elements']}", "memory", r["run"], (op,), r["fwd_seconds"]))
+    return out
+
+
+def attention_cases(records) -> list[Case]:
+    out = []
+    for r in _rows(records, "attention"):
+        f = r["fwd_flops"]
+        tokens_d = r["batch"] * r["seq"] * r["heads"] * r["head_dim"]
+        fwd = Op("flash_fwd", "attention", f, 4 * 2 * tokens_d, "bf16")
+        bwd = Op("flash_bwd", "attention_backward", 2.5 * f, 8 * 2 * tokens_d, "bf16", kernels=3)
+        tag = f"attention b{r['batch']} h{r['heads']} s{r['seq']} d{r['head_dim']}"
+        out.append(Case(tag + " fwd", "attention", r["run"], (fwd,), r["fwd_seconds"]))
+        out.append(Case(tag + " fwd+bwd", "attention", r["run"], (fwd, bwd), r["fwd_bwd_seconds"]))
+    return out
+
+
+def conv_cases(records) -> list[Case]:
+    out = []
+    for r in _rows(records, "conv2d"):
+        if r["c_in"] < MIN_CONV_CHANNELS:
+            continue
+        n, ci, co, hw, k, s = r["batch"], r["c_in"], r["c_out"], r["hw_in"], r["kernel"], r["stride"]
+        ho = (hw + 2 * (k // 2) - k) // s + 1
+        f = r["fwd_flops"]
+        nbytes = 2 * (n * ci * hw * hw + n * co * ho * ho + ci * co * k * k)
+        fwd = Op("conv.fwd", "conv", f, nbytes, "bf16")
+        tag = f"conv {ci}->{co} {hw}px k{k}"
+        out.append(Case(tag + " fwd", "conv", r["run"], (fwd,), r["fwd_seconds"]))
+        out.append(Case(tag + " fwd+bwd", "conv", r["run"],
+                        (fwd, Op("conv.dgrad", "conv", f, nbytes, "bf16"), Op("conv.wgrad", "conv", f, nbytes, "bf16")),
+                        r["fwd_bwd_seconds"]))
+    return out
+
+
+def memory_class_cases(records) -> list[Case]:
+    """LayerNorm under autocast, cross-entropy on upcast logits, embedding, optimizer steps."""
+    out = []
+    for r in _rows(records, "pointwise"):
+        if not r["op"].startswith("layernorm"):
+            continue
+        e = r["elements"]
+        fwd, bwd = layernorm_ops("ln", e, A, 1)
+        cast_in = Op("cast_in", "elementwise", 0.0, 6 * e, "fp32")
+        cast_back = Op("grad_cast", "elementwise", 0.0, 6 * e, "fp32")
+        accumulate = Op("grad_accumulate", "elementwise", 0.0, 6 * e, "fp32")  # x.grad += (a leaf)
+        out.append(Case(f"layernorm fwd {e}", "normalization", r["run"], (cast_in, *fwd), r["fwd_seconds"]))
+        out.append(Case(f"layernorm fwd+bwd {e}", "normalization", r["run"],
+                        (cast_in, *fwd, *bwd, cast_back, accumulate), r["fwd_bwd_seconds"]))
+    for r in _rows(records, "loss"):
+        ops = loss_ops(r["tokens"], r["vocab"], A)
+        n = r["tokens"] * r["vocab"]
+        fwd = tuple(op for op in ops if op.name in ("loss.upcast", "loss.log_softmax"))
+        accumulate = Op("grad_accumulate", "elementwise", 0.0, 6 * n, "fp32")
+        out.append(Case(f"loss fwd {r['tokens']}x{r['vocab']}", "loss", r["run"], fwd, r["fwd_seconds"]))
+        out.append(Case(f"loss fwd+bwd {r['tokens']}x{r['vocab']}", "loss", r["run"], (*ops, accumulate),
+                        r["fwd_bwd_seconds"]))
+    for r in _rows(records, "embedding"):
+        t, v, d = r["tokens"], r["vocab"], r["d"]
+        ops = (Op("embedding.lookup", "embedding", 0.0, 4 * (2 * t * d), "fp32"),
+               Op("embedding.grad", "embedding", 0.0, 4 * v * d + 3 * 4 * t * d + 8.0 * t, "fp32", kernels=4),
+               Op("grad_accumulate", "embedding", 0.0, 3 * 4 * v * d, "fp32"))
+        out.append(Case(f"embedding {t}x{v}x{d}", "embedding", r["run"], ops, r["fwd_bwd_seconds"]))
+    for r in _rows(records, "optimizer"):
+        name = {"adamw_fused": "adamw", "sgd_momentum": "sgd_momentum"}.get(r["op"])
+        if name:
+            out.append(Case(f"{r['op']} {r['params']:.3g}", "optimizer", r["run"],
+                            tuple(optimizer_ops(r["params"], name)), r["seconds"]))
+    return out
+
+
+# ------------------------------------------------------------------------------------- evaluation
+def predict(case: Case, profile: ClassicalProfile, floors: dict[str, float]) -> float:
+    costs, _ = price_ops(list(case.ops), profile)
+    return floors.get(case.session, 0.0) + math.fsum(c.total_time_s for c in costs)
+
+
+def _with(profile: ClassicalProfile, **curves) -> ClassicalProfile:
+    eff = profile.efficiency.model_copy(update=curves)
+    return profile.model_copy(update={"efficiency": eff})
+
+
+def _curve(m, h, p=1.0) -> EfficiencyCurve:
+    return EfficiencyCurve(max_fraction=float(min(max(m, 1e-3), 1.0)), half_saturation_s=float(h),
+                           exponent=float(p))
+
+
+def _solve(residual, x0, lo, hi):
+    return least_squares(residual, x0=np.asarray(x0, float), bounds=(np.asarray(lo, float), np.asarray(hi, float)))
+
+
+def _log_err(cases, profile, floors):
+    return np.array([math.log(predict(c, profile, floors) / c.measured_s) for c in cases])
+
+
+# ------------------------------------------------------------------------------------- stages
+def fit_memory(profile, measurements, operators, floors):
+    big = [r["bytes_per_s"] for k in ("copy", "read_reduce", "elementwise_add") for r in _rows(measurements, k)]
+    big += [r["bytes_per_s"] for r in _rows(operators, "power_regime") if r.get("bytes_per_s")]
+    m_max = float(np.median(big)) / profile.memory_bandwidth_bytes_per_s
+    cases = stream_cases(operators)
+    sessions = sorted({c.session for c in cases})
+
+    def resid(x):
+        prof = _with(profile, memory=_curve(m_max, math.exp(x[0])))
+        return _log_err(cases, prof, {**floors, **dict(zip(sessions, x[1:]))})
+
+    sol = _solve(resid, [math.log(3e-6)] + [2e-5] * len(sessions), [math.log(1e-9)] + [0] * len(sessions),
+                 [math.log(1e-3)] + [1e-4] * len(sessions))
+    floors.update(dict(zip(sessions, sol.x[1:])))
+    return _with(profile, memory=_curve(m_max, math.exp(sol.x[0]))), cases
+
+
+def fit_gemm(profile, measurements, floors):
+    cases = gemm_cases(measurements)
+    sessions = sorted({c.session for c in cases})
+
+    def resid(x):
+        prof = _with(profile, gemm=_curve(x[0], math.exp(x[1]), x[2]))
+        return _log_err(cases, prof, {**floors, **dict(zip(sessions, x[3:]))})
+
+    n = len(sessions)
+    sol = _solve(resid, [0.8, math.log(5e-6), 1.0] + [2e-5] * n, [0.1, math.log(1e-9), 0.3] + [0] * n,
+                 [1.0, math.log(1e-2), 4.0] + [1e-4] * n)
+    floors.update(dict(zip(sessions, sol.x[3:])))
+    return _with(profile, gemm=_curve(sol.x[0], math.exp(sol.x[1]), sol.x[2])), cases
+
+
+def fit_compute_curve(profile, name, cases, floors, exponent):
+    def resid(x):
+        return _log_err(cases, _with(profile, **{name: _curve(x[0], math.exp(x[1]), exponent)}), floors)
+
+    sol = _solve(resid, [0.6, math.log(5e-6)], [0.02, math.log(1e-9)], [1.0, math.log(1e-2)])
+    return _with(profile, **{name: _curve(sol.x[0], math.exp(sol.x[1]), exponent)})
+
+
+def fit_memory_classes(profile, cases, floors):
+    fractions = {}
+    for cls in MEMORY_CLASSES:
+        group = [c for c in cases if c.group == cls]
+        if not group:
+            continue
+
+        def resid(x, cls=cls, group=group):
+            mcf = profile.efficiency.memory_class_fraction.model_copy(update={cls: float(x[0])})
+            return _log_err(group, _with(profile, memory_class_fraction=mcf), floors)
+
+        fractions[cls] = float(_solve(resid, [0.7], [0.05], [1.0]).x[0])
+    return _with(profile, memory_class_fraction=MemoryClassFractions(**fractions))
+
+
+def sustained_ratio(profile, operators) -> tuple[float, str]:
+    """Compute-bound kernels under sustained load run slower than in short bursts: the clock drops to
+    hold the power limit. The ratio of the sustained 8192^3 bf16 rate to the burst curve's rate there."""
+    sustained = [r["flops_per_s"] for r in _rows(operators, "power_regime") if r.get("flops_per_s")]
+    if not sustained:
+        return 1.0, "no sustained compute-bound measurement: burst curves kept"
+    op = gemm("gemm", 8192, 8192, 8192, 2, 2, "bf16")
+    burst = op.flops / price_ops([op], profile)[0][0].time_s
+    ratio = min(1.0, sustained[0] / burst)
+    return ratio, (f"sustained bf16 GEMM {sustained[0] / 1e12:.0f} TFLOP/s under the power limit against "
+                   f"{burst / 1e12:.0f} TFLOP/s in short bursts: compute curves' max_fraction scaled by {ratio:.3f}")
+
+
+def fit_power(profile, measurements, operators, tdp_watts, host_watts_per_device) -> tuple[Power, list[str]]:
+    idle = [r["mean_watts"] for r in _rows(measurements, "idle_power")]
+    idle += [r["mean_watts"] for r in _rows(operators, "power_regime") if r["regime"].startswith("idle")]
+    idle_w = float(np.mean(idle))
+    regime = {r["regime"].split(" ")[0]: r["mean_watts"] for r in _rows(operators, "power_regime")}
+    span = tdp_watts - idle_w
+    power = Power(tdp_watts=tdp_watts, idle_watts=idle_w, host_watts_per_device=host_watts_per_device,
+                  compute_bound_fraction=min(1.0, (regime["compute-bound"] - idle_w) / span),
+                  memory_bound_fraction=min(1.0, (regime["memory-bound"] - idle_w) / span))
+    notes = [f"idle {idle_w:.1f} W: mean of {len(idle)} idle readings",
+             f"compute-bound {regime['compute-bound']:.1f} W, memory-bound {regime['memory-bound']:.1f} W, "
+             f"launch-bound {regime.get('launch-bound', float('nan')):.1f} W (about idle, as the model assumes)"]
+    return power, notes
+
+
+def fit(profile: ClassicalProfile, measurements: list[dict], operators: list[dict],
+        host_watts_per_device: float) -> FitResult:
+    """Fit every calibrated field of ``profile`` (which must carry a starting efficiency block)."""
+    floors: dict[str, float] = {}
+    notes = []
+    launch = [r["seconds_per_call"] for r in _rows(operators, "launch_overhead") if "tiny" in r["what"]]
+    launch_s = float(min(launch)) if launch else profile.kernel_launch_overhead_s
+    profile = profile.model_copy(update={"kernel_launch_overhead_s": launch_s})
+    profile, stream = fit_memory(profile, measurements, operators, floors)
+    profile, gemms = fit_gemm(profile, measurements, floors)
+    p = profile.efficiency.gemm.exponent
+    att = attention_cases(operators)
+    conv = conv_cases(operators)
+    profile = fit_compute_curve(profile, "attention", [c for c in att if "bwd" not in c.what], floors, p)
+    profile = fit_compute_curve(profile, "attention_backward", [c for c in att if "bwd" in c.what], floors, p)
+    profile = fit_compute_curve(profile, "conv", conv, floors, p)
+    mem = memory_class_cases(operators)
+    profile = fit_memory_classes(profile, mem, floors)
+
+    residuals = [{"group": c.group, "what": c.what, "session": c.session, "measured_s": c.measured_s,
+                  "model_s": predict(c, profile, floors)} for c in (*stream, *gemms, *att, *conv, *mem)]
+    ratio, note = sustained_ratio(profile, operators)
+    notes.append(note)
+    eff = profile.efficiency
+    scaled = {k: getattr(eff, k).model_copy(update={"max_fraction": getattr(eff, k).max_fraction * ratio})
+              for k in ("gemm", "attention", "attention_backward", "conv")}
+    profile = _with(profile, **scaled)
+    power, power_notes = fit_power(profile, measurements, operators, profile.power.tdp_watts, host_watts_per_device)
+    notes += power_notes
+    return FitResult(efficiency=profile.efficiency, power=power, kernel_launch_overhead_s=launch_s,
+                     floors_s=floors, sustained_ratio=ratio, residuals=residuals, notes=notes)

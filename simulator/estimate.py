@@ -1,0 +1,233 @@
+"""The closed-form estimate of one training run: time, energy, dollars and CO2, with a breakdown.
+
+Pure: takes validated models, returns a frozen result. The parts of every breakdown add up to its total.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from . import cnn, transformer
+from .errors import CostsimError, UnsupportedError
+from .hardware import ClassicalProfile, NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+from .memory import check_fits, peak_memory
+from .ops import MATRIX_CLASSES, OP_CLASSES, Op, step_flops
+from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
+                      GRID_G_CO2_PER_KWH)
+from .roofline import price_ops
+from .units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
+from .workload import CNNWorkload, TransformerWorkload
+
+BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "launch_overhead")
+
+
+class RunOptions(Strict):
+    """Everything about a run that is neither the device nor the model."""
+
+    devices: PositiveInt = 1
+    region: str | None = None
+    grid_kg_co2_per_joule: PositiveFloat | None = Field(default=None, description="overrides region")
+    pue: float = Field(default=DEFAULT_PUE, ge=1.0, description="facility energy / IT energy")
+    pricing: Literal["cloud", "owned"] = "cloud"
+    lifetime_s: PositiveFloat = DEFAULT_LIFETIME_YEARS * SECONDS_PER_YEAR
+    electricity_usd_per_joule: NonNegativeFloat = usd_per_joule(DEFAULT_ELECTRICITY_USD_PER_KWH)
+
+    @model_validator(mode="after")
+    def _region_known(self):
+        if self.region is not None and self.region not in GRID_G_CO2_PER_KWH:
+            raise ValueError(f"unknown region '{self.region}'; known: {', '.join(GRID_G_CO2_PER_KWH)}")
+        return self
+
+    def grid(self) -> tuple[float, str]:
+        if self.grid_kg_co2_per_joule is not None:
+            return self.grid_kg_co2_per_joule, "grid intensity given by the user"
+        name = self.region or DEFAULT_REGION
+        g, source = GRID_G_CO2_PER_KWH[name]
+        return kg_co2_per_joule(g), f"grid '{name}': {g:g} gCO2e/kWh ({source})"
+
+
+class ClassCost(Strict):
+    time_s: float
+    device_energy_joules: float
+    flops: float
+    bytes: float
+    kernels: float
+
+
+class Estimate(Strict):
+    hardware: str
+    workload: str
+    devices: int
+    batch_per_device: float
+    steps: float
+    step_time_s: float
+    total_time_s: float
+    device_hours: float
+    tokens_per_s: float | None
+    samples_per_s: float
+    model_flops_per_step: float
+    executed_flops_per_step: float
+    achieved_flops_per_s: float
+    mfu_fraction: float
+    device_energy_per_step_joules: float
+    average_device_power_watts: float
+    device_energy_joules: float
+    host_energy_joules: float
+    facility_overhead_joules: float
+    energy_joules: float
+    cost_usd: float
+    cost_breakdown: dict[str, float]
+    co2_kg: float
+    peak_memory_bytes: float
+    memory_capacity_bytes: float
+    memory_breakdown: dict[str, float]
+    breakdown: dict[str, ClassCost]
+    assumptions: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+
+def _step_ops(workload, batch: float) -> dict[str, list[Op]]:
+    if isinstance(workload, TransformerWorkload):
+        return transformer.step_ops(workload, batch)
+    return cnn.step_ops(workload, batch)
+
+
+def model_flops_per_step(workload, phases: dict[str, list[Op]]) -> float:
+    """Useful model FLOPs of one step: forward, loss and backward matrix work, no recomputation."""
+    return sum(step_flops([op for op in phases[ph] if op.op_class in MATRIX_CLASSES])
+               for ph in ("forward", "backward"))
+
+
+def allreduce_time_s(grad_bytes: float, devices: int, profile: ClassicalProfile) -> tuple[float, str]:
+    """Ring all-reduce (alpha-beta): 2(N-1)/N of the buffer over the slowest link, 2(N-1) latencies."""
+    if devices == 1:
+        return 0.0, ""
+    link = profile.intra_node_link if devices <= profile.devices_per_node else profile.inter_node_link
+    where = "intra-node" if devices <= profile.devices_per_node else "inter-node"
+    t = 2 * (devices - 1) / devices * grad_bytes / link.bandwidth_bytes_per_s + 2 * (devices - 1) * link.latency_s
+    return t, (f"data parallel over {devices} devices: gradients all-reduced in fp32 by a ring over the "
+               f"{where} link, not overlapped with the backward pass")
+
+
+def estimate_run(profile, workload, options: RunOptions | None = None) -> Estimate:
+    options = options or RunOptions()
+    if not isinstance(profile, ClassicalProfile):
+        raise UnsupportedError(
+            f"'{profile.name}' is a {profile.kind} accelerator: its cost model is not implemented yet, so "
+            f"training estimates refuse it (use a cpu, gpu, tpu, fpga or asic profile)", field="kind")
+    if profile.efficiency is None:
+        raise CostsimError("profile has no efficiency curves (load it through the loader)", field="efficiency")
+    n = options.devices
+    gbs = workload.training.global_batch_size
+    if gbs % n:
+        raise CostsimError(f"global_batch_size {gbs} does not split evenly over {n} devices",
+                           field="training.global_batch_size")
+    batch = gbs / n
+    mem = peak_memory(workload, batch)
+    check_fits(mem, profile.memory_bytes, profile.name, batch)
+
+    phases = _step_ops(workload, batch)
+    all_ops = [op for ops in phases.values() for op in ops]
+    costs, warnings = price_ops(all_ops, profile)
+
+    breakdown = {c: {"time_s": 0.0, "device_energy_joules": 0.0, "flops": 0.0, "bytes": 0.0, "kernels": 0.0}
+                 for c in BREAKDOWN_CLASSES}
+    for c in costs:
+        b = breakdown[c.op.op_class]
+        b["time_s"] += c.total_time_s
+        b["device_energy_joules"] += c.energy_joules
+        b["flops"] += c.op.flops * c.op.count
+        b["bytes"] += c.op.bytes * c.op.count
+        b["kernels"] += c.op.kernels * c.op.count
+    gpu_s = math.fsum(c.total_time_s for c in costs)
+    kernels = math.fsum(c.op.kernels * c.op.count for c in costs)
+    host_s = kernels * profile.kernel_launch_overhead_s
+    idle = profile.power.idle_watts
+    gap = max(0.0, host_s - gpu_s)
+    breakdown["launch_overhead"].update(time_s=gap, device_energy_joules=gap * idle)
+
+    assumptions = [
+        "execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "
+        "and loss in fp32); unfused kernels",
+        "kernels queue asynchronously: the device idles only when the host's kernel dispatch "
+        f"({profile.kernel_launch_overhead_s * 1e6:.1f} us per kernel) outruns the device's work",
+    ]
+    comm_s, comm_note = allreduce_time_s(mem["weights_bytes"], n, profile)
+    if comm_note:
+        assumptions.append(comm_note)
+        breakdown["communication"].update(time_s=comm_s, device_energy_joules=comm_s * idle)
+    if profile.efficiency_from:
+        assumptions.append(f"efficiency curves borrowed from the calibrated '{profile.efficiency_from}' profile, "
+                           f"applied to {profile.name}'s own peaks")
+
+    step_s = math.fsum(b["time_s"] for b in breakdown.values())
+    e_step = math.fsum(b["device_energy_joules"] for b in breakdown.values())
+    steps = workload.total_steps
+    total_s = step_s * steps
+    device_j = e_step * steps * n
+    host_j = profile.power.host_watts_per_device * total_s * n
+    facility_j = (options.pue - 1.0) * (device_j + host_j)
+    energy_j = device_j + host_j + facility_j
+    device_hours = total_s * n / 3600.0
+
+    if options.pricing == "cloud":
+        if profile.cloud_price_usd_per_hour is None:
+            raise CostsimError(f"{profile.name} has no cloud_price_usd_per_hour; use pricing 'owned'",
+                               field="cloud_price_usd_per_hour")
+        cost = {"rental_usd": device_hours * profile.cloud_price_usd_per_hour, "electricity_usd": 0.0,
+                "amortisation_usd": 0.0}
+        assumptions.append(f"cloud pricing at ${profile.cloud_price_usd_per_hour:g} per device-hour "
+                           f"(electricity included in the price)")
+    else:
+        if profile.purchase_price_usd is None:
+            raise CostsimError(f"{profile.name} has no purchase_price_usd; use pricing 'cloud'",
+                               field="purchase_price_usd")
+        amort = profile.purchase_price_usd * total_s * n / options.lifetime_s
+        cost = {"rental_usd": 0.0, "amortisation_usd": amort,
+                "electricity_usd": energy_j * options.electricity_usd_per_joule}
+        assumptions.append(f"owned hardware: purchase price amortised over {options.lifetime_s / SECONDS_PER_YEAR:g} "
+                           f"years, plus electricity for device, host and facility energy")
+    grid, grid_note = options.grid()
+    assumptions.append(grid_note)
+    assumptions.append(f"PUE {options.pue:g}")
+
+    model_flops = model_flops_per_step(workload, phases) * n
+    executed = math.fsum(c.op.flops * c.op.count for c in costs) * n
+    peak_rate = max(profile.peak_dense_flops_per_s.rate(costs_dtype) or 0.0
+                    for costs_dtype in {c.dtype_used for c in costs if c.op.op_class in MATRIX_CLASSES})
+    achieved = model_flops / step_s
+    tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
+    return Estimate(
+        hardware=profile.name, workload=workload.name, devices=n, batch_per_device=batch, steps=steps,
+        step_time_s=step_s, total_time_s=total_s, device_hours=device_hours,
+        tokens_per_s=tokens / step_s if tokens else None, samples_per_s=gbs / step_s,
+        model_flops_per_step=model_flops, executed_flops_per_step=executed, achieved_flops_per_s=achieved,
+        mfu_fraction=achieved / (peak_rate * n),
+        device_energy_per_step_joules=e_step, average_device_power_watts=e_step / step_s,
+        device_energy_joules=device_j, host_energy_joules=host_j, facility_overhead_joules=facility_j,
+        energy_joules=energy_j, cost_usd=math.fsum(cost.values()), cost_breakdown=cost,
+        co2_kg=energy_j * grid, peak_memory_bytes=mem["total_bytes"], memory_capacity_bytes=profile.memory_bytes,
+        memory_breakdown={k: v for k, v in mem.items() if k != "total_bytes"},
+        breakdown={k: ClassCost(**v) for k, v in breakdown.items()},
+        assumptions=tuple(assumptions), warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def op_table(profile, workload, options: RunOptions | None = None) -> list[dict]:
+    """Per-op detail of one step (for the roofline plot and for debugging the model)."""
+    options = options or RunOptions()
+    batch = workload.training.global_batch_size / options.devices
+    phases = _step_ops(workload, batch)
+    rows = []
+    for phase, ops in phases.items():
+        costs, _ = price_ops(ops, profile)
+        for c in costs:
+            rows.append({"phase": phase, "name": c.op.name, "op_class": c.op.op_class, "count": c.op.count,
+                         "flops": c.op.flops, "bytes": c.op.bytes, "dtype": c.dtype_used, "time_s": c.time_s,
+                         "compute_s": c.compute_s, "memory_s": c.memory_s, "power_watts": c.power_watts})
+    return rows

@@ -1,0 +1,217 @@
+"""Hardware profiles: one frozen pydantic schema for every kind of device.
+
+A profile is a set of sourced facts (datasheet peaks, memory, links, power, prices) plus the fitted
+efficiency curves that turn peaks into achieved rates. Units are SI and named in each field.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+
+
+class Strict(BaseModel):
+    """Base of every costsim model: immutable, and unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(Strict):
+    """Where a figure comes from. ``fields`` lists the fields it backs (empty: the whole profile)."""
+
+    cite: str
+    url: str | None = None
+    fields: tuple[str, ...] = ()
+    status: Literal["datasheet", "measured", "fitted", "secondary", "estimate", "assumption"] = "datasheet"
+    note: str | None = None
+
+
+class PeakRates(Strict):
+    """Peak dense operation rates per data type (FLOP/s, or OP/s for integers). Absent: not supported."""
+
+    fp64: PositiveFloat | None = None
+    fp32: PositiveFloat | None = None
+    tf32: PositiveFloat | None = None
+    bf16: PositiveFloat | None = None
+    fp16: PositiveFloat | None = None
+    fp8: PositiveFloat | None = None
+    int8: PositiveFloat | None = None
+    int4: PositiveFloat | None = None
+
+    def rate(self, dtype: str) -> float | None:
+        return getattr(self, dtype)
+
+
+class EfficiencyCurve(Strict):
+    """Achieved fraction of a peak as a function of operation size.
+
+    Size is expressed as the operation's ideal time on this device (work / peak), so that the same
+    curve shape carries over to a device with other peaks: ``fraction(t) = max_fraction /
+    (1 + (half_saturation_s / t) ** exponent)``. A kernel whose ideal time equals ``half_saturation_s``
+    reaches half of ``max_fraction``.
+    """
+
+    max_fraction: Fraction
+    half_saturation_s: NonNegativeFloat
+    exponent: PositiveFloat = 1.0
+
+    def fraction(self, ideal_time_s: float) -> float:
+        if ideal_time_s <= 0:
+            return self.max_fraction
+        return self.max_fraction / (1.0 + (self.half_saturation_s / ideal_time_s) ** self.exponent)
+
+
+class MemoryClassFractions(Strict):
+    """Achieved bandwidth of each class of memory-bound kernel, as a fraction of what the streaming
+    curve gives for the same bytes (reductions, scatters and multi-pass kernels stream less well)."""
+
+    elementwise: Fraction = 1.0
+    normalization: Fraction = 1.0
+    loss: Fraction = 1.0
+    embedding: Fraction = 1.0
+    optimizer: Fraction = 1.0
+
+
+class Efficiency(Strict):
+    """Size-dependent efficiency curves, one per class of kernel."""
+
+    gemm: EfficiencyCurve = Field(description="matrix products on the matrix units, against FLOPs")
+    attention: EfficiencyCurve = Field(description="fused (flash) attention forward, against FLOPs")
+    attention_backward: EfficiencyCurve = Field(
+        description="fused attention backward (recomputes scores, accumulates dQ), against FLOPs")
+    conv: EfficiencyCurve = Field(description="convolutions, against FLOPs")
+    memory: EfficiencyCurve = Field(description="streaming kernels, against bytes moved")
+    memory_class_fraction: MemoryClassFractions = MemoryClassFractions()
+
+
+class Link(Strict):
+    bandwidth_bytes_per_s: PositiveFloat = Field(description="per direction, per device")
+    latency_s: NonNegativeFloat
+
+
+class Power(Strict):
+    """Power model: between idle and TDP according to how busy each operation keeps the device."""
+
+    tdp_watts: PositiveFloat
+    idle_watts: NonNegativeFloat
+    host_watts_per_device: NonNegativeFloat = Field(
+        description="host CPUs, memory, NICs and fans attributed to each device")
+    compute_bound_fraction: Fraction = Field(
+        description="share of (TDP - idle) drawn while compute-bound kernels run flat out")
+    memory_bound_fraction: Fraction = Field(
+        description="share of (TDP - idle) drawn while memory-bound kernels saturate memory bandwidth")
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self):
+        if self.idle_watts >= self.tdp_watts:
+            raise ValueError("idle_watts must be below tdp_watts")
+        return self
+
+
+class _ProfileBase(Strict):
+    name: str
+    description: str = ""
+    vendor: str = ""
+    year: int | None = None
+    sources: tuple[Source, ...] = Field(min_length=1)
+    notes: str = ""
+
+
+class ClassicalProfile(_ProfileBase):
+    """A CPU, GPU, TPU, FPGA or ASIC: anything the roofline model prices."""
+
+    peak_dense_flops_per_s: PeakRates
+    sparse_2_4_accelerated: bool = False
+    memory_bytes: PositiveFloat
+    memory_bandwidth_bytes_per_s: PositiveFloat
+    sram_bytes: NonNegativeFloat = 0.0
+    devices_per_node: PositiveInt = 1
+    intra_node_link: Link
+    inter_node_link: Link
+    kernel_launch_overhead_s: NonNegativeFloat = Field(
+        description="host time to dispatch one kernel (eager frameworks)")
+    power: Power
+    purchase_price_usd: PositiveFloat | None = None
+    cloud_price_usd_per_hour: PositiveFloat | None = Field(default=None, description="per device-hour")
+    efficiency: Efficiency | None = None
+    efficiency_from: str | None = Field(
+        default=None,
+        description="borrow the efficiency curves of this calibrated profile (scaled by this device's "
+                    "own peaks, since curves are written against ideal time); default: h200")
+
+    @model_validator(mode="after")
+    def _has_a_rate(self):
+        if not any(self.peak_dense_flops_per_s.rate(d) for d in DTYPES):
+            raise ValueError("peak_dense_flops_per_s names no data type")
+        if self.efficiency is not None and self.efficiency_from is not None:
+            raise ValueError("give efficiency or efficiency_from, not both")
+        return self
+
+
+class CPUProfile(ClassicalProfile):
+    kind: Literal["cpu"]
+
+
+class GPUProfile(ClassicalProfile):
+    kind: Literal["gpu"]
+
+
+class TPUProfile(ClassicalProfile):
+    kind: Literal["tpu"]
+
+
+class FPGAProfile(ClassicalProfile):
+    kind: Literal["fpga"]
+
+
+class ASICProfile(ClassicalProfile):
+    kind: Literal["asic"]
+
+
+class QuantumSpeedup(Strict):
+    kind: Literal["polynomial", "exponential"]
+    degree: PositiveFloat | None = Field(default=None, description="d in classical cost M^d vs quantum M")
+    workload_fraction: Fraction = Field(description="share of the classical work the algorithm accelerates")
+
+
+class QuantumProfile(_ProfileBase):
+    """A fault-tolerant quantum accelerator, described by its error-correction parameters.
+
+    The schema is complete; the cost model for it belongs to the limits issue, and estimates refuse it.
+    """
+
+    kind: Literal["quantum"]
+    physical_error_rate_fraction: Fraction
+    threshold_error_rate_fraction: Fraction
+    code_cycle_s: PositiveFloat
+    reaction_time_s: PositiveFloat
+    target_logical_error_rate_fraction: Fraction
+    magic_state_factories: PositiveInt
+    cycles_per_toffoli: PositiveFloat = Field(description="code cycles per distilled magic state and factory")
+    logical_qubits: PositiveInt
+    io_bandwidth_bytes_per_s: PositiveFloat
+    classical_parallelism: PositiveFloat = Field(description="S: how many classical processors it races")
+    speedup: QuantumSpeedup
+    power: Power | None = None
+    purchase_price_usd: PositiveFloat | None = None
+    cloud_price_usd_per_hour: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _below_threshold(self):
+        if self.physical_error_rate_fraction >= self.threshold_error_rate_fraction:
+            raise ValueError("physical_error_rate_fraction must be below threshold_error_rate_fraction")
+        return self
+
+
+HardwareProfile = Annotated[
+    Union[CPUProfile, GPUProfile, TPUProfile, FPGAProfile, ASICProfile, QuantumProfile],
+    Field(discriminator="kind"),
+]

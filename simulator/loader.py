@@ -1,0 +1,288 @@
+"""The only module of the core that touches files: YAML profiles and workloads in, validated models out.
+
+Resolves bundled names and paths, ``extends:`` chains (with cycle detection), ``--set`` overrides, and
+PyYAML's YAML 1.1 number pitfall (``3.35e12`` and ``80e9`` are numbers here, not strings). Every
+problem becomes a one-line :class:`CostsimError` naming the file, the field path and the problem.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import CostsimError
+from .hardware import ClassicalProfile, HardwareProfile
+from .workload import Workload
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_EFFICIENCY_REFERENCE = "h200"
+
+_HARDWARE = TypeAdapter(HardwareProfile)
+_WORKLOAD = TypeAdapter(Workload)
+
+
+# ---------------------------------------------------------------- YAML with numbers that are numbers
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose float resolver also takes exponents without a dot or a sign (YAML 1.2 style)."""
+
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def parse_yaml_text(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise CostsimError(f"malformed YAML at {where}: {problem}", source=source) from None
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CostsimError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+    data = parse_yaml_text(text, str(path))
+    if not isinstance(data, dict):
+        raise CostsimError("expected a mapping of fields at the top level", source=str(path))
+    return data
+
+
+# ---------------------------------------------------------------- names and paths
+def bundled_dir(what: str) -> Path:
+    return REPO_ROOT / ("hardware_profiles" if what == "hardware" else "workloads")
+
+
+def bundled_names(what: str) -> list[str]:
+    return sorted(p.stem for p in bundled_dir(what).glob("*.yaml"))
+
+
+def resolve(ref: str, what: str, relative_to: Path | None = None) -> Path:
+    """A bundled name (``h200``) or a path (``my/h200-2x.yaml``) to an existing file."""
+    candidates = []
+    as_path = Path(ref)
+    if relative_to is not None and not as_path.is_absolute():
+        candidates.append(relative_to / as_path)
+        candidates.append(relative_to / f"{ref}.yaml")
+    candidates += [as_path, bundled_dir(what) / f"{ref}.yaml"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    label = "hardware profile" if what == "hardware" else "workload"
+    known = ", ".join(bundled_names(what))
+    raise CostsimError(f"unknown {label} '{ref}': not a file and not a bundled name ({known})")
+
+
+# ---------------------------------------------------------------- extends and overrides
+def _merge(base: dict, child: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        if key == "sources" and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = out[key] + value
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _expand_extends(path: Path, what: str, seen: tuple[Path, ...] = ()) -> dict:
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in (*seen, path))
+        raise CostsimError(f"extends cycle: {chain}", source=str(seen[0]), field="extends")
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise CostsimError("must name one profile or path", source=str(path), field="extends")
+    try:
+        parent_path = resolve(parent, what, relative_to=path.parent)
+    except CostsimError as err:
+        raise CostsimError(err.problem, source=str(path), field="extends") from None
+    return _merge(_expand_extends(parent_path, what, (*seen, path)), data)
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise CostsimError(f"--set expects field=value, got '{text}'")
+    return key.strip(), value.strip()
+
+
+def _find_paths(data: Any, key: str, prefix: tuple = ()) -> list[tuple]:
+    found = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k == key:
+                found.append(prefix + (k,))
+            found += _find_paths(v, key, prefix + (k,))
+    return found
+
+
+def _set_path(data: dict, path: tuple, raw: str, label: str) -> None:
+    node = data
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    leaf = path[-1]
+    if raw.startswith("*"):
+        current = node.get(leaf)
+        factor = parse_yaml_text(raw[1:], "--set")
+        if not isinstance(current, (int, float)) or isinstance(current, bool):
+            raise CostsimError(f"cannot scale a field that is not a number (it is {current!r})",
+                               source="--set", field=label)
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool):
+            raise CostsimError(f"scale factor '{raw[1:]}' is not a number", source="--set", field=label)
+        node[leaf] = current * factor
+    else:
+        node[leaf] = parse_yaml_text(raw, "--set")
+
+
+def apply_overrides(hardware: dict | None, workload: dict | None, sets: Iterable[str]) -> None:
+    """Apply ``field=value`` (or ``field=*factor``) overrides in place.
+
+    ``hardware.a.b`` and ``workload.a.b`` address a field exactly; a bare name is looked up in the
+    workload first (its training block included), then in the profile, and must be unambiguous.
+    """
+    for item in sets:
+        key, raw = parse_override(item)
+        head, _, rest = key.partition(".")
+        if head in ("hardware", "workload") and rest:
+            target = hardware if head == "hardware" else workload
+            if target is None:
+                raise CostsimError(f"no {head} to override", source="--set", field=key)
+            _set_path(target, tuple(rest.split(".")), raw, key)
+            continue
+        placed = False
+        for target in (workload, hardware):
+            if target is None:
+                continue
+            paths = _find_paths(target, key)
+            if len(paths) > 1:
+                names = ", ".join(".".join(p) for p in paths)
+                raise CostsimError(f"ambiguous, matches {names}: name the full path", source="--set", field=key)
+            if paths:
+                _set_path(target, paths[0], raw, key)
+                placed = True
+                break
+        if not placed:
+            raise CostsimError("no such field in the workload or the hardware profile", source="--set", field=key)
+
+
+# ---------------------------------------------------------------- validation
+def _loc(loc: tuple, root_tags: set[str]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in root_tags:
+        parts = parts[1:]
+    return ".".join(p for p in parts if not p.startswith("function-")) or "(top level)"
+
+
+def _validation_error(err: ValidationError, source: str, tags: set[str]) -> CostsimError:
+    first = err.errors()[0]
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling; see the schema in the README)"
+    elif first["type"] == "union_tag_invalid":
+        msg = f"unknown kind {first.get('input')!r}; expected one of {', '.join(sorted(tags))}"
+    elif first["type"] == "union_tag_not_found":
+        msg = f"missing 'kind' (one of {', '.join(sorted(tags))})"
+    more = len(err.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return CostsimError(msg, source=source, field=_loc(first["loc"], tags))
+
+
+_HW_TAGS = {"cpu", "gpu", "tpu", "fpga", "asic", "quantum"}
+_WL_TAGS = {"transformer", "cnn"}
+
+
+def validate_profile(data: Mapping, source: str = "<profile>"):
+    try:
+        return _HARDWARE.validate_python(dict(data))
+    except ValidationError as err:
+        raise _validation_error(err, source, _HW_TAGS) from None
+
+
+def validate_workload(data: Mapping, source: str = "<workload>"):
+    try:
+        return _WORKLOAD.validate_python(dict(data))
+    except ValidationError as err:
+        raise _validation_error(err, source, _WL_TAGS) from None
+
+
+# ---------------------------------------------------------------- public entry points
+def raw_profile(ref: str | Mapping) -> tuple[dict, str]:
+    """The merged (``extends:`` expanded) dictionary of a profile, and its source label."""
+    if isinstance(ref, Mapping):
+        return copy.deepcopy(dict(ref)), "<dict>"
+    path = resolve(str(ref), "hardware")
+    return _expand_extends(path, "hardware"), str(path)
+
+
+def raw_workload(ref: str | Mapping) -> tuple[dict, str]:
+    if isinstance(ref, Mapping):
+        return copy.deepcopy(dict(ref)), "<dict>"
+    path = resolve(str(ref), "workload")
+    data = read_yaml(path)
+    if "extends" in data:
+        data = _expand_extends(path, "workload")
+    return data, str(path)
+
+
+def finish_profile(data: dict, source: str, _depth: int = 0):
+    """Validate a profile and, where it has no curves of its own, borrow those of its reference."""
+    profile = validate_profile(data, source)
+    if isinstance(profile, ClassicalProfile) and profile.efficiency is None:
+        ref = profile.efficiency_from or DEFAULT_EFFICIENCY_REFERENCE
+        if _depth > 4:
+            raise CostsimError("efficiency_from chain too long", source=source, field="efficiency_from")
+        ref_data, ref_source = raw_profile(ref)
+        reference = finish_profile(ref_data, ref_source, _depth + 1)
+        if not isinstance(reference, ClassicalProfile) or reference.efficiency is None:
+            raise CostsimError(f"'{ref}' has no efficiency curves to borrow", source=source,
+                               field="efficiency_from")
+        profile = profile.model_copy(update={"efficiency": reference.efficiency, "efficiency_from": ref})
+    return profile
+
+
+def load_profile(ref: str | Mapping, sets: Iterable[str] = ()):
+    data, source = raw_profile(ref)
+    apply_overrides(data, None, list(sets))
+    return finish_profile(data, source)
+
+
+def load_workload(ref: str | Mapping, sets: Iterable[str] = ()):
+    data, source = raw_workload(ref)
+    apply_overrides(None, data, list(sets))
+    return validate_workload(data, source)
+
+
+def load_pair(hardware: str | Mapping, workload: str | Mapping, sets: Iterable[str] = ()):
+    """Load a profile and a workload together, applying overrides that may address either."""
+    hw_data, hw_source = raw_profile(hardware)
+    wl_data, wl_source = raw_workload(workload)
+    apply_overrides(hw_data, wl_data, list(sets))
+    return finish_profile(hw_data, hw_source), validate_workload(wl_data, wl_source)

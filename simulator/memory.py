@@ -1,0 +1,54 @@
+"""Peak device memory of a training step: model states plus what the forward pass keeps for backward."""
+from __future__ import annotations
+
+from . import cnn, transformer
+from .errors import OutOfMemoryError
+from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
+from .units import GIGA
+from .workload import CNNWorkload, TransformerWorkload
+
+
+def parameter_count(w) -> float:
+    if isinstance(w, TransformerWorkload):
+        return float(transformer.parameter_counts(w)["total"])
+    return float(cnn.parameter_count(w))
+
+
+def peak_memory(w, batch_per_device: float, optimizer: str | None = None) -> dict[str, float]:
+    """Bytes per device at the end of the forward pass, where eager training peaks.
+
+    Weights (fp32 master copies), optimizer states, the low-precision weight copies of mixed precision,
+    and saved activations including the loss's logits. Gradients are not yet allocated at that point
+    (they are freed after each optimizer step); they are counted when larger than the activations freed
+    by the time they exist, which happens for small batches.
+    """
+    p = PRECISIONS[w.training.precision]
+    params = parameter_count(w)
+    acts = (transformer.activation_bytes(w, batch_per_device) if isinstance(w, TransformerWorkload)
+            else cnn.activation_bytes(w, batch_per_device))
+    states = {
+        "weights_bytes": p.master_bytes * params,
+        "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * params,
+        "low_precision_weights_bytes": p.act_bytes * params if p.mixed else 0.0,
+    }
+    forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
+    gradients = p.master_bytes * params
+    # during backward, gradients grow while activations shrink; the later peak is states + gradients
+    # + the loss's buffers, if that exceeds the forward-end peak
+    transient = max(forward_end, gradients + acts["logits"])
+    out = dict(states)
+    out["activations_bytes"] = transient if transient == forward_end else forward_end
+    out["gradients_bytes"] = 0.0 if transient == forward_end else transient - forward_end
+    out["total_bytes"] = sum(out.values())
+    return out
+
+
+def check_fits(needed: dict[str, float], capacity_bytes: float, device: str, batch: float) -> None:
+    if needed["total_bytes"] > capacity_bytes:
+        parts = ", ".join(f"{k.removesuffix('_bytes')} {v / GIGA:.1f} GB" for k, v in needed.items()
+                          if k != "total_bytes" and v)
+        raise OutOfMemoryError(
+            f"does not fit: needs {needed['total_bytes'] / GIGA:.1f} GB per device ({parts}) at "
+            f"{batch:g} samples per device, but {device} has {capacity_bytes / GIGA:.1f} GB; use more "
+            f"devices, a smaller batch or activation_recompute",
+            field="training.global_batch_size")

@@ -1,0 +1,126 @@
+"""Operations: what a training step executes, with FLOPs and bytes moved for each kernel.
+
+The reference execution is eager PyTorch with automatic mixed precision, as measured in
+``../shared/calibration`` (``measure_gpu.py``): matrix products in the low-precision type, normalisation,
+softmax and loss in fp32, fp32 master weights cast to the low-precision type once per step, fp32
+residual stream. Byte counts assume unfused kernels that read their inputs and write their outputs once
+(reductions that need a second pass say so). Each op carries ``count``, how many times it runs per step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# breakdown classes (what the time is spent on) and the efficiency curve each kernel uses
+OP_CLASSES = ("gemm", "attention", "attention_backward", "conv", "elementwise", "normalization", "loss", "embedding", "optimizer")
+MATRIX_CLASSES = ("gemm", "attention", "attention_backward", "conv")
+CURVE_OF_CLASS = {"gemm": "gemm", "attention": "attention", "attention_backward": "attention_backward",
+                  "conv": "conv"}  # the rest: memory
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    name: str
+    op_class: str
+    flops: float
+    bytes: float
+    dtype: str
+    count: float = 1.0
+    kernels: int = 1
+
+    @property
+    def curve(self) -> str:
+        return CURVE_OF_CLASS.get(self.op_class, "memory")
+
+
+@dataclass(frozen=True, slots=True)
+class Precision:
+    """Byte widths and the matrix-unit data type that a precision setting implies."""
+
+    matmul_dtype: str      # data type of the matrix products
+    act_bytes: int         # activations fed to and produced by the matrix products
+    master_bytes: int      # weights as the optimizer keeps them
+    stream_bytes: int      # residual stream, norms, softmax and loss (fp32 under autocast)
+    mixed: bool            # True: low-precision copies of the weights are made each step
+
+
+PRECISIONS = {
+    "fp32": Precision("fp32", 4, 4, 4, False),
+    "tf32": Precision("tf32", 4, 4, 4, False),
+    "bf16_mixed": Precision("bf16", 2, 4, 4, True),
+    "fp16_mixed": Precision("fp16", 2, 4, 4, True),
+    "fp8_mixed": Precision("fp8", 2, 4, 4, True),
+}
+
+OPTIMIZER_STATE_BYTES_PER_PARAM = {"sgd": 0, "sgd_momentum": 4, "adam": 8, "adamw": 8}
+# fp32 bytes read and written per parameter by one optimizer step: fused Adam/AdamW read param, grad,
+# m, v and write param, m, v (28); SGD with momentum as PyTorch's foreach path runs it: buf*=mu,
+# buf+=g, p-=lr*buf (32); plain SGD reads p and g and writes p (12).
+OPTIMIZER_BYTES_PER_PARAM = {"sgd": 12, "sgd_momentum": 32, "adam": 28, "adamw": 28}
+OPTIMIZER_FLOPS_PER_PARAM = {"sgd": 2, "sgd_momentum": 4, "adam": 12, "adamw": 14}
+
+
+def gemm(name: str, m: float, n: float, k: float, in_bytes: float, out_bytes: float, dtype: str,
+         count: float = 1.0, op_class: str = "gemm") -> Op:
+    """C[m,n] = A[m,k] @ B[k,n]: 2mnk FLOPs; reads A and B, writes C once."""
+    return Op(name, op_class, 2.0 * m * n * k, in_bytes * (m * k + k * n) + out_bytes * m * n, dtype, count)
+
+
+def linear_ops(name: str, tokens: float, d_in: float, d_out: float, p: Precision, count: float,
+               input_grad: bool = True) -> tuple[list[Op], list[Op]]:
+    """Forward and backward kernels of a linear layer y = x W^T + b (bias fused into the product)."""
+    a, dt = p.act_bytes, p.matmul_dtype
+    fwd = [gemm(f"{name}.fwd", tokens, d_out, d_in, a, a, dt, count)]
+    bwd = [gemm(f"{name}.wgrad", d_out, d_in, tokens, a, a, dt, count),
+           Op(f"{name}.bias_grad", "elementwise", tokens * d_out, a * tokens * d_out, dt, count)]
+    if input_grad:
+        bwd.insert(0, gemm(f"{name}.dgrad", tokens, d_in, d_out, a, a, dt, count))
+    return fwd, bwd
+
+
+def weight_cast_ops(params: float, p: Precision) -> list[Op]:
+    """Mixed precision: fp32 master weights cast to the low-precision type in the forward pass, and
+    the low-precision weight gradients cast back to fp32 in the backward pass."""
+    if not p.mixed:
+        return []
+    per_param = p.master_bytes + p.act_bytes
+    return [Op("weights.cast_fwd", "elementwise", 0.0, per_param * params, "fp32"),
+            Op("weights.grad_cast_bwd", "elementwise", 0.0, per_param * params, "fp32")]
+
+
+def optimizer_ops(params: float, optimizer: str) -> list[Op]:
+    return [Op(f"optimizer.{optimizer}", "optimizer", OPTIMIZER_FLOPS_PER_PARAM[optimizer] * params,
+               OPTIMIZER_BYTES_PER_PARAM[optimizer] * params, "fp32")]
+
+
+def loss_ops(rows: float, classes: float, p: Precision) -> list[Op]:
+    """Cross-entropy over fp32-upcast logits: cast, log-softmax (max and sum passes, then write),
+    NLL; backward: zero-filled NLL gradient, log-softmax backward (sum pass, then write), cast back."""
+    n, a, s = rows * classes, p.act_bytes, p.stream_bytes
+    ops = []
+    if a != s:
+        ops.append(Op("loss.upcast", "loss", 0.0, (a + s) * n, "fp32"))
+    ops += [Op("loss.log_softmax", "loss", 4.0 * n, 3 * s * n + s * n, "fp32"),
+            Op("loss.nll_grad", "loss", 0.0, s * n, "fp32"),
+            Op("loss.log_softmax_bwd", "loss", 3.0 * n, 3 * s * n + s * n, "fp32")]
+    if a != s:
+        ops.append(Op("loss.grad_downcast", "loss", 0.0, (a + s) * n, "fp32"))
+    return ops
+
+
+def layernorm_ops(name: str, elements: float, p: Precision, count: float) -> tuple[list[Op], list[Op]]:
+    """LayerNorm in fp32 (autocast): forward reads x, writes y; backward reads dy and x, writes dx,
+    and reduces the weight and bias gradients over tokens (a second read of dy and x)."""
+    s = p.stream_bytes
+    fwd = [Op(f"{name}.fwd", "normalization", 8.0 * elements, 2 * s * elements, "fp32", count)]
+    bwd = [Op(f"{name}.bwd", "normalization", 12.0 * elements, 5 * s * elements, "fp32", count, kernels=2)]
+    return fwd, bwd
+
+
+def cast_op(name: str, elements: float, from_bytes: int, to_bytes: int, count: float) -> Op | None:
+    if from_bytes == to_bytes:
+        return None
+    return Op(name, "elementwise", 0.0, (from_bytes + to_bytes) * elements, "fp32", count)
+
+
+def step_flops(ops: list[Op]) -> float:
+    return sum(op.flops * op.count for op in ops)

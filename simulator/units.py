@@ -1,0 +1,45 @@
+"""The one place where unit-conversion factors live.
+
+Everything inside costsim is SI (seconds, bytes, FLOPs, watts, joules, kilograms, US dollars); the unit
+is part of each field's name. These constants convert at the edges only: reading human figures such as
+grams of CO2 per kWh, and formatting output.
+"""
+
+SECONDS_PER_MINUTE = 60.0
+SECONDS_PER_HOUR = 3600.0
+SECONDS_PER_DAY = 86400.0
+SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY
+
+JOULES_PER_KWH = 3.6e6
+GRAMS_PER_KG = 1000.0
+
+KILO = 1e3
+MEGA = 1e6
+GIGA = 1e9
+TERA = 1e12
+PETA = 1e15
+GIB = float(1 << 30)
+
+BITS_PER_BYTE = 8.0
+
+
+def kg_co2_per_joule(grams_co2_per_kwh: float) -> float:
+    """Convert a grid intensity in gCO2e/kWh (how it is published) to kg CO2e per joule."""
+    return grams_co2_per_kwh / GRAMS_PER_KG / JOULES_PER_KWH
+
+
+def usd_per_joule(usd_per_kwh: float) -> float:
+    """Convert an electricity price in $/kWh to $/J."""
+    return usd_per_kwh / JOULES_PER_KWH
+
+
+def hours(seconds: float) -> float:
+    return seconds / SECONDS_PER_HOUR
+
+
+def days(seconds: float) -> float:
+    return seconds / SECONDS_PER_DAY
+
+
+def kwh(joules: float) -> float:
+    return joules / JOULES_PER_KWH

@@ -1,0 +1,107 @@
+"""Workload descriptions: what is trained, how big, for how long, in which precision."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from .hardware import PositiveFloat, PositiveInt, Source, Strict
+
+Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
+Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
+
+
+class Training(Strict):
+    """How the model is trained. Exactly one way of saying how long: steps, tokens, or epochs."""
+
+    global_batch_size: PositiveInt = Field(description="sequences (transformer) or images (cnn) per step")
+    steps: PositiveInt | None = None
+    tokens: PositiveFloat | None = Field(default=None, description="transformer: tokens to train on")
+    epochs: PositiveFloat | None = Field(default=None, description="cnn: passes over dataset_size images")
+    dataset_size: PositiveInt | None = Field(default=None, description="cnn: images in one epoch")
+    precision: Precision = "bf16_mixed"
+    optimizer: Optimizer = "adamw"
+    activation_recompute: bool = False
+
+
+class _WorkloadBase(Strict):
+    name: str
+    description: str = ""
+    sources: tuple[Source, ...] = ()
+    training: Training
+
+
+class TransformerWorkload(_WorkloadBase):
+    """A decoder-only transformer language model (GPT style: pre-norm, MLP, learned positions)."""
+
+    kind: Literal["transformer"]
+    layers: PositiveInt
+    d_model: PositiveInt
+    heads: PositiveInt
+    vocab_size: PositiveInt
+    seq_len: PositiveInt
+    ffn_mult: PositiveFloat | None = None
+    d_ff: PositiveInt | None = None
+    tied_embeddings: bool = True
+    attention: Literal["flash", "naive"] = "flash"
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        if (self.ffn_mult is None) == (self.d_ff is None):
+            if self.ffn_mult is None:
+                raise ValueError("give one of ffn_mult or d_ff")
+            raise ValueError("give ffn_mult or d_ff, not both")
+        t = self.training
+        if (t.steps is None) == (t.tokens is None):
+            raise ValueError("training: give exactly one of steps or tokens")
+        if t.epochs is not None or t.dataset_size is not None:
+            raise ValueError("training: epochs and dataset_size are for cnn workloads; use steps or tokens")
+        return self
+
+    @property
+    def ffn_dim(self) -> int:
+        return self.d_ff if self.d_ff is not None else int(round(self.ffn_mult * self.d_model))
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.training.global_batch_size * self.seq_len
+
+    @property
+    def total_steps(self) -> float:
+        t = self.training
+        return float(t.steps) if t.steps is not None else t.tokens / self.tokens_per_step
+
+
+class CNNWorkload(_WorkloadBase):
+    """A convolutional image classifier; the ResNet family by depth."""
+
+    kind: Literal["cnn"]
+    architecture: Literal["resnet"] = "resnet"
+    depth: Literal[18, 34, 50, 101, 152]
+    image_size: PositiveInt = 224
+    in_channels: PositiveInt = 3
+    classes: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _check(self):
+        t = self.training
+        if t.tokens is not None:
+            raise ValueError("training: tokens is for transformer workloads; use steps or epochs")
+        by_epochs = t.epochs is not None or t.dataset_size is not None
+        if by_epochs and (t.epochs is None or t.dataset_size is None):
+            raise ValueError("training: epochs needs dataset_size and dataset_size needs epochs")
+        if by_epochs == (t.steps is not None):
+            raise ValueError("training: give exactly one of steps or epochs with dataset_size")
+        return self
+
+    @property
+    def total_steps(self) -> float:
+        t = self.training
+        if t.steps is not None:
+            return float(t.steps)
+        return t.epochs * t.dataset_size / t.global_batch_size
+
+
+Workload = Annotated[Union[TransformerWorkload, CNNWorkload], Field(discriminator="kind")]

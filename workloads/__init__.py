@@ -1,0 +1,1 @@
+"""Bundled workloads (YAML). This file only makes the folder installable."""
