@@ -30,7 +30,7 @@ class Source(Strict):
     cite: str
     url: str | None = None
     fields: tuple[str, ...] = ()
-    status: Literal["datasheet", "measured", "fitted", "secondary", "estimate", "assumption"] = "datasheet"
+    status: Literal["datasheet", "paper", "measured", "fitted", "secondary", "estimate", "assumption"] = "datasheet"
     note: str | None = None
 
 
