@@ -18,7 +18,7 @@ class CostsimError(ValueError):
     def with_source(self, source: str) -> "CostsimError":
         if self.source:
             return self
-        return CostsimError(self.problem, source=source, field=self.field)
+        return type(self)(self.problem, source=source, field=self.field)
 
 
 class OutOfMemoryError(CostsimError):

@@ -78,6 +78,7 @@ class Estimate(Strict):
     facility_overhead_joules: float
     energy_joules: float
     cost_usd: float
+    pricing: str
     cost_breakdown: dict[str, float]
     co2_kg: float
     peak_memory_bytes: float
@@ -210,7 +211,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
         mfu_fraction=achieved / (peak_rate * n),
         device_energy_per_step_joules=e_step, average_device_power_watts=e_step / step_s,
         device_energy_joules=device_j, host_energy_joules=host_j, facility_overhead_joules=facility_j,
-        energy_joules=energy_j, cost_usd=math.fsum(cost.values()), cost_breakdown=cost,
+        energy_joules=energy_j, cost_usd=math.fsum(cost.values()), pricing=options.pricing, cost_breakdown=cost,
         co2_kg=energy_j * grid, peak_memory_bytes=mem["total_bytes"], memory_capacity_bytes=profile.memory_bytes,
         memory_breakdown={k: v for k, v in mem.items() if k != "total_bytes"},
         breakdown={k: ClassCost(**v) for k, v in breakdown.items()},

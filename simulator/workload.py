@@ -1,6 +1,7 @@
 """Workload descriptions: what is trained, how big, for how long, in which precision."""
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
@@ -71,7 +72,7 @@ class TransformerWorkload(_WorkloadBase):
     @property
     def total_steps(self) -> float:
         t = self.training
-        return float(t.steps) if t.steps is not None else t.tokens / self.tokens_per_step
+        return float(t.steps) if t.steps is not None else float(math.ceil(t.tokens / self.tokens_per_step))
 
 
 class CNNWorkload(_WorkloadBase):
@@ -101,7 +102,7 @@ class CNNWorkload(_WorkloadBase):
         t = self.training
         if t.steps is not None:
             return float(t.steps)
-        return t.epochs * t.dataset_size / t.global_batch_size
+        return float(math.ceil(t.epochs * t.dataset_size / t.global_batch_size))
 
 
 Workload = Annotated[Union[TransformerWorkload, CNNWorkload], Field(discriminator="kind")]

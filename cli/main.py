@@ -1,0 +1,170 @@
+"""costsim's command line: parse, call the core, format. Bad input: one line on stderr, exit status 2."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from simulator import api, report
+from simulator.errors import CostsimError
+from simulator.loader import bundled_names, load_profile, load_workload, raw_profile, validate_profile
+from simulator.regions import GRID_G_CO2_PER_KWH, PUE
+
+FORMATS = click.Choice(["table", "json", "csv", "markdown"])
+
+
+def fail(message: str) -> None:
+    click.echo(f"costsim: error: {message}", err=True)
+    sys.exit(2)
+
+
+def guarded(fn):
+    """Turn every bad-input error into one line and exit status 2, with no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CostsimError as err:
+            fail(err.line())
+
+    return wrapper
+
+
+def run_options(f):
+    """Options shared by estimate and compare."""
+    opts = [
+        click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="devices, data parallel (the global batch is split across them)"),
+        click.option("--grid-intensity", "grid", type=float, default=None,
+                     help="grid carbon intensity in gCO2e/kWh (overrides --region)"),
+        click.option("--region", type=click.Choice(sorted(GRID_G_CO2_PER_KWH)), default=None,
+                     help="named grid for carbon intensity [default: world]"),
+        click.option("--pue", default=None,
+                     help=f"power usage effectiveness, a number >= 1 or one of {', '.join(PUE)} [default: 1.58]"),
+        click.option("--pricing", type=click.Choice(["auto", "cloud", "owned"]), default="auto", show_default=True,
+                     help="cloud: price per device-hour; owned: purchase amortised plus electricity; "
+                          "auto: cloud where the profile has a cloud price"),
+        click.option("--lifetime-years", type=float, default=None, help="amortisation period for owned hardware [4]"),
+        click.option("--electricity-usd-per-kwh", type=float, default=None, help="for owned hardware [0.08]"),
+        click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                     help="override a workload or profile field for this run; VALUE may be *FACTOR "
+                          "(e.g. --set global_batch_size=32 --set hardware.memory_bandwidth_bytes_per_s=*2)"),
+        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True),
+        click.option("--json", "as_json", is_flag=True, help="same as --format json"),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _pue(value):
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value  # a facility class name; the core checks it
+
+
+def _options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh) -> dict:
+    return dict(devices=devices, grid_g_co2_per_kwh=grid, region=region, pue=_pue(pue),
+                lifetime_years=lifetime_years, electricity_usd_per_kwh=electricity_usd_per_kwh)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="costsim")
+def main():
+    """costsim: what a training run costs in time, energy, dollars and CO2, on which hardware."""
+
+
+@main.command()
+@click.option("--hardware", "-H", required=True, help="bundled profile name or path to a YAML profile")
+@click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
+@run_options
+@guarded
+def estimate(hardware, workload, devices, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
+             sets, fmt, as_json):
+    """Estimate one training run on one device type."""
+    e = api.estimate(hardware, workload, sets=sets, pricing=pricing,
+                     **_options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
+    click.echo(report.estimate_table(e, "json" if as_json else fmt))
+
+
+@main.command()
+@click.option("--hardware", "-H", default=None,
+              help="comma-separated profile names or paths [default: every bundled profile]")
+@click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
+@run_options
+@guarded
+def compare(hardware, workload, devices, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
+            sets, fmt, as_json):
+    """Compare one workload across devices: one row per device."""
+    names = [h.strip() for h in hardware.split(",") if h.strip()] if hardware else None
+    if names == []:
+        raise CostsimError("--hardware names no profile")
+    rows = api.compare(names, workload, sets=sets, pricing=pricing,
+                       **_options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
+    click.echo(report.comparison_table(rows, "json" if as_json else fmt))
+
+
+@main.group()
+def profiles():
+    """List, show and validate hardware profiles."""
+
+
+@profiles.command("list")
+@guarded
+def profiles_list():
+    """Bundled profiles, one a line."""
+    for name in bundled_names("hardware"):
+        p = load_profile(name)
+        click.echo(f"{name:22s} {p.kind:8s} {p.description}")
+
+
+@profiles.command("show")
+@click.argument("name")
+@guarded
+def profiles_show(name):
+    """A profile, with extends: resolved and borrowed curves filled in, as JSON."""
+    click.echo(json.dumps(load_profile(name).model_dump(), indent=2))
+
+
+@profiles.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+@guarded
+def profiles_validate(paths):
+    """Check profile files: schema, units, extends: chains."""
+    for path in paths:
+        data, source = raw_profile(path)
+        validate_profile(data, source)
+        load_profile(path)
+        click.echo(f"{path}: ok")
+
+
+@main.group()
+def workloads():
+    """List and show workloads."""
+
+
+@workloads.command("list")
+@guarded
+def workloads_list():
+    for name in bundled_names("workload"):
+        w = load_workload(name)
+        click.echo(f"{name:22s} {w.kind:12s} {w.description.split('.')[0]}")
+
+
+@workloads.command("show")
+@click.argument("name")
+@guarded
+def workloads_show(name):
+    """A workload and what it implies (parameters, tokens or images, FLOPs), as JSON."""
+    w = load_workload(name)
+    click.echo(json.dumps({"workload": w.model_dump(), "derived": api.workload_summary(w)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

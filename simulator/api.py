@@ -1,0 +1,139 @@
+"""The Python entry points: the same operations as the CLI, taking names, paths, dicts or models."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from pydantic import ValidationError
+
+from .errors import CostsimError, OutOfMemoryError
+from .estimate import Estimate, RunOptions, estimate_run
+from .hardware import ClassicalProfile, Strict
+from .loader import (apply_overrides, bundled_names, finish_profile, load_profile, raw_profile, raw_workload,
+                     resolve, validate_workload)
+from .regions import PUE
+from .units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
+from .workload import CNNWorkload, TransformerWorkload
+
+
+def run_options(*, devices: int = 1, region: str | None = None, grid_g_co2_per_kwh: float | None = None,
+                pue: float | str | None = None, pricing: str = "auto", lifetime_years: float | None = None,
+                electricity_usd_per_kwh: float | None = None) -> RunOptions:
+    """Build :class:`RunOptions` from human units (gCO2/kWh, years, $/kWh), converting to SI."""
+    fields: dict = {"devices": devices, "region": region}
+    if grid_g_co2_per_kwh is not None:
+        if grid_g_co2_per_kwh <= 0:
+            raise CostsimError("must be positive", field="grid_intensity")
+        fields["grid_kg_co2_per_joule"] = kg_co2_per_joule(grid_g_co2_per_kwh)
+    if isinstance(pue, str):
+        if pue not in PUE:
+            raise CostsimError(f"unknown facility class '{pue}'; known: {', '.join(PUE)}", field="pue")
+        pue = PUE[pue][0]
+    if pue is not None:
+        fields["pue"] = pue
+    if pricing != "auto":
+        fields["pricing"] = pricing
+    if lifetime_years is not None:
+        fields["lifetime_s"] = lifetime_years * SECONDS_PER_YEAR
+    if electricity_usd_per_kwh is not None:
+        fields["electricity_usd_per_joule"] = usd_per_joule(electricity_usd_per_kwh)
+    try:
+        return RunOptions(**fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise CostsimError(first["msg"].removeprefix("Value error, "),
+                           field=".".join(str(p) for p in first["loc"]) or "options") from None
+
+
+def _auto_pricing(profile, options: RunOptions, pricing: str) -> RunOptions:
+    if pricing != "auto" or not isinstance(profile, ClassicalProfile):
+        return options
+    if profile.cloud_price_usd_per_hour is None and profile.purchase_price_usd is not None:
+        return options.model_copy(update={"pricing": "owned"})
+    return options
+
+
+def _load(hardware, workload, sets: Iterable[str]):
+    sets = list(sets)
+    if isinstance(hardware, Strict) and isinstance(workload, Strict) and not sets:
+        return hardware, workload
+    hw_data, hw_src = (hardware.model_dump(), "<model>") if isinstance(hardware, Strict) else raw_profile(hardware)
+    wl_data, wl_src = (workload.model_dump(), "<model>") if isinstance(workload, Strict) else raw_workload(workload)
+    apply_overrides(hw_data, wl_data, sets)
+    return finish_profile(hw_data, hw_src), validate_workload(wl_data, wl_src)
+
+
+def _run(profile, wl, opts, source: str | None) -> Estimate:
+    """estimate_run, with the workload's file named in a does-not-fit error."""
+    try:
+        return estimate_run(profile, wl, opts)
+    except OutOfMemoryError as err:
+        raise err.with_source(source) if source else err
+
+
+def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict, *, sets: Iterable[str] = (),
+             pricing: str = "auto", **options) -> Estimate:
+    """Estimate one training run. ``hardware`` and ``workload``: bundled names, paths, dicts or models.
+
+    Options: devices, region, grid_g_co2_per_kwh, pue (a number or a facility class), pricing
+    ('auto', 'cloud' or 'owned'), lifetime_years, electricity_usd_per_kwh. ``sets``: ``field=value``
+    overrides as on the command line.
+    """
+    profile, wl = _load(hardware, workload, sets)
+    opts = _auto_pricing(profile, run_options(pricing=pricing, **options), pricing)
+    return _run(profile, wl, opts, _source(workload))
+
+
+def _source(workload) -> str | None:
+    if isinstance(workload, str):
+        try:
+            return str(resolve(workload, "workload"))
+        except CostsimError:
+            return None
+    return None
+
+
+class CompareRow(Strict):
+    hardware: str
+    estimate: Estimate | None
+    problem: str | None
+
+
+def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets: Iterable[str] = (),
+            pricing: str = "auto", **options) -> list[CompareRow]:
+    """Estimate the same workload on several devices (default: every bundled classical profile).
+
+    A device on which the run cannot be estimated (it does not fit, has no price, is a quantum
+    profile) keeps its row, with the reason instead of an estimate.
+    """
+    names = list(hardware) if hardware is not None else bundled_names("hardware")
+    rows = []
+    for hw in names:
+        profile, wl = _load(hw, workload, sets)  # bad input is an error, not a row
+        opts = _auto_pricing(profile, run_options(pricing=pricing, **options), pricing)
+        try:
+            rows.append(CompareRow(hardware=profile.name, problem=None,
+                                   estimate=_run(profile, wl, opts, _source(workload))))
+        except CostsimError as err:
+            rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line()))
+    return rows
+
+
+def profile(name: str | Mapping):
+    return load_profile(name)
+
+
+def workload_summary(wl) -> dict:
+    """Derived quantities of a workload: parameters, tokens or images, FLOPs per step."""
+    from .estimate import _step_ops, model_flops_per_step
+    from .memory import parameter_count
+
+    batch = wl.training.global_batch_size
+    out = {"name": wl.name, "kind": wl.kind, "parameters": parameter_count(wl), "steps": wl.total_steps,
+           "global_batch_size": batch, "model_flops_per_step": model_flops_per_step(wl, _step_ops(wl, batch))}
+    if isinstance(wl, TransformerWorkload):
+        out["tokens_per_step"] = wl.tokens_per_step
+        out["tokens"] = wl.tokens_per_step * wl.total_steps
+    elif isinstance(wl, CNNWorkload):
+        out["images"] = batch * wl.total_steps
+    out["model_flops"] = out["model_flops_per_step"] * wl.total_steps
+    return out
