@@ -33,6 +33,19 @@ def guarded(fn):
     return wrapper
 
 
+class OneLineErrors(click.Group):
+    """Usage errors (a bad option value, a missing option) as one line too, not click's usage block."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            if isinstance(err, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                raise  # a bare group: click prints its help
+            hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            fail(err.format_message() + hint)
+
+
 def run_options(f):
     """Options shared by estimate and compare."""
     opts = [
@@ -74,7 +87,7 @@ def _options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh
                 lifetime_years=lifetime_years, electricity_usd_per_kwh=electricity_usd_per_kwh)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="costsim")
 def main():
     """costsim: what a training run costs in time, energy, dollars and CO2, on which hardware."""

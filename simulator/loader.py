@@ -150,7 +150,10 @@ def _set_path(data: dict, path: tuple, raw: str, label: str) -> None:
     leaf = path[-1]
     if raw.startswith("*"):
         current = node.get(leaf)
-        factor = parse_yaml_text(raw[1:], "--set")
+        try:
+            factor = parse_yaml_text(raw[1:], "--set")
+        except CostsimError:
+            factor = None
         if not isinstance(current, (int, float)) or isinstance(current, bool):
             raise CostsimError(f"cannot scale a field that is not a number (it is {current!r})",
                                source="--set", field=label)
@@ -158,7 +161,10 @@ def _set_path(data: dict, path: tuple, raw: str, label: str) -> None:
             raise CostsimError(f"scale factor '{raw[1:]}' is not a number", source="--set", field=label)
         node[leaf] = current * factor
     else:
-        node[leaf] = parse_yaml_text(raw, "--set")
+        try:
+            node[leaf] = parse_yaml_text(raw, "--set")
+        except CostsimError as err:
+            raise CostsimError(err.problem, source="--set", field=label) from None
 
 
 def apply_overrides(hardware: dict | None, workload: dict | None, sets: Iterable[str]) -> None:
@@ -201,18 +207,23 @@ def _loc(loc: tuple, root_tags: set[str]) -> str:
 
 
 def _validation_error(err: ValidationError, source: str, tags: set[str]) -> CostsimError:
-    first = err.errors()[0]
+    errors = err.errors()
+    # a misspelt field is both unknown and (as the right spelling) missing: name the misspelling
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     msg = first["msg"].removeprefix("Value error, ")
+    field = _loc(first["loc"], tags)
     if first["type"] == "extra_forbidden":
         msg = "unknown field (check the spelling; see the schema in the README)"
     elif first["type"] == "union_tag_invalid":
-        msg = f"unknown kind {first.get('input')!r}; expected one of {', '.join(sorted(tags))}"
+        msg = f"unknown kind {first['ctx']['tag']!r}; expected one of {', '.join(sorted(tags))}"
+        field = "kind"
     elif first["type"] == "union_tag_not_found":
-        msg = f"missing 'kind' (one of {', '.join(sorted(tags))})"
-    more = len(err.errors()) - 1
+        msg = f"missing (one of {', '.join(sorted(tags))})"
+        field = "kind"
+    more = len(errors) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return CostsimError(msg, source=source, field=_loc(first["loc"], tags))
+    return CostsimError(msg, source=source, field=field)
 
 
 _HW_TAGS = {"cpu", "gpu", "tpu", "fpga", "asic", "quantum"}
@@ -259,8 +270,11 @@ def finish_profile(data: dict, source: str, _depth: int = 0):
         ref = profile.efficiency_from or DEFAULT_EFFICIENCY_REFERENCE
         if _depth > 4:
             raise CostsimError("efficiency_from chain too long", source=source, field="efficiency_from")
-        ref_data, ref_source = raw_profile(ref)
-        reference = finish_profile(ref_data, ref_source, _depth + 1)
+        try:
+            ref_path = resolve(ref, "hardware")
+        except CostsimError as err:
+            raise CostsimError(err.problem, source=source, field="efficiency_from") from None
+        reference = finish_profile(_expand_extends(ref_path, "hardware"), str(ref_path), _depth + 1)
         if not isinstance(reference, ClassicalProfile) or reference.efficiency is None:
             raise CostsimError(f"'{ref}' has no efficiency curves to borrow", source=source,
                                field="efficiency_from")
