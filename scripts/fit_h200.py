@@ -66,7 +66,7 @@ def block(result, stats: dict) -> str:
               "power:  # operators.jsonl power_regime and measurements.jsonl idle_power rows",
               f"  tdp_watts: {g(p.tdp_watts)}",
               f"  idle_watts: {g(p.idle_watts)}",
-              f"  host_watts_per_device: {g(p.host_watts_per_device)}"
+              f"  host_per_device_watts: {g(p.host_per_device_watts)}"
               "  # estimate: half of (DGX H200 10.2 kW - 8 x 700 W) / 8",
               f"  compute_bound_fraction: {g(p.compute_bound_fraction)}",
               f"  memory_bound_fraction: {g(p.memory_bound_fraction)}",
@@ -77,6 +77,9 @@ def block(result, stats: dict) -> str:
                         "operators.jsonl attention fwd+bwd less the forward curve, x sustained ratio")
     lines += curve_yaml("conv", e.conv, "operators.jsonl conv2d, x sustained ratio")
     lines += curve_yaml("memory", e.memory, "max: copy/read/add at 2 GiB; knee: single GELU/add kernels")
+    lines.append("  attention_softmax:  # operators.jsonl attention: fp32 FLOP-equivalents per score element")
+    for k, v in e.attention_softmax.model_dump().items():
+        lines.append(f"    {k}: {g(v)}")
     lines.append("  memory_class_fraction:  # operators.jsonl layernorm, loss, embedding, optimizer rows")
     for k, v in e.memory_class_fraction.model_dump().items():
         lines.append(f"    {k}: {g(v)}")
@@ -109,7 +112,7 @@ def main() -> int:
     tail = rest.split(END, 1)[1]
     data, source = raw_profile(str(args.profile))
     data.update(efficiency=START.model_dump(), kernel_launch_overhead_s=1e-5,
-                power=Power(tdp_watts=TDP_WATTS, idle_watts=100, host_watts_per_device=HOST_WATTS_PER_DEVICE,
+                power=Power(tdp_watts=TDP_WATTS, idle_watts=100, host_per_device_watts=HOST_WATTS_PER_DEVICE,
                             compute_bound_fraction=1.0, memory_bound_fraction=0.5).model_dump())
     base = validate_profile(data, source)
     result = fit(base, measurements, operators, HOST_WATTS_PER_DEVICE)

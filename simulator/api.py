@@ -5,7 +5,7 @@ from typing import Iterable, Mapping
 
 from pydantic import ValidationError
 
-from .errors import CostsimError, OutOfMemoryError
+from .errors import CostsimError
 from .estimate import Estimate, RunOptions, estimate_run
 from .hardware import ClassicalProfile, Strict
 from .loader import (apply_overrides, bundled_names, finish_profile, load_profile, raw_profile, raw_workload,
@@ -62,11 +62,16 @@ def _load(hardware, workload, sets: Iterable[str]):
     return finish_profile(hw_data, hw_src), validate_workload(wl_data, wl_src)
 
 
-def _run(profile, wl, opts, source: str | None) -> Estimate:
-    """estimate_run, with the workload's file named in a does-not-fit error."""
+_HARDWARE_FIELDS = ("kind", "cloud_price_usd_per_hour", "purchase_price_usd", "efficiency")
+
+
+def _run(profile, wl, opts, hw_source: str | None, wl_source: str | None) -> Estimate:
+    """estimate_run, with the file at fault named in its errors: the profile's for what the device
+    lacks, the workload's for what the run asks (it does not fit, the batch does not split)."""
     try:
         return estimate_run(profile, wl, opts)
-    except OutOfMemoryError as err:
+    except CostsimError as err:
+        source = hw_source if err.field in _HARDWARE_FIELDS else wl_source
         raise err.with_source(source) if source else err
 
 
@@ -80,13 +85,13 @@ def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict,
     """
     profile, wl = _load(hardware, workload, sets)
     opts = _auto_pricing(profile, run_options(pricing=pricing, **options), pricing)
-    return _run(profile, wl, opts, _source(workload))
+    return _run(profile, wl, opts, _source(hardware, "hardware"), _source(workload, "workload"))
 
 
-def _source(workload) -> str | None:
-    if isinstance(workload, str):
+def _source(ref, what: str) -> str | None:
+    if isinstance(ref, str):
         try:
-            return str(resolve(workload, "workload"))
+            return str(resolve(ref, what))
         except CostsimError:
             return None
     return None
@@ -112,7 +117,8 @@ def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets
         opts = _auto_pricing(profile, run_options(pricing=pricing, **options), pricing)
         try:
             rows.append(CompareRow(hardware=profile.name, problem=None,
-                                   estimate=_run(profile, wl, opts, _source(workload))))
+                                   estimate=_run(profile, wl, opts, _source(hw, "hardware"),
+                                                 _source(workload, "workload"))))
         except CostsimError as err:
             rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line()))
     return rows

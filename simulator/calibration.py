@@ -81,8 +81,9 @@ def attention_cases(records) -> list[Case]:
     for r in _rows(records, "attention"):
         f = r["fwd_flops"]
         tokens_d = r["batch"] * r["seq"] * r["heads"] * r["head_dim"]
-        fwd = Op("flash_fwd", "attention", f, 4 * 2 * tokens_d, "bf16")
-        bwd = Op("flash_bwd", "attention_backward", 2.5 * f, 8 * 2 * tokens_d, "bf16", kernels=3)
+        scores = r["batch"] * r["heads"] * r["seq"] ** 2 / 2
+        fwd = Op("flash_fwd", "attention", f, 4 * 2 * tokens_d, "bf16", scores=scores)
+        bwd = Op("flash_bwd", "attention_backward", 2.5 * f, 8 * 2 * tokens_d, "bf16", kernels=3, scores=scores)
         tag = f"attention b{r['batch']} h{r['heads']} s{r['seq']} d{r['head_dim']}"
         out.append(Case(tag + " fwd", "attention", r["run"], (fwd,), r["fwd_seconds"]))
         out.append(Case(tag + " fwd+bwd", "attention", r["run"], (fwd, bwd), r["fwd_bwd_seconds"]))
@@ -194,18 +195,32 @@ def fit_gemm(profile, measurements, floors):
         return _log_err(cases, prof, {**floors, **dict(zip(sessions, x[3:]))})
 
     n = len(sessions)
-    sol = _solve(resid, [0.8, math.log(5e-6), 1.0] + [2e-5] * n, [0.1, math.log(1e-9), 0.3] + [0] * n,
-                 [1.0, math.log(1e-2), 4.0] + [1e-4] * n)
+    sol = _solve(resid, [0.8, math.log(5e-6), 0.9] + [2e-5] * n, [0.1, math.log(1e-9), 0.3] + [0] * n,
+                 [1.0, math.log(1e-2), 1.0] + [1e-4] * n)
     floors.update(dict(zip(sessions, sol.x[3:])))
     return _with(profile, gemm=_curve(sol.x[0], math.exp(sol.x[1]), sol.x[2])), cases
 
 
-def fit_compute_curve(profile, name, cases, floors, exponent):
-    def resid(x):
-        return _log_err(cases, _with(profile, **{name: _curve(x[0], math.exp(x[1]), exponent)}), floors)
+def fit_compute_curve(profile, name, cases, floors, knee_s, exponent, softmax: str | None = None):
+    """Fit one compute curve's max fraction, with the knee shared with the GEMM curve (the ramp of a
+    tiled kernel: the attention and convolution microbenchmarks are all large, so they cannot place
+    a knee of their own); for attention also the softmax's vector work per score element
+    (``softmax``: 'forward_flops' or 'backward_flops')."""
 
-    sol = _solve(resid, [0.6, math.log(5e-6)], [0.02, math.log(1e-9)], [1.0, math.log(1e-2)])
-    return _with(profile, **{name: _curve(sol.x[0], math.exp(sol.x[1]), exponent)})
+    def apply(x):
+        update = {name: _curve(x[0], knee_s, exponent)}
+        if softmax:
+            soft = profile.efficiency.attention_softmax.model_copy(update={softmax: float(x[1])})
+            update["attention_softmax"] = soft
+        return _with(profile, **update)
+
+    x0, lo, hi = [0.6], [0.02], [1.0]
+    starts = [x0]
+    if softmax:  # the max() makes the softmax term flat until it binds: start from several values
+        lo, hi = lo + [0.0], hi + [2000.0]
+        starts = [x0 + [v] for v in (10.0, 50.0, 200.0, 800.0)]
+    sols = [_solve(lambda x: _log_err(cases, apply(x), floors), s, lo, hi) for s in starts]
+    return apply(min(sols, key=lambda sol: sol.cost).x)
 
 
 def fit_memory_classes(profile, cases, floors):
@@ -236,23 +251,33 @@ def sustained_ratio(profile, operators) -> tuple[float, str]:
                    f"{burst / 1e12:.0f} TFLOP/s in short bursts: compute curves' max_fraction scaled by {ratio:.3f}")
 
 
-def fit_power(profile, measurements, operators, tdp_watts, host_watts_per_device) -> tuple[Power, list[str]]:
-    idle = [r["mean_watts"] for r in _rows(measurements, "idle_power")]
-    idle += [r["mean_watts"] for r in _rows(operators, "power_regime") if r["regime"].startswith("idle")]
-    idle_w = float(np.mean(idle))
-    regime = {r["regime"].split(" ")[0]: r["mean_watts"] for r in _rows(operators, "power_regime")}
+def _watts(row: dict) -> float:
+    """Average power of a measurement window: from NVML's energy counter (joules over seconds) where
+    the row has it, as the training steps' energy was measured; else the 20 Hz sampled mean, which
+    lags the counter while power ramps at the start of a window."""
+    if row.get("joules") and row.get("seconds"):
+        return row["joules"] / row["seconds"]
+    return row["mean_watts"]
+
+
+def fit_power(profile, measurements, operators, tdp_watts, host_per_device_watts) -> tuple[Power, list[str]]:
+    idle_rows = _rows(measurements, "idle_power")
+    idle_rows += [r for r in _rows(operators, "power_regime") if r["regime"].startswith("idle")]
+    idle_w = float(np.mean([_watts(r) for r in idle_rows]))
+    regime = {r["regime"].split(" ")[0]: _watts(r) for r in _rows(operators, "power_regime")}
     span = tdp_watts - idle_w
-    power = Power(tdp_watts=tdp_watts, idle_watts=idle_w, host_watts_per_device=host_watts_per_device,
+    power = Power(tdp_watts=tdp_watts, idle_watts=idle_w, host_per_device_watts=host_per_device_watts,
                   compute_bound_fraction=min(1.0, (regime["compute-bound"] - idle_w) / span),
                   memory_bound_fraction=min(1.0, (regime["memory-bound"] - idle_w) / span))
-    notes = [f"idle {idle_w:.1f} W: mean of {len(idle)} idle readings",
+    notes = [f"power from NVML's energy counter (joules / seconds) of each window; idle {idle_w:.1f} W: mean of "
+             f"{len(idle_rows)} idle windows",
              f"compute-bound {regime['compute-bound']:.1f} W, memory-bound {regime['memory-bound']:.1f} W, "
              f"launch-bound {regime.get('launch-bound', float('nan')):.1f} W (about idle, as the model assumes)"]
     return power, notes
 
 
 def fit(profile: ClassicalProfile, measurements: list[dict], operators: list[dict],
-        host_watts_per_device: float) -> FitResult:
+        host_per_device_watts: float) -> FitResult:
     """Fit every calibrated field of ``profile`` (which must carry a starting efficiency block)."""
     floors: dict[str, float] = {}
     notes = []
@@ -261,12 +286,14 @@ def fit(profile: ClassicalProfile, measurements: list[dict], operators: list[dic
     profile = profile.model_copy(update={"kernel_launch_overhead_s": launch_s})
     profile, stream = fit_memory(profile, measurements, operators, floors)
     profile, gemms = fit_gemm(profile, measurements, floors)
-    p = profile.efficiency.gemm.exponent
+    knee, p = profile.efficiency.gemm.half_saturation_s, profile.efficiency.gemm.exponent
     att = attention_cases(operators)
     conv = conv_cases(operators)
-    profile = fit_compute_curve(profile, "attention", [c for c in att if "bwd" not in c.what], floors, p)
-    profile = fit_compute_curve(profile, "attention_backward", [c for c in att if "bwd" in c.what], floors, p)
-    profile = fit_compute_curve(profile, "conv", conv, floors, p)
+    profile = fit_compute_curve(profile, "attention", [c for c in att if "bwd" not in c.what], floors, knee, p,
+                                softmax="forward_flops")
+    profile = fit_compute_curve(profile, "attention_backward", [c for c in att if "bwd" in c.what], floors,
+                                knee, p, softmax="backward_flops")
+    profile = fit_compute_curve(profile, "conv", conv, floors, knee, p)
     mem = memory_class_cases(operators)
     profile = fit_memory_classes(profile, mem, floors)
 
@@ -278,7 +305,7 @@ def fit(profile: ClassicalProfile, measurements: list[dict], operators: list[dic
     scaled = {k: getattr(eff, k).model_copy(update={"max_fraction": getattr(eff, k).max_fraction * ratio})
               for k in ("gemm", "attention", "attention_backward", "conv")}
     profile = _with(profile, **scaled)
-    power, power_notes = fit_power(profile, measurements, operators, profile.power.tdp_watts, host_watts_per_device)
+    power, power_notes = fit_power(profile, measurements, operators, profile.power.tdp_watts, host_per_device_watts)
     notes += power_notes
     return FitResult(efficiency=profile.efficiency, power=power, kernel_launch_overhead_s=launch_s,
                      floors_s=floors, sustained_ratio=ratio, residuals=residuals, notes=notes)

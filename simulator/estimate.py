@@ -4,8 +4,12 @@ Pure: takes validated models, returns a frozen result. The parts of every breakd
 """
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from pydantic import Field, model_validator
 
@@ -16,7 +20,7 @@ from .memory import check_fits, peak_memory
 from .ops import MATRIX_CLASSES, OP_CLASSES, Op, step_flops
 from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
                       GRID_G_CO2_PER_KWH)
-from .roofline import price_ops
+from .roofline import OpArrays, price, price_ops
 from .units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from .workload import CNNWorkload, TransformerWorkload
 
@@ -98,8 +102,27 @@ def _step_ops(workload, batch: float) -> dict[str, list[Op]]:
     return cnn.step_ops(workload, batch)
 
 
+@dataclass(frozen=True)
+class Expansion:
+    """What a workload implies at a per-device batch, independent of the hardware."""
+
+    phases: dict[str, list[Op]]
+    arrays: OpArrays
+    model_flops_per_step: float      # forward and backward matrix work, recomputation excluded
+    memory: dict[str, float]
+
+
+@functools.lru_cache(maxsize=256)
+def expand(workload, batch: float) -> Expansion:
+    """Expand a workload into the ops of one step. A pure function of immutable inputs, memoised so
+    that estimating one workload on many devices, regions or prices expands it once."""
+    phases = _step_ops(workload, batch)
+    arrays = OpArrays.of(op for ops in phases.values() for op in ops)
+    return Expansion(phases, arrays, model_flops_per_step(workload, phases), peak_memory(workload, batch))
+
+
 def model_flops_per_step(workload, phases: dict[str, list[Op]]) -> float:
-    """Useful model FLOPs of one step: forward, loss and backward matrix work, no recomputation."""
+    """Useful model FLOPs of one step: forward and backward matrix work, no recomputation."""
     return sum(step_flops([op for op in phases[ph] if op.op_class in MATRIX_CLASSES])
                for ph in ("forward", "backward"))
 
@@ -129,24 +152,24 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
         raise CostsimError(f"global_batch_size {gbs} does not split evenly over {n} devices",
                            field="training.global_batch_size")
     batch = gbs / n
-    mem = peak_memory(workload, batch)
+    ex = expand(workload, batch)
+    mem = ex.memory
     check_fits(mem, profile.memory_bytes, profile.name, batch)
+    priced = price(ex.arrays, profile)
+    arrays = priced.arrays
+    warnings = priced.warnings
 
-    phases = _step_ops(workload, batch)
-    all_ops = [op for ops in phases.values() for op in ops]
-    costs, warnings = price_ops(all_ops, profile)
-
-    breakdown = {c: {"time_s": 0.0, "device_energy_joules": 0.0, "flops": 0.0, "bytes": 0.0, "kernels": 0.0}
-                 for c in BREAKDOWN_CLASSES}
-    for c in costs:
-        b = breakdown[c.op.op_class]
-        b["time_s"] += c.total_time_s
-        b["device_energy_joules"] += c.energy_joules
-        b["flops"] += c.op.flops * c.op.count
-        b["bytes"] += c.op.bytes * c.op.count
-        b["kernels"] += c.op.kernels * c.op.count
-    gpu_s = math.fsum(c.total_time_s for c in costs)
-    kernels = math.fsum(c.op.kernels * c.op.count for c in costs)
+    total_t = priced.time_s * arrays.count
+    keys = ("time_s", "device_energy_joules", "flops", "bytes", "kernels")
+    per_op = np.stack([total_t, total_t * priced.power_watts, arrays.flops * arrays.count,
+                       arrays.bytes * arrays.count, arrays.kernels * arrays.count])
+    table = (per_op @ arrays.class_onehot).T.tolist()  # one row per op class
+    breakdown = {c: dict(zip(keys, table[i])) for i, c in enumerate(OP_CLASSES)}
+    for c in BREAKDOWN_CLASSES[len(OP_CLASSES):]:
+        breakdown[c] = dict.fromkeys(keys, 0.0)
+    sums = {"flops": per_op[2], "kernels": per_op[4]}
+    gpu_s = float(total_t.sum())
+    kernels = float(sums["kernels"].sum())
     host_s = kernels * profile.kernel_launch_overhead_s
     idle = profile.power.idle_watts
     gap = max(0.0, host_s - gpu_s)
@@ -171,7 +194,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     steps = workload.total_steps
     total_s = step_s * steps
     device_j = e_step * steps * n
-    host_j = profile.power.host_watts_per_device * total_s * n
+    host_j = profile.power.host_per_device_watts * total_s * n
     facility_j = (options.pue - 1.0) * (device_j + host_j)
     energy_j = device_j + host_j + facility_j
     device_hours = total_s * n / 3600.0
@@ -197,10 +220,9 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     assumptions.append(grid_note)
     assumptions.append(f"PUE {options.pue:g}")
 
-    model_flops = model_flops_per_step(workload, phases) * n
-    executed = math.fsum(c.op.flops * c.op.count for c in costs) * n
-    peak_rate = max(profile.peak_dense_flops_per_s.rate(costs_dtype) or 0.0
-                    for costs_dtype in {c.dtype_used for c in costs if c.op.op_class in MATRIX_CLASSES})
+    model_flops = ex.model_flops_per_step * n
+    executed = float(sums["flops"].sum()) * n
+    peak_rate = priced.matrix_peak_flops_per_s
     achieved = model_flops / step_s
     tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
     return Estimate(
@@ -214,7 +236,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
         energy_joules=energy_j, cost_usd=math.fsum(cost.values()), pricing=options.pricing, cost_breakdown=cost,
         co2_kg=energy_j * grid, peak_memory_bytes=mem["total_bytes"], memory_capacity_bytes=profile.memory_bytes,
         memory_breakdown={k: v for k, v in mem.items() if k != "total_bytes"},
-        breakdown={k: ClassCost(**v) for k, v in breakdown.items()},
+        breakdown=breakdown,
         assumptions=tuple(assumptions), warnings=tuple(dict.fromkeys(warnings)),
     )
 

@@ -56,12 +56,13 @@ class EfficiencyCurve(Strict):
     Size is expressed as the operation's ideal time on this device (work / peak), so that the same
     curve shape carries over to a device with other peaks: ``fraction(t) = max_fraction /
     (1 + (half_saturation_s / t) ** exponent)``. A kernel whose ideal time equals ``half_saturation_s``
-    reaches half of ``max_fraction``.
+    reaches half of ``max_fraction``. With exponent 1 the kernel time is ``(t + half_saturation_s) /
+    max_fraction``: a fixed per-kernel cost plus the work at the best rate.
     """
 
     max_fraction: Fraction
     half_saturation_s: NonNegativeFloat
-    exponent: PositiveFloat = 1.0
+    exponent: Annotated[float, Field(gt=0, le=1)] = 1.0  # above 1, tiny kernels would take ever longer
 
     def fraction(self, ideal_time_s: float) -> float:
         if ideal_time_s <= 0:
@@ -80,6 +81,15 @@ class MemoryClassFractions(Strict):
     optimizer: Fraction = 1.0
 
 
+class SoftmaxCost(Strict):
+    """Vector-unit work of fused attention per score-matrix element (scale, max, exp, sum, rescale;
+    recomputation and dP in the backward pass), in fp32 FLOP-equivalents priced at the fp32 peak.
+    With small head dimensions this, not the matrix units, bounds flash attention."""
+
+    forward_flops: NonNegativeFloat = 0.0
+    backward_flops: NonNegativeFloat = 0.0
+
+
 class Efficiency(Strict):
     """Size-dependent efficiency curves, one per class of kernel."""
 
@@ -90,6 +100,7 @@ class Efficiency(Strict):
     conv: EfficiencyCurve = Field(description="convolutions, against FLOPs")
     memory: EfficiencyCurve = Field(description="streaming kernels, against bytes moved")
     memory_class_fraction: MemoryClassFractions = MemoryClassFractions()
+    attention_softmax: SoftmaxCost = SoftmaxCost()
 
 
 class Link(Strict):
@@ -102,12 +113,14 @@ class Power(Strict):
 
     tdp_watts: PositiveFloat
     idle_watts: NonNegativeFloat
-    host_watts_per_device: NonNegativeFloat = Field(
+    host_per_device_watts: NonNegativeFloat = Field(
         description="host CPUs, memory, NICs and fans attributed to each device")
-    compute_bound_fraction: Fraction = Field(
-        description="share of (TDP - idle) drawn while compute-bound kernels run flat out")
-    memory_bound_fraction: Fraction = Field(
-        description="share of (TDP - idle) drawn while memory-bound kernels saturate memory bandwidth")
+    compute_bound_fraction: Fraction | None = Field(
+        default=None, description="share of (TDP - idle) drawn while compute-bound kernels run flat out; "
+                                  "absent: borrowed with the efficiency curves")
+    memory_bound_fraction: Fraction | None = Field(
+        default=None, description="share of (TDP - idle) drawn while memory-bound kernels saturate memory "
+                                  "bandwidth; absent: borrowed with the efficiency curves")
 
     @model_validator(mode="after")
     def _idle_below_tdp(self):

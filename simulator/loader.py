@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .errors import CostsimError
 from .hardware import ClassicalProfile, HardwareProfile
-from .workload import Workload
+from .workload import CNNWorkload, TransformerWorkload, Workload
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EFFICIENCY_REFERENCE = "h200"
@@ -167,6 +167,29 @@ def _set_path(data: dict, path: tuple, raw: str, label: str) -> None:
             raise CostsimError(err.problem, source="--set", field=label) from None
 
 
+def _schema_paths(*models) -> dict[str, tuple]:
+    """Leaf field name -> path, for fields that are unambiguous across the given models' trees."""
+    found: dict[str, set] = {}
+
+    def walk(model, prefix):
+        for name, info in model.model_fields.items():
+            ann = info.annotation
+            sub = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
+                        and issubclass(a, BaseModel)), None)
+            if sub is not None and name != "sources":
+                walk(sub, prefix + (name,))
+            else:
+                found.setdefault(name, set()).add(prefix + (name,))
+
+    for m in models:
+        walk(m, ())
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+
+
+_WORKLOAD_SCHEMA_PATHS = _schema_paths(TransformerWorkload, CNNWorkload)
+_HARDWARE_SCHEMA_PATHS = _schema_paths(ClassicalProfile)
+
+
 def apply_overrides(hardware: dict | None, workload: dict | None, sets: Iterable[str]) -> None:
     """Apply ``field=value`` (or ``field=*factor``) overrides in place.
 
@@ -183,10 +206,12 @@ def apply_overrides(hardware: dict | None, workload: dict | None, sets: Iterable
             _set_path(target, tuple(rest.split(".")), raw, key)
             continue
         placed = False
-        for target in (workload, hardware):
+        for target, schema in ((workload, _WORKLOAD_SCHEMA_PATHS), (hardware, _HARDWARE_SCHEMA_PATHS)):
             if target is None:
                 continue
             paths = _find_paths(target, key)
+            if not paths and key in schema:  # a field the file leaves at its default
+                paths = [schema[key]]
             if len(paths) > 1:
                 names = ", ".join(".".join(p) for p in paths)
                 raise CostsimError(f"ambiguous, matches {names}: name the full path", source="--set", field=key)
@@ -263,23 +288,36 @@ def raw_workload(ref: str | Mapping) -> tuple[dict, str]:
     return data, str(path)
 
 
+def _needs_reference(profile) -> bool:
+    return isinstance(profile, ClassicalProfile) and (
+        profile.efficiency is None or profile.power.compute_bound_fraction is None
+        or profile.power.memory_bound_fraction is None)
+
+
 def finish_profile(data: dict, source: str, _depth: int = 0):
-    """Validate a profile and, where it has no curves of its own, borrow those of its reference."""
+    """Validate a profile and fill what it leaves to its calibrated reference (``efficiency_from``,
+    default h200): the efficiency curves and the power model's regime fractions, as measured there."""
     profile = validate_profile(data, source)
-    if isinstance(profile, ClassicalProfile) and profile.efficiency is None:
-        ref = profile.efficiency_from or DEFAULT_EFFICIENCY_REFERENCE
-        if _depth > 4:
-            raise CostsimError("efficiency_from chain too long", source=source, field="efficiency_from")
-        try:
-            ref_path = resolve(ref, "hardware")
-        except CostsimError as err:
-            raise CostsimError(err.problem, source=source, field="efficiency_from") from None
-        reference = finish_profile(_expand_extends(ref_path, "hardware"), str(ref_path), _depth + 1)
-        if not isinstance(reference, ClassicalProfile) or reference.efficiency is None:
-            raise CostsimError(f"'{ref}' has no efficiency curves to borrow", source=source,
-                               field="efficiency_from")
-        profile = profile.model_copy(update={"efficiency": reference.efficiency, "efficiency_from": ref})
-    return profile
+    if not _needs_reference(profile):
+        return profile
+    ref = profile.efficiency_from or DEFAULT_EFFICIENCY_REFERENCE
+    if _depth > 4:
+        raise CostsimError("efficiency_from chain too long", source=source, field="efficiency_from")
+    try:
+        ref_path = resolve(ref, "hardware")
+    except CostsimError as err:
+        raise CostsimError(err.problem, source=source, field="efficiency_from") from None
+    reference = finish_profile(_expand_extends(ref_path, "hardware"), str(ref_path), _depth + 1)
+    if not isinstance(reference, ClassicalProfile) or _needs_reference(reference):
+        raise CostsimError(f"'{ref}' has no calibrated curves and power fractions to borrow", source=source,
+                           field="efficiency_from")
+    power = profile.power.model_copy(update={
+        k: getattr(reference.power, k) for k in ("compute_bound_fraction", "memory_bound_fraction")
+        if getattr(profile.power, k) is None})
+    update = {"power": power, "efficiency_from": ref if profile.efficiency is None else profile.efficiency_from}
+    if profile.efficiency is None:
+        update["efficiency"] = reference.efficiency
+    return profile.model_copy(update=update)
 
 
 def load_profile(ref: str | Mapping, sets: Iterable[str] = ()):

@@ -9,16 +9,18 @@ residual stream. Byte counts assume unfused kernels that read their inputs and w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # breakdown classes (what the time is spent on) and the efficiency curve each kernel uses
 OP_CLASSES = ("gemm", "attention", "attention_backward", "conv", "elementwise", "normalization", "loss", "embedding", "optimizer")
-MATRIX_CLASSES = ("gemm", "attention", "attention_backward", "conv")
+MATRIX_CLASSES = OP_CLASSES[:4]  # the classes that run on the matrix units (first in OP_CLASSES)
 CURVE_OF_CLASS = {"gemm": "gemm", "attention": "attention", "attention_backward": "attention_backward",
                   "conv": "conv"}  # the rest: memory
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
+class Op(NamedTuple):
+    """One kernel (or a short fixed sequence of them) as it runs ``count`` times per step."""
+
     name: str
     op_class: str
     flops: float
@@ -26,6 +28,7 @@ class Op:
     dtype: str
     count: float = 1.0
     kernels: int = 1
+    scores: float = 0.0  # attention: score-matrix elements whose softmax runs on the vector units
 
     @property
     def curve(self) -> str:

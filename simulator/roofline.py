@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .hardware import ClassicalProfile
-from .ops import MATRIX_CLASSES, Op
+from .ops import CURVE_OF_CLASS, MATRIX_CLASSES, OP_CLASSES, Op
 
 # where a data type is missing, what the framework would run instead
 FALLBACK = {"fp8": ("bf16", "fp16", "fp32"), "bf16": ("fp16", "fp32"), "fp16": ("bf16", "fp32"),
@@ -50,38 +52,102 @@ class OpCost:
         return self.time_s * self.op.count * self.power_watts
 
 
-def op_cost(op: Op, profile: ClassicalProfile, rates: dict[str, tuple[str, float]]) -> OpCost:
-    eff = profile.efficiency
-    dtype_used, peak = rates[op.dtype]
-    bandwidth = profile.memory_bandwidth_bytes_per_s
-    kernels = max(op.kernels, 1)
-    ideal_c = op.flops / peak
-    ideal_m = op.bytes / bandwidth
-    if op.curve == "memory":
-        compute_s = ideal_c / eff.gemm.max_fraction if ideal_c else 0.0
-        factor = getattr(eff.memory_class_fraction, op.op_class, 1.0)
-    else:
-        curve = getattr(eff, op.curve)
-        compute_s = ideal_c / curve.fraction(ideal_c / kernels) if ideal_c else 0.0
-        factor = 1.0
-    memory_s = ideal_m / (eff.memory.fraction(ideal_m / kernels) * factor) if ideal_m else 0.0
-    time_s = max(compute_s, memory_s)
-    pw = profile.power
-    # the busier unit sets the draw: a kernel that keeps the matrix units saturated draws what the
-    # sustained GEMM drew, one that saturates memory what the streaming copy drew (both measured)
-    activity = max(pw.compute_bound_fraction * compute_s, pw.memory_bound_fraction * memory_s) / time_s if time_s else 0.0
+CURVES = ("gemm", "attention", "attention_backward", "conv", "memory")
+_CURVE_INDEX = {c: i for i, c in enumerate(CURVES)}
+_CLASS_INDEX = {c: i for i, c in enumerate(OP_CLASSES)}
+_MEMORY = _CURVE_INDEX["memory"]
+_ATTENTION_BWD = OP_CLASSES.index("attention_backward")
+_INDEX = {c: (_CURVE_INDEX[CURVE_OF_CLASS.get(c, "memory")], i) for i, c in enumerate(OP_CLASSES)}
+
+
+@dataclass(frozen=True)
+class OpArrays:
+    """A step's ops as numpy columns (one entry per op): what pricing needs, built once per expansion."""
+
+    ops: tuple[Op, ...]
+    flops: np.ndarray
+    bytes: np.ndarray
+    count: np.ndarray
+    kernels: np.ndarray
+    scores: np.ndarray
+    curve_index: np.ndarray
+    class_index: np.ndarray
+    dtypes: tuple[str, ...]          # distinct data types, in first-seen order
+    dtype_index: np.ndarray          # per op, into ``dtypes``
+    matrix_dtypes: frozenset[str]    # data types that matrix-unit ops ask for
+    class_onehot: np.ndarray         # ops x OP_CLASSES, for summing by class in one product
+
+    @staticmethod
+    def of(ops) -> "OpArrays":
+        ops = tuple(ops)
+        dtypes = tuple(dict.fromkeys(o[4] for o in ops))
+        dix = {d: i for i, d in enumerate(dtypes)}
+        cols = np.array([(o[2], o[3], o[5], o[6], o[7], *_INDEX[o[1]], dix[o[4]]) for o in ops],
+                        dtype=float).reshape(len(ops), 8).T
+        ints = cols[5:].astype(np.int64)
+        onehot = np.zeros((len(ops), len(OP_CLASSES)))
+        onehot[np.arange(len(ops)), ints[1]] = 1.0
+        return OpArrays(ops, cols[0], cols[1], cols[2], np.maximum(cols[3], 1.0), cols[4], ints[0], ints[1], dtypes,
+                        ints[2], frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot)
+
+
+@dataclass(frozen=True)
+class PricedOps:
+    """Every op of a step priced at once (arrays aligned with ``arrays``; times per instance)."""
+
+    arrays: OpArrays
+    time_s: np.ndarray
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    power_watts: np.ndarray
+    dtype_used: tuple[str, ...]      # per distinct requested data type, what the device runs
+    matrix_peak_flops_per_s: float   # the peak the matrix ops run against (for MFU)
+    warnings: tuple[str, ...]
+
+
+def price(arrays: OpArrays, profile: ClassicalProfile) -> PricedOps:
+    """Time and power of every op on ``profile`` (see the module docstring for the model)."""
+    eff, pw = profile.efficiency, profile.power
+    rates = [resolve_rate(profile, d) for d in arrays.dtypes]
+    warnings = tuple(f"{profile.name} has no {d} rate: matrix products priced at its {used} peak"
+                     for d, (used, _) in zip(arrays.dtypes, rates) if used != d and d in arrays.matrix_dtypes)
+    matrix_peak = max((r for d, (_, r) in zip(arrays.dtypes, rates) if d in arrays.matrix_dtypes), default=0.0)
+    peak = np.array([r for _, r in rates])[arrays.dtype_index]
+    curve_ix, kernels = arrays.curve_index, arrays.kernels
+    is_memory = curve_ix == _MEMORY
+    params = np.array([[c.max_fraction, c.half_saturation_s, c.exponent]
+                       for c in (getattr(eff, name) for name in CURVES)])[curve_ix].T
+    mcf = eff.memory_class_fraction.__dict__
+    factor = np.where(is_memory, np.array([mcf.get(c, 1.0) for c in OP_CLASSES])[arrays.class_index], 1.0)
+    mem = eff.memory
+    ideal_c = arrays.flops / peak
+    ideal_m = arrays.bytes / profile.memory_bandwidth_bytes_per_s
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        # memory-class kernels do their little arithmetic at the matrix curve's ceiling; matrix kernels
+        # follow their own size-dependent curve, evaluated per kernel when an op launches several
+        c_frac = np.where(is_memory, eff.gemm.max_fraction,
+                          params[0] / (1.0 + (params[1] * kernels / ideal_c) ** params[2]))
+        compute_s = np.where(ideal_c > 0, ideal_c / c_frac, 0.0)
+        if arrays.scores.any():  # fused attention: the softmax on the vector units may be the bound
+            soft = eff.attention_softmax
+            per_score = np.where(arrays.class_index == _ATTENTION_BWD, soft.backward_flops, soft.forward_flops)
+            fp32 = resolve_rate(profile, "fp32")[1]
+            compute_s = np.maximum(compute_s, arrays.scores * per_score / fp32)
+        m_frac = factor * mem.max_fraction / (1.0 + (mem.half_saturation_s * kernels / ideal_m) ** mem.exponent)
+        memory_s = np.where(ideal_m > 0, ideal_m / m_frac, 0.0)
+        time_s = np.maximum(compute_s, memory_s)
+        # the busier unit sets the draw: a kernel that keeps the matrix units saturated draws what the
+        # sustained GEMM drew, one that saturates memory what the streaming copy drew (both measured)
+        busy = np.maximum(pw.compute_bound_fraction * compute_s, pw.memory_bound_fraction * memory_s)
+        activity = np.where(time_s > 0, busy / time_s, 0.0)
     power = pw.idle_watts + (pw.tdp_watts - pw.idle_watts) * activity
-    return OpCost(op, dtype_used, time_s, compute_s, memory_s, power)
+    return PricedOps(arrays, time_s, compute_s, memory_s, power, tuple(u for u, _ in rates), matrix_peak, warnings)
 
 
 def price_ops(ops: list[Op], profile: ClassicalProfile) -> tuple[list[OpCost], list[str]]:
-    """Cost every op; also return warnings for data types the device lacks."""
-    rates: dict[str, tuple[str, float]] = {}
-    warnings = []
-    for op in ops:
-        if op.dtype not in rates:
-            used, rate = resolve_rate(profile, op.dtype)
-            rates[op.dtype] = (used, rate)
-            if used != op.dtype and op.op_class in MATRIX_CLASSES:
-                warnings.append(f"{profile.name} has no {op.dtype} rate: matrix products priced at its {used} peak")
-    return [op_cost(op, profile, rates) for op in ops], warnings
+    """Cost every op, one :class:`OpCost` each; also the warnings for data types the device lacks."""
+    p = price(OpArrays.of(ops), profile)
+    used = [p.dtype_used[i] for i in p.arrays.dtype_index]
+    costs = [OpCost(op, used[i], float(p.time_s[i]), float(p.compute_s[i]), float(p.memory_s[i]),
+                    float(p.power_watts[i])) for i, op in enumerate(ops)]
+    return costs, list(p.warnings)

@@ -32,10 +32,12 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float) -> tupl
     S, d, h, a = w.seq_len, w.d_model, w.heads, p.act_bytes
     tokens = batch * S
     causal_flops = 2.0 * batch * S * S * d  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
+    causal_scores = batch * h * S * S / 2
     if w.attention == "flash":
-        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 4 * a * tokens * d, p.matmul_dtype, count)]
+        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 4 * a * tokens * d, p.matmul_dtype, count,
+                  scores=causal_scores)]
         bwd = [Op("attn.flash_bwd", "attention_backward", FLASH_BWD_FLOPS_RATIO * causal_flops,
-                  8 * a * tokens * d, p.matmul_dtype, count, kernels=3)]
+                  8 * a * tokens * d, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
         return fwd, bwd
     scores = batch * h * S * S  # the full S x S score matrix is materialised
     s = p.stream_bytes

@@ -181,8 +181,6 @@ def test_batch_that_does_not_divide_over_devices_names_field():
     assert "training.global_batch_size" in line and "3 devices" in line
 
 
-@pytest.mark.xfail(strict=True, reason="simulator/api.py _run names the workload file only for OutOfMemoryError; "
-                                       "the batch-split CostsimError from estimate_run has no source")
 def test_batch_that_does_not_divide_over_devices_names_workload_file():
     line = estimate_error("h200", "gpt2-124m", "--devices", "3")
     assert GPT2 in line
@@ -219,8 +217,6 @@ def test_quantum_profile_is_refused_with_clear_message():
     assert "kind: " in line and "quantum" in line and "not implemented" in line
 
 
-@pytest.mark.xfail(strict=True, reason="simulator/estimate.py raises UnsupportedError without a source and "
-                                       "simulator/api.py does not add the profile's file")
 def test_quantum_profile_refusal_names_profile_file():
     line = estimate_error("quantum-ftqc", "gpt2-124m")
     assert QUANTUM in line

@@ -146,7 +146,7 @@ def test_extends_merges_nested_blocks_field_by_field(tmp_path):
     child, parent = load_profile(str(f)), load_profile("h100-sxm")
     assert child.power.tdp_watts == 800
     assert child.power.idle_watts == parent.power.idle_watts
-    assert child.power.host_watts_per_device == parent.power.host_watts_per_device
+    assert child.power.host_per_device_watts == parent.power.host_per_device_watts
 
 
 def test_extends_chain_of_three_applies_each_level(tmp_path):

@@ -1,0 +1,50 @@
+"""The H200 profile is reproducible from the shared microbenchmarks, and the fit never sees the
+training steps it is validated on."""
+import subprocess
+import sys
+
+from simulator.calibration import fit
+from simulator.loader import load_profile
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fit_script_reproduces_the_bundled_h200_profile(h200_records):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "fit_h200.py"), "--check"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "profile is up to date" in result.stdout
+
+
+def test_fit_ignores_training_steps(h200_records):
+    measurements, operators = h200_records
+    base = load_profile("h200")
+    with_train = fit(base, measurements, operators, base.power.host_per_device_watts)
+    without = fit(base, [r for r in measurements if r["kind"] != "train"], operators,
+                  base.power.host_per_device_watts)
+    assert with_train.efficiency == without.efficiency
+    assert with_train.power == without.power
+
+
+def test_fitted_values_are_physical(h200_records):
+    p = load_profile("h200")
+    e = p.efficiency
+    # the achieved fractions of peak lie in (0, 1] and the sustained GEMM sits below the burst one
+    for curve in (e.gemm, e.attention, e.attention_backward, e.conv, e.memory):
+        assert 0 < curve.max_fraction <= 1
+    assert 0.8 < e.memory.max_fraction <= 0.95  # copies reach ~4.2 of 4.8 TB/s
+    assert 0.6 < e.gemm.max_fraction < 0.75  # sustained 658 of 989 TFLOP/s
+    assert p.power.idle_watts < p.power.tdp_watts
+    assert p.power.memory_bound_fraction < p.power.compute_bound_fraction
+    assert 1e-6 < p.kernel_launch_overhead_s < 1e-4
+
+
+def test_fit_residuals_of_the_gemm_sweep_are_small(h200_records):
+    measurements, operators = h200_records
+    base = load_profile("h200")
+    result = fit(base, measurements, operators, base.power.host_per_device_watts)
+    errors = sorted(abs(r["model_s"] / r["measured_s"] - 1) for r in result.residuals if r["group"] == "gemm")
+    assert errors[len(errors) // 2] < 0.10  # median
+    assert errors[-1] < 0.30  # worst
