@@ -30,8 +30,7 @@ def run_options(*, devices: int = 1, region: str | None = None, grid_g_co2_per_k
         pue = PUE[pue][0]
     if pue is not None:
         fields["pue"] = pue
-    if pricing != "auto":
-        fields["pricing"] = pricing
+    fields["pricing"] = pricing
     if lifetime_years is not None:
         fields["lifetime_s"] = lifetime_years * SECONDS_PER_YEAR
     if electricity_usd_per_kwh is not None:
@@ -42,14 +41,6 @@ def run_options(*, devices: int = 1, region: str | None = None, grid_g_co2_per_k
         first = err.errors()[0]
         raise CostsimError(first["msg"].removeprefix("Value error, "),
                            field=".".join(str(p) for p in first["loc"]) or "options") from None
-
-
-def _auto_pricing(profile, options: RunOptions, pricing: str) -> RunOptions:
-    if pricing != "auto" or not isinstance(profile, ClassicalProfile):
-        return options
-    if profile.cloud_price_usd_per_hour is None and profile.purchase_price_usd is not None:
-        return options.model_copy(update={"pricing": "owned"})
-    return options
 
 
 def _load(hardware, workload, sets: Iterable[str]):
@@ -84,7 +75,7 @@ def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict,
     overrides as on the command line.
     """
     profile, wl = _load(hardware, workload, sets)
-    opts = _auto_pricing(profile, run_options(pricing=pricing, **options), pricing)
+    opts = run_options(pricing=pricing, **options)
     return _run(profile, wl, opts, _source(hardware, "hardware"), _source(workload, "workload"))
 
 
@@ -114,7 +105,7 @@ def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets
     rows = []
     for hw in names:
         profile, wl = _load(hw, workload, sets)  # bad input is an error, not a row
-        opts = _auto_pricing(profile, run_options(pricing=pricing, **options), pricing)
+        opts = run_options(pricing=pricing, **options)
         try:
             rows.append(CompareRow(hardware=profile.name, problem=None,
                                    estimate=_run(profile, wl, opts, _source(hw, "hardware"),

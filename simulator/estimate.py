@@ -21,7 +21,7 @@ from .ops import MATRIX_CLASSES, OP_CLASSES, Op, step_flops
 from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
                       GRID_G_CO2_PER_KWH)
 from .roofline import OpArrays, price, price_ops
-from .units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
+from .units import SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from .workload import CNNWorkload, TransformerWorkload
 
 BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "launch_overhead")
@@ -34,7 +34,7 @@ class RunOptions(Strict):
     region: str | None = None
     grid_kg_co2_per_joule: PositiveFloat | None = Field(default=None, description="overrides region")
     pue: float = Field(default=DEFAULT_PUE, ge=1.0, description="facility energy / IT energy")
-    pricing: Literal["cloud", "owned"] = "cloud"
+    pricing: Literal["auto", "cloud", "owned"] = "auto"  # auto: cloud where the profile has a cloud price
     lifetime_s: PositiveFloat = DEFAULT_LIFETIME_YEARS * SECONDS_PER_YEAR
     electricity_usd_per_joule: NonNegativeFloat = usd_per_joule(DEFAULT_ELECTRICITY_USD_PER_KWH)
 
@@ -138,14 +138,79 @@ def allreduce_time_s(grad_bytes: float, devices: int, profile: ClassicalProfile)
                f"{where} link, not overlapped with the backward pass")
 
 
-def estimate_run(profile, workload, options: RunOptions | None = None) -> Estimate:
-    options = options or RunOptions()
+def _refuse_unsupported(profile) -> None:
     if not isinstance(profile, ClassicalProfile):
         raise UnsupportedError(
             f"'{profile.name}' is a {profile.kind} accelerator: its cost model is not implemented yet, so "
             f"training estimates refuse it (use a cpu, gpu, tpu, fpga or asic profile)", field="kind")
-    if profile.efficiency is None:
-        raise CostsimError("profile has no efficiency curves (load it through the loader)", field="efficiency")
+    if profile.efficiency is None or profile.power.compute_bound_fraction is None:
+        raise CostsimError("profile has no efficiency curves or power fractions (load it through the loader)",
+                           field="efficiency")
+
+
+_KEYS = ("time_s", "device_energy_joules", "flops", "bytes", "kernels")
+
+
+def step_breakdown(priced, profile: ClassicalProfile) -> dict[str, dict[str, float]]:
+    """Time, device energy, FLOPs, bytes and kernels of one step by class; adds the idle gap when the
+    host's kernel dispatch outruns the device (kernels queue asynchronously, so only the excess shows)."""
+    a = priced.arrays
+    total_t = priced.time_s * a.count
+    times = (total_t @ a.class_onehot).tolist()
+    energies = ((total_t * priced.power_watts) @ a.class_onehot).tolist()
+    breakdown = {c: {"time_s": times[i], "device_energy_joules": energies[i], "flops": st[0], "bytes": st[1],
+                     "kernels": st[2]} for i, (c, st) in enumerate(zip(OP_CLASSES, a.class_static))}
+    kernels = sum(st[2] for st in a.class_static)
+    gap = max(0.0, kernels * profile.kernel_launch_overhead_s - sum(times))
+    breakdown["communication"] = dict.fromkeys(_KEYS, 0.0)
+    breakdown["launch_overhead"] = {"time_s": gap, "device_energy_joules": gap * profile.power.idle_watts,
+                                    "flops": 0.0, "bytes": 0.0, "kernels": 0.0}
+    return breakdown
+
+
+def run_cost(profile: ClassicalProfile, options: RunOptions, device_s: float, energy_j: float
+             ) -> tuple[str, dict[str, float], str]:
+    """Dollars for ``device_s`` device-seconds and ``energy_j`` of facility energy: rental, or purchase
+    amortised over the lifetime plus electricity. Returns the pricing used, the parts, and a note."""
+    pricing = options.pricing
+    if pricing == "auto":
+        pricing = "owned" if profile.cloud_price_usd_per_hour is None and profile.purchase_price_usd else "cloud"
+    if pricing == "cloud":
+        if profile.cloud_price_usd_per_hour is None:
+            raise CostsimError(f"{profile.name} has no cloud_price_usd_per_hour; use pricing 'owned'",
+                               field="cloud_price_usd_per_hour")
+        rental = device_s / SECONDS_PER_HOUR * profile.cloud_price_usd_per_hour
+        return pricing, {"rental_usd": rental, "amortisation_usd": 0.0, "electricity_usd": 0.0}, (
+            f"cloud pricing at ${profile.cloud_price_usd_per_hour:g} per device-hour (electricity included)")
+    if profile.purchase_price_usd is None:
+        raise CostsimError(f"{profile.name} has no purchase_price_usd; use pricing 'cloud'",
+                           field="purchase_price_usd")
+    amortisation = profile.purchase_price_usd * device_s / options.lifetime_s
+    electricity = energy_j * options.electricity_usd_per_joule
+    return pricing, {"rental_usd": 0.0, "amortisation_usd": amortisation, "electricity_usd": electricity}, (
+        f"owned hardware: purchase price amortised over {options.lifetime_s / SECONDS_PER_YEAR:g} years, "
+        f"plus electricity for device, host and facility energy")
+
+
+def _assumptions(profile: ClassicalProfile, comm_note: str, cost_note: str, grid_note: str, pue: float):
+    notes = [
+        "execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "
+        "and loss in fp32); unfused kernels",
+        "kernels queue asynchronously: the device idles only when the host's kernel dispatch "
+        f"({profile.kernel_launch_overhead_s * 1e6:.1f} us per kernel) outruns the device's work",
+    ]
+    if comm_note:
+        notes.append(comm_note)
+    if profile.efficiency_from:
+        notes.append(f"efficiency curves and power fractions borrowed from the calibrated "
+                     f"'{profile.efficiency_from}' profile, applied to {profile.name}'s own peaks and TDP")
+    return (*notes, cost_note, grid_note, f"PUE {pue:g}")
+
+
+def estimate_run(profile, workload, options: RunOptions | None = None) -> Estimate:
+    """Time, energy, dollars and CO2 of training ``workload`` on ``options.devices`` x ``profile``."""
+    options = options or RunOptions()
+    _refuse_unsupported(profile)
     n = options.devices
     gbs = workload.training.global_batch_size
     if gbs % n:
@@ -153,41 +218,11 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
                            field="training.global_batch_size")
     batch = gbs / n
     ex = expand(workload, batch)
-    mem = ex.memory
-    check_fits(mem, profile.memory_bytes, profile.name, batch)
+    check_fits(ex.memory, profile.memory_bytes, profile.name, batch)
     priced = price(ex.arrays, profile)
-    arrays = priced.arrays
-    warnings = priced.warnings
-
-    total_t = priced.time_s * arrays.count
-    keys = ("time_s", "device_energy_joules", "flops", "bytes", "kernels")
-    per_op = np.stack([total_t, total_t * priced.power_watts, arrays.flops * arrays.count,
-                       arrays.bytes * arrays.count, arrays.kernels * arrays.count])
-    table = (per_op @ arrays.class_onehot).T.tolist()  # one row per op class
-    breakdown = {c: dict(zip(keys, table[i])) for i, c in enumerate(OP_CLASSES)}
-    for c in BREAKDOWN_CLASSES[len(OP_CLASSES):]:
-        breakdown[c] = dict.fromkeys(keys, 0.0)
-    sums = {"flops": per_op[2], "kernels": per_op[4]}
-    gpu_s = float(total_t.sum())
-    kernels = float(sums["kernels"].sum())
-    host_s = kernels * profile.kernel_launch_overhead_s
-    idle = profile.power.idle_watts
-    gap = max(0.0, host_s - gpu_s)
-    breakdown["launch_overhead"].update(time_s=gap, device_energy_joules=gap * idle)
-
-    assumptions = [
-        "execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "
-        "and loss in fp32); unfused kernels",
-        "kernels queue asynchronously: the device idles only when the host's kernel dispatch "
-        f"({profile.kernel_launch_overhead_s * 1e6:.1f} us per kernel) outruns the device's work",
-    ]
-    comm_s, comm_note = allreduce_time_s(mem["weights_bytes"], n, profile)
-    if comm_note:
-        assumptions.append(comm_note)
-        breakdown["communication"].update(time_s=comm_s, device_energy_joules=comm_s * idle)
-    if profile.efficiency_from:
-        assumptions.append(f"efficiency curves borrowed from the calibrated '{profile.efficiency_from}' profile, "
-                           f"applied to {profile.name}'s own peaks")
+    breakdown = step_breakdown(priced, profile)
+    comm_s, comm_note = allreduce_time_s(ex.memory["weights_bytes"], n, profile)
+    breakdown["communication"].update(time_s=comm_s, device_energy_joules=comm_s * profile.power.idle_watts)
 
     step_s = math.fsum(b["time_s"] for b in breakdown.values())
     e_step = math.fsum(b["device_energy_joules"] for b in breakdown.values())
@@ -197,48 +232,25 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     host_j = profile.power.host_per_device_watts * total_s * n
     facility_j = (options.pue - 1.0) * (device_j + host_j)
     energy_j = device_j + host_j + facility_j
-    device_hours = total_s * n / 3600.0
-
-    if options.pricing == "cloud":
-        if profile.cloud_price_usd_per_hour is None:
-            raise CostsimError(f"{profile.name} has no cloud_price_usd_per_hour; use pricing 'owned'",
-                               field="cloud_price_usd_per_hour")
-        cost = {"rental_usd": device_hours * profile.cloud_price_usd_per_hour, "electricity_usd": 0.0,
-                "amortisation_usd": 0.0}
-        assumptions.append(f"cloud pricing at ${profile.cloud_price_usd_per_hour:g} per device-hour "
-                           f"(electricity included in the price)")
-    else:
-        if profile.purchase_price_usd is None:
-            raise CostsimError(f"{profile.name} has no purchase_price_usd; use pricing 'cloud'",
-                               field="purchase_price_usd")
-        amort = profile.purchase_price_usd * total_s * n / options.lifetime_s
-        cost = {"rental_usd": 0.0, "amortisation_usd": amort,
-                "electricity_usd": energy_j * options.electricity_usd_per_joule}
-        assumptions.append(f"owned hardware: purchase price amortised over {options.lifetime_s / SECONDS_PER_YEAR:g} "
-                           f"years, plus electricity for device, host and facility energy")
+    pricing, cost, cost_note = run_cost(profile, options, total_s * n, energy_j)
     grid, grid_note = options.grid()
-    assumptions.append(grid_note)
-    assumptions.append(f"PUE {options.pue:g}")
-
     model_flops = ex.model_flops_per_step * n
-    executed = float(sums["flops"].sum()) * n
-    peak_rate = priced.matrix_peak_flops_per_s
     achieved = model_flops / step_s
     tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
-    return Estimate(
+    return Estimate.model_validate(dict(
         hardware=profile.name, workload=workload.name, devices=n, batch_per_device=batch, steps=steps,
-        step_time_s=step_s, total_time_s=total_s, device_hours=device_hours,
+        step_time_s=step_s, total_time_s=total_s, device_hours=total_s * n / SECONDS_PER_HOUR,
         tokens_per_s=tokens / step_s if tokens else None, samples_per_s=gbs / step_s,
-        model_flops_per_step=model_flops, executed_flops_per_step=executed, achieved_flops_per_s=achieved,
-        mfu_fraction=achieved / (peak_rate * n),
+        model_flops_per_step=model_flops, executed_flops_per_step=sum(b["flops"] for b in breakdown.values()) * n,
+        achieved_flops_per_s=achieved, mfu_fraction=achieved / (priced.matrix_peak_flops_per_s * n),
         device_energy_per_step_joules=e_step, average_device_power_watts=e_step / step_s,
         device_energy_joules=device_j, host_energy_joules=host_j, facility_overhead_joules=facility_j,
-        energy_joules=energy_j, cost_usd=math.fsum(cost.values()), pricing=options.pricing, cost_breakdown=cost,
-        co2_kg=energy_j * grid, peak_memory_bytes=mem["total_bytes"], memory_capacity_bytes=profile.memory_bytes,
-        memory_breakdown={k: v for k, v in mem.items() if k != "total_bytes"},
-        breakdown=breakdown,
-        assumptions=tuple(assumptions), warnings=tuple(dict.fromkeys(warnings)),
-    )
+        energy_joules=energy_j, cost_usd=math.fsum(cost.values()), pricing=pricing, cost_breakdown=cost,
+        co2_kg=energy_j * grid, peak_memory_bytes=ex.memory["total_bytes"],
+        memory_capacity_bytes=profile.memory_bytes,
+        memory_breakdown={k: v for k, v in ex.memory.items() if k != "total_bytes"}, breakdown=breakdown,
+        assumptions=_assumptions(profile, comm_note, cost_note, grid_note, options.pue), warnings=priced.warnings,
+    ))
 
 
 def op_table(profile, workload, options: RunOptions | None = None) -> list[dict]:

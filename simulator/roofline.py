@@ -75,7 +75,13 @@ class OpArrays:
     dtypes: tuple[str, ...]          # distinct data types, in first-seen order
     dtype_index: np.ndarray          # per op, into ``dtypes``
     matrix_dtypes: frozenset[str]    # data types that matrix-unit ops ask for
-    class_onehot: np.ndarray         # ops x OP_CLASSES, for summing by class in one product
+    class_onehot: np.ndarray         # ops x OP_CLASSES: per-class constants and sums in one product
+    dtype_onehot: np.ndarray         # ops x dtypes
+    class_static: tuple              # per class: (flops, bytes, kernels) per step, hardware-independent
+
+    @property
+    def has_scores(self) -> bool:
+        return bool(self.scores.any())
 
     @staticmethod
     def of(ops) -> "OpArrays":
@@ -85,10 +91,15 @@ class OpArrays:
         cols = np.array([(o[2], o[3], o[5], o[6], o[7], *_INDEX[o[1]], dix[o[4]]) for o in ops],
                         dtype=float).reshape(len(ops), 8).T
         ints = cols[5:].astype(np.int64)
+        rows = np.arange(len(ops))
         onehot = np.zeros((len(ops), len(OP_CLASSES)))
-        onehot[np.arange(len(ops)), ints[1]] = 1.0
-        return OpArrays(ops, cols[0], cols[1], cols[2], np.maximum(cols[3], 1.0), cols[4], ints[0], ints[1], dtypes,
-                        ints[2], frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot)
+        onehot[rows, ints[1]] = 1.0
+        dtype_onehot = np.zeros((len(ops), len(dtypes)))
+        dtype_onehot[rows, ints[2]] = 1.0
+        count, kernels = cols[2], np.maximum(cols[3], 1.0)
+        static = tuple(map(tuple, (np.stack([cols[0] * count, cols[1] * count, kernels * count]) @ onehot).T.tolist()))
+        return OpArrays(ops, cols[0], cols[1], count, kernels, cols[4], ints[0], ints[1], dtypes, ints[2],
+                        frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot, dtype_onehot, static)
 
 
 @dataclass(frozen=True)
@@ -112,27 +123,26 @@ def price(arrays: OpArrays, profile: ClassicalProfile) -> PricedOps:
     warnings = tuple(f"{profile.name} has no {d} rate: matrix products priced at its {used} peak"
                      for d, (used, _) in zip(arrays.dtypes, rates) if used != d and d in arrays.matrix_dtypes)
     matrix_peak = max((r for d, (_, r) in zip(arrays.dtypes, rates) if d in arrays.matrix_dtypes), default=0.0)
-    peak = np.array([r for _, r in rates])[arrays.dtype_index]
-    curve_ix, kernels = arrays.curve_index, arrays.kernels
-    is_memory = curve_ix == _MEMORY
-    params = np.array([[c.max_fraction, c.half_saturation_s, c.exponent]
-                       for c in (getattr(eff, name) for name in CURVES)])[curve_ix].T
-    mcf = eff.memory_class_fraction.__dict__
-    factor = np.where(is_memory, np.array([mcf.get(c, 1.0) for c in OP_CLASSES])[arrays.class_index], 1.0)
-    mem = eff.memory
+    peak = arrays.dtype_onehot @ np.array([r for _, r in rates])
+    # one row of constants per op class: curve (max fraction, knee, exponent), memory factor, softmax
+    mcf, soft, mem = eff.memory_class_fraction.__dict__, eff.attention_softmax, eff.memory
+    table = []
+    for cls in OP_CLASSES:
+        curve = getattr(eff, CURVE_OF_CLASS[cls]) if cls in CURVE_OF_CLASS else None
+        per_score = soft.backward_flops if cls == "attention_backward" else soft.forward_flops
+        table.append((curve.max_fraction, curve.half_saturation_s, curve.exponent, 1.0, per_score, 0.0)
+                     if curve else (eff.gemm.max_fraction, 0.0, 1.0, mcf.get(cls, 1.0), 0.0, 1.0))
+    c_max, c_knee, c_exp, factor, per_score, is_memory = (arrays.class_onehot @ np.array(table)).T
+    kernels = arrays.kernels
     ideal_c = arrays.flops / peak
     ideal_m = arrays.bytes / profile.memory_bandwidth_bytes_per_s
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        # memory-class kernels do their little arithmetic at the matrix curve's ceiling; matrix kernels
-        # follow their own size-dependent curve, evaluated per kernel when an op launches several
-        c_frac = np.where(is_memory, eff.gemm.max_fraction,
-                          params[0] / (1.0 + (params[1] * kernels / ideal_c) ** params[2]))
-        compute_s = np.where(ideal_c > 0, ideal_c / c_frac, 0.0)
-        if arrays.scores.any():  # fused attention: the softmax on the vector units may be the bound
-            soft = eff.attention_softmax
-            per_score = np.where(arrays.class_index == _ATTENTION_BWD, soft.backward_flops, soft.forward_flops)
-            fp32 = resolve_rate(profile, "fp32")[1]
-            compute_s = np.maximum(compute_s, arrays.scores * per_score / fp32)
+        # matrix kernels follow their size-dependent curve, per kernel when an op launches several;
+        # memory-class kernels do their little arithmetic at the matrix curve's ceiling (knee 0)
+        compute_s = np.where(ideal_c > 0, ideal_c * (1.0 + (c_knee * kernels / ideal_c) ** c_exp) / c_max, 0.0)
+        # fused attention: the softmax on the vector units may be the bound
+        if arrays.has_scores:
+            compute_s = np.maximum(compute_s, arrays.scores * per_score / resolve_rate(profile, "fp32")[1])
         m_frac = factor * mem.max_fraction / (1.0 + (mem.half_saturation_s * kernels / ideal_m) ** mem.exponent)
         memory_s = np.where(ideal_m > 0, ideal_m / m_frac, 0.0)
         time_s = np.maximum(compute_s, memory_s)
