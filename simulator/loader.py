@@ -110,7 +110,7 @@ def _expand_extends(path: Path, what: str, seen: tuple[Path, ...] = ()) -> dict:
     path = path.resolve()
     if path in seen:
         chain = " -> ".join(p.name for p in (*seen, path))
-        raise CostsimError(f"extends cycle: {chain}", source=str(seen[0]), field="extends")
+        raise CostsimError(f"cycle {chain}", source=str(seen[0]), field="extends")
     data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:

@@ -44,11 +44,17 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None) -> dic
 
 
 def check_fits(needed: dict[str, float], capacity_bytes: float, device: str, batch: float) -> None:
-    if needed["total_bytes"] > capacity_bytes:
-        parts = ", ".join(f"{k.removesuffix('_bytes')} {v / GIGA:.1f} GB" for k, v in needed.items()
-                          if k != "total_bytes" and v)
-        raise OutOfMemoryError(
-            f"does not fit: needs {needed['total_bytes'] / GIGA:.1f} GB per device ({parts}) at "
-            f"{batch:g} samples per device, but {device} has {capacity_bytes / GIGA:.1f} GB; use more "
-            f"devices, a smaller batch or activation_recompute",
-            field="training.global_batch_size")
+    if needed["total_bytes"] <= capacity_bytes:
+        return
+    parts = ", ".join(f"{k.removesuffix('_bytes')} {v / GIGA:,.1f} GB" for k, v in needed.items()
+                      if k != "total_bytes" and v)
+    states = needed["weights_bytes"] + needed["optimizer_states_bytes"] + needed["low_precision_weights_bytes"]
+    if states > capacity_bytes:
+        advice = (f"the model states alone need {states / GIGA:,.1f} GB and data parallelism copies them to "
+                  f"every device, so they must be sharded (ZeRO/FSDP, tensor or pipeline parallelism)")
+    else:
+        advice = "use more devices, a smaller batch or activation_recompute"
+    raise OutOfMemoryError(
+        f"does not fit: needs {needed['total_bytes'] / GIGA:,.1f} GB per device ({parts}) at {batch:g} samples "
+        f"per device, but {device} has {capacity_bytes / GIGA:,.1f} GB; {advice}",
+        field="training.global_batch_size")

@@ -56,7 +56,7 @@ CURVES = ("gemm", "attention", "attention_backward", "conv", "memory")
 _CURVE_INDEX = {c: i for i, c in enumerate(CURVES)}
 _CLASS_INDEX = {c: i for i, c in enumerate(OP_CLASSES)}
 _MEMORY = _CURVE_INDEX["memory"]
-_ATTENTION_BWD = OP_CLASSES.index("attention_backward")
+_CLASS_EYE = np.eye(len(OP_CLASSES))
 _INDEX = {c: (_CURVE_INDEX[CURVE_OF_CLASS.get(c, "memory")], i) for i, c in enumerate(OP_CLASSES)}
 
 
@@ -88,18 +88,14 @@ class OpArrays:
         ops = tuple(ops)
         dtypes = tuple(dict.fromkeys(o[4] for o in ops))
         dix = {d: i for i, d in enumerate(dtypes)}
-        cols = np.array([(o[2], o[3], o[5], o[6], o[7], *_INDEX[o[1]], dix[o[4]]) for o in ops],
-                        dtype=float).reshape(len(ops), 8).T
+        cols = np.array([(o[2], o[3], o[5], o[6], o[7]) + _INDEX[o[1]] + (dix[o[4]],) for o in ops]).T
         ints = cols[5:].astype(np.int64)
-        rows = np.arange(len(ops))
-        onehot = np.zeros((len(ops), len(OP_CLASSES)))
-        onehot[rows, ints[1]] = 1.0
-        dtype_onehot = np.zeros((len(ops), len(dtypes)))
-        dtype_onehot[rows, ints[2]] = 1.0
+        onehot = _CLASS_EYE[ints[1]]
         count, kernels = cols[2], np.maximum(cols[3], 1.0)
         static = tuple(map(tuple, (np.stack([cols[0] * count, cols[1] * count, kernels * count]) @ onehot).T.tolist()))
         return OpArrays(ops, cols[0], cols[1], count, kernels, cols[4], ints[0], ints[1], dtypes, ints[2],
-                        frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot, dtype_onehot, static)
+                        frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot,
+                        np.eye(len(dtypes))[ints[2]], static)
 
 
 @dataclass(frozen=True)

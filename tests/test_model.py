@@ -104,7 +104,7 @@ def test_activation_recompute_trades_time_for_memory():
 
 
 def test_run_that_does_not_fit_says_how_much_it_needs():
-    with pytest.raises(OutOfMemoryError, match=r"needs [0-9.]+ GB per device"):
+    with pytest.raises(OutOfMemoryError, match=r"needs [0-9.,]+ GB per device"):
         estimate("h200", "gpt3-175b")
 
 
