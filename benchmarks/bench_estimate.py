@@ -3,9 +3,9 @@
 
 1. `costsim estimate` for GPT-2 on the H200, wall time of the whole command including interpreter
    start-up (median of --runs).
-2. In-process estimates per second for transformer workloads:
-   - warm: one workload across the bundled devices and run options (its op expansion is memoised);
-   - cold: every estimate a transformer shape not seen before (expansion included).
+2. In-process estimates per second for transformer workloads, in three regimes: sweeping run options
+   (expansion and pricing memoised), sweeping devices (pricing redone), and new shapes (nothing
+   memoised).
 
     python benchmarks/bench_estimate.py [--runs 7] [--seconds 3]
 """
@@ -60,20 +60,29 @@ def main() -> int:
     profiles = [p for p in (load_profile(n) for n in bundled_names("hardware"))
                 if p.kind != "quantum" and p.memory_bytes > 20e9]
     gpt2 = load_workload("gpt2-124m")
-    options = [E.RunOptions(region=r, pue=pue) for r in ("world", "france", "us") for pue in (1.1, 1.58)]
-    warm_cases = [(p, o) for p in profiles for o in options]
+    options = [E.RunOptions(region=r, pue=pue, pricing=pr) for r in ("world", "france", "us")
+               for pue in (1.1, 1.58) for pr in ("auto", "owned")]
+    options_case = [(profiles[0], o) for o in options]
+    device_case = profiles
     i = 0
 
-    def warm():
+    def options_sweep():  # expansion and pricing memoised: only the run's arithmetic is redone
         nonlocal i
-        p, o = warm_cases[i % len(warm_cases)]
+        p, o = options_case[i % len(options_case)]
         i += 1
         E.estimate_run(p, gpt2, o)
+
+    def device_sweep():  # expansion memoised, pricing redone for every estimate
+        nonlocal i
+        p = device_case[i % len(device_case)]
+        i += 1
+        E.expand(gpt2, 16.0).priced.clear()
+        E.estimate_run(p, gpt2)
 
     h200 = load_profile("h200")
     shapes = iter(range(10**9))
 
-    def cold():
+    def cold():  # nothing memoised: a transformer shape not seen before
         k = next(shapes)
         w = gpt2.model_copy(update={"layers": 2 + k % 23, "seq_len": 128 + 8 * (k % 239)})
         E.estimate_run(h200, w)
@@ -81,12 +90,12 @@ def main() -> int:
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print(f"costsim estimate (gpt2-124m on h200), wall incl. start-up, median of {args.runs}: "
           f"{cli_wall_s(args.runs):.3f} s")
-    best, median = rate(warm, args.seconds)
-    print(f"in-process, warm (one workload x {len(profiles)} devices x {len(options)} run options): "
-          f"{best:,.0f} estimates/s best window, {median:,.0f} median")
-    best, median = rate(cold, args.seconds)
-    print(f"in-process, cold (a new transformer shape every estimate): {best:,.0f} estimates/s best window, "
-          f"{median:,.0f} median")
+    for label, fn in ((f"options sweep (gpt2-124m on one device x {len(options)} regions, PUEs, pricings)",
+                       options_sweep),
+                      (f"device sweep (gpt2-124m on each of {len(profiles)} devices, pricing redone)", device_sweep),
+                      ("new shapes (a transformer not seen before, every estimate)", cold)):
+        best, median = rate(fn, args.seconds)
+        print(f"in-process, {label}: {best:,.0f} estimates/s best window, {median:,.0f} median")
     return 0
 
 

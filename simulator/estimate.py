@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -20,7 +20,7 @@ from .memory import check_fits, peak_memory
 from .ops import MATRIX_CLASSES, OP_CLASSES, Op, step_flops
 from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
                       GRID_G_CO2_PER_KWH)
-from .roofline import OpArrays, price, price_ops
+from .roofline import OpArrays, PricedOps, price, price_ops
 from .units import SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from .workload import CNNWorkload, TransformerWorkload
 
@@ -110,6 +110,17 @@ class Expansion:
     arrays: OpArrays
     model_flops_per_step: float      # forward and backward matrix work, recomputation excluded
     memory: dict[str, float]
+    priced: dict = field(default_factory=dict, compare=False, repr=False)  # memo: profile -> PricedOps
+
+    def price_on(self, profile) -> "PricedOps":
+        """The ops priced on ``profile`` (a pure function of both, memoised for sweeps that vary only
+        the run options; bounded to the last 64 profiles)."""
+        hit = self.priced.get(profile)
+        if hit is None:
+            if len(self.priced) >= 64:
+                self.priced.pop(next(iter(self.priced)))
+            hit = self.priced[profile] = price(self.arrays, profile)
+        return hit
 
 
 @functools.lru_cache(maxsize=256)
@@ -219,7 +230,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     batch = gbs / n
     ex = expand(workload, batch)
     check_fits(ex.memory, profile.memory_bytes, profile.name, batch)
-    priced = price(ex.arrays, profile)
+    priced = ex.price_on(profile)
     breakdown = step_breakdown(priced, profile)
     comm_s, comm_note = allreduce_time_s(ex.memory["weights_bytes"], n, profile)
     breakdown["communication"].update(time_s=comm_s, device_energy_joules=comm_s * profile.power.idle_watts)
