@@ -70,6 +70,7 @@ class Estimate(Strict):
     total_time_s: float
     device_hours: float
     tokens_per_s: float | None
+    images_per_s: float | None
     samples_per_s: float
     model_flops_per_step: float
     executed_flops_per_step: float
@@ -251,7 +252,8 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     return Estimate.model_validate(dict(
         hardware=profile.name, workload=workload.name, devices=n, batch_per_device=batch, steps=steps,
         step_time_s=step_s, total_time_s=total_s, device_hours=total_s * n / SECONDS_PER_HOUR,
-        tokens_per_s=tokens / step_s if tokens else None, samples_per_s=gbs / step_s,
+        tokens_per_s=tokens / step_s if tokens else None,
+        images_per_s=gbs / step_s if isinstance(workload, CNNWorkload) else None, samples_per_s=gbs / step_s,
         model_flops_per_step=model_flops, executed_flops_per_step=sum(b["flops"] for b in breakdown.values()) * n,
         achieved_flops_per_s=achieved, mfu_fraction=achieved / (priced.matrix_peak_flops_per_s * n),
         device_energy_per_step_joules=e_step, average_device_power_watts=e_step / step_s,

@@ -90,7 +90,8 @@ def estimate_table(e: Estimate, fmt: str = "table") -> str:
         ["step time", f"{e.step_time_s * 1e3:.4g} ms ({e.batch_per_device:g} samples per device)"],
         ["steps", _fmt(e.steps)],
         ["total time", f"{e.total_time_s / SECONDS_PER_HOUR:.4g} h ({e.total_time_s / SECONDS_PER_DAY:.3g} days)"],
-        ["throughput", (f"{e.tokens_per_s:,.0f} tokens/s" if e.tokens_per_s else f"{e.samples_per_s:,.0f} samples/s")],
+        ["throughput", (f"{e.tokens_per_s:,.0f} tokens/s" if e.tokens_per_s else
+                        f"{e.images_per_s:,.0f} images/s" if e.images_per_s else f"{e.samples_per_s:,.0f} samples/s")],
         ["achieved", f"{e.achieved_flops_per_s / TERA:.4g} TFLOP/s, MFU {e.mfu_fraction:.1%}"],
         ["device energy", f"{e.device_energy_per_step_joules:.4g} J per step, {e.average_device_power_watts:.0f} W per device"],
         ["energy", f"{kwh(e.energy_joules):,.4g} kWh (devices {kwh(e.device_energy_joules):,.4g}, host "

@@ -153,7 +153,7 @@ def test_resnet50_forward_is_about_4_1_gmacs():
 def test_resnet_run_length_follows_epochs():
     e = estimate("a100-sxm-80gb", "resnet50-imagenet")
     assert e.steps == math.ceil(90 * 1281167 / 256)
-    assert e.tokens_per_s is None and e.samples_per_s > 0
+    assert e.tokens_per_s is None and e.samples_per_s > 0 and e.images_per_s == e.samples_per_s
 
 
 def test_op_table_matches_the_estimate(gpt2):
