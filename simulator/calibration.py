@@ -24,6 +24,8 @@ from .roofline import price_ops
 
 A = PRECISIONS["bf16_mixed"]
 GEMM_DTYPES = {"bfloat16": "bf16", "float16": "fp16"}
+VECTOR_DTYPES = {"float32": "fp32", "float64": "fp64"}
+STREAM_KINDS = ("copy", "read_reduce", "elementwise_add", "triad")
 # Convolutions with fewer input channels than a tensor-core tile (the 3-channel stem) run far below
 # any FLOP-based curve (measured: 33 TFLOP/s); they are kept out of the conv fit and reported apart.
 MIN_CONV_CHANNELS = 8
@@ -56,24 +58,46 @@ def _rows(records, kind):
 
 # ------------------------------------------------------------------------------------- cases
 def gemm_cases(records) -> list[Case]:
+    """The GEMM sweep: the matrix-unit types (bf16, fp16) where measured, else fp32 and fp64 (a CPU)."""
+    rows = [r for r in _rows(records, "gemm") if r.get("dtype") in GEMM_DTYPES]
+    if not rows:
+        rows = [r for r in _rows(records, "gemm") if r.get("dtype") in VECTOR_DTYPES]
     out = []
-    for r in _rows(records, "gemm"):
-        dt = GEMM_DTYPES.get(r.get("dtype"))
-        if dt:
-            op = gemm("gemm", r["m"], r["n"], r["k"], 2, 2, dt)
-            out.append(Case(f"gemm {r['dtype']} {r['m']}x{r['n']}x{r['k']}", "gemm", r["run"], (op,), r["seconds"]))
+    for r in rows:
+        dt = GEMM_DTYPES.get(r["dtype"]) or VECTOR_DTYPES[r["dtype"]]
+        width = 2 if dt in ("bf16", "fp16") else (4 if dt == "fp32" else 8)
+        op = gemm("gemm", r["m"], r["n"], r["k"], width, width, dt)
+        out.append(Case(f"gemm {r['dtype']} {r['m']}x{r['n']}x{r['k']}", "gemm", r["run"], (op,), r["seconds"]))
     return out
 
 
 def stream_cases(records) -> list[Case]:
-    """Single-kernel forward passes, bf16: GELU reads and writes; x + x reads its one input once."""
+    """Single streaming kernels for the memory curve's knee: the GPU script's single-kernel forward
+    passes (GELU reads and writes; x + x reads its one input once), else the stream sweep's rows."""
     per_elem = {"gelu": 4, "gelu_4x": 4, "residual_add": 4}
     out = []
     for r in _rows(records, "pointwise"):
         if r["op"] in per_elem:
             op = Op(r["op"], "elementwise", 0.0, per_elem[r["op"]] * r["elements"], "fp32")
             out.append(Case(f"{r['op']} fwd {r['elements']}", "memory", r["run"], (op,), r["fwd_seconds"]))
+    if not out:
+        for k in STREAM_KINDS:
+            for r in _rows(records, k):
+                op = Op(k, "elementwise", 0.0, r["bytes_moved"], "fp32")
+                out.append(Case(f"{k} {r['bytes_moved']:.3g} B", "memory", r["run"], (op,), r["seconds"]))
     return out
+
+
+def streaming_ceiling(records) -> list[float]:
+    """Bytes per second of the largest streaming measurement of each kind (past every cache)."""
+    rates = []
+    for k in STREAM_KINDS:
+        rows = _rows(records, k)
+        if rows:
+            largest = max(r["bytes_moved"] for r in rows)
+            rates += [r["bytes_per_s"] for r in rows if r["bytes_moved"] == largest]
+    rates += [r["bytes_per_s"] for r in _rows(records, "power_regime") if r.get("bytes_per_s")]
+    return rates
 
 
 def attention_cases(records) -> list[Case]:
@@ -169,11 +193,9 @@ def _log_err(cases, profile, floors):
 
 
 # ------------------------------------------------------------------------------------- stages
-def fit_memory(profile, measurements, operators, floors):
-    big = [r["bytes_per_s"] for k in ("copy", "read_reduce", "elementwise_add") for r in _rows(measurements, k)]
-    big += [r["bytes_per_s"] for r in _rows(operators, "power_regime") if r.get("bytes_per_s")]
-    m_max = float(np.median(big)) / profile.memory_bandwidth_bytes_per_s
-    cases = stream_cases(operators)
+def fit_memory(profile, records, floors):
+    m_max = float(np.median(streaming_ceiling(records))) / profile.memory_bandwidth_bytes_per_s
+    cases = stream_cases(records)
     sessions = sorted({c.session for c in cases})
 
     def resid(x):
@@ -186,8 +208,8 @@ def fit_memory(profile, measurements, operators, floors):
     return _with(profile, memory=_curve(m_max, math.exp(sol.x[0]))), cases
 
 
-def fit_gemm(profile, measurements, floors):
-    cases = gemm_cases(measurements)
+def fit_gemm(profile, records, floors):
+    cases = gemm_cases(records)
     sessions = sorted({c.session for c in cases})
 
     def resid(x):
@@ -238,10 +260,10 @@ def fit_memory_classes(profile, cases, floors):
     return _with(profile, memory_class_fraction=MemoryClassFractions(**fractions))
 
 
-def sustained_ratio(profile, operators) -> tuple[float, str]:
+def sustained_ratio(profile, records) -> tuple[float, str]:
     """Compute-bound kernels under sustained load run slower than in short bursts: the clock drops to
     hold the power limit. The ratio of the sustained 8192^3 bf16 rate to the burst curve's rate there."""
-    sustained = [r["flops_per_s"] for r in _rows(operators, "power_regime") if r.get("flops_per_s")]
+    sustained = [r["flops_per_s"] for r in _rows(records, "power_regime") if r.get("flops_per_s")]
     if not sustained:
         return 1.0, "no sustained compute-bound measurement: burst curves kept"
     op = gemm("gemm", 8192, 8192, 8192, 2, 2, "bf16")
@@ -260,11 +282,11 @@ def _watts(row: dict) -> float:
     return row["mean_watts"]
 
 
-def fit_power(profile, measurements, operators, tdp_watts, host_per_device_watts) -> tuple[Power, list[str]]:
-    idle_rows = _rows(measurements, "idle_power")
-    idle_rows += [r for r in _rows(operators, "power_regime") if r["regime"].startswith("idle")]
+def fit_power(profile, records, tdp_watts, host_per_device_watts) -> tuple[Power, list[str]]:
+    idle_rows = _rows(records, "idle_power")
+    idle_rows += [r for r in _rows(records, "power_regime") if r["regime"].startswith("idle")]
     idle_w = float(np.mean([_watts(r) for r in idle_rows]))
-    regime = {r["regime"].split(" ")[0]: _watts(r) for r in _rows(operators, "power_regime")}
+    regime = {r["regime"].split(" ")[0]: _watts(r) for r in _rows(records, "power_regime")}
     span = tdp_watts - idle_w
     power = Power(tdp_watts=tdp_watts, idle_watts=idle_w, host_per_device_watts=host_per_device_watts,
                   compute_bound_fraction=min(1.0, (regime["compute-bound"] - idle_w) / span),
@@ -276,36 +298,134 @@ def fit_power(profile, measurements, operators, tdp_watts, host_per_device_watts
     return power, notes
 
 
-def fit(profile: ClassicalProfile, measurements: list[dict], operators: list[dict],
-        host_per_device_watts: float) -> FitResult:
-    """Fit every calibrated field of ``profile`` (which must carry a starting efficiency block)."""
+# Where every fit starts, whatever the base profile carries, so that a fit depends on the data alone.
+START = Efficiency(
+    gemm=EfficiencyCurve(max_fraction=0.8, half_saturation_s=5e-6),
+    attention=EfficiencyCurve(max_fraction=0.5, half_saturation_s=5e-6),
+    attention_backward=EfficiencyCurve(max_fraction=0.5, half_saturation_s=5e-6),
+    conv=EfficiencyCurve(max_fraction=0.5, half_saturation_s=5e-6),
+    memory=EfficiencyCurve(max_fraction=0.85, half_saturation_s=3e-6))
+
+
+def has_power_windows(records) -> bool:
+    regimes = {r["regime"].split(" ")[0] for r in _rows(records, "power_regime")}
+    return {"compute-bound", "memory-bound"} <= regimes and bool(
+        _rows(records, "idle_power") or "idle" in regimes)
+
+
+def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
+    """Fit the calibrated fields of ``profile`` to measurement records (any mix of the kinds in
+    ``../shared/calibration/h200/*.jsonl``). Groups with no measurements keep the profile's values, and
+    a note says so. Training steps (``kind: train``) are never used."""
+    records = [r for r in records if r.get("kind") != "train"]
     floors: dict[str, float] = {}
-    notes = []
-    launch = [r["seconds_per_call"] for r in _rows(operators, "launch_overhead") if "tiny" in r["what"]]
+    notes, fitted = [], []
+    base_eff = profile.efficiency or START
+    launch = [r["seconds_per_call"] for r in _rows(records, "launch_overhead") if "tiny" in r.get("what", "tiny")]
     launch_s = float(min(launch)) if launch else profile.kernel_launch_overhead_s
-    profile = profile.model_copy(update={"kernel_launch_overhead_s": launch_s})
-    profile, stream = fit_memory(profile, measurements, operators, floors)
-    profile, gemms = fit_gemm(profile, measurements, floors)
+    profile = profile.model_copy(update={"kernel_launch_overhead_s": launch_s, "efficiency": START})
+    stream = gemms = att = conv = mem = []
+    if streaming_ceiling(records):
+        profile, stream = fit_memory(profile, records, floors)
+        fitted.append("memory")
+    if gemm_cases(records):
+        profile, gemms = fit_gemm(profile, records, floors)
+        fitted.append("gemm")
     knee, p = profile.efficiency.gemm.half_saturation_s, profile.efficiency.gemm.exponent
-    att = attention_cases(operators)
-    conv = conv_cases(operators)
-    profile = fit_compute_curve(profile, "attention", [c for c in att if "bwd" not in c.what], floors, knee, p,
-                                softmax="forward_flops")
-    profile = fit_compute_curve(profile, "attention_backward", [c for c in att if "bwd" in c.what], floors,
-                                knee, p, softmax="backward_flops")
-    profile = fit_compute_curve(profile, "conv", conv, floors, knee, p)
-    mem = memory_class_cases(operators)
-    profile = fit_memory_classes(profile, mem, floors)
+    att, conv, mem = attention_cases(records), conv_cases(records), memory_class_cases(records)
+    if att:
+        profile = fit_compute_curve(profile, "attention", [c for c in att if "bwd" not in c.what], floors, knee,
+                                    p, softmax="forward_flops")
+        profile = fit_compute_curve(profile, "attention_backward", [c for c in att if "bwd" in c.what], floors,
+                                    knee, p, softmax="backward_flops")
+        fitted += ["attention", "attention_backward", "attention_softmax"]
+    if conv:
+        profile = fit_compute_curve(profile, "conv", conv, floors, knee, p)
+        fitted.append("conv")
+    if mem:
+        profile = fit_memory_classes(profile, mem, floors)
+        fitted.append("memory_class_fraction")
+    kept = [k for k in ("gemm", "attention", "attention_backward", "attention_softmax", "conv", "memory",
+                        "memory_class_fraction") if k not in fitted]
+    profile = _with(profile, **{k: getattr(base_eff, k) for k in kept})
+    if kept:
+        notes.append(f"not measured, kept from the base profile: {', '.join(kept)}")
 
     residuals = [{"group": c.group, "what": c.what, "session": c.session, "measured_s": c.measured_s,
                   "model_s": predict(c, profile, floors)} for c in (*stream, *gemms, *att, *conv, *mem)]
-    ratio, note = sustained_ratio(profile, operators)
+    ratio, note = sustained_ratio(profile, records)
     notes.append(note)
     eff = profile.efficiency
     scaled = {k: getattr(eff, k).model_copy(update={"max_fraction": getattr(eff, k).max_fraction * ratio})
-              for k in ("gemm", "attention", "attention_backward", "conv")}
+              for k in ("gemm", "attention", "attention_backward", "conv") if k in fitted}
     profile = _with(profile, **scaled)
-    power, power_notes = fit_power(profile, measurements, operators, profile.power.tdp_watts, host_per_device_watts)
-    notes += power_notes
+    if has_power_windows(records):
+        power, power_notes = fit_power(profile, records, profile.power.tdp_watts,
+                                       profile.power.host_per_device_watts)
+        notes += power_notes
+    else:
+        power = profile.power
+        notes.append("no power windows measured: the base profile's power model is kept")
     return FitResult(efficiency=profile.efficiency, power=power, kernel_launch_overhead_s=launch_s,
                      floors_s=floors, sustained_ratio=ratio, residuals=residuals, notes=notes)
+
+
+# ------------------------------------------------------------------------------------- YAML output
+BEGIN = "# BEGIN FITTED (scripts/fit_h200.py writes this block; do not edit by hand)"
+END = "# END FITTED"
+
+
+def group_stats(residuals) -> dict[str, tuple[int, float, float]]:
+    """Per group of cases: count, median and worst absolute relative error of time."""
+    out = {}
+    for grp in dict.fromkeys(r["group"] for r in residuals):
+        errs = sorted(abs(r["model_s"] / r["measured_s"] - 1) for r in residuals if r["group"] == grp)
+        out[grp] = (len(errs), errs[len(errs) // 2], errs[-1])
+    return out
+
+
+def _g(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _curve_lines(name: str, c: EfficiencyCurve, note: str) -> list[str]:
+    return [f"  {name}:  # {note}", f"    max_fraction: {_g(c.max_fraction)}",
+            f"    half_saturation_s: {_g(c.half_saturation_s)}", f"    exponent: {_g(c.exponent)}"]
+
+
+CURVE_NOTES = {
+    "gemm": "GEMM sweep, x sustained ratio",
+    "attention": "flash attention forward, x sustained ratio",
+    "attention_backward": "flash attention forward+backward less the forward, x sustained ratio",
+    "conv": "conv2d forward and forward+backward, x sustained ratio",
+    "memory": "ceiling: the largest streaming kernels; knee: single small kernels",
+}
+
+
+def fitted_block(result: FitResult, source_files: str, top_fields: dict | None = None,
+                 host_note: str = "") -> str:
+    """The YAML text of a fitted block (between BEGIN and END markers), with its provenance."""
+    e, p = result.efficiency, result.power
+    lines = [BEGIN, f"# Fitted from {source_files}: microbenchmarks only; training steps are never used.",
+             "# Per-group fit quality (median / worst |error| of time, over the cases of each group):"]
+    lines += [f"#   {g}: {n} cases, median {med:.1%}, worst {worst:.1%}"
+              for g, (n, med, worst) in group_stats(result.residuals).items()]
+    lines += [f"# {note}" for note in result.notes]
+    for key, (value, note) in (top_fields or {}).items():
+        lines.append(f"{key}: {_g(value)}  # {note}")
+    lines += [f"kernel_launch_overhead_s: {_g(result.kernel_launch_overhead_s)}"
+              "  # launch_overhead: tiny kernels back to back",
+              "power:  # idle and power_regime windows (energy counter) where measured; else the base's",
+              f"  tdp_watts: {_g(p.tdp_watts)}", f"  idle_watts: {_g(p.idle_watts)}",
+              f"  host_per_device_watts: {_g(p.host_per_device_watts)}" + (f"  # {host_note}" if host_note else ""),
+              f"  compute_bound_fraction: {_g(p.compute_bound_fraction)}",
+              f"  memory_bound_fraction: {_g(p.memory_bound_fraction)}",
+              "efficiency:"]
+    for name in ("gemm", "attention", "attention_backward", "conv", "memory"):
+        lines += _curve_lines(name, getattr(e, name), CURVE_NOTES[name])
+    lines.append("  attention_softmax:  # fp32 FLOP-equivalents per attention score element")
+    lines += [f"    {k}: {_g(v)}" for k, v in e.attention_softmax.model_dump().items()]
+    lines.append("  memory_class_fraction:  # layernorm, loss, embedding, optimizer rows")
+    lines += [f"    {k}: {_g(v)}" for k, v in e.memory_class_fraction.model_dump().items()]
+    lines.append(END)
+    return "\n".join(lines) + "\n"

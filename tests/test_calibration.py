@@ -21,9 +21,8 @@ def test_fit_script_reproduces_the_bundled_h200_profile(h200_records):
 def test_fit_ignores_training_steps(h200_records):
     measurements, operators = h200_records
     base = load_profile("h200")
-    with_train = fit(base, measurements, operators, base.power.host_per_device_watts)
-    without = fit(base, [r for r in measurements if r["kind"] != "train"], operators,
-                  base.power.host_per_device_watts)
+    with_train = fit(base, measurements + operators)
+    without = fit(base, [r for r in measurements if r["kind"] != "train"] + operators)
     assert with_train.efficiency == without.efficiency
     assert with_train.power == without.power
 
@@ -43,8 +42,26 @@ def test_fitted_values_are_physical(h200_records):
 
 def test_fit_residuals_of_the_gemm_sweep_are_small(h200_records):
     measurements, operators = h200_records
-    base = load_profile("h200")
-    result = fit(base, measurements, operators, base.power.host_per_device_watts)
+    result = fit(load_profile("h200"), measurements + operators)
     errors = sorted(abs(r["model_s"] / r["measured_s"] - 1) for r in result.residuals if r["group"] == "gemm")
     assert errors[len(errors) // 2] < 0.10  # median
     assert errors[-1] < 0.30  # worst
+
+
+def test_fit_does_not_depend_on_the_base_profiles_curves(h200_records):
+    measurements, operators = h200_records
+    h200 = load_profile("h200")
+    a100 = load_profile("a100-sxm-80gb")  # other curves would only change the starting point
+    other = h200.model_copy(update={"efficiency": a100.efficiency.model_copy(
+        update={"gemm": a100.efficiency.gemm.model_copy(update={"max_fraction": 0.3})})})
+    assert fit(h200, measurements + operators).efficiency == fit(other, measurements + operators).efficiency
+
+
+def test_groups_without_measurements_keep_the_base_values(h200_records):
+    measurements, _ = h200_records
+    base = load_profile("h200")
+    result = fit(base, measurements)  # no operator rows: no attention, conv, classes, power windows
+    assert result.efficiency.attention == base.efficiency.attention
+    assert result.efficiency.memory_class_fraction == base.efficiency.memory_class_fraction
+    assert result.power == base.power
+    assert any("kept from the base profile" in n for n in result.notes)
