@@ -1,15 +1,19 @@
 """costsim's command line: parse, call the core, format. Bad input: one line on stderr, exit status 2."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from simulator import api, report
 from simulator.errors import CostsimError
-from simulator.loader import bundled_names, load_profile, load_workload, raw_profile, validate_profile
+from simulator.calibration import group_stats
+from simulator.loader import (bundled_names, load_profile, load_workload, raw_profile, validate_profile,
+                              write_text_atomically)
 from simulator.regions import GRID_G_CO2_PER_KWH, PUE
 
 FORMATS = click.Choice(["table", "json", "csv", "markdown"])
@@ -121,6 +125,54 @@ def compare(hardware, workload, devices, grid, region, pue, pricing, lifetime_ye
     rows = api.compare(names, workload, sets=sets, pricing=pricing,
                        **_options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
     click.echo(report.comparison_table(rows, "json" if as_json else fmt))
+
+
+@contextlib.contextmanager
+def _progress():
+    """A progress bar on a terminal (stderr), nothing otherwise; yields a (what, fraction) callback."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=1000, label="measuring", file=sys.stderr) as bar:
+        def update(what, done):
+            bar.label = f"measuring {what:28.28s}"
+            bar.update(int(done * 1000) - bar.pos)
+
+        yield update
+
+
+@main.command()
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="measure this machine's device")
+@click.option("--from", "from_files", multiple=True, metavar="FILE.jsonl",
+              help="fit measurement files someone else took (the format of ../shared/calibration/h200)")
+@click.option("--base", default=None,
+              help="profile the result extends [default: xeon-8480 for --device cpu, else h200]")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="profile YAML to write")
+@click.option("--name", default=None, help="profile name [default: the --out file's stem]")
+@click.option("--quick", is_flag=True, help="a shorter sweep (under 20 s on 2 cores)")
+@click.option("--save-measurements", type=click.Path(dir_okay=False), default=None,
+              help="also write the raw measurements as JSON lines")
+@guarded
+def calibrate(device, from_files, base, out, name, quick, save_measurements):
+    """Measure this machine (--device) or fit measurement files (--from) into a hardware profile."""
+    if bool(device) == bool(from_files):
+        raise CostsimError("give either --device or --from")
+    name = name or Path(out).stem
+    records = None
+    if from_files:
+        text, result = api.calibrate_files(list(from_files), base=base or "h200", name=name)
+    elif device == "cpu":
+        with _progress() as progress:
+            text, result, records = api.calibrate_cpu(quick=quick, base=base or "xeon-8480", name=name,
+                                                      progress=progress)
+    else:
+        text, result, records = api.calibrate_cuda(quick=quick, base=base or "h200", name=name)
+    if save_measurements and records is not None:
+        write_text_atomically(save_measurements, "".join(json.dumps(r) + "\n" for r in records))
+    write_text_atomically(out, text)
+    for group, (n, med, worst) in group_stats(result.residuals).items():
+        click.echo(f"{group:22s} {n:3d} cases   median |error| {med:6.1%}   worst {worst:6.1%}", err=True)
+    click.echo(out)
 
 
 @main.group()

@@ -13,7 +13,7 @@ import numpy as np
 
 from pydantic import Field, model_validator
 
-from . import cnn, transformer
+from . import cnn, mlp, transformer
 from .errors import CostsimError, UnsupportedError
 from .hardware import ClassicalProfile, NonNegativeFloat, PositiveFloat, PositiveInt, Strict
 from .memory import check_fits, peak_memory
@@ -22,7 +22,7 @@ from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, D
                       GRID_G_CO2_PER_KWH)
 from .roofline import OpArrays, PricedOps, price, price_ops
 from .units import SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
-from .workload import CNNWorkload, TransformerWorkload
+from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
 
 BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "launch_overhead")
 
@@ -100,7 +100,16 @@ class Estimate(Strict):
 def _step_ops(workload, batch: float) -> dict[str, list[Op]]:
     if isinstance(workload, TransformerWorkload):
         return transformer.step_ops(workload, batch)
+    if isinstance(workload, MLPWorkload):
+        return mlp.step_ops(workload, batch)
     return cnn.step_ops(workload, batch)
+
+
+def execution_note(workload) -> str:
+    if isinstance(workload, MLPWorkload):
+        return "execution as plain numpy in fp32: one BLAS call per matrix product, a new array per elementwise step"
+    return ("execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "
+            "and loss in fp32); unfused kernels")
 
 
 @dataclass(frozen=True)
@@ -164,16 +173,19 @@ _KEYS = ("time_s", "device_energy_joules", "flops", "bytes", "kernels")
 
 
 def step_breakdown(priced, profile: ClassicalProfile) -> dict[str, dict[str, float]]:
-    """Time, device energy, FLOPs, bytes and kernels of one step by class; adds the idle gap when the
-    host's kernel dispatch outruns the device (kernels queue asynchronously, so only the excess shows)."""
+    """Time, device energy, FLOPs, bytes and kernels of one step by class, plus the launch overhead:
+    on an accelerator only the excess of the host's dispatch over the device's work (kernels queue
+    asynchronously); on a CPU all of it."""
     a = priced.arrays
     total_t = priced.time_s * a.count
     times = (total_t @ a.class_onehot).tolist()
     energies = ((total_t * priced.power_watts) @ a.class_onehot).tolist()
     breakdown = {c: {"time_s": times[i], "device_energy_joules": energies[i], "flops": st[0], "bytes": st[1],
                      "kernels": st[2]} for i, (c, st) in enumerate(zip(OP_CLASSES, a.class_static))}
-    kernels = sum(st[2] for st in a.class_static)
-    gap = max(0.0, kernels * profile.kernel_launch_overhead_s - sum(times))
+    host_s = sum(st[2] for st in a.class_static) * profile.kernel_launch_overhead_s
+    # an accelerator overlaps the host's dispatch with its queue; a CPU is its own host, so every
+    # call's overhead adds to the step
+    gap = host_s if profile.kind == "cpu" else max(0.0, host_s - sum(times))
     breakdown["communication"] = dict.fromkeys(_KEYS, 0.0)
     breakdown["launch_overhead"] = {"time_s": gap, "device_energy_joules": gap * profile.power.idle_watts,
                                     "flops": 0.0, "bytes": 0.0, "kernels": 0.0}
@@ -204,10 +216,9 @@ def run_cost(profile: ClassicalProfile, options: RunOptions, device_s: float, en
         f"plus electricity for device, host and facility energy")
 
 
-def _assumptions(profile: ClassicalProfile, comm_note: str, cost_note: str, grid_note: str, pue: float):
+def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note: str, grid_note: str, pue: float):
     notes = [
-        "execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "
-        "and loss in fp32); unfused kernels",
+        execution_note(workload),
         "kernels queue asynchronously: the device idles only when the host's kernel dispatch "
         f"({profile.kernel_launch_overhead_s * 1e6:.1f} us per kernel) outruns the device's work",
     ]
@@ -262,7 +273,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
         co2_kg=energy_j * grid, peak_memory_bytes=ex.memory["total_bytes"],
         memory_capacity_bytes=profile.memory_bytes,
         memory_breakdown={k: v for k, v in ex.memory.items() if k != "total_bytes"}, breakdown=breakdown,
-        assumptions=_assumptions(profile, comm_note, cost_note, grid_note, options.pue), warnings=priced.warnings,
+        assumptions=_assumptions(profile, workload, comm_note, cost_note, grid_note, options.pue), warnings=priced.warnings,
     ))
 
 

@@ -7,6 +7,8 @@ problem becomes a one-line :class:`CostsimError` naming the file, the field path
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -16,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .errors import CostsimError
 from .hardware import ClassicalProfile, HardwareProfile
-from .workload import CNNWorkload, TransformerWorkload, Workload
+from .workload import CNNWorkload, MLPWorkload, TransformerWorkload, Workload
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EFFICIENCY_REFERENCE = "h200"
@@ -186,7 +188,7 @@ def _schema_paths(*models) -> dict[str, tuple]:
     return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
 
 
-_WORKLOAD_SCHEMA_PATHS = _schema_paths(TransformerWorkload, CNNWorkload)
+_WORKLOAD_SCHEMA_PATHS = _schema_paths(TransformerWorkload, CNNWorkload, MLPWorkload)
 _HARDWARE_SCHEMA_PATHS = _schema_paths(ClassicalProfile)
 
 
@@ -252,7 +254,7 @@ def _validation_error(err: ValidationError, source: str, tags: set[str]) -> Cost
 
 
 _HW_TAGS = {"cpu", "gpu", "tpu", "fpga", "asic", "quantum"}
-_WL_TAGS = {"transformer", "cnn"}
+_WL_TAGS = {"transformer", "cnn", "mlp"}
 
 
 def validate_profile(data: Mapping, source: str = "<profile>"):
@@ -338,3 +340,101 @@ def load_pair(hardware: str | Mapping, workload: str | Mapping, sets: Iterable[s
     wl_data, wl_source = raw_workload(workload)
     apply_overrides(hw_data, wl_data, list(sets))
     return finish_profile(hw_data, hw_source), validate_workload(wl_data, wl_source)
+
+
+# ---------------------------------------------------------------- measurement files (calibration)
+# Required fields per kind of record, in the format of ../shared/calibration/h200/*.jsonl. Times are
+# seconds, sizes bytes, rates per second, power watts, energy joules.
+MEASUREMENT_FIELDS = {
+    "gemm": ("dtype", "m", "n", "k", "seconds"),
+    "copy": ("bytes_moved", "seconds", "bytes_per_s"),
+    "read_reduce": ("bytes_moved", "seconds", "bytes_per_s"),
+    "elementwise_add": ("bytes_moved", "seconds", "bytes_per_s"),
+    "triad": ("bytes_moved", "seconds", "bytes_per_s"),
+    "launch_overhead": ("seconds_per_call",),
+    "idle_power": ("seconds", "mean_watts"),
+    "power_regime": ("regime", "seconds", "mean_watts"),
+    "attention": ("batch", "heads", "seq", "head_dim", "fwd_flops", "fwd_seconds", "fwd_bwd_seconds"),
+    "conv2d": ("batch", "c_in", "c_out", "hw_in", "kernel", "stride", "fwd_flops", "fwd_seconds",
+               "fwd_bwd_seconds"),
+    "pointwise": ("op", "elements", "fwd_seconds"),
+    "loss": ("tokens", "vocab", "fwd_seconds", "fwd_bwd_seconds"),
+    "embedding": ("tokens", "vocab", "d", "fwd_bwd_seconds"),
+    "optimizer": ("op", "params", "seconds"),
+}
+_NOT_SI = re.compile(r"(_|^)(ms|us|ns|millis|micros|milliseconds|microseconds|gb|gib|mb|tflops|gflops|kw|mw)($|_)")
+
+
+def _check_record(row: dict, where: str, field_prefix: str) -> None:
+    kind = row.get("kind")
+    if not isinstance(kind, str):
+        raise CostsimError("missing 'kind'", source=where, field=field_prefix + "kind")
+    for key, value in row.items():
+        if _NOT_SI.search(key.lower()):
+            raise CostsimError(f"units do not match the format: '{key}' is not in SI units (seconds, bytes, "
+                               f"FLOP/s, watts)", source=where, field=field_prefix + key)
+    for key in MEASUREMENT_FIELDS.get(kind, ()):
+        if key not in row:
+            raise CostsimError(f"missing column for kind '{kind}'", source=where, field=field_prefix + key)
+    for key, value in row.items():
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if numeric and (key.endswith(("seconds", "seconds_per_call", "bytes_moved", "bytes_per_s", "flops",
+                                      "flops_per_s")) or key in ("m", "n", "k")) and not value > 0:
+            raise CostsimError(f"must be positive, got {value!r}", source=where, field=field_prefix + key)
+    if kind == "gemm" and row.get("flops") and row.get("flops_per_s"):
+        if abs(row["flops"] / row["seconds"] / row["flops_per_s"] - 1) > 0.01:
+            raise CostsimError("units do not match the format: flops / seconds != flops_per_s",
+                               source=where, field=field_prefix + "flops_per_s")
+
+
+def load_measurements(path: str | Path) -> list[dict]:
+    """Read a JSON-lines measurement file and check every record; one-line error naming file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise CostsimError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CostsimError(f"not JSON: {err.msg}", source=f"{path}:{number}") from None
+        if not isinstance(row, dict):
+            raise CostsimError("expected one JSON object per line", source=f"{path}:{number}")
+        _check_record(row, f"{path}:{number}", "")
+        row.setdefault("run", path.stem)
+        records.append(row)
+    if not records:
+        raise CostsimError("no measurement records", source=str(path))
+    return records
+
+
+def read_cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), for provenance; empty where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that an interrupted write leaves no partial file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise CostsimError(f"cannot write: {err.strerror or err}", source=str(path)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

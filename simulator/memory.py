@@ -1,16 +1,18 @@
 """Peak device memory of a training step: model states plus what the forward pass keeps for backward."""
 from __future__ import annotations
 
-from . import cnn, transformer
+from . import cnn, mlp, transformer
 from .errors import OutOfMemoryError
 from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
 from .units import GIGA
-from .workload import CNNWorkload, TransformerWorkload
+from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
 
 
 def parameter_count(w) -> float:
     if isinstance(w, TransformerWorkload):
         return float(transformer.parameter_counts(w)["total"])
+    if isinstance(w, MLPWorkload):
+        return mlp.parameter_count(w)
     return float(cnn.parameter_count(w))
 
 
@@ -24,8 +26,8 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None) -> dic
     """
     p = PRECISIONS[w.training.precision]
     params = parameter_count(w)
-    acts = (transformer.activation_bytes(w, batch_per_device) if isinstance(w, TransformerWorkload)
-            else cnn.activation_bytes(w, batch_per_device))
+    module = transformer if isinstance(w, TransformerWorkload) else mlp if isinstance(w, MLPWorkload) else cnn
+    acts = module.activation_bytes(w, batch_per_device)
     states = {
         "weights_bytes": p.master_bytes * params,
         "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * params,

@@ -105,4 +105,27 @@ class CNNWorkload(_WorkloadBase):
         return float(math.ceil(t.epochs * t.dataset_size / t.global_batch_size))
 
 
-Workload = Annotated[Union[TransformerWorkload, CNNWorkload], Field(discriminator="kind")]
+class MLPWorkload(_WorkloadBase):
+    """A multilayer perceptron (ReLU hidden layers, softmax cross-entropy), trained in plain numpy fp32:
+    the workload a CPU calibration is checked against end to end."""
+
+    kind: Literal["mlp"]
+    input_dim: PositiveInt
+    hidden_dims: tuple[PositiveInt, ...] = Field(min_length=1)
+    classes: PositiveInt
+
+    @model_validator(mode="after")
+    def _check(self):
+        t = self.training
+        if t.steps is None or t.tokens is not None or t.epochs is not None:
+            raise ValueError("training: an mlp workload gives steps")
+        if t.precision != "fp32":
+            raise ValueError("training.precision: the numpy mlp runs in fp32")
+        return self
+
+    @property
+    def total_steps(self) -> float:
+        return float(self.training.steps)
+
+
+Workload = Annotated[Union[TransformerWorkload, CNNWorkload, MLPWorkload], Field(discriminator="kind")]
