@@ -76,7 +76,7 @@ def main() -> int:
         nonlocal i
         p = device_case[i % len(device_case)]
         i += 1
-        E.expand(gpt2, 16.0).priced.clear()
+        E.expand(gpt2, 16.0, 1).priced.clear()
         E.estimate_run(p, gpt2)
 
     h200 = load_profile("h200")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from simulator import api, report
+from simulator import report as report_layer
 from simulator.errors import CostsimError
 from simulator.calibration import group_stats
 from simulator.loader import (bundled_names, load_profile, load_workload, raw_profile, validate_profile,
@@ -173,6 +174,26 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements):
     for group, (n, med, worst) in group_stats(result.residuals).items():
         click.echo(f"{group:22s} {n:3d} cases   median |error| {med:6.1%}   worst {worst:6.1%}", err=True)
     click.echo(out)
+
+
+@main.command()
+@click.argument("measurements", required=False)
+@click.option("--suite", type=click.Choice(["h200", "vtrain"]), default=None,
+              help="a bundled suite instead of a file: h200 (the shared H200 training steps) or vtrain")
+@click.option("--data", default=None, help="where the suite's data lies (vtrain: its folder or one CSV)")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="write a scatter plot of predicted against measured (PNG or SVG)")
+@click.option("--show", type=int, default=None, help="list only the N runs with the largest errors")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@guarded
+def validate(measurements, suite, data, plot_path, show, fmt):
+    """Compare predictions with measured runs: per-run signed errors, MAPE, worst case."""
+    if bool(measurements) == bool(suite):
+        raise CostsimError("give a measurements file or --suite")
+    report = api.validate_file(measurements) if measurements else api.validate_suite(suite, data)
+    click.echo(report_layer.validation_table(report, fmt, show))
+    if plot_path:
+        click.echo(report_layer.validation_scatter(report, plot_path))
 
 
 @main.group()

@@ -1,6 +1,7 @@
 """The Python entry points: the same operations as the CLI, taking names, paths, dicts or models."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from pydantic import ValidationError
@@ -208,3 +209,38 @@ def calibrate_cuda(*, quick: bool, base: str = "h200", name: str, progress=None
     text, result = calibrate_from_records(records, base=base, name=name, source_files="PyTorch microbenchmarks",
                                           provenance=provenance)
     return text, result, records
+
+
+# ------------------------------------------------------------------------------------- validation
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+def validate_file(path: str):
+    """``costsim validate FILE``: runs described in a CSV or JSON-lines file (columns in the README)."""
+    from .loader import load_rows
+    from .validation import run_from_row, validate
+
+    runs = [run_from_row(row, f"{path}:{i}") for i, row in enumerate(load_rows(path), 1)]
+    return validate(Path(path).name, runs, estimate, data=str(path))
+
+
+def validate_suite(name: str, data: str | None = None):
+    """A bundled suite: ``h200`` (the shared H200 training steps) or ``vtrain`` (its CSVs; ``data`` is
+    the folder or one CSV)."""
+    from .loader import load_csv_raw, load_measurements
+    from .validation import h200_suite, validate, vtrain_suite
+
+    if name == "h200":
+        folder = Path(data) if data else SHARED / "calibration" / "h200"
+        path = folder / "measurements.jsonl" if folder.is_dir() else folder
+        return validate("h200", h200_suite(load_measurements(path)), estimate, data=str(path))
+    if name == "vtrain":
+        if not data:
+            raise CostsimError("the vtrain suite needs --data: the folder of its CSVs or one CSV", field="--data")
+        folder = Path(data)
+        paths = sorted(folder.glob("ground_truth_*.csv")) if folder.is_dir() else [folder]
+        if not paths:
+            raise CostsimError("no ground_truth_*.csv files", source=str(folder))
+        runs = [run for p in paths for run in vtrain_suite(load_csv_raw(p), str(p))]
+        return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)))
+    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain", field="--suite")

@@ -65,6 +65,7 @@ class Estimate(Strict):
     workload: str
     devices: int
     batch_per_device: float
+    micro_batch_size: float
     steps: float
     step_time_s: float
     total_time_s: float
@@ -134,12 +135,16 @@ class Expansion:
 
 
 @functools.lru_cache(maxsize=256)
-def expand(workload, batch: float) -> Expansion:
-    """Expand a workload into the ops of one step. A pure function of immutable inputs, memoised so
+def expand(workload, micro_batch: float, accumulation: int = 1) -> Expansion:
+    """Expand a workload into the ops of one step: ``accumulation`` forward/backward passes of
+    ``micro_batch`` samples, then one optimizer step. A pure function of immutable inputs, memoised so
     that estimating one workload on many devices, regions or prices expands it once."""
-    phases = _step_ops(workload, batch)
+    phases = _step_ops(workload, micro_batch)
+    if accumulation > 1:
+        phases = {name: ops if name == "optimizer" else [op._replace(count=op.count * accumulation) for op in ops]
+                  for name, ops in phases.items()}
     arrays = OpArrays.of(op for ops in phases.values() for op in ops)
-    return Expansion(phases, arrays, model_flops_per_step(workload, phases), peak_memory(workload, batch))
+    return Expansion(phases, arrays, model_flops_per_step(workload, phases), peak_memory(workload, micro_batch))
 
 
 def model_flops_per_step(workload, phases: dict[str, list[Op]]) -> float:
@@ -239,9 +244,13 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     if gbs % n:
         raise CostsimError(f"global_batch_size {gbs} does not split evenly over {n} devices",
                            field="training.global_batch_size")
-    batch = gbs / n
-    ex = expand(workload, batch)
-    check_fits(ex.memory, profile.memory_bytes, profile.name, batch)
+    batch = gbs // n
+    micro = workload.training.micro_batch_size or batch
+    if batch % micro:
+        raise CostsimError(f"micro_batch_size {micro} does not divide the {batch} samples per device",
+                           field="training.micro_batch_size")
+    ex = expand(workload, float(micro), batch // micro)
+    check_fits(ex.memory, profile.memory_bytes, profile.name, micro)
     priced = ex.price_on(profile)
     breakdown = step_breakdown(priced, profile)
     comm_s, comm_note = allreduce_time_s(ex.memory["weights_bytes"], n, profile)
@@ -261,7 +270,8 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     achieved = model_flops / step_s
     tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
     return Estimate.model_validate(dict(
-        hardware=profile.name, workload=workload.name, devices=n, batch_per_device=batch, steps=steps,
+        hardware=profile.name, workload=workload.name, devices=n, batch_per_device=batch,
+        micro_batch_size=micro, steps=steps,
         step_time_s=step_s, total_time_s=total_s, device_hours=total_s * n / SECONDS_PER_HOUR,
         tokens_per_s=tokens / step_s if tokens else None,
         images_per_s=gbs / step_s if isinstance(workload, CNNWorkload) else None, samples_per_s=gbs / step_s,
@@ -280,8 +290,9 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
 def op_table(profile, workload, options: RunOptions | None = None) -> list[dict]:
     """Per-op detail of one step (for the roofline plot and for debugging the model)."""
     options = options or RunOptions()
-    batch = workload.training.global_batch_size / options.devices
-    phases = _step_ops(workload, batch)
+    batch = workload.training.global_batch_size // options.devices
+    micro = workload.training.micro_batch_size or batch
+    phases = expand(workload, float(micro), max(batch // micro, 1)).phases
     rows = []
     for phase, ops in phases.items():
         costs, _ = price_ops(ops, profile)

@@ -7,6 +7,8 @@ problem becomes a one-line :class:`CostsimError` naming the file, the field path
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import os
 import re
@@ -438,3 +440,48 @@ def write_text_atomically(path: str | Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# ---------------------------------------------------------------- validation files
+def load_rows(path: str | Path) -> list[dict]:
+    """Rows of a CSV (header line; cells read as YAML scalars, so numbers are numbers) or JSON-lines file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CostsimError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+    rows = []
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise CostsimError(f"not JSON: {err.msg}", source=f"{path}:{number}") from None
+                if not isinstance(row, dict):
+                    raise CostsimError("expected one JSON object per line", source=f"{path}:{number}")
+                rows.append(row)
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        for number, row in enumerate(reader, 2):
+            if None in row:
+                raise CostsimError("more cells than the header has columns", source=f"{path}:{number}")
+            rows.append({k.strip(): (parse_yaml_text(v, f"{path}:{number}") if v and v.strip() else None)
+                         for k, v in row.items()})
+    if not rows:
+        raise CostsimError("no rows", source=str(path))
+    return rows
+
+
+def load_csv_raw(path: str | Path) -> list[dict]:
+    """Rows of a CSV file as strings, for suites that read published data sets column by column."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise CostsimError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None

@@ -145,3 +145,77 @@ def comparison_table(rows, fmt: str = "table") -> str:
 
 def is_finite_number(v) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+# ------------------------------------------------------------------------------------- validation
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:+.1%}"
+
+
+def validation_table(report, fmt: str = "table", limit: int | None = None) -> str:
+    """Per-run predicted against measured (signed errors), then MAPE and worst case."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2)
+    headers = ["run", "hardware", "measured (ms)", "predicted (ms)", "error", "energy error"]
+    raw_headers = ["label", "hardware", "measured_step_time_s", "predicted_step_time_s",
+                   "step_time_error_fraction", "energy_error_fraction", "problem"]
+    estimated = [r for r in report.results if r.predicted_step_time_s is not None]
+    shown = estimated if limit is None else sorted(estimated, key=lambda r: -abs(r.step_time_error_fraction))[:limit]
+    display = [[r.label, r.hardware, f"{r.measured_step_time_s * 1e3:.4g}", f"{r.predicted_step_time_s * 1e3:.4g}",
+                _pct(r.step_time_error_fraction), _pct(r.energy_error_fraction)] for r in shown]
+    raw = [[getattr(r, k) for k in raw_headers] for r in report.results]
+    if fmt == "csv":
+        return _csv(raw_headers, raw)
+    s = report.summary
+    lines = [f"suite {report.name}: {s.estimated} of {s.runs} runs estimated (data: {report.data})"]
+    if s.step_time_mape_fraction is not None:
+        lines.append(f"step time: MAPE {s.step_time_mape_fraction:.1%}, mean signed error "
+                     f"{s.step_time_mean_signed_error_fraction:+.1%}, worst {s.step_time_worst_error_fraction:+.1%}"
+                     f" ({s.worst_label})")
+    if s.energy_mape_fraction is not None:
+        lines.append(f"device energy per step: MAPE {s.energy_mape_fraction:.1%} over {s.energy_runs} runs")
+    lines += [f"not estimated: {n} runs: {reason}" for reason, n in s.not_estimated.items()]
+    title = "" if limit is None or limit >= len(estimated) else f"the {limit} largest errors:\n"
+    table = _markdown_table(headers, display) if fmt == "markdown" else _text_table(headers, display)
+    return title + table + "\n\n" + "\n".join(lines)
+
+
+def validation_scatter(report, path: str) -> str:
+    """Predicted against measured step time, log-log, with the y = x line; written to ``path``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        from .errors import CostsimError
+
+        raise CostsimError("plots need matplotlib: pip install '.[plot]'", field="--plot") from None
+    pts = [(r.measured_step_time_s, r.predicted_step_time_s) for r in report.results
+           if r.predicted_step_time_s is not None]
+    if not pts:
+        from .errors import CostsimError
+
+        raise CostsimError("no run could be estimated: nothing to plot", field="--plot")
+    fig, ax = plt.subplots(figsize=(6.4, 6.0), dpi=120)
+    xs, ys = zip(*pts)
+    ax.scatter(xs, ys, s=14, alpha=0.7, label=f"{len(pts)} runs")
+    lo, hi = min(xs + ys) / 1.5, max(xs + ys) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="predicted = measured")
+    for f in (0.8, 1.25):
+        ax.plot([lo, hi], [lo * f, hi * f], color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("measured step time (s)")
+    ax.set_ylabel("predicted step time (s)")
+    s = report.summary
+    mape = f", MAPE {s.step_time_mape_fraction:.1%}" if s.step_time_mape_fraction is not None else ""
+    ax.set_title(f"{report.name}: predicted against measured{mape}")
+    ax.legend(loc="upper left")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

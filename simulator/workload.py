@@ -16,6 +16,9 @@ class Training(Strict):
     """How the model is trained. Exactly one way of saying how long: steps, tokens, or epochs."""
 
     global_batch_size: PositiveInt = Field(description="sequences (transformer) or images (cnn) per step")
+    micro_batch_size: PositiveInt | None = Field(
+        default=None, description="samples per device per forward/backward pass; the per-device batch is "
+                                  "accumulated over several (gradient accumulation). Default: all at once")
     steps: PositiveInt | None = None
     tokens: PositiveFloat | None = Field(default=None, description="transformer: tokens to train on")
     epochs: PositiveFloat | None = Field(default=None, description="cnn: passes over dataset_size images")

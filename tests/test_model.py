@@ -163,3 +163,20 @@ def test_op_table_matches_the_estimate(gpt2):
 
 def test_estimates_are_deterministic():
     assert estimate("h200", "gpt-1.3b") == estimate("h200", "gpt-1.3b")
+
+
+def test_gradient_accumulation_repeats_passes_and_steps_the_optimizer_once():
+    whole = estimate("h200", "gpt2-124m")
+    accumulated = estimate("h200", "gpt2-124m", sets=["micro_batch_size=4"])
+    assert accumulated.micro_batch_size == 4 and accumulated.batch_per_device == 16
+    assert accumulated.peak_memory_bytes < whole.peak_memory_bytes
+    assert math.isclose(accumulated.breakdown["optimizer"].time_s, whole.breakdown["optimizer"].time_s)
+    assert math.isclose(accumulated.model_flops_per_step, whole.model_flops_per_step, rel_tol=1e-9)
+    assert accumulated.step_time_s > whole.step_time_s  # smaller kernels run less efficiently
+
+
+def test_micro_batch_must_divide_the_per_device_batch():
+    from simulator import CostsimError
+
+    with pytest.raises(CostsimError, match="micro_batch_size"):
+        estimate("h200", "gpt2-124m", sets=["micro_batch_size=5"])

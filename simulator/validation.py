@@ -1,0 +1,204 @@
+"""Predictions against measured runs: per-run signed errors, MAPE, worst case.
+
+A validation run names a hardware profile, a workload (a bundled name or path, overridden field by field,
+or given inline), a plan, and what was measured. Suites turn published measurement sets into runs:
+the H200 training steps in ``../shared/calibration/h200`` and the vTrain A100 iteration times in
+``../shared/validation/vtrain``. Nothing here is fitted to what it is compared with.
+"""
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from .errors import CostsimError
+from .units import MILLI
+from .hardware import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+from .workload import Training
+
+TRAINING_FIELDS = set(Training.model_fields)
+RUN_FIELDS = {"label", "hardware", "workload", "devices", "measured_step_time_s",
+              "measured_device_energy_per_step_joules", "tensor_parallel", "pipeline_parallel", "data_parallel",
+              "note"}
+
+
+class ValidationRun(Strict):
+    label: str
+    hardware: str
+    workload: str | dict
+    sets: tuple[str, ...] = ()
+    devices: PositiveInt = 1
+    tensor_parallel: PositiveInt = 1
+    pipeline_parallel: PositiveInt = 1
+    measured_step_time_s: PositiveFloat
+    measured_device_energy_per_step_joules: PositiveFloat | None = None
+    note: str = ""
+
+
+class RunResult(Strict):
+    label: str
+    hardware: str
+    measured_step_time_s: float
+    predicted_step_time_s: float | None
+    step_time_error_fraction: float | None  # signed: (predicted - measured) / measured
+    measured_device_energy_per_step_joules: float | None
+    predicted_device_energy_per_step_joules: float | None
+    energy_error_fraction: float | None
+    problem: str | None
+
+
+class Summary(Strict):
+    runs: int
+    estimated: int
+    step_time_mape_fraction: float | None
+    step_time_mean_signed_error_fraction: float | None
+    step_time_worst_error_fraction: float | None
+    worst_label: str | None
+    energy_runs: int
+    energy_mape_fraction: float | None
+    not_estimated: dict[str, int] = Field(default_factory=dict)  # reason -> count
+
+
+class ValidationReport(Strict):
+    name: str
+    results: tuple[RunResult, ...]
+    summary: Summary
+    data: str
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+
+def run_from_row(row: dict, where: str) -> ValidationRun:
+    """A validation run from one row of a CSV or JSON-lines file (see the README for the columns):
+    run columns as named, any other column a workload or training field."""
+    for key in ("hardware", "measured_step_time_s"):
+        if row.get(key) in (None, ""):
+            raise CostsimError("missing column", source=where, field=key)
+    extra = {k: v for k, v in row.items() if k not in RUN_FIELDS and v not in (None, "")}
+    if row.get("workload"):
+        workload: str | dict = str(row["workload"])
+        sets = tuple(f"{k}={v}" for k, v in extra.items())
+    else:
+        if "kind" not in extra:
+            raise CostsimError("give a workload (name or path) or an inline 'kind' with its fields",
+                               source=where, field="workload")
+        training = {k: v for k, v in extra.items() if k in TRAINING_FIELDS}
+        workload = {k: v for k, v in extra.items() if k not in TRAINING_FIELDS}
+        workload.setdefault("name", str(row.get("label") or where))
+        workload["training"] = training
+        sets = ()
+    fields = {k: row[k] for k in ("devices", "measured_device_energy_per_step_joules", "note")
+              if row.get(k) not in (None, "")}
+    tp, pp = row.get("tensor_parallel") or 1, row.get("pipeline_parallel") or 1
+    try:
+        return ValidationRun(label=str(row.get("label") or where), hardware=str(row["hardware"]),
+                             workload=workload, sets=sets, measured_step_time_s=row["measured_step_time_s"],
+                             tensor_parallel=tp, pipeline_parallel=pp, **fields)
+    except Exception as err:  # pydantic ValidationError: name the first field at fault
+        errors = getattr(err, "errors", lambda: [{"loc": ("row",), "msg": str(err)}])()
+        first = errors[0]
+        raise CostsimError(first["msg"].removeprefix("Value error, "), source=where,
+                           field=".".join(str(p) for p in first["loc"])) from None
+
+
+def _error(predicted: float | None, measured: float | None) -> float | None:
+    if predicted is None or measured is None:
+        return None
+    return predicted / measured - 1.0
+
+
+def evaluate(run: ValidationRun, estimate_fn) -> RunResult:
+    """Predict one run with ``estimate_fn(hardware, workload, sets=..., devices=...)``; a run the model
+    cannot estimate keeps its row, with the reason."""
+    problem = None
+    predicted_t = predicted_e = None
+    if run.tensor_parallel > 1 or run.pipeline_parallel > 1:
+        problem = "tensor and pipeline parallel plans need the cluster model (issue 4)"
+    else:
+        try:
+            e = estimate_fn(run.hardware, run.workload, sets=list(run.sets), devices=run.devices)
+            predicted_t, predicted_e = e.step_time_s, e.device_energy_per_step_joules
+        except CostsimError as err:
+            problem = err.line()
+    measured_e = run.measured_device_energy_per_step_joules
+    return RunResult(label=run.label, hardware=run.hardware, measured_step_time_s=run.measured_step_time_s,
+                     predicted_step_time_s=predicted_t,
+                     step_time_error_fraction=_error(predicted_t, run.measured_step_time_s),
+                     measured_device_energy_per_step_joules=measured_e,
+                     predicted_device_energy_per_step_joules=predicted_e if measured_e else None,
+                     energy_error_fraction=_error(predicted_e, measured_e), problem=problem)
+
+
+def summarise(results: list[RunResult]) -> Summary:
+    ok = [r for r in results if r.step_time_error_fraction is not None]
+    errors = [r.step_time_error_fraction for r in ok]
+    energy = [r.energy_error_fraction for r in results if r.energy_error_fraction is not None]
+    worst = max(ok, key=lambda r: abs(r.step_time_error_fraction), default=None)
+    reasons: dict[str, int] = {}
+    for r in results:
+        if r.problem:
+            key = r.problem.split(": ")[-1] if "does not fit" not in r.problem else "does not fit in memory"
+            reasons[key] = reasons.get(key, 0) + 1
+    return Summary(
+        runs=len(results), estimated=len(ok),
+        step_time_mape_fraction=math.fsum(abs(x) for x in errors) / len(errors) if errors else None,
+        step_time_mean_signed_error_fraction=math.fsum(errors) / len(errors) if errors else None,
+        step_time_worst_error_fraction=worst.step_time_error_fraction if worst else None,
+        worst_label=worst.label if worst else None, energy_runs=len(energy),
+        energy_mape_fraction=math.fsum(abs(x) for x in energy) / len(energy) if energy else None,
+        not_estimated=reasons)
+
+
+def validate(name: str, runs: list[ValidationRun], estimate_fn, data: str = "") -> ValidationReport:
+    results = [evaluate(r, estimate_fn) for r in runs]
+    return ValidationReport(name=name, results=tuple(results), summary=summarise(results), data=data)
+
+
+# ------------------------------------------------------------------------------------- suites
+H200_WORKLOADS = {"gpt2-124m": "gpt2-124m", "gpt-1.3b": "gpt-1.3b"}
+
+
+def h200_suite(records: list[dict]) -> list[ValidationRun]:
+    """The whole training steps measured on the H200 (``kind: train``): held out from its calibration."""
+    runs = []
+    for r in records:
+        if r.get("kind") == "train" and r.get("model") in H200_WORKLOADS:
+            runs.append(ValidationRun(
+                label=f"{r['model']} b{r['batch']} ({r.get('run', '')})", hardware="h200",
+                workload=H200_WORKLOADS[r["model"]],
+                sets=(f"global_batch_size={r['batch']}", f"seq_len={r['seq']}"),
+                measured_step_time_s=r["step_seconds"],
+                measured_device_energy_per_step_joules=r.get("joules_per_step")))
+    return runs
+
+
+VTRAIN_VOCAB = 50304  # GPT-2's 50,257 padded by Megatron to a multiple of 128: an assumption (not in the CSV)
+
+
+def vtrain_suite(rows: list[dict], source: str) -> list[ValidationRun]:
+    """vTrain's measured Megatron-DeepSpeed GPT iterations on A100s (MICRO 2024): full activation
+    recomputation, mixed precision, non-fused attention of that Megatron version (scores materialised),
+    Adam. Columns as in ``../shared/validation/vtrain/README.md``."""
+    runs = []
+    for i, r in enumerate(rows, 2):
+        def num(key):
+            try:
+                return float(r[key])
+            except (KeyError, ValueError):
+                raise CostsimError("missing or not a number", source=f"{source}:{i}", field=key) from None
+
+        h, heads, layers, seq = (int(num(k)) for k in ("hidden size", "attention heads", "# layers",
+                                                       "sequence length"))
+        gbs, mb = int(num("global batch")), int(num("micro batch"))
+        tp, dp, pp = (int(num(k)) for k in ("tensor parallelism", "data parallelism", "pipeline parallelism"))
+        workload = {"name": f"gpt-h{h}-l{layers}", "kind": "transformer", "layers": layers, "d_model": h,
+                    "heads": heads, "vocab_size": VTRAIN_VOCAB, "seq_len": seq, "ffn_mult": 4,
+                    "tied_embeddings": True, "attention": "naive",
+                    "training": {"global_batch_size": gbs, "micro_batch_size": mb, "steps": 1,
+                                 "precision": "fp16_mixed", "optimizer": "adam", "activation_recompute": True}}
+        runs.append(ValidationRun(
+            label=f"{source.rsplit('/', 1)[-1]}:{i} h{h} L{layers} s{seq} b{gbs}/{mb} tp{tp} pp{pp} dp{dp}",
+            hardware="a100-sxm-80gb", workload=workload, devices=dp, tensor_parallel=tp, pipeline_parallel=pp,
+            measured_step_time_s=num("iteration time (ms)") * MILLI))
+    return runs
