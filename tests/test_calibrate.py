@@ -123,20 +123,21 @@ def test_interrupted_calibration_writes_no_partial_profile(tmp_path, monkeypatch
 
 def test_calibrated_cpu_predicts_a_real_numpy_training_step(tmp_path):
     """End to end on this machine: calibrate the CPU (quick), then time a real numpy MLP training step
-    and predict it from the same workload described as data. Medians, warm-up, and retries keep it
-    robust on a noisy shared machine."""
-    out = tmp_path / "this-cpu.yaml"
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "calibrate", "--device", "cpu", "--quick",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    and predict it from the same workload described as data. Medians and warm-up steps on each side;
+    a shared machine's speed drifts by tens of percent over seconds, so a failed attempt recalibrates
+    and remeasures, up to three times."""
     workload = {"name": "numpy-mlp", "kind": "mlp", "input_dim": MLP_SIZES[0], "hidden_dims": MLP_SIZES[1:-1],
                 "classes": MLP_SIZES[-1],
                 "training": {"global_batch_size": MLP_BATCH, "steps": 1, "precision": "fp32", "optimizer": "sgd"}}
-    predicted = estimate(str(out), workload, pricing="owned").step_time_s
     errors = []
     for attempt in range(3):
+        out = tmp_path / f"this-cpu-{attempt}.yaml"
+        proc = subprocess.run([sys.executable, "-m", "cli.main", "calibrate", "--device", "cpu", "--quick",
+                               "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        predicted = estimate(str(out), workload, pricing="owned").step_time_s
         measured = median_step_s(MLP_SIZES, MLP_BATCH, np.random.default_rng(attempt))
         errors.append(predicted / measured - 1)
         if abs(errors[-1]) <= TOLERANCE:
             break
-    assert abs(errors[-1]) <= TOLERANCE, f"predicted {predicted:.4f} s; errors over attempts {errors}"
+    assert abs(errors[-1]) <= TOLERANCE, f"errors over attempts {errors}"
