@@ -59,14 +59,18 @@ def parse_yaml_text(text: str, source: str) -> Any:
         raise CostsimError(f"malformed YAML at {where}: {problem}", source=source) from None
 
 
-def read_yaml(path: Path) -> dict:
+def read_text(path: str | Path) -> str:
+    """A file's text, or a one-line error naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CostsimError("no such file", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as err:
         raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
-    data = parse_yaml_text(text, str(path))
+
+
+def read_yaml(path: Path) -> dict:
+    data = parse_yaml_text(read_text(path), str(path))
     if not isinstance(data, dict):
         raise CostsimError("expected a mapping of fields at the top level", source=str(path))
     return data
@@ -392,12 +396,7 @@ def _check_record(row: dict, where: str, field_prefix: str) -> None:
 def load_measurements(path: str | Path) -> list[dict]:
     """Read a JSON-lines measurement file and check every record; one-line error naming file and line."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise CostsimError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+    lines = read_text(path).splitlines()
     records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -446,12 +445,7 @@ def write_text_atomically(path: str | Path, text: str) -> None:
 def load_rows(path: str | Path) -> list[dict]:
     """Rows of a CSV (header line; cells read as YAML scalars, so numbers are numbers) or JSON-lines file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CostsimError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+    text = read_text(path)
     rows = []
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         for number, line in enumerate(text.splitlines(), 1):
@@ -477,11 +471,7 @@ def load_rows(path: str | Path) -> list[dict]:
 
 def load_csv_raw(path: str | Path) -> list[dict]:
     """Rows of a CSV file as strings, for suites that read published data sets column by column."""
-    path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise CostsimError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+        return list(csv.DictReader(io.StringIO(read_text(path))))
+    except csv.Error as err:
+        raise CostsimError(f"not CSV: {err}", source=str(path)) from None
