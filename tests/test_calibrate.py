@@ -141,3 +141,17 @@ def test_calibrated_cpu_predicts_a_real_numpy_training_step(tmp_path):
         if abs(errors[-1]) <= TOLERANCE:
             break
     assert abs(errors[-1]) <= TOLERANCE, f"errors over attempts {errors}"
+
+
+def test_cuda_measurement_code_runs_in_smoke_mode_and_feeds_the_fit():
+    """Where PyTorch is installed (an optional extra), the --device cuda measurement code runs on the
+    CPU at tiny sizes, and its records are in the format the fit reads."""
+    pytest.importorskip("torch")
+    from simulator.calibration import fit
+    from simulator.measure_cuda import measure_cuda
+
+    records = measure_cuda(quick=True, smoke=True)
+    kinds = {r["kind"] for r in records}
+    assert {"env", "gemm", "copy", "read_reduce", "elementwise_add", "launch_overhead"} <= kinds
+    result = fit(load_profile("h200"), records)
+    assert result.efficiency.gemm != load_profile("h200").efficiency.gemm
