@@ -54,8 +54,11 @@ class OneLineErrors(click.Group):
 def run_options(f):
     """Options shared by estimate and compare."""
     opts = [
-        click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="devices, data parallel (the global batch is split across them)"),
+        click.option("--devices", type=click.IntRange(min=1), default=None,
+                     help="devices [default: the plan's, else 1]; without --plan, data parallel"),
+        click.option("--plan", "plan", default=None, metavar="PLAN",
+                     help="tp=8,pp=16,dp=4,mb=2[,zero=1][,sp][,gpipe][,no-overlap], or auto: the fastest plan "
+                          "that fits"),
         click.option("--grid-intensity", "grid", type=float, default=None,
                      help="grid carbon intensity in gCO2e/kWh (overrides --region)"),
         click.option("--region", type=click.Choice(sorted(GRID_G_CO2_PER_KWH)), default=None,
@@ -87,8 +90,8 @@ def _pue(value):
         return value  # a facility class name; the core checks it
 
 
-def _options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh) -> dict:
-    return dict(devices=devices, grid_g_co2_per_kwh=grid, region=region, pue=_pue(pue),
+def _options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh) -> dict:
+    return dict(devices=devices, plan=plan, grid_g_co2_per_kwh=grid, region=region, pue=_pue(pue),
                 lifetime_years=lifetime_years, electricity_usd_per_kwh=electricity_usd_per_kwh)
 
 
@@ -103,11 +106,11 @@ def main():
 @click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
 @run_options
 @guarded
-def estimate(hardware, workload, devices, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
-             sets, fmt, as_json):
+def estimate(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years,
+             electricity_usd_per_kwh, sets, fmt, as_json):
     """Estimate one training run on one device type."""
     e = api.estimate(hardware, workload, sets=sets, pricing=pricing,
-                     **_options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
+                     **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
     click.echo(report.estimate_table(e, "json" if as_json else fmt))
 
 
@@ -117,14 +120,14 @@ def estimate(hardware, workload, devices, grid, region, pue, pricing, lifetime_y
 @click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
 @run_options
 @guarded
-def compare(hardware, workload, devices, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
-            sets, fmt, as_json):
+def compare(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years,
+            electricity_usd_per_kwh, sets, fmt, as_json):
     """Compare one workload across devices: one row per device."""
     names = [h.strip() for h in hardware.split(",") if h.strip()] if hardware else None
     if names == []:
         raise CostsimError("--hardware names no profile")
     rows = api.compare(names, workload, sets=sets, pricing=pricing,
-                       **_options(devices, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
+                       **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
     click.echo(report.comparison_table(rows, "json" if as_json else fmt))
 
 
@@ -174,6 +177,21 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements):
     for group, (n, med, worst) in group_stats(result.residuals).items():
         click.echo(f"{group:22s} {n:3d} cases   median |error| {med:6.1%}   worst {worst:6.1%}", err=True)
     click.echo(out)
+
+
+@main.command("plan")
+@click.option("--hardware", "-H", required=True, help="bundled profile name or path to a YAML profile")
+@click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
+@click.option("--devices", type=click.IntRange(min=1), required=True)
+@click.option("--objective", type=click.Choice(["time", "cost", "energy"]), default="time", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@guarded
+def plan_command(hardware, workload, devices, objective, top, sets, fmt):
+    """Search the parallel plans for N devices: the best that fit, by time, cost or energy."""
+    found = api.plan(hardware, workload, devices=devices, objective=objective, top=top, sets=sets)
+    click.echo(report_layer.plan_table(found, fmt))
 
 
 @main.command()

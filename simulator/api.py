@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 from pydantic import ValidationError
 
 from .errors import CostsimError
+from .plan import parse_plan
 from .estimate import Estimate, RunOptions, estimate_run
 from .hardware import ClassicalProfile, Strict
 from .loader import (apply_overrides, bundled_names, finish_profile, load_profile, raw_profile, raw_workload,
@@ -19,11 +20,16 @@ if TYPE_CHECKING:
     from .calibration import FitResult
 
 
-def run_options(*, devices: int = 1, region: str | None = None, grid_g_co2_per_kwh: float | None = None,
-                pue: float | str | None = None, pricing: str = "auto", lifetime_years: float | None = None,
-                electricity_usd_per_kwh: float | None = None) -> RunOptions:
-    """Build :class:`RunOptions` from human units (gCO2/kWh, years, $/kWh), converting to SI."""
-    fields: dict = {"devices": devices, "region": region}
+def run_options(*, devices: int | None = None, plan=None, region: str | None = None,
+                grid_g_co2_per_kwh: float | None = None, pue: float | str | None = None, pricing: str = "auto",
+                lifetime_years: float | None = None, electricity_usd_per_kwh: float | None = None) -> RunOptions:
+    """Build :class:`RunOptions` from human units (gCO2/kWh, years, $/kWh), converting to SI.
+    ``plan``: a :class:`Plan` or its text (``tp=8,pp=16,dp=4,mb=2``); devices default to the plan's."""
+    if isinstance(plan, str):
+        plan = parse_plan(plan)
+    if devices is None:
+        devices = plan.devices if plan is not None else 1
+    fields: dict = {"devices": devices, "region": region, "plan": plan}
     if grid_g_co2_per_kwh is not None:
         if grid_g_co2_per_kwh <= 0:
             raise CostsimError("must be positive", field="grid_intensity")
@@ -51,6 +57,9 @@ def _load(hardware, workload, sets: Iterable[str]):
     sets = list(sets)
     if isinstance(hardware, Strict) and isinstance(workload, Strict) and not sets:
         return hardware, workload
+    if isinstance(hardware, Strict) and not sets:  # a loaded profile: only the workload needs reading
+        wl_data, wl_src = (workload.model_dump(), "<model>") if isinstance(workload, Strict) else raw_workload(workload)
+        return hardware, validate_workload(wl_data, wl_src)
     hw_data, hw_src = (hardware.model_dump(), "<model>") if isinstance(hardware, Strict) else raw_profile(hardware)
     wl_data, wl_src = (workload.model_dump(), "<model>") if isinstance(workload, Strict) else raw_workload(workload)
     apply_overrides(hw_data, wl_data, sets)
@@ -66,6 +75,8 @@ def _run(profile, wl, opts, hw_source: str | None, wl_source: str | None) -> Est
     try:
         return estimate_run(profile, wl, opts)
     except CostsimError as err:
+        if err.field and err.field.startswith("--"):  # the command line's own option
+            raise
         source = hw_source if err.field in _HARDWARE_FIELDS else wl_source
         raise err.with_source(source) if source else err
 
@@ -74,13 +85,32 @@ def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict,
              pricing: str = "auto", **options) -> Estimate:
     """Estimate one training run. ``hardware`` and ``workload``: bundled names, paths, dicts or models.
 
-    Options: devices, region, grid_g_co2_per_kwh, pue (a number or a facility class), pricing
+    Options: devices, plan ('tp=8,pp=16,dp=4,mb=2' or a Plan), region, grid_g_co2_per_kwh, pue (a number or a facility class), pricing
     ('auto', 'cloud' or 'owned'), lifetime_years, electricity_usd_per_kwh. ``sets``: ``field=value``
     overrides as on the command line.
     """
     profile, wl = _load(hardware, workload, sets)
+    if options.get("plan") == "auto":
+        best = plan(profile, wl, devices=options.pop("devices", None) or 1, pricing=pricing,
+                    **{k: v for k, v in options.items() if k != "plan"}, top=1)
+        return best[0][1]
     opts = run_options(pricing=pricing, **options)
     return _run(profile, wl, opts, _source(hardware, "hardware"), _source(workload, "workload"))
+
+
+def plan(hardware, workload, *, devices: int, objective: str = "time", top: int = 10, sets: Iterable[str] = (),
+         pricing: str = "auto", **options):
+    """``costsim plan``: the best plans for ``devices`` devices, as (Plan, Estimate) pairs, best first."""
+    from .search import search
+
+    profile, wl = _load(hardware, workload, sets)
+    if not isinstance(profile, ClassicalProfile):
+        estimate_run(profile, wl)  # refuses it with the usual message
+    opts = run_options(devices=devices, pricing=pricing, **options)
+    try:
+        return search(profile, wl, devices, objective, opts, top)
+    except CostsimError as err:
+        raise err.with_source(_source(workload, "workload")) if _source(workload, "workload") else err
 
 
 def _source(ref, what: str) -> str | None:
@@ -224,7 +254,7 @@ def validate_file(path: str):
     return validate(Path(path).name, runs, estimate, data=str(path))
 
 
-def validate_suite(name: str, data: str | None = None):
+def validate_suite(name: str, data: str | None = None, host_overhead_s: float | None = None):
     """A bundled suite: ``h200`` (the shared H200 training steps) or ``vtrain`` (its CSVs; ``data`` is
     the folder or one CSV)."""
     from .loader import load_csv_raw, load_measurements
@@ -233,7 +263,8 @@ def validate_suite(name: str, data: str | None = None):
     if name == "h200":
         folder = Path(data) if data else SHARED / "calibration" / "h200"
         path = folder / "measurements.jsonl" if folder.is_dir() else folder
-        return validate("h200", h200_suite(load_measurements(path)), estimate, data=str(path))
+        return validate("h200", h200_suite(load_measurements(path)), estimate, data=str(path),
+                        load_profile=load_profile)
     if name == "vtrain":
         if not data:
             raise CostsimError("the vtrain suite needs --data: the folder of its CSVs or one CSV", field="--data")
@@ -242,5 +273,9 @@ def validate_suite(name: str, data: str | None = None):
         if not paths:
             raise CostsimError("no ground_truth_*.csv files", source=str(folder))
         runs = [run for p in paths for run in vtrain_suite(load_csv_raw(p), str(p))]
-        return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)))
+        from .validation import VTRAIN_HOST_OVERHEAD_S
+
+        overhead = VTRAIN_HOST_OVERHEAD_S if host_overhead_s is None else host_overhead_s
+        return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)), load_profile=load_profile,
+                        profile_update={"kernel_launch_overhead_s": overhead})
     raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain", field="--suite")

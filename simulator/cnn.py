@@ -114,8 +114,8 @@ def step_ops(w: CNNWorkload, batch: float, optimizer: str | None = None) -> dict
     phases = {"forward": b.fwd + casts[:1], "loss": loss_ops(batch, w.classes, b.p),
               "backward": b.bwd + casts[1:], "optimizer": optimizer_ops(b.params, optimizer or w.training.optimizer)}
     if w.training.activation_recompute:
-        phases["recompute"] = [Op(op.name + ".recompute", op.op_class, op.flops, op.bytes, op.dtype, op.count,
-                                  op.kernels) for op in b.fwd if op.op_class != "elementwise" or "relu" in op.name]
+        phases["recompute"] = [op._replace(name=op.name + ".recompute") for op in b.fwd
+                               if op.op_class != "elementwise" or "relu" in op.name]
     return phases
 
 

@@ -16,21 +16,24 @@ from pydantic import Field, model_validator
 from . import cnn, mlp, transformer
 from .errors import CostsimError, UnsupportedError
 from .hardware import ClassicalProfile, NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+from .collectives import Group, collective_time_s
 from .memory import check_fits, peak_memory
-from .ops import MATRIX_CLASSES, OP_CLASSES, Op, step_flops
+from .ops import MATRIX_CLASSES, OP_CLASSES, PRECISIONS, Op, step_flops
+from .plan import Plan, check_plan
 from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
                       GRID_G_CO2_PER_KWH)
 from .roofline import OpArrays, PricedOps, price, price_ops
 from .units import SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
 
-BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "launch_overhead")
+BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "pipeline_bubble", "launch_overhead")
 
 
 class RunOptions(Strict):
     """Everything about a run that is neither the device nor the model."""
 
     devices: PositiveInt = 1
+    plan: Plan | None = Field(default=None, description="how the step is split; default: data parallel")
     region: str | None = None
     grid_kg_co2_per_joule: PositiveFloat | None = Field(default=None, description="overrides region")
     pue: float = Field(default=DEFAULT_PUE, ge=1.0, description="facility energy / IT energy")
@@ -64,6 +67,7 @@ class Estimate(Strict):
     hardware: str
     workload: str
     devices: int
+    plan: str
     batch_per_device: float
     micro_batch_size: float
     steps: float
@@ -98,9 +102,9 @@ class Estimate(Strict):
         return self.model_dump()
 
 
-def _step_ops(workload, batch: float) -> dict[str, list[Op]]:
+def _step_ops(workload, batch: float, split=None) -> dict[str, list[Op]]:
     if isinstance(workload, TransformerWorkload):
-        return transformer.step_ops(workload, batch)
+        return transformer.step_ops(workload, batch, split=split or transformer.WHOLE)
     if isinstance(workload, MLPWorkload):
         return mlp.step_ops(workload, batch)
     return cnn.step_ops(workload, batch)
@@ -113,55 +117,62 @@ def execution_note(workload) -> str:
             "and loss in fp32); unfused kernels")
 
 
+def _memo_price(memo: dict, arrays: OpArrays, profile) -> PricedOps:
+    hit = memo.get(profile)
+    if hit is None:
+        if len(memo) >= 64:
+            memo.pop(next(iter(memo)))
+        hit = memo[profile] = price(arrays, profile)
+    return hit
+
+
 @dataclass(frozen=True)
 class Expansion:
-    """What a workload implies at a per-device batch, independent of the hardware."""
+    """One device's share of a training step, independent of the hardware: the kernels of one
+    micro-batch's forward, loss, backward (and recomputation), the optimizer step's, and the
+    tensor-parallel collectives."""
 
     phases: dict[str, list[Op]]
-    arrays: OpArrays
-    model_flops_per_step: float      # forward and backward matrix work, recomputation excluded
-    memory: dict[str, float]
+    arrays: OpArrays                 # one micro-batch pass, compute kernels only
+    optimizer: OpArrays
+    comm: tuple[Op, ...]             # tensor-parallel collectives of one micro-batch pass
+    model_flops_per_pass: float      # forward and backward matrix work, recomputation excluded
+    parameters: float                # on this device, before ZeRO sharding
     priced: dict = field(default_factory=dict, compare=False, repr=False)  # memo: profile -> PricedOps
+    priced_opt: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def price_on(self, profile) -> "PricedOps":
-        """The ops priced on ``profile`` (a pure function of both, memoised for sweeps that vary only
+    def price_on(self, profile) -> PricedOps:
+        """The pass priced on ``profile`` (a pure function of both, memoised for sweeps that vary only
         the run options; bounded to the last 64 profiles)."""
-        hit = self.priced.get(profile)
-        if hit is None:
-            if len(self.priced) >= 64:
-                self.priced.pop(next(iter(self.priced)))
-            hit = self.priced[profile] = price(self.arrays, profile)
-        return hit
+        return _memo_price(self.priced, self.arrays, profile)
+
+    def optimizer_on(self, profile) -> PricedOps:
+        return _memo_price(self.priced_opt, self.optimizer, profile)
 
 
 @functools.lru_cache(maxsize=256)
-def expand(workload, micro_batch: float, accumulation: int = 1) -> Expansion:
-    """Expand a workload into the ops of one step: ``accumulation`` forward/backward passes of
-    ``micro_batch`` samples, then one optimizer step. A pure function of immutable inputs, memoised so
-    that estimating one workload on many devices, regions or prices expands it once."""
-    phases = _step_ops(workload, micro_batch)
-    if accumulation > 1:
-        phases = {name: ops if name == "optimizer" else [op._replace(count=op.count * accumulation) for op in ops]
-                  for name, ops in phases.items()}
-    arrays = OpArrays.of(op for ops in phases.values() for op in ops)
-    return Expansion(phases, arrays, model_flops_per_step(workload, phases), peak_memory(workload, micro_batch))
+def expand(workload, micro_batch: float, split=None) -> Expansion:
+    """Expand a workload into one device's ops for one micro-batch pass and one optimizer step. A pure
+    function of immutable inputs, memoised so that one workload on many devices, regions or prices is
+    expanded once."""
+    phases = _step_ops(workload, micro_batch, split)
+    passes = [op for name, ops in phases.items() if name != "optimizer" for op in ops]
+    compute = [op for op in passes if op.op_class != "communication"]
+    comm = tuple(op for op in passes if op.op_class == "communication")
+    if isinstance(workload, TransformerWorkload):
+        params = transformer.device_parameters(workload, split or transformer.WHOLE)["total"]
+    else:
+        from .memory import parameter_count
+
+        params = parameter_count(workload)
+    return Expansion(phases, OpArrays.of(compute), OpArrays.of(phases["optimizer"]), comm,
+                     model_flops_per_step(workload, phases), params)
 
 
 def model_flops_per_step(workload, phases: dict[str, list[Op]]) -> float:
-    """Useful model FLOPs of one step: forward and backward matrix work, no recomputation."""
+    """Useful model FLOPs of the phases given: forward and backward matrix work, no recomputation."""
     return sum(step_flops([op for op in phases[ph] if op.op_class in MATRIX_CLASSES])
                for ph in ("forward", "backward"))
-
-
-def allreduce_time_s(grad_bytes: float, devices: int, profile: ClassicalProfile) -> tuple[float, str]:
-    """Ring all-reduce (alpha-beta): 2(N-1)/N of the buffer over the slowest link, 2(N-1) latencies."""
-    if devices == 1:
-        return 0.0, ""
-    link = profile.intra_node_link if devices <= profile.devices_per_node else profile.inter_node_link
-    where = "intra-node" if devices <= profile.devices_per_node else "inter-node"
-    t = 2 * (devices - 1) / devices * grad_bytes / link.bandwidth_bytes_per_s + 2 * (devices - 1) * link.latency_s
-    return t, (f"data parallel over {devices} devices: gradients all-reduced in fp32 by a ring over the "
-               f"{where} link, not overlapped with the backward pass")
 
 
 def _refuse_unsupported(profile) -> None:
@@ -235,27 +246,119 @@ def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note:
     return (*notes, cost_note, grid_note, f"PUE {pue:g}")
 
 
+@dataclass(frozen=True)
+class StageTimes:
+    """One pipeline stage on one device: a micro-batch pass and the step's once-per-step work."""
+
+    breakdown: dict[str, dict[str, float]]  # one pass, by class (launch gap included)
+    pass_s: float                           # compute + tensor-parallel + point-to-point, one micro-batch
+    comm_s: float                           # of which tensor-parallel and point-to-point
+    optimizer_s: float
+    optimizer_joules: float
+    grad_sync_s: float                      # data-parallel gradient reduction (before any overlap)
+    param_gather_s: float                   # ZeRO: gathering parameters (stage 3 per pass, 1-2 per step)
+    peak_memory: dict[str, float]
+    model_flops_per_pass: float
+    warnings: tuple[str, ...]
+
+
+def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
+    """(split, how many stages have it, index of the first such stage) for each distinct stage."""
+    if not isinstance(workload, TransformerWorkload):
+        return [(None, 1, 0)]
+    L = workload.layers // plan.pp
+    Split = transformer.Split
+    if plan.pp == 1:
+        return [(Split(plan.tp, plan.sp, L, True, True), 1, 0)]
+    out = [(Split(plan.tp, plan.sp, L, True, False), 1, 0)]
+    if plan.pp > 2:
+        out.append((Split(plan.tp, plan.sp, L, False, False), plan.pp - 2, 1))
+    out.append((Split(plan.tp, plan.sp, L, False, True), 1, plan.pp - 1))
+    return out
+
+
+def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, split, index: int) -> StageTimes:
+    ex = expand(workload, float(micro), split)
+    priced = ex.price_on(profile)
+    breakdown = step_breakdown(priced, profile)
+    tp_group, dp_group, pp_group = Group(plan.tp, 1), Group(plan.dp, plan.tp), Group(2, plan.tp * plan.dp)
+    comm_s = sum(collective_time_s(op.dtype, op.bytes, tp_group, profile) * op.count for op in ex.comm)
+    p = PRECISIONS[workload.training.precision]
+    if plan.pp > 1:  # activations forward and gradients backward across each stage boundary
+        boundary = p.act_bytes * micro * workload.seq_len * workload.d_model / (plan.tp if plan.sp else 1)
+        comm_s += 2 * collective_time_s("p2p", boundary, pp_group, profile)
+    params = ex.parameters
+    shard = plan.dp if plan.zero >= 1 else 1
+    opt = ex.optimizer_on(profile)
+    opt_s = float((opt.time_s * opt.arrays.count).sum()) / shard
+    opt_j = float((opt.time_s * opt.arrays.count * opt.power_watts).sum()) / shard
+    grad_kind = "reduce_scatter" if plan.zero >= 2 else "all_reduce"
+    grad_sync = collective_time_s(grad_kind, p.master_bytes * params, dp_group, profile)
+    gather = 0.0
+    if plan.zero >= 1 and plan.dp > 1:  # updated shards gathered back to every replica, once per step
+        gather = collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
+    if plan.zero == 3:  # and, for stage 3, the weights before each forward and backward of each pass
+        gather += 2 * micro_batches * collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
+    in_flight = micro_batches if plan.schedule == "gpipe" else min(micro_batches, plan.pp - index)
+    memory = peak_memory(workload, micro, split=split, in_flight=in_flight, zero=plan.zero, dp=plan.dp)
+    pass_s = math.fsum(b["time_s"] for b in breakdown.values()) + comm_s
+    return StageTimes(breakdown, pass_s, comm_s, opt_s, opt_j, grad_sync, gather, memory,
+                      ex.model_flops_per_pass, priced.warnings)
+
+
+def _plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float) -> str:
+    parts = [f"plan {plan.label()}: {m} micro-batch(es) of {micro} per replica"]
+    if plan.pp > 1:
+        parts.append(f"{plan.schedule.upper()} pipeline: step = (m - 1) x slowest stage + sum of stages")
+    if plan.tp > 1:
+        parts.append("Megatron tensor parallelism" + (" with sequence parallelism" if plan.sp else "")
+                     + ": hidden-state collectives on the critical path")
+    if plan.dp > 1:
+        how = ("overlapped with the last micro-batch's backward pass" if plan.overlap_grad_reduce
+               else "after the backward pass")
+        parts.append(f"data-parallel gradient reduction {how} ({exposed * 1e3:.3g} of {grad_sync * 1e3:.3g} ms "
+                     f"exposed)" + (f", ZeRO stage {plan.zero}" if plan.zero else ""))
+    parts.append("collectives: alpha-beta, hierarchical across nodes; devices waiting on them draw idle power; "
+                 "every device's energy taken as its pipeline's slowest stage's")
+    return "; ".join(parts)
+
+
+def _zero_row(time_s: float, watts: float) -> dict[str, float]:
+    return {"time_s": time_s, "device_energy_joules": time_s * watts, "flops": 0.0, "bytes": 0.0, "kernels": 0.0}
+
+
 def estimate_run(profile, workload, options: RunOptions | None = None) -> Estimate:
     """Time, energy, dollars and CO2 of training ``workload`` on ``options.devices`` x ``profile``."""
     options = options or RunOptions()
     _refuse_unsupported(profile)
     n = options.devices
+    plan = options.plan or Plan(dp=n)
+    if options.plan is None and workload.training.global_batch_size % n:
+        raise CostsimError(f"global_batch_size {workload.training.global_batch_size} does not split evenly "
+                           f"over {n} devices", field="training.global_batch_size")
+    micro = check_plan(plan, workload, n)
+    plan = plan.model_copy(update={"mb": micro})
     gbs = workload.training.global_batch_size
-    if gbs % n:
-        raise CostsimError(f"global_batch_size {gbs} does not split evenly over {n} devices",
-                           field="training.global_batch_size")
-    batch = gbs // n
-    micro = workload.training.micro_batch_size or batch
-    if batch % micro:
-        raise CostsimError(f"micro_batch_size {micro} does not divide the {batch} samples per device",
-                           field="training.micro_batch_size")
-    ex = expand(workload, float(micro), batch // micro)
-    check_fits(ex.memory, profile.memory_bytes, profile.name, micro)
-    priced = ex.price_on(profile)
-    breakdown = step_breakdown(priced, profile)
-    comm_s, comm_note = allreduce_time_s(ex.memory["weights_bytes"], n, profile)
-    breakdown["communication"].update(time_s=comm_s, device_energy_joules=comm_s * profile.power.idle_watts)
+    m = gbs // plan.dp // micro
+    stages = [(_stage_times(profile, workload, plan, micro, m, split, index), count)
+              for split, count, index in _stage_splits(workload, plan)]
+    for st, _ in stages:
+        check_fits(st.peak_memory, profile.memory_bytes, profile.name, micro)
+    slowest = max((st for st, _ in stages), key=lambda st: st.pass_s)
+    pipeline_s = (m - 1) * slowest.pass_s + sum(st.pass_s * count for st, count in stages)
+    grad_sync = max(st.grad_sync_s for st, _ in stages)
+    backward_s = 2.0 / 3.0 * slowest.pass_s  # what a bucketed reduction can hide behind (backward ~ 2x fwd)
+    exposed = max(0.0, grad_sync - backward_s) if plan.overlap_grad_reduce else grad_sync
+    idle = profile.power.idle_watts
 
+    breakdown = {c: {k: v * m for k, v in slowest.breakdown[c].items()} for c in OP_CLASSES}
+    breakdown["communication"] = _zero_row(m * slowest.comm_s + exposed + slowest.param_gather_s, idle)
+    breakdown["pipeline_bubble"] = _zero_row(pipeline_s - m * slowest.pass_s, idle)
+    launch = slowest.breakdown["launch_overhead"]
+    breakdown["launch_overhead"] = _zero_row(m * launch["time_s"], idle)
+    opt = breakdown["optimizer"]
+    opt.update(time_s=opt["time_s"] + slowest.optimizer_s,
+               device_energy_joules=opt["device_energy_joules"] + slowest.optimizer_joules)
     step_s = math.fsum(b["time_s"] for b in breakdown.values())
     e_step = math.fsum(b["device_energy_joules"] for b in breakdown.values())
     steps = workload.total_steps
@@ -266,38 +369,54 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     energy_j = device_j + host_j + facility_j
     pricing, cost, cost_note = run_cost(profile, options, total_s * n, energy_j)
     grid, grid_note = options.grid()
-    model_flops = ex.model_flops_per_step * n
+    model_flops = m * plan.dp * plan.tp * sum(st.model_flops_per_pass * count for st, count in stages)
     achieved = model_flops / step_s
+    memory = max((st.peak_memory for st, _ in stages), key=lambda mem: mem["total_bytes"])
     tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
+    comm_note = _plan_note(plan, micro, m, exposed, grad_sync) if n > 1 else ""
     return Estimate.model_validate(dict(
-        hardware=profile.name, workload=workload.name, devices=n, batch_per_device=batch,
-        micro_batch_size=micro, steps=steps,
+        hardware=profile.name, workload=workload.name, devices=n, plan=plan.label(),
+        batch_per_device=gbs / plan.dp, micro_batch_size=micro, steps=steps,
         step_time_s=step_s, total_time_s=total_s, device_hours=total_s * n / SECONDS_PER_HOUR,
         tokens_per_s=tokens / step_s if tokens else None,
         images_per_s=gbs / step_s if isinstance(workload, CNNWorkload) else None, samples_per_s=gbs / step_s,
-        model_flops_per_step=model_flops, executed_flops_per_step=sum(b["flops"] for b in breakdown.values()) * n,
-        achieved_flops_per_s=achieved, mfu_fraction=achieved / (priced.matrix_peak_flops_per_s * n),
+        model_flops_per_step=model_flops,
+        executed_flops_per_step=sum(b["flops"] for b in breakdown.values()) * n,
+        achieved_flops_per_s=achieved, mfu_fraction=achieved / (matrix_peak(profile, workload) * n),
         device_energy_per_step_joules=e_step, average_device_power_watts=e_step / step_s,
         device_energy_joules=device_j, host_energy_joules=host_j, facility_overhead_joules=facility_j,
         energy_joules=energy_j, cost_usd=math.fsum(cost.values()), pricing=pricing, cost_breakdown=cost,
-        co2_kg=energy_j * grid, peak_memory_bytes=ex.memory["total_bytes"],
+        co2_kg=energy_j * grid, peak_memory_bytes=memory["total_bytes"],
         memory_capacity_bytes=profile.memory_bytes,
-        memory_breakdown={k: v for k, v in ex.memory.items() if k != "total_bytes"}, breakdown=breakdown,
-        assumptions=_assumptions(profile, workload, comm_note, cost_note, grid_note, options.pue), warnings=priced.warnings,
+        memory_breakdown={k: v for k, v in memory.items() if k != "total_bytes"}, breakdown=breakdown,
+        assumptions=_assumptions(profile, workload, comm_note, cost_note, grid_note, options.pue),
+        warnings=slowest.warnings,
     ))
 
 
+def matrix_peak(profile, workload) -> float:
+    """The peak of the data type the workload's matrix products run in (after any fallback)."""
+    from .roofline import resolve_rate
+
+    return resolve_rate(profile, PRECISIONS[workload.training.precision].matmul_dtype)[1]
+
+
 def op_table(profile, workload, options: RunOptions | None = None) -> list[dict]:
-    """Per-op detail of one step (for the roofline plot and for debugging the model)."""
+    """Per-op detail of one device's micro-batch passes and optimizer step (first stage of the plan)."""
     options = options or RunOptions()
-    batch = workload.training.global_batch_size // options.devices
-    micro = workload.training.micro_batch_size or batch
-    phases = expand(workload, float(micro), max(batch // micro, 1)).phases
+    plan = options.plan or Plan(dp=options.devices)
+    micro = check_plan(plan, workload, options.devices)
+    split = _stage_splits(workload, plan)[0][0]
+    m = workload.training.global_batch_size // plan.dp // micro
     rows = []
-    for phase, ops in phases.items():
-        costs, _ = price_ops(ops, profile)
+    for phase, ops in expand(workload, float(micro), split).phases.items():
+        compute = [op for op in ops if op.op_class != "communication"]
+        if not compute:
+            continue
+        costs, _ = price_ops(compute, profile)
         for c in costs:
-            rows.append({"phase": phase, "name": c.op.name, "op_class": c.op.op_class, "count": c.op.count,
+            count = c.op.count * (1 if phase == "optimizer" else m)
+            rows.append({"phase": phase, "name": c.op.name, "op_class": c.op.op_class, "count": count,
                          "flops": c.op.flops, "bytes": c.op.bytes, "dtype": c.dtype_used, "time_s": c.time_s,
                          "compute_s": c.compute_s, "memory_s": c.memory_s, "power_watts": c.power_watts})
     return rows

@@ -16,25 +16,34 @@ def parameter_count(w) -> float:
     return float(cnn.parameter_count(w))
 
 
-def peak_memory(w, batch_per_device: float, optimizer: str | None = None) -> dict[str, float]:
+def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=None, in_flight: float = 1.0,
+                zero: int = 0, dp: int = 1) -> dict[str, float]:
     """Bytes per device at the end of the forward pass, where eager training peaks.
 
     Weights (fp32 master copies), optimizer states, the low-precision weight copies of mixed precision,
     and saved activations including the loss's logits. Gradients are not yet allocated at that point
     (they are freed after each optimizer step); they are counted when larger than the activations freed
-    by the time they exist, which happens for small batches.
+    by the time they exist, which happens for small batches. ``split`` (transformers) is the device's
+    share under tensor and pipeline parallelism; ZeRO stage 1 shards the optimizer states over ``dp``,
+    stage 2 also the gradients, stage 3 also the weights.
     """
     p = PRECISIONS[w.training.precision]
-    params = parameter_count(w)
-    module = transformer if isinstance(w, TransformerWorkload) else mlp if isinstance(w, MLPWorkload) else cnn
-    acts = module.activation_bytes(w, batch_per_device)
+    if isinstance(w, TransformerWorkload):
+        split = split or transformer.WHOLE
+        params = transformer.device_parameters(w, split)["total"]
+        acts = transformer.activation_bytes(w, batch_per_device, split, in_flight)
+    else:
+        params = parameter_count(w)
+        acts = (mlp if isinstance(w, MLPWorkload) else cnn).activation_bytes(w, batch_per_device)
+    shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
     states = {
-        "weights_bytes": p.master_bytes * params,
-        "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * params,
-        "low_precision_weights_bytes": p.act_bytes * params if p.mixed else 0.0,
+        "weights_bytes": p.master_bytes * params / shard(3),
+        "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * params
+        / shard(1),
+        "low_precision_weights_bytes": p.act_bytes * params / shard(3) if p.mixed else 0.0,
     }
     forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
-    gradients = p.master_bytes * params
+    gradients = p.master_bytes * params / shard(2)
     # during backward, gradients grow while activations shrink; the later peak is states + gradients
     # + the loss's buffers, if that exceeds the forward-end peak
     transient = max(forward_end, gradients + acts["logits"])

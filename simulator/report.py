@@ -219,3 +219,21 @@ def validation_scatter(report, path: str) -> str:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plan_table(found, fmt: str = "table") -> str:
+    """Ranked plans: (Plan, Estimate) pairs, best first."""
+    if fmt == "json":
+        return json.dumps([{"plan": p.label(), "estimate": e.to_dict()} for p, e in found], indent=2)
+    headers = ["#", "plan", "step (ms)", "MFU", "total (days)", "cost ($)", "energy (MWh)", "memory (GB)",
+               "bubble", "comm"]
+    rows = []
+    for i, (p, e) in enumerate(found, 1):
+        share = lambda c: f"{e.breakdown[c].time_s / e.step_time_s:.0%}"  # noqa: E731
+        rows.append([str(i), p.label(), f"{e.step_time_s * 1e3:.4g}", f"{e.mfu_fraction:.1%}",
+                     f"{e.total_time_s / SECONDS_PER_DAY:.3g}", f"{e.cost_usd:,.0f}",
+                     f"{kwh(e.energy_joules) / 1e3:.4g}", f"{e.peak_memory_bytes / GIGA:.3g}",
+                     share("pipeline_bubble"), share("communication")])
+    if fmt == "csv":
+        return _csv(headers, rows)
+    return _markdown_table(headers, rows) if fmt == "markdown" else _text_table(headers, rows)

@@ -7,6 +7,8 @@ output head (tied to the token embedding or not) and the cross-entropy loss.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .ops import (PRECISIONS, Op, cast_op, layernorm_ops, linear_ops, loss_ops, optimizer_ops,
                   weight_cast_ops)
 from .workload import TransformerWorkload
@@ -27,9 +29,24 @@ def parameter_counts(w: TransformerWorkload) -> dict[str, float]:
             "total": layers + embed + head + 2 * d}
 
 
-def attention_ops(w: TransformerWorkload, batch: float, p, count: float) -> tuple[list[Op], list[Op]]:
-    """Causal self-attention on q, k, v of shape (batch, heads, seq, head_dim)."""
-    S, d, h, a = w.seq_len, w.d_model, w.heads, p.act_bytes
+@dataclass(frozen=True)
+class Split:
+    """The share of the model one device runs: tensor-parallel degree (with or without sequence
+    parallelism), and the layers of its pipeline stage, with or without the embedding and the head."""
+
+    tp: int = 1
+    sp: bool = False
+    layers: int | None = None  # None: all
+    first: bool = True  # holds the embedding
+    last: bool = True  # holds the final norm, the head and the loss
+
+
+WHOLE = Split()
+
+
+def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int = 1) -> tuple[list[Op], list[Op]]:
+    """Causal self-attention on q, k, v of shape (batch, heads / tp, seq, head_dim)."""
+    S, d, h, a = w.seq_len, w.d_model / tp, w.heads / tp, p.act_bytes
     tokens = batch * S
     causal_flops = 2.0 * batch * S * S * d  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
     causal_scores = batch * h * S * S / 2
@@ -53,11 +70,26 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float) -> tupl
     return fwd, bwd
 
 
-def layer_ops(w: TransformerWorkload, batch: float, p) -> tuple[list[Op], list[Op]]:
-    """Forward and backward kernels of one transformer block, repeated ``layers`` times."""
-    L, d, f, S = w.layers, w.d_model, w.ffn_dim, w.seq_len
+def _tp_comm(name: str, nbytes: float, count: float, sp: bool) -> list[Op]:
+    """Megatron's tensor-parallel exchange of the hidden state at one point of a layer: an all-reduce,
+    or with sequence parallelism a reduce-scatter here and an all-gather before the next block."""
+    if sp:
+        return [Op(f"{name}.reduce_scatter", "communication", 0.0, nbytes, "reduce_scatter", count),
+                Op(f"{name}.all_gather", "communication", 0.0, nbytes, "all_gather", count)]
+    return [Op(f"{name}.all_reduce", "communication", 0.0, nbytes, "all_reduce", count)]
+
+
+def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> tuple[list[Op], list[Op]]:
+    """Forward and backward kernels of one transformer block on one device, repeated for the layers of
+    its stage. Matrix products and attention are split over ``tp``; norms, residuals and casts run on
+    the whole hidden state, or on 1/tp of it with sequence parallelism. Communication ops (class
+    ``communication``, the collective in ``dtype``) sit where Megatron exchanges the hidden state."""
+    L = split.layers or w.layers
+    tp = split.tp
+    d, f, S = w.d_model, w.ffn_dim, w.seq_len
     T = batch * S
     e = T * d
+    eh = e / tp if split.sp else e  # elements each device handles outside the split matrix products
     a, s = p.act_bytes, p.stream_bytes
     fwd: list[Op] = []
     bwd: list[Op] = []
@@ -66,84 +98,129 @@ def layer_ops(w: TransformerWorkload, batch: float, p) -> tuple[list[Op], list[O
         fwd.extend(pair[0])
         bwd[:0] = pair[1]  # backward runs in reverse order
 
-    for norm in ("ln1",):
-        add(layernorm_ops(norm, e, p, L))
-    add(([c for c in [cast_op("ln1.out_cast", e, s, a, L)] if c],
-         [c for c in [cast_op("ln1.grad_cast", e, a, s, L)] if c]))
-    add(linear_ops("qkv", T, d, 3 * d, p, L))
-    add(attention_ops(w, batch, p, L))
+    comm = tp > 1
+    add(layernorm_ops("ln1", eh, p, L))
+    add(([c for c in [cast_op("ln1.out_cast", eh, s, a, L)] if c],
+         [c for c in [cast_op("ln1.grad_cast", eh, a, s, L)] if c]))
+    add(linear_ops("qkv", T, d, 3 * d / tp, p, L))
+    add(attention_ops(w, batch, p, L, tp))
     # (b, h, S, dh) -> (b, S, d): a transpose copy before the projection, and its inverse in backward
-    add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * e, "fp32", L)],
-         [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * e, "fp32", L)]))
-    add(linear_ops("proj", T, d, d, p, L))
-    add(([Op("residual1.add", "elementwise", e, (s + a + s) * e, "fp32", L)],
-         [Op("residual1.grad_merge", "elementwise", e, 3 * s * e, "fp32", L)] +
-         [c for c in [cast_op("residual1.grad_cast", e, s, a, L)] if c]))
-    add(layernorm_ops("ln2", e, p, L))
-    add(([c for c in [cast_op("ln2.out_cast", e, s, a, L)] if c],
-         [c for c in [cast_op("ln2.grad_cast", e, a, s, L)] if c]))
-    add(linear_ops("mlp.up", T, d, f, p, L))
-    add(([Op("mlp.gelu", "elementwise", 8.0 * T * f, 2 * a * T * f, "fp32", L)],
-         [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * f, 3 * a * T * f, "fp32", L)]))
-    add(linear_ops("mlp.down", T, f, d, p, L))
-    add(([Op("residual2.add", "elementwise", e, (s + a + s) * e, "fp32", L)],
-         [Op("residual2.grad_merge", "elementwise", e, 3 * s * e, "fp32", L)] +
-         [c for c in [cast_op("residual2.grad_cast", e, s, a, L)] if c]))
+    add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)],
+         [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)]))
+    add(linear_ops("proj", T, d / tp, d, p, L))
+    if comm:
+        add((_tp_comm("tp.attn_out", a * e, L, split.sp), _tp_comm("tp.attn_in_grad", a * e, L, split.sp)))
+    add(([Op("residual1.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
+         [Op("residual1.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
+         [c for c in [cast_op("residual1.grad_cast", eh, s, a, L)] if c]))
+    add(layernorm_ops("ln2", eh, p, L))
+    add(([c for c in [cast_op("ln2.out_cast", eh, s, a, L)] if c],
+         [c for c in [cast_op("ln2.grad_cast", eh, a, s, L)] if c]))
+    add(linear_ops("mlp.up", T, d, f / tp, p, L))
+    add(([Op("mlp.gelu", "elementwise", 8.0 * T * f / tp, 2 * a * T * f / tp, "fp32", L)],
+         [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * f / tp, 3 * a * T * f / tp, "fp32", L)]))
+    add(linear_ops("mlp.down", T, f / tp, d, p, L))
+    if comm:
+        add((_tp_comm("tp.mlp_out", a * e, L, split.sp), _tp_comm("tp.mlp_in_grad", a * e, L, split.sp)))
+    add(([Op("residual2.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
+         [Op("residual2.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
+         [c for c in [cast_op("residual2.grad_cast", eh, s, a, L)] if c]))
     return fwd, bwd
 
 
-def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None) -> dict[str, list[Op]]:
-    """All kernels of one training step on ``batch`` sequences, by phase."""
+def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str, float]:
+    """Parameters one device holds under ``split`` (before any ZeRO sharding across data parallelism)."""
+    d, f, V = w.d_model, w.ffn_dim, w.vocab_size
+    L = split.layers or w.layers
+    tp = split.tp
+    per_layer_matmul = (d * 3 * d + d * d + 2 * d * f) / tp
+    per_layer_other = (3 * d + f) / tp + d + d + 4 * d  # split biases; replicated proj/down biases, norms
+    matmul = L * per_layer_matmul
+    total = L * (per_layer_matmul + per_layer_other)
+    if split.first:
+        matmul += V * d / tp if w.tied_embeddings and split.last else 0.0
+        total += V * d / tp + w.seq_len * d
+    if split.last:
+        head = V * d / tp
+        if not (w.tied_embeddings and split.first):  # untied, or the last stage's copy of a tied head
+            matmul += head
+            total += head
+        total += 2 * d
+    return {"matmul": matmul, "total": total}
+
+
+def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
+             split: Split = WHOLE) -> dict[str, list[Op]]:
+    """All kernels of one training step on ``batch`` sequences on one device, by phase."""
     p = PRECISIONS[w.training.precision]
     d, V, S = w.d_model, w.vocab_size, w.seq_len
     T = batch * S
     e = T * d
     s, a = p.stream_bytes, p.act_bytes
-    params = parameter_counts(w)
-    layer_fwd, layer_bwd = layer_ops(w, batch, p)
-
-    embed_fwd = [Op("embedding.lookup", "embedding", e, (s + s) * e + s * e + s * e, "fp32", kernels=3)]
-    # backward: zero the V x d gradient, then a sort-based scatter-add of the T x d token gradients
-    embed_bwd = [Op("embedding.grad", "embedding", e, s * V * d + 3 * s * e + 8.0 * T, "fp32", kernels=4)]
-    lnf_fwd, lnf_bwd = layernorm_ops("ln_f", e, p, 1)
-    head_fwd, head_bwd = linear_ops("head", T, d, V, p, 1)
-    head_bwd = [op for op in head_bwd if not op.name.endswith("bias_grad")]
-    head_cast = [c for c in [cast_op("ln_f.out_cast", e, s, a, 1)] if c]
-    head_cast_bwd = [c for c in [cast_op("ln_f.grad_cast", e, a, s, 1)] if c]
-    if w.tied_embeddings:  # the head's weight gradient is added into the embedding's
-        embed_bwd.append(Op("embedding.tied_grad_add", "embedding", V * d, 3 * s * V * d, "fp32"))
-
-    phases = {
-        "forward": embed_fwd + layer_fwd + lnf_fwd + head_cast + head_fwd + weight_cast_ops(params["matmul"], p)[:1],
-        "loss": loss_ops(T, V, p),
-        "backward": head_bwd + head_cast_bwd + lnf_bwd + layer_bwd + embed_bwd
-        + weight_cast_ops(params["matmul"], p)[1:],
-    }
+    tp = split.tp
+    params = device_parameters(w, split)
+    layer_fwd, layer_bwd = layer_ops(w, batch, p, split)
+    fwd, loss, bwd = [], [], []
+    if split.first:
+        # vocabulary-parallel embedding: each device looks up its slice, then the slices are summed
+        fwd += [Op("embedding.lookup", "embedding", e, (s + s) * e + s * e + s * e, "fp32", kernels=3)]
+        if tp > 1:
+            fwd += [Op("tp.embedding.all_reduce", "communication", 0.0, s * e, "all_reduce")]
+        # backward: zero the V x d gradient, then a sort-based scatter-add of the T x d token gradients
+        bwd += [Op("embedding.grad", "embedding", e, s * V * d / tp + 3 * s * e + 8.0 * T, "fp32", kernels=4)]
+        if w.tied_embeddings and split.last:  # the head's weight gradient is added into the embedding's
+            bwd += [Op("embedding.tied_grad_add", "embedding", V * d / tp, 3 * s * V * d / tp, "fp32")]
+    head_fwd = head_bwd = []
+    if split.last:
+        lnf_fwd, lnf_bwd = layernorm_ops("ln_f", e / tp if split.sp else e, p, 1)
+        head_fwd, head_bwd = linear_ops("head", T, d, V / tp, p, 1)
+        head_bwd = [op for op in head_bwd if not op.name.endswith("bias_grad")]
+        casts = ([c for c in [cast_op("ln_f.out_cast", e, s, a, 1)] if c],
+                 [c for c in [cast_op("ln_f.grad_cast", e, a, s, 1)] if c])
+        head_fwd = lnf_fwd + casts[0] + head_fwd
+        head_bwd = head_bwd + casts[1] + lnf_bwd
+        loss = loss_ops(T, V / tp, p)
+        if tp > 1:  # vocabulary-parallel cross-entropy: max, sum and target logit reduced over tp
+            loss += [Op("tp.loss.all_reduce", "communication", 0.0, 3 * s * T, "all_reduce", kernels=3)]
+    casts = weight_cast_ops(params["matmul"], p)
+    phases = {"forward": fwd + layer_fwd + head_fwd + casts[:1], "loss": loss,
+              "backward": head_bwd + layer_bwd + bwd + casts[1:]}
     if w.training.activation_recompute:
-        phases["recompute"] = [Op(op.name.replace(".fwd", ".recompute") if ".fwd" in op.name
-                                  else op.name + ".recompute", op.op_class, op.flops, op.bytes, op.dtype,
-                                  op.count, op.kernels) for op in layer_fwd]
+        phases["recompute"] = [op._replace(name=op.name.replace(".fwd", ".recompute") if ".fwd" in op.name
+                                           else op.name + ".recompute") for op in layer_fwd]
     phases["optimizer"] = optimizer_ops(params["total"], optimizer or w.training.optimizer)
     return phases
 
 
-def activation_bytes(w: TransformerWorkload, batch: float) -> dict[str, float]:
-    """Bytes held at the end of the forward pass, when memory peaks.
+def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
+                     in_flight: float = 1.0) -> dict[str, float]:
+    """Bytes held at the end of the forward pass, when memory peaks, on one device.
 
     Saved per token and layer: LayerNorm inputs (fp32 stream), the low-precision inputs of the four
     matrix products, q, k, v and the attention output (flash keeps no S x S scores; naive keeps the
-    probabilities), and the MLP's up-projection output for GELU's backward. With recompute only each
-    layer's input is kept, plus one layer's worth while it is recomputed. The loss holds the
-    low-precision logits, their fp32 copy and the fp32 log-probabilities.
+    probabilities), and the MLP's up-projection output for GELU's backward. Tensor parallelism splits
+    what the split matrix products and attention keep; sequence parallelism also the norms' and the
+    replicated inputs. With recompute only each layer's input is kept, plus one layer's worth while it
+    is recomputed. A pipeline stage holds ``in_flight`` micro-batches of its layers (1F1B: up to the
+    number of stages; GPipe: all of them). The last stage's loss holds the low-precision logits, their
+    fp32 copy and the fp32 log-probabilities of one micro-batch.
     """
     p = PRECISIONS[w.training.precision]
-    d, f, S, L, V, h = w.d_model, w.ffn_dim, w.seq_len, w.layers, w.vocab_size, w.heads
+    d, f, S, V, h = w.d_model, w.ffn_dim, w.seq_len, w.vocab_size, w.heads
+    L = split.layers or w.layers
+    tp = split.tp
+    rep = tp if split.sp else 1  # the share of the replicated tensors each device keeps
     a, s = p.act_bytes, p.stream_bytes
     T = batch * S
-    per_token_layer = 2 * s * d + a * (d + d + f + f) + a * 3 * d + a * d
+    per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + f + f + 3 * d) / tp
     if w.attention == "naive":
-        per_token_layer += a * h * S  # the softmax probabilities, a full S x S matrix per head
+        per_token_layer += a * h * S / tp  # the softmax probabilities, a full S x S matrix per head
     per_layer = per_token_layer * T
-    layers = s * d * T * L + per_layer if w.training.activation_recompute else per_layer * L
-    logits = T * V * (a + s + s) if a != s else T * V * 2 * s
-    return {"layers": layers, "logits": logits, "embedding": s * d * T}
+    if w.training.activation_recompute:
+        layers = s * d * T * L / rep * in_flight + per_layer
+    else:
+        layers = per_layer * L * in_flight
+    logits = 0.0
+    if split.last:
+        logits = T * V / tp * ((a + s + s) if a != s else 2 * s)
+    return {"layers": layers, "logits": logits, "embedding": s * d * T if split.first else 0.0}

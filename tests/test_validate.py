@@ -1,6 +1,5 @@
 """costsim validate: measured runs in a documented CSV or JSON-lines format, and the bundled suites."""
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -73,15 +72,37 @@ def test_bad_measurement_rows_are_one_line(tmp_path, content, expected):
     assert len(lines) == 1 and str(path) in lines[0] and expected in lines[0]
 
 
-def test_vtrain_suite_covers_every_row_and_estimates_the_data_parallel_ones():
+def _mape(report, which):
+    errors = [abs(r.step_time_error_fraction) for r in report.results
+              if which in r.label and r.step_time_error_fraction is not None]
+    return sum(errors) / len(errors), len(errors)
+
+
+def test_vtrain_suite_estimates_every_plan():
     if not VTRAIN.is_dir():
         pytest.skip("vTrain data not found")
     report = api.validate_suite("vtrain", str(VTRAIN))
     assert report.summary.runs == 1549
-    data_parallel = [r for r in report.results if re.search(r"tp1 pp1 ", r.label)]
-    assert report.summary.estimated == len(data_parallel) > 200
-    # uncalibrated on vTrain: a guard against regressions, not the cluster issue's accuracy target
-    assert report.summary.step_time_mape_fraction < 0.30
+    assert report.summary.estimated >= 1540  # a handful do not fit in our (pessimistic) memory model
+    assert set(report.summary.not_estimated) <= {"does not fit in memory"}
+
+
+def test_vtrain_single_node_within_20_percent_calibrated_there():
+    """The one vTrain-fitted number (Megatron-DeepSpeed's host time per kernel) was fitted on the
+    single-node set (scripts/fit_vtrain_host.py): this is its training error, target at most 20%."""
+    if not VTRAIN.is_dir():
+        pytest.skip("vTrain data not found")
+    mape, n = _mape(api.validate_suite("vtrain", str(VTRAIN / "ground_truth_single.csv")), "single")
+    assert n == 1440 and mape <= 0.20
+
+
+def test_vtrain_multi_node_held_out_guard():
+    """Held out from every fit. The cluster issue's target is 12%; this guards the current 16%
+    against regressions until the model gets there (see the README)."""
+    if not VTRAIN.is_dir():
+        pytest.skip("vTrain data not found")
+    mape, n = _mape(api.validate_suite("vtrain", str(VTRAIN / "ground_truth_multi.csv")), "multi")
+    assert n >= 100 and mape <= 0.18
 
 
 def test_vtrain_suite_needs_its_data():

@@ -1,0 +1,63 @@
+"""Plan search: enumerate the valid plans for a workload on N devices, estimate each, keep those that
+fit, and rank them by time, cost or energy (the "optimal execution" search of LLM performance models)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from .errors import CostsimError
+from .estimate import Estimate, RunOptions, estimate_run
+from .plan import Plan
+from .workload import TransformerWorkload
+
+OBJECTIVES = {"time": "step_time_s", "cost": "cost_usd", "energy": "energy_joules"}
+MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def candidate_plans(workload, devices: int, devices_per_node: int) -> Iterator[Plan]:
+    """Every plan that divides the work evenly: tp within a node and dividing the heads, pp dividing the
+    layers, dp dividing the batch; micro-batches that divide a replica's batch; ZeRO 0-3 when data
+    parallel; sequence parallelism with tensor parallelism."""
+    gbs = workload.training.global_batch_size
+    if not isinstance(workload, TransformerWorkload):
+        if gbs % devices == 0:
+            yield Plan(dp=devices)
+        return
+    for tp in _divisors(devices):
+        if tp > devices_per_node or workload.heads % tp:
+            continue
+        for pp in _divisors(devices // tp):
+            dp = devices // (tp * pp)
+            if workload.layers % pp or gbs % dp:
+                continue
+            per_replica = gbs // dp
+            mbs = sorted({mb for mb in MICRO_BATCHES if per_replica % mb == 0} | ({per_replica} if pp == 1 else set()))
+            for mb in mbs:
+                for zero in ((0, 1, 2, 3) if dp > 1 else (0,)):
+                    for sp in ((False, True) if tp > 1 else (False,)):
+                        yield Plan(tp=tp, pp=pp, dp=dp, mb=mb, zero=zero, sp=sp)
+
+
+def search(profile, workload, devices: int, objective: str = "time", options: RunOptions | None = None,
+           top: int = 10) -> list[tuple[Plan, Estimate]]:
+    """The ``top`` plans that fit, best first by ``objective`` (time, cost or energy)."""
+    if objective not in OBJECTIVES:
+        raise CostsimError(f"unknown objective '{objective}'; known: {', '.join(OBJECTIVES)}", field="--objective")
+    base = options or RunOptions(devices=devices)
+    key = OBJECTIVES[objective]
+    found, last_error = [], None
+    for plan in candidate_plans(workload, devices, getattr(profile, "devices_per_node", 1)):
+        try:
+            e = estimate_run(profile, workload, base.model_copy(update={"devices": devices, "plan": plan}))
+        except CostsimError as err:  # does not fit, or not valid here: not a candidate
+            last_error = err
+            continue
+        found.append((plan, e))
+    if not found:
+        reason = f" (for example: {last_error.problem})" if last_error else ""
+        raise CostsimError(f"no plan for {devices} devices fits{reason}", field="--plan")
+    found.sort(key=lambda pe: (getattr(pe[1], key), pe[1].step_time_s))
+    return found[:top]
