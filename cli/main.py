@@ -132,15 +132,20 @@ def compare(hardware, workload, devices, plan, grid, region, pue, pricing, lifet
 
 
 @contextlib.contextmanager
-def _progress():
-    """A progress bar on a terminal (stderr), nothing otherwise; yields a (what, fraction) callback."""
-    if not sys.stderr.isatty():
+def _progress(length: int = 1000, label: str = "measuring"):
+    """A progress bar on a terminal (stderr), nothing otherwise. Yields a callback: (what, fraction)
+    for measurements, (count done) for replicas."""
+    if not sys.stderr.isatty() or length <= 1:
         yield None
         return
-    with click.progressbar(length=1000, label="measuring", file=sys.stderr) as bar:
-        def update(what, done):
-            bar.label = f"measuring {what:28.28s}"
-            bar.update(int(done * 1000) - bar.pos)
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        def update(*args):
+            if len(args) == 2:
+                what, done = args
+                bar.label = f"{label} {what:28.28s}"
+                bar.update(int(done * length) - bar.pos)
+            else:
+                bar.update(args[0] - bar.pos)
 
         yield update
 
@@ -177,6 +182,41 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements):
     for group, (n, med, worst) in group_stats(result.residuals).items():
         click.echo(f"{group:22s} {n:3d} cases   median |error| {med:6.1%}   worst {worst:6.1%}", err=True)
     click.echo(out)
+
+
+@main.command()
+@click.option("--hardware", "-H", required=True, help="bundled profile name or path to a YAML profile")
+@click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
+@run_options
+@click.option("--mtbf-hours", type=float, default=None, help="per-device mean time between failures")
+@click.option("--straggler-cv", type=float, default=0.0, show_default=True,
+              help="per-device step-time noise (coefficient of variation)")
+@click.option("--preemptions-per-hour", type=float, default=0.0, show_default=True)
+@click.option("--checkpoint-interval-s", type=float, default=None, help="default: the Young/Daly optimum")
+@click.option("--storage-gb-per-s", type=float, default=10.0, show_default=True, help="checkpoint write rate")
+@click.option("--queue-wait-hours", type=float, default=0.0, show_default=True, help="mean wait in the queue")
+@click.option("--replicas", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@guarded
+def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
+             sets, fmt, as_json, mtbf_hours, straggler_cv, preemptions_per_hour, checkpoint_interval_s,
+             storage_gb_per_s, queue_wait_hours, replicas, seed):
+    """A whole training run as a discrete-event simulation: failures, checkpoints, restarts, stragglers,
+    pre-emptions and queueing, over Monte Carlo replicas (p5/p50/p95)."""
+    if mtbf_hours is not None and mtbf_hours <= 0:
+        raise CostsimError(f"must be positive, got {mtbf_hours:g}", field="--mtbf-hours")
+    for name, value in (("--straggler-cv", straggler_cv), ("--preemptions-per-hour", preemptions_per_hour),
+                        ("--queue-wait-hours", queue_wait_hours)):
+        if value < 0:
+            raise CostsimError(f"must not be negative, got {value:g}", field=name)
+    with _progress(replicas, "replicas") as progress:
+        e, mc = api.simulate(
+            hardware, workload, replicas=replicas, seed=seed, mtbf_hours=mtbf_hours,
+            straggler_cv_fraction=straggler_cv, preemptions_per_hour=preemptions_per_hour,
+            checkpoint_interval_s=checkpoint_interval_s, storage_bandwidth_bytes_per_s=storage_gb_per_s * 1e9,
+            queue_wait_s=queue_wait_hours * 3600.0, sets=sets, pricing=pricing, progress=progress,
+            **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
+    click.echo(report_layer.simulation_table(e, mc, "json" if as_json else fmt))
 
 
 @main.command("plan")

@@ -279,3 +279,42 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
         return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)), load_profile=load_profile,
                         profile_update={"kernel_launch_overhead_s": overhead})
     raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain", field="--suite")
+
+
+# ------------------------------------------------------------------------------------- simulation
+def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours: float | None = None,
+             straggler_cv_fraction: float = 0.0, preemptions_per_hour: float = 0.0,
+             checkpoint_interval_s: float | None = None, storage_bandwidth_bytes_per_s: float = 10e9,
+             detection_s: float = 60.0, restart_s: float = 300.0, queue_wait_s: float = 0.0,
+             sets: Iterable[str] = (), pricing: str = "auto", progress=None, **options):
+    """``costsim simulate``: Monte Carlo replicas of the whole run (discrete-event, SimPy) on the
+    closed-form step. Returns (the closed-form Estimate, the MonteCarlo summary)."""
+    from pydantic import ValidationError
+
+    from .des import SimConfig, monte_carlo, replica_outcome
+    from .estimate import run_cost
+    from .memory import parameter_count
+    from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
+
+    e = estimate(hardware, workload, sets=sets, pricing=pricing, **options)
+    profile, wl = _load(hardware, workload, sets)
+    opts = run_options(pricing=pricing, **{k: v for k, v in options.items() if k != "plan" or v != "auto"})
+    state_bytes = parameter_count(wl) * (PRECISIONS[wl.training.precision].master_bytes
+                                         + OPTIMIZER_STATE_BYTES_PER_PARAM[wl.training.optimizer])
+    try:
+        cfg = SimConfig(straggler_cv_fraction=straggler_cv_fraction, mtbf_hours=mtbf_hours,
+                        preemptions_per_hour=preemptions_per_hour, checkpoint_bytes=state_bytes,
+                        storage_bandwidth_bytes_per_s=storage_bandwidth_bytes_per_s,
+                        checkpoint_interval_s=checkpoint_interval_s, detection_s=detection_s, restart_s=restart_s,
+                        queue_wait_s=queue_wait_s)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise CostsimError(first["msg"], field="--" + str(first["loc"][0]).replace("_", "-")) from None
+    grid, _ = opts.grid()
+
+    def outcome(tally):
+        return replica_outcome(tally, e, profile.power.idle_watts, profile.power.host_per_device_watts, opts.pue,
+                               lambda device_s, energy: sum(run_cost(profile, opts, device_s, energy)[1].values()),
+                               grid)
+
+    return e, monte_carlo(e, cfg, replicas, seed, outcome, progress)

@@ -237,3 +237,28 @@ def plan_table(found, fmt: str = "table") -> str:
     if fmt == "csv":
         return _csv(headers, rows)
     return _markdown_table(headers, rows) if fmt == "markdown" else _text_table(headers, rows)
+
+
+def simulation_table(e, mc, fmt: str = "table") -> str:
+    """Monte Carlo outcomes: p5 / p50 / p95, against the closed form."""
+    if fmt == "json":
+        return json.dumps({"closed_form": e.to_dict(), "simulation": mc.to_dict()}, indent=2)
+    rows = [
+        ["wall time (days)", *(f"{getattr(mc.wall_time_s, q) / SECONDS_PER_DAY:.4g}" for q in ("p5", "p50", "p95")),
+         f"{e.total_time_s / SECONDS_PER_DAY:.4g}"],
+        ["device-hours", *(f"{getattr(mc.device_hours, q):,.0f}" for q in ("p5", "p50", "p95")), f"{e.device_hours:,.0f}"],
+        ["energy (MWh)", *(f"{kwh(getattr(mc.energy_joules, q)) / 1e3:,.4g}" for q in ("p5", "p50", "p95")),
+         f"{kwh(e.energy_joules) / 1e3:,.4g}"],
+        ["cost ($)", *(f"{getattr(mc.cost_usd, q):,.0f}" for q in ("p5", "p50", "p95")), f"{e.cost_usd:,.0f}"],
+        ["CO2 (t)", *(f"{getattr(mc.co2_kg, q) / 1e3:,.4g}" for q in ("p5", "p50", "p95")), f"{e.co2_kg / 1e3:,.4g}"],
+        ["interruptions", *(f"{getattr(mc.failures, q):.0f}" for q in ("p5", "p50", "p95")), "0"],
+    ]
+    headers = ["outcome", "p5", "p50", "p95", "closed form"]
+    if fmt == "csv":
+        return _csv(headers, rows)
+    table = _markdown_table(headers, rows) if fmt == "markdown" else _text_table(headers, rows)
+    wall = sum(mc.mean_breakdown_s.values()) or 1.0
+    spent = ", ".join(f"{k.removesuffix('_s')} {v / wall:.1%}" for k, v in mc.mean_breakdown_s.items())
+    notes = "\n".join(f"- {a}" for a in mc.assumptions)
+    return (f"{mc.replicas} replica(s), seed {mc.seed}, {mc.devices} devices, plan {e.plan}\n{table}\n\n"
+            f"mean wall time spent: {spent}\n{notes}")
