@@ -269,11 +269,11 @@ def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
     L = workload.layers // plan.pp
     Split = transformer.Split
     if plan.pp == 1:
-        return [(Split(plan.tp, plan.sp, L, True, True), 1, 0)]
-    out = [(Split(plan.tp, plan.sp, L, True, False), 1, 0)]
+        return [(Split(plan.tp, plan.sp, plan.ep, L, True, True), 1, 0)]
+    out = [(Split(plan.tp, plan.sp, plan.ep, L, True, False), 1, 0)]
     if plan.pp > 2:
-        out.append((Split(plan.tp, plan.sp, L, False, False), plan.pp - 2, 1))
-    out.append((Split(plan.tp, plan.sp, L, False, True), 1, plan.pp - 1))
+        out.append((Split(plan.tp, plan.sp, plan.ep, L, False, False), plan.pp - 2, 1))
+    out.append((Split(plan.tp, plan.sp, plan.ep, L, False, True), 1, plan.pp - 1))
     return out
 
 
@@ -282,7 +282,9 @@ def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, 
     priced = ex.price_on(profile)
     breakdown = step_breakdown(priced, profile)
     tp_group, dp_group, pp_group = Group(plan.tp, 1), Group(plan.dp, plan.tp), Group(2, plan.tp * plan.dp)
-    comm_s = sum(collective_time_s(op.dtype, op.bytes, tp_group, profile) * op.count for op in ex.comm)
+    ep_group = Group(plan.ep, plan.tp)
+    comm_s = sum(collective_time_s(op.dtype, op.bytes, ep_group if op.name.startswith("ep.") else tp_group, profile)
+                 * op.count for op in ex.comm)
     p = PRECISIONS[workload.training.precision]
     if plan.pp > 1:  # activations forward and gradients backward across each stage boundary
         boundary = p.act_bytes * micro * workload.seq_len * workload.d_model / (plan.tp if plan.sp else 1)

@@ -18,6 +18,7 @@ class Plan(Strict):
     tp: PositiveInt = 1
     pp: PositiveInt = 1
     dp: PositiveInt = 1
+    ep: PositiveInt = Field(default=1, description="expert parallelism, within the data-parallel ranks")
     mb: PositiveInt | None = Field(default=None, description="micro-batch; default: the workload's, else all")
     zero: Literal[0, 1, 2, 3] = 0
     sp: bool = False
@@ -31,14 +32,15 @@ class Plan(Strict):
         return self.tp * self.pp * self.dp
 
     def label(self) -> str:
-        extra = [f"zero={self.zero}"] if self.zero else []
+        extra = [f"ep={self.ep}"] if self.ep > 1 else []
+        extra += [f"zero={self.zero}"] if self.zero else []
         extra += ["sp"] if self.sp else []
         extra += ["gpipe"] if self.schedule == "gpipe" else []
         extra += ["no-overlap"] if not self.overlap_grad_reduce else []
         return ",".join([f"tp={self.tp}", f"pp={self.pp}", f"dp={self.dp}", f"mb={self.mb}"] + extra)
 
 
-_KEYS = {"tp": int, "pp": int, "dp": int, "mb": int, "zero": int}
+_KEYS = {"tp": int, "pp": int, "dp": int, "ep": int, "mb": int, "zero": int}
 
 
 def parse_plan(text: str) -> Plan:
@@ -54,7 +56,7 @@ def parse_plan(text: str) -> Plan:
         else:
             key, sep, value = part.partition("=")
             if not sep or key not in _KEYS:
-                raise CostsimError(f"cannot read '{part}': expected tp=, pp=, dp=, mb=, zero=, sp, gpipe or "
+                raise CostsimError(f"cannot read '{part}': expected tp=, pp=, dp=, ep=, mb=, zero=, sp, gpipe or "
                                    f"no-overlap", field="--plan")
             try:
                 fields[key] = _KEYS[key](value)
@@ -77,6 +79,9 @@ def check_plan(plan: Plan, workload, devices: int) -> int:
     if not isinstance(workload, TransformerWorkload) and (plan.tp > 1 or plan.pp > 1 or plan.sp):
         raise CostsimError(f"tensor and pipeline parallelism are modelled for transformers; a {workload.kind} "
                            f"workload takes data parallelism (dp) only", field="--plan")
+    if plan.ep > 1 and (not isinstance(workload, TransformerWorkload) or workload.experts % plan.ep
+                        or plan.dp % plan.ep):
+        raise CostsimError(f"ep ({plan.ep}) must divide the experts and dp ({plan.dp})", field="--plan.ep")
     if isinstance(workload, TransformerWorkload):
         if workload.heads % plan.tp:
             raise CostsimError(f"heads ({workload.heads}) not divisible by tp ({plan.tp})", field="--plan.tp")

@@ -19,9 +19,9 @@ FLASH_BWD_FLOPS_RATIO = 2.5
 
 
 def parameter_counts(w: TransformerWorkload) -> dict[str, float]:
-    d, f, L, V = w.d_model, w.ffn_dim, w.layers, w.vocab_size
-    per_layer_matmul = d * 3 * d + d * d + 2 * d * f
-    per_layer_other = 3 * d + d + f + d + 4 * d  # biases and two LayerNorms (weight and bias)
+    d, f, L, V, E = w.d_model, w.ffn_dim, w.layers, w.vocab_size, w.experts
+    per_layer_matmul = d * 3 * d + d * d + E * 2 * d * f + (d * E if E > 1 else 0)
+    per_layer_other = 3 * d + d + E * (f + d) + 4 * d  # biases and two LayerNorms (weight and bias)
     embed = V * d + w.seq_len * d
     head = 0 if w.tied_embeddings else V * d
     layers = L * (per_layer_matmul + per_layer_other)
@@ -36,6 +36,7 @@ class Split:
 
     tp: int = 1
     sp: bool = False
+    ep: int = 1  # expert parallelism: experts spread over this many data-parallel ranks
     layers: int | None = None  # None: all
     first: bool = True  # holds the embedding
     last: bool = True  # holds the final norm, the head and the loss
@@ -116,10 +117,23 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     add(layernorm_ops("ln2", eh, p, L))
     add(([c for c in [cast_op("ln2.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln2.grad_cast", eh, a, s, L)] if c]))
-    add(linear_ops("mlp.up", T, d, f / tp, p, L))
-    add(([Op("mlp.gelu", "elementwise", 8.0 * T * f / tp, 2 * a * T * f / tp, "fp32", L)],
-         [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * f / tp, 3 * a * T * f / tp, "fp32", L)]))
-    add(linear_ops("mlp.down", T, f / tp, d, p, L))
+    E, k = w.experts, w.experts_per_token
+    if E > 1:  # router, then tokens dispatched to their k experts (all-to-all over the expert group)
+        add(linear_ops("moe.router", T, d, E, p, L))
+        dispatch = a * T * k * d
+        add(([Op("ep.dispatch.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
+             [Op("ep.dispatch_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
+    # each device runs its E/ep experts on the T*k token slots routed to them (balanced routing)
+    local_experts = max(E // split.ep, 1)
+    rows = T * k / local_experts
+    up_f, up_b = linear_ops("mlp.up", rows, d, f / tp, p, L * local_experts)
+    add((up_f, up_b))
+    add(([Op("mlp.gelu", "elementwise", 8.0 * T * k * f / tp, 2 * a * T * k * f / tp, "fp32", L)],
+         [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * k * f / tp, 3 * a * T * k * f / tp, "fp32", L)]))
+    add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts))
+    if E > 1:
+        add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
+             [Op("ep.combine_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
     if comm:
         add((_tp_comm("tp.mlp_out", a * e, L, split.sp), _tp_comm("tp.mlp_in_grad", a * e, L, split.sp)))
     add(([Op("residual2.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
@@ -133,8 +147,9 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     d, f, V = w.d_model, w.ffn_dim, w.vocab_size
     L = split.layers or w.layers
     tp = split.tp
-    per_layer_matmul = (d * 3 * d + d * d + 2 * d * f) / tp
-    per_layer_other = (3 * d + f) / tp + d + d + 4 * d  # split biases; replicated proj/down biases, norms
+    local_experts = max(w.experts // split.ep, 1)
+    per_layer_matmul = (d * 3 * d + d * d + local_experts * 2 * d * f) / tp + (d * w.experts if w.experts > 1 else 0)
+    per_layer_other = (3 * d + local_experts * f) / tp + d + local_experts * d + 4 * d  # biases, norms
     matmul = L * per_layer_matmul
     total = L * (per_layer_matmul + per_layer_other)
     if split.first:
@@ -212,7 +227,8 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     rep = tp if split.sp else 1  # the share of the replicated tensors each device keeps
     a, s = p.act_bytes, p.stream_bytes
     T = batch * S
-    per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + f + f + 3 * d) / tp
+    k = w.experts_per_token
+    per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + 3 * d) / tp + a * k * (f + f + d) / tp
     if w.attention == "naive":
         per_token_layer += a * h * S / tp  # the softmax probabilities, a full S x S matrix per head
     per_layer = per_token_layer * T

@@ -48,11 +48,15 @@ class TransformerWorkload(_WorkloadBase):
     d_ff: PositiveInt | None = None
     tied_embeddings: bool = True
     attention: Literal["flash", "naive"] = "flash"
+    experts: PositiveInt = Field(default=1, description="mixture of experts: MLP experts per layer (1: dense)")
+    experts_per_token: PositiveInt = Field(default=1, description="top-k routing: experts each token visits")
 
     @model_validator(mode="after")
     def _check(self):
         if self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        if self.experts_per_token > self.experts:
+            raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
         if (self.ffn_mult is None) == (self.d_ff is None):
             if self.ffn_mult is None:
                 raise ValueError("give one of ffn_mult or d_ff")

@@ -141,3 +141,28 @@ def test_plan_command_lists_plans():
                                        "--set", "global_batch_size=64"])
     assert result.exit_code == 0, result.output
     assert result.output.count("tp=") == 3
+
+
+def test_mixture_of_experts_multiplies_parameters_not_per_token_work():
+    from simulator.transformer import parameter_counts
+    from simulator import load_workload
+
+    dense_w = load_workload("gpt-1.3b")
+    moe_w = dense_w.model_copy(update={"experts": 8, "experts_per_token": 2})
+    assert parameter_counts(moe_w)["total"] > 4 * parameter_counts(dense_w)["total"]
+    sets = ["global_batch_size=64", "experts=8", "experts_per_token=2"]
+    moe = estimate("h100-sxm", "gpt-1.3b", plan="tp=1,pp=1,dp=8,ep=8", sets=sets)
+    dense = estimate("h100-sxm", "gpt-1.3b", plan="tp=1,pp=1,dp=8", sets=["global_batch_size=64"])
+    ratio = moe.model_flops_per_step / dense.model_flops_per_step
+    assert 1.3 < ratio < 2.0  # top-2 doubles the MLP's share of the work, not the attention's
+    assert moe.breakdown["communication"].time_s > 0  # the all-to-alls
+
+
+def test_expert_parallelism_must_divide_experts_and_data_parallelism():
+    with pytest.raises(CostsimError, match="ep"):
+        estimate("h100-sxm", "gpt-1.3b", plan="tp=1,pp=1,dp=8,ep=3", sets=["global_batch_size=64", "experts=8"])
+
+
+def test_top_k_above_the_expert_count_is_rejected():
+    with pytest.raises(CostsimError, match="experts_per_token"):
+        estimate("h100-sxm", "gpt-1.3b", sets=["experts=2", "experts_per_token=4"])
