@@ -20,7 +20,8 @@ def _divisors(n: int) -> list[int]:
 def candidate_plans(workload, devices: int, devices_per_node: int) -> Iterator[Plan]:
     """Every plan that divides the work evenly: tp within a node and dividing the heads, pp dividing the
     layers, dp dividing the batch; micro-batches that divide a replica's batch; ZeRO 0-3 when data
-    parallel; sequence parallelism with tensor parallelism."""
+    parallel; sequence parallelism with tensor parallelism; expert parallelism dividing the experts
+    and dp for a mixture of experts."""
     gbs = workload.training.global_batch_size
     if not isinstance(workload, TransformerWorkload):
         if gbs % devices == 0:
@@ -35,10 +36,12 @@ def candidate_plans(workload, devices: int, devices_per_node: int) -> Iterator[P
                 continue
             per_replica = gbs // dp
             mbs = sorted({mb for mb in MICRO_BATCHES if per_replica % mb == 0} | ({per_replica} if pp == 1 else set()))
+            eps = [ep for ep in _divisors(dp) if workload.experts % ep == 0] if workload.experts > 1 else [1]
             for mb in mbs:
                 for zero in ((0, 1, 2, 3) if dp > 1 else (0,)):
                     for sp in ((False, True) if tp > 1 else (False,)):
-                        yield Plan(tp=tp, pp=pp, dp=dp, mb=mb, zero=zero, sp=sp)
+                        for ep in eps:
+                            yield Plan(tp=tp, pp=pp, dp=dp, ep=ep, mb=mb, zero=zero, sp=sp)
 
 
 def search(profile, workload, devices: int, objective: str = "time", options: RunOptions | None = None,
