@@ -273,11 +273,15 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
         if not paths:
             raise CostsimError("no ground_truth_*.csv files", source=str(folder))
         runs = [run for p in paths for run in vtrain_suite(load_csv_raw(p), str(p))]
-        from .validation import VTRAIN_HOST_OVERHEAD_S
+        from .hardware import Link
+        from .validation import VTRAIN_HOST_OVERHEAD_S, VTRAIN_INTER_NODE_BYTES_PER_S
 
         overhead = VTRAIN_HOST_OVERHEAD_S if host_overhead_s is None else host_overhead_s
+        inter = load_profile("a100-sxm-80gb").inter_node_link
+        update = {"kernel_launch_overhead_s": overhead,
+                  "inter_node_link": Link(bandwidth_bytes_per_s=VTRAIN_INTER_NODE_BYTES_PER_S, latency_s=inter.latency_s)}
         return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)), load_profile=load_profile,
-                        profile_update={"kernel_launch_overhead_s": overhead})
+                        profile_update=update)
     raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain", field="--suite")
 
 

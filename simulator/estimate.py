@@ -113,6 +113,9 @@ def _step_ops(workload, batch: float, split=None) -> dict[str, list[Op]]:
 def execution_note(workload) -> str:
     if isinstance(workload, MLPWorkload):
         return "execution as plain numpy in fp32: one BLAS call per matrix product, a new array per elementwise step"
+    if getattr(workload, "framework", "") == "megatron":
+        return ("execution as Megatron-LM: a low-precision model (residual stream and norms included), fp32 "
+                "master weights and cross-entropy, no per-layer casts")
     return ("execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "
             "and loss in fp32); unfused kernels")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import cnn, mlp, transformer
 from .errors import OutOfMemoryError
-from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
+from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precision
 from .units import GIGA
 from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
 
@@ -29,6 +29,7 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     """
     p = PRECISIONS[w.training.precision]
     if isinstance(w, TransformerWorkload):
+        p = execution_precision(w.training.precision, w.framework)
         split = split or transformer.WHOLE
         params = transformer.device_parameters(w, split)["total"]
         acts = transformer.activation_bytes(w, batch_per_device, split, in_flight)

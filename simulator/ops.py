@@ -42,8 +42,20 @@ class Precision:
     matmul_dtype: str      # data type of the matrix products
     act_bytes: int         # activations fed to and produced by the matrix products
     master_bytes: int      # weights as the optimizer keeps them
-    stream_bytes: int      # residual stream, norms, softmax and loss (fp32 under autocast)
+    stream_bytes: int      # residual stream, norms and softmax (fp32 under autocast)
     mixed: bool            # True: low-precision copies of the weights are made each step
+    loss_bytes: int = 4    # the cross-entropy's logits (fp32 in every framework modelled)
+
+
+def execution_precision(precision: str, framework: str = "pytorch_amp") -> Precision:
+    """The byte widths a precision implies under a framework. PyTorch autocast keeps the residual
+    stream, norms and softmax in fp32 and casts at every matrix product; Megatron-LM trains a
+    low-precision model (residual stream, norms and their outputs in the low-precision type, fused
+    kernels, no per-layer casts), with fp32 master weights and an fp32 cross-entropy."""
+    p = PRECISIONS[precision]
+    if framework == "megatron" and p.mixed:
+        return Precision(p.matmul_dtype, p.act_bytes, p.master_bytes, p.act_bytes, True, 4)
+    return p
 
 
 PRECISIONS = {
@@ -98,7 +110,7 @@ def optimizer_ops(params: float, optimizer: str) -> list[Op]:
 def loss_ops(rows: float, classes: float, p: Precision) -> list[Op]:
     """Cross-entropy over fp32-upcast logits: cast, log-softmax (max and sum passes, then write),
     NLL; backward: zero-filled NLL gradient, log-softmax backward (sum pass, then write), cast back."""
-    n, a, s = rows * classes, p.act_bytes, p.stream_bytes
+    n, a, s = rows * classes, p.act_bytes, p.loss_bytes
     ops = []
     if a != s:
         ops.append(Op("loss.upcast", "loss", 0.0, (a + s) * n, "fp32"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ops import (PRECISIONS, Op, cast_op, layernorm_ops, linear_ops, loss_ops, optimizer_ops,
+from .ops import (PRECISIONS, Op, execution_precision, cast_op, layernorm_ops, linear_ops, loss_ops, optimizer_ops,
                   weight_cast_ops)
 from .workload import TransformerWorkload
 
@@ -167,7 +167,7 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
 def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
              split: Split = WHOLE) -> dict[str, list[Op]]:
     """All kernels of one training step on ``batch`` sequences on one device, by phase."""
-    p = PRECISIONS[w.training.precision]
+    p = execution_precision(w.training.precision, w.framework)
     d, V, S = w.d_model, w.vocab_size, w.seq_len
     T = batch * S
     e = T * d
@@ -220,7 +220,7 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     number of stages; GPipe: all of them). The last stage's loss holds the low-precision logits, their
     fp32 copy and the fp32 log-probabilities of one micro-batch.
     """
-    p = PRECISIONS[w.training.precision]
+    p = execution_precision(w.training.precision, w.framework)
     d, f, S, V, h = w.d_model, w.ffn_dim, w.seq_len, w.vocab_size, w.heads
     L = split.layers or w.layers
     tp = split.tp

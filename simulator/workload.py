@@ -48,6 +48,9 @@ class TransformerWorkload(_WorkloadBase):
     d_ff: PositiveInt | None = None
     tied_embeddings: bool = True
     attention: Literal["flash", "naive"] = "flash"
+    framework: Literal["pytorch_amp", "megatron"] = Field(
+        default="pytorch_amp", description="execution style: eager PyTorch autocast (as calibrated) or "
+                                           "Megatron-LM (low-precision residual stream, fused kernels)")
     experts: PositiveInt = Field(default=1, description="mixture of experts: MLP experts per layer (1: dense)")
     experts_per_token: PositiveInt = Field(default=1, description="top-k routing: experts each token visits")
 

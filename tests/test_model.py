@@ -182,3 +182,12 @@ def test_micro_batch_must_divide_the_per_device_batch():
 
     with pytest.raises(CostsimError, match="micro_batch_size"):
         estimate("h200", "gpt2-124m", sets=["micro_batch_size=5"])
+
+
+def test_megatron_execution_moves_fewer_bytes_than_pytorch_autocast():
+    amp = estimate("a100-sxm-80gb", "gpt-1.3b")
+    meg = estimate("a100-sxm-80gb", "gpt-1.3b", sets=["framework=megatron"])
+    assert meg.breakdown["normalization"].bytes < amp.breakdown["normalization"].bytes
+    assert meg.breakdown["elementwise"].bytes < amp.breakdown["elementwise"].bytes
+    assert meg.breakdown["gemm"].flops == amp.breakdown["gemm"].flops
+    assert meg.step_time_s < amp.step_time_s

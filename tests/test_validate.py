@@ -83,8 +83,7 @@ def test_vtrain_suite_estimates_every_plan():
         pytest.skip("vTrain data not found")
     report = api.validate_suite("vtrain", str(VTRAIN))
     assert report.summary.runs == 1549
-    assert report.summary.estimated >= 1540  # a handful do not fit in our (pessimistic) memory model
-    assert set(report.summary.not_estimated) <= {"does not fit in memory"}
+    assert report.summary.estimated == 1549
 
 
 def test_vtrain_single_node_within_20_percent_calibrated_there():
@@ -97,12 +96,12 @@ def test_vtrain_single_node_within_20_percent_calibrated_there():
 
 
 def test_vtrain_multi_node_held_out_guard():
-    """Held out from every fit. The cluster issue's target is 12%; this guards the current 16%
+    """Held out from every fit. The cluster issue's target is 12%; this guards the current 13.3%
     against regressions until the model gets there (see the README)."""
     if not VTRAIN.is_dir():
         pytest.skip("vTrain data not found")
     mape, n = _mape(api.validate_suite("vtrain", str(VTRAIN / "ground_truth_multi.csv")), "multi")
-    assert n >= 100 and mape <= 0.18
+    assert n == 109 and mape <= 0.15
 
 
 def test_vtrain_suite_needs_its_data():
