@@ -108,6 +108,19 @@ class Link(Strict):
     latency_s: NonNegativeFloat
 
 
+class Topology(Strict):
+    """How devices connect. The scale-up domain is the set of devices one intra-node link reaches: an
+    NVLink/NVSwitch node, or a whole TPU pod slice over ICI. Inside it, devices form a switch (every
+    pair one hop), a ring, or a 2D/3D torus (bandwidth-optimal rings along each dimension, fewer
+    latency hops). Between domains, a fat tree that may be oversubscribed."""
+
+    intra: Literal["switch", "ring", "torus2d", "torus3d"] = "switch"
+    scale_up_domain_devices: PositiveInt | None = Field(
+        default=None, description="devices one intra-node link reaches; default: devices_per_node")
+    inter_oversubscription: Annotated[float, Field(ge=1.0)] = Field(
+        default=1.0, description="fat-tree oversubscription between domains (1: non-blocking)")
+
+
 class Power(Strict):
     """Power model: between idle and TDP according to how busy each operation keeps the device."""
 
@@ -149,6 +162,7 @@ class ClassicalProfile(_ProfileBase):
     devices_per_node: PositiveInt = 1
     intra_node_link: Link
     inter_node_link: Link
+    topology: Topology = Topology()
     kernel_launch_overhead_s: NonNegativeFloat = Field(
         description="host time to dispatch one kernel (eager frameworks)")
     power: Power

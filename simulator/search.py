@@ -52,7 +52,8 @@ def search(profile, workload, devices: int, objective: str = "time", options: Ru
     base = options or RunOptions(devices=devices)
     key = OBJECTIVES[objective]
     found, last_error = [], None
-    for plan in candidate_plans(workload, devices, getattr(profile, "devices_per_node", 1)):
+    domain = profile.topology.scale_up_domain_devices or profile.devices_per_node
+    for plan in candidate_plans(workload, devices, min(domain, 64)):
         try:
             e = estimate_run(profile, workload, base.model_copy(update={"devices": devices, "plan": plan}))
         except CostsimError as err:  # does not fit, or not valid here: not a candidate

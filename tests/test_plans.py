@@ -166,3 +166,28 @@ def test_expert_parallelism_must_divide_experts_and_data_parallelism():
 def test_top_k_above_the_expert_count_is_rejected():
     with pytest.raises(CostsimError, match="experts_per_token"):
         estimate("h100-sxm", "gpt-1.3b", sets=["experts=2", "experts_per_token=4"])
+
+
+def test_tpu_pod_collectives_stay_on_ici_across_hosts():
+    v5p = load_profile("tpu-v5p")
+    assert v5p.topology.intra == "torus3d" and v5p.topology.scale_up_domain_devices == 8960
+    over_ici = collective_time_s("all_reduce", 1e9, Group(256, 1), v5p)
+    host_network = v5p.model_copy(update={"topology": v5p.topology.model_copy(update={"scale_up_domain_devices": 4})})
+    assert over_ici < collective_time_s("all_reduce", 1e9, Group(256, 1), host_network) / 5
+
+
+def test_torus_needs_fewer_latency_hops_than_a_ring():
+    p = load_profile("tpu-v5p")
+    ring = p.model_copy(update={"topology": p.topology.model_copy(update={"intra": "ring"})})
+    small = 1e3  # latency-bound
+    assert collective_time_s("all_reduce", small, Group(512, 1), p) < collective_time_s("all_reduce", small,
+                                                                                        Group(512, 1), ring)
+
+
+def test_oversubscribed_fat_tree_slows_cross_node_collectives():
+    p = load_profile("h100-sxm")
+    tapered = p.model_copy(update={"topology": p.topology.model_copy(update={"inter_oversubscription": 2.0})})
+    assert collective_time_s("all_reduce", 1e9, Group(64, 8), tapered) > collective_time_s("all_reduce", 1e9,
+                                                                                           Group(64, 8), p)
+    assert collective_time_s("all_reduce", 1e9, Group(8, 1), tapered) == collective_time_s("all_reduce", 1e9,
+                                                                                           Group(8, 1), p)

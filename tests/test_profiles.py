@@ -6,7 +6,7 @@ from simulator.loader import bundled_names, load_profile, load_workload, raw_pro
 
 UNIT_SUFFIXES = ("_s", "_bytes", "_flops", "_flops_per_s", "_bytes_per_s", "_watts", "_joules", "_usd",
                  "_usd_per_hour", "_kg_co2", "_fraction")
-UNITLESS = {"year", "devices_per_node", "exponent", "magic_state_factories", "logical_qubits",
+UNITLESS = {"year", "devices_per_node", "scale_up_domain_devices", "inter_oversubscription", "exponent", "magic_state_factories", "logical_qubits",
             "cycles_per_toffoli", "classical_parallelism", "degree", "sparse_2_4_accelerated",
             # per-dtype rates: the unit is in the parent's name (peak_dense_flops_per_s)
             "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
