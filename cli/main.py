@@ -16,6 +16,7 @@ from simulator.calibration import group_stats
 from simulator.loader import (bundled_names, load_profile, load_workload, raw_profile, validate_profile,
                               write_text_atomically)
 from simulator.regions import GRID_G_CO2_PER_KWH, PUE
+from simulator.units import GIGA, SECONDS_PER_HOUR
 
 FORMATS = click.Choice(["table", "json", "csv", "markdown"])
 
@@ -197,10 +198,14 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements):
 @click.option("--queue-wait-hours", type=float, default=0.0, show_default=True, help="mean wait in the queue")
 @click.option("--replicas", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--requeue-on-failure", is_flag=True,
+              help="after an interruption, wait in the queue again instead of swapping in a spare")
+@click.option("--interval-sweep", is_flag=True,
+              help="also simulate 1/4, 1/2, 2 and 4 times the Young/Daly checkpoint interval")
 @guarded
 def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
              sets, fmt, as_json, mtbf_hours, straggler_cv, preemptions_per_hour, checkpoint_interval_s,
-             storage_gb_per_s, queue_wait_hours, replicas, seed):
+             storage_gb_per_s, queue_wait_hours, replicas, seed, requeue_on_failure, interval_sweep):
     """A whole training run as a discrete-event simulation: failures, checkpoints, restarts, stragglers,
     pre-emptions and queueing, over Monte Carlo replicas (p5/p50/p95)."""
     if mtbf_hours is not None and mtbf_hours <= 0:
@@ -213,10 +218,19 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
         e, mc = api.simulate(
             hardware, workload, replicas=replicas, seed=seed, mtbf_hours=mtbf_hours,
             straggler_cv_fraction=straggler_cv, preemptions_per_hour=preemptions_per_hour,
-            checkpoint_interval_s=checkpoint_interval_s, storage_bandwidth_bytes_per_s=storage_gb_per_s * 1e9,
-            queue_wait_s=queue_wait_hours * 3600.0, sets=sets, pricing=pricing, progress=progress,
+            checkpoint_interval_s=checkpoint_interval_s, storage_bandwidth_bytes_per_s=storage_gb_per_s * GIGA,
+            queue_wait_s=queue_wait_hours * SECONDS_PER_HOUR, requeue_on_failure=requeue_on_failure, sets=sets,
+            pricing=pricing, progress=progress,
             **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
     click.echo(report_layer.simulation_table(e, mc, "json" if as_json else fmt))
+    if interval_sweep:
+        sweep = api.checkpoint_interval_sweep(
+            hardware, workload, replicas=replicas, seed=seed, mtbf_hours=mtbf_hours,
+            straggler_cv_fraction=straggler_cv, preemptions_per_hour=preemptions_per_hour,
+            storage_bandwidth_bytes_per_s=storage_gb_per_s * GIGA, queue_wait_s=queue_wait_hours * SECONDS_PER_HOUR,
+            requeue_on_failure=requeue_on_failure, sets=sets,
+            pricing=pricing, **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
+        click.echo(report_layer.interval_sweep_table(sweep, "json" if as_json else fmt))
 
 
 @main.command("plan")

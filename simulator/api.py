@@ -290,7 +290,8 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
              straggler_cv_fraction: float = 0.0, preemptions_per_hour: float = 0.0,
              checkpoint_interval_s: float | None = None, storage_bandwidth_bytes_per_s: float = 10e9,
              detection_s: float = 60.0, restart_s: float = 300.0, queue_wait_s: float = 0.0,
-             sets: Iterable[str] = (), pricing: str = "auto", progress=None, **options):
+             requeue_on_failure: bool = False, sets: Iterable[str] = (), pricing: str = "auto", progress=None,
+             **options):
     """``costsim simulate``: Monte Carlo replicas of the whole run (discrete-event, SimPy) on the
     closed-form step. Returns (the closed-form Estimate, the MonteCarlo summary)."""
     from pydantic import ValidationError
@@ -310,7 +311,7 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
                         preemptions_per_hour=preemptions_per_hour, checkpoint_bytes=state_bytes,
                         storage_bandwidth_bytes_per_s=storage_bandwidth_bytes_per_s,
                         checkpoint_interval_s=checkpoint_interval_s, detection_s=detection_s, restart_s=restart_s,
-                        queue_wait_s=queue_wait_s)
+                        queue_wait_s=queue_wait_s, requeue_on_failure=requeue_on_failure)
     except ValidationError as err:
         first = err.errors()[0]
         raise CostsimError(first["msg"], field="--" + str(first["loc"][0]).replace("_", "-")) from None
@@ -322,3 +323,23 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
                                grid)
 
     return e, monte_carlo(e, cfg, replicas, seed, outcome, progress)
+
+
+INTERVAL_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def checkpoint_interval_sweep(hardware, workload, *, replicas: int = 20, seed: int = 0, **kwargs):
+    """The cost of getting the checkpoint interval wrong: the run simulated at 1/4, 1/2, 1, 2 and 4
+    times the Young/Daly optimum. Returns [(interval_s, MonteCarlo)], optimum in the middle."""
+    kwargs.pop("checkpoint_interval_s", None)
+    e, base = simulate(hardware, workload, replicas=1, seed=seed, **kwargs)
+    if base.checkpoint_interval_s is None:
+        raise CostsimError("no failures or pre-emptions to checkpoint against: give --mtbf-hours",
+                           field="--interval-sweep")
+    optimum = base.checkpoint_interval_s
+    out = []
+    for factor in INTERVAL_FACTORS:
+        _, mc = simulate(hardware, workload, replicas=replicas, seed=seed, checkpoint_interval_s=optimum * factor,
+                         **kwargs)
+        out.append((optimum * factor, mc))
+    return out

@@ -22,6 +22,7 @@ from scipy.optimize import least_squares
 from .hardware import ClassicalProfile, Efficiency, EfficiencyCurve, MemoryClassFractions, Power
 from .ops import PRECISIONS, Op, gemm, layernorm_ops, loss_ops, optimizer_ops
 from .roofline import price_ops
+from .units import TERA
 
 A = PRECISIONS["bf16_mixed"]
 GEMM_DTYPES = {"bfloat16": "bf16", "float16": "fp16"}
@@ -276,8 +277,8 @@ def sustained_ratio(profile, records) -> tuple[float, str]:
     op = gemm("gemm", 8192, 8192, 8192, 2, 2, "bf16")
     burst = op.flops / price_ops([op], profile)[0][0].time_s
     ratio = min(1.0, sustained[0] / burst)
-    return ratio, (f"sustained bf16 GEMM {sustained[0] / 1e12:.0f} TFLOP/s under the power limit against "
-                   f"{burst / 1e12:.0f} TFLOP/s in short bursts: compute curves' max_fraction scaled by {ratio:.3f}")
+    return ratio, (f"sustained bf16 GEMM {sustained[0] / TERA:.0f} TFLOP/s under the power limit against "
+                   f"{burst / TERA:.0f} TFLOP/s in short bursts: compute curves' max_fraction scaled by {ratio:.3f}")
 
 
 def _watts(row: dict) -> float:

@@ -22,7 +22,7 @@ from scipy.stats import norm
 
 from .estimate import Estimate
 from .hardware import NonNegativeFloat, PositiveFloat, Strict
-from .units import SECONDS_PER_HOUR
+from .units import GIGA, SECONDS_PER_HOUR
 
 
 class SimConfig(Strict):
@@ -39,6 +39,8 @@ class SimConfig(Strict):
     detection_s: NonNegativeFloat = 60.0  # assumption: a hung collective times out in about a minute
     restart_s: NonNegativeFloat = 300.0  # assumption: spare swap or requeue, and process start-up
     queue_wait_s: NonNegativeFloat = Field(default=0.0, description="mean wait in the job queue (exponential)")
+    requeue_on_failure: bool = Field(default=False, description="after an interruption the job goes back "
+                                     "to the queue (waiting queue_wait_s on average) instead of a spare swap")
 
 
 def checkpoint_write_s(cfg: SimConfig) -> float:
@@ -89,6 +91,7 @@ class _Job:
     def __init__(self, env: simpy.Environment, e: Estimate, cfg: SimConfig, rng: np.random.Generator):
         self.env, self.e, self.cfg, self.rng = env, e, cfg, rng
         self.tally = RunTally()
+        self.holding = False  # devices allocated: only then can they fail or be pre-empted
         self.write_s = checkpoint_write_s(cfg)
         mtbf = system_mtbf_s(cfg, e.devices)
         self.interval_s = cfg.checkpoint_interval_s or young_daly_interval_s(self.write_s, mtbf)
@@ -117,9 +120,16 @@ class _Job:
             raise
         setattr(self.tally, bucket, getattr(self.tally, bucket) + seconds)
 
+    def queued(self):
+        """Wait in the job queue with no devices held."""
+        self.holding = False
+        yield from self.wait(self.rng.exponential(self.cfg.queue_wait_s), "queue_s")
+        self.holding = True
+
     def run(self):
         if self.cfg.queue_wait_s > 0:
-            yield from self.wait(self.rng.exponential(self.cfg.queue_wait_s), "queue_s")
+            yield from self.queued()
+        self.holding = True
         done, total = 0, int(self.e.steps)
         while done < total:
             k = min(self.steps_per_segment, total - done)
@@ -144,6 +154,8 @@ class _Job:
             self.tally.failures += 1
         else:
             self.tally.preemptions += 1
+        if self.cfg.requeue_on_failure and self.cfg.queue_wait_s > 0:  # devices released while queued
+            yield from self.queued()
         while True:  # a further interruption during recovery starts the recovery over
             try:
                 reload_s = self.write_s  # read the checkpoint back at the storage rate
@@ -161,7 +173,8 @@ def _interrupter(env: simpy.Environment, job: _Job, rate_per_s: float, cause: st
         yield env.timeout(rng.exponential(1.0 / rate_per_s))
         if not job.process.is_alive:
             return
-        job.process.interrupt(cause)
+        if job.holding:
+            job.process.interrupt(cause)
 
 
 def simulate(e: Estimate, cfg: SimConfig, rng: np.random.Generator) -> RunTally:
@@ -243,7 +256,7 @@ def monte_carlo(e: Estimate, cfg: SimConfig, replicas: int, seed: int, outcome, 
     breakdown = {k: float(np.mean([getattr(t, k) for t in tallies]))
                  for k in ("queue_s", "productive_s", "lost_s", "checkpoint_s", "recovery_s")}
     notes = [f"straggler noise: coefficient of variation {cfg.straggler_cv_fraction:g} per device and step",
-             f"checkpoint: {cfg.checkpoint_bytes / 1e9:,.1f} GB at {cfg.storage_bandwidth_bytes_per_s / 1e9:g} GB/s "
+             f"checkpoint: {cfg.checkpoint_bytes / GIGA:,.1f} GB at {cfg.storage_bandwidth_bytes_per_s / GIGA:g} GB/s "
              f"every {interval:,.0f} s" + ("" if cfg.checkpoint_interval_s else " (Young/Daly optimum)")
              if math.isfinite(interval) else "no checkpoints (no interruptions expected)",
              f"recovery after an interruption: {cfg.detection_s:g} s detection + {cfg.restart_s:g} s restart "

@@ -23,7 +23,7 @@ from .plan import Plan, check_plan
 from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
                       GRID_G_CO2_PER_KWH)
 from .roofline import OpArrays, PricedOps, price, price_ops
-from .units import SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
+from .units import MICRO, MILLI, SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
 
 BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "pipeline_bubble", "launch_overhead")
@@ -239,7 +239,7 @@ def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note:
     notes = [
         execution_note(workload),
         "kernels queue asynchronously: the device idles only when the host's kernel dispatch "
-        f"({profile.kernel_launch_overhead_s * 1e6:.1f} us per kernel) outruns the device's work",
+        f"({profile.kernel_launch_overhead_s / MICRO:.1f} us per kernel) outruns the device's work",
     ]
     if comm_note:
         notes.append(comm_note)
@@ -321,7 +321,7 @@ def _plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float)
     if plan.dp > 1:
         how = ("overlapped with the last micro-batch's backward pass" if plan.overlap_grad_reduce
                else "after the backward pass")
-        parts.append(f"data-parallel gradient reduction {how} ({exposed * 1e3:.3g} of {grad_sync * 1e3:.3g} ms "
+        parts.append(f"data-parallel gradient reduction {how} ({exposed / MILLI:.3g} of {grad_sync / MILLI:.3g} ms "
                      f"exposed)" + (f", ZeRO stage {plan.zero}" if plan.zero else ""))
     parts.append("collectives: alpha-beta, hierarchical across nodes; devices waiting on them draw idle power; "
                  "every device's energy taken as its pipeline's slowest stage's")

@@ -12,6 +12,7 @@ import time
 from typing import Callable
 
 from .errors import CostsimError
+from .units import MILLI
 
 Progress = Callable[[str, float], None]
 
@@ -45,7 +46,7 @@ def _timeit(torch, fn, reps: int = 10) -> float:
         fn()
         b.record()
         b.synchronize()
-        times.append(a.elapsed_time(b) / 1e3)
+        times.append(a.elapsed_time(b) * MILLI)
     times.sort()
     return times[len(times) // 2]
 
@@ -71,7 +72,7 @@ def _window(torch, nv, handle, fn, seconds: float) -> dict:
             _sync(torch)
     _sync(torch)
     wall = time.perf_counter() - t0
-    joules = (nv.nvmlDeviceGetTotalEnergyConsumption(handle) - e0) / 1e3
+    joules = (nv.nvmlDeviceGetTotalEnergyConsumption(handle) - e0) * MILLI
     return {"calls": calls, "seconds": wall, "joules": joules, "mean_watts": joules / wall}
 
 

@@ -8,11 +8,11 @@ import json
 import math
 
 from .estimate import Estimate
-from .units import GIGA, SECONDS_PER_DAY, SECONDS_PER_HOUR, TERA, kwh
+from .units import GIGA, KILO, MILLI, SECONDS_PER_DAY, SECONDS_PER_HOUR, TERA, kwh
 
 SUMMARY_COLUMNS = (
     ("hardware", "hardware", None),
-    ("step_time_s", "step (ms)", lambda v: v * 1e3),
+    ("step_time_s", "step (ms)", lambda v: v / MILLI),
     ("total_time_s", "total (days)", lambda v: v / SECONDS_PER_DAY),
     ("samples_per_s", "samples/s", None),
     ("mfu_fraction", "MFU", None),
@@ -87,7 +87,7 @@ def estimate_table(e: Estimate, fmt: str = "table") -> str:
     summary = [
         ["hardware", f"{e.hardware} x {e.devices}"],
         ["workload", e.workload],
-        ["step time", f"{e.step_time_s * 1e3:.4g} ms ({e.batch_per_device:g} samples per device)"],
+        ["step time", f"{e.step_time_s / MILLI:.4g} ms ({e.batch_per_device:g} samples per device)"],
         ["steps", _fmt(e.steps)],
         ["total time", f"{e.total_time_s / SECONDS_PER_HOUR:.4g} h ({e.total_time_s / SECONDS_PER_DAY:.3g} days)"],
         ["throughput", (f"{e.tokens_per_s:,.0f} tokens/s" if e.tokens_per_s else
@@ -103,9 +103,9 @@ def estimate_table(e: Estimate, fmt: str = "table") -> str:
     ]
     classes = [(k, v) for k, v in e.breakdown.items() if v.time_s > 0]
     headers = ["class", "time (ms)", "share", "energy (J)", "TFLOP", "GB moved", "kernels"]
-    rows = [[k, f"{v.time_s * 1e3:.4g}", f"{v.time_s / e.step_time_s:.1%}", f"{v.device_energy_joules:.4g}",
+    rows = [[k, f"{v.time_s / MILLI:.4g}", f"{v.time_s / e.step_time_s:.1%}", f"{v.device_energy_joules:.4g}",
              f"{v.flops / TERA:.4g}", f"{v.bytes / GIGA:.4g}", f"{v.kernels:.0f}"] for k, v in classes]
-    rows.append(["total", f"{e.step_time_s * 1e3:.4g}", "100.0%", f"{e.device_energy_per_step_joules:.4g}",
+    rows.append(["total", f"{e.step_time_s / MILLI:.4g}", "100.0%", f"{e.device_energy_per_step_joules:.4g}",
                  f"{sum(v.flops for _, v in classes) / TERA:.4g}", f"{sum(v.bytes for _, v in classes) / GIGA:.4g}",
                  f"{sum(v.kernels for _, v in classes):.0f}"])
     notes = [f"- {a}" for a in e.assumptions] + [f"- WARNING: {w}" for w in e.warnings]
@@ -161,7 +161,7 @@ def validation_table(report, fmt: str = "table", limit: int | None = None) -> st
                    "step_time_error_fraction", "energy_error_fraction", "problem"]
     estimated = [r for r in report.results if r.predicted_step_time_s is not None]
     shown = estimated if limit is None else sorted(estimated, key=lambda r: -abs(r.step_time_error_fraction))[:limit]
-    display = [[r.label, r.hardware, f"{r.measured_step_time_s * 1e3:.4g}", f"{r.predicted_step_time_s * 1e3:.4g}",
+    display = [[r.label, r.hardware, f"{r.measured_step_time_s / MILLI:.4g}", f"{r.predicted_step_time_s / MILLI:.4g}",
                 _pct(r.step_time_error_fraction), _pct(r.energy_error_fraction)] for r in shown]
     raw = [[getattr(r, k) for k in raw_headers] for r in report.results]
     if fmt == "csv":
@@ -230,9 +230,9 @@ def plan_table(found, fmt: str = "table") -> str:
     rows = []
     for i, (p, e) in enumerate(found, 1):
         share = lambda c: f"{e.breakdown[c].time_s / e.step_time_s:.0%}"  # noqa: E731
-        rows.append([str(i), p.label(), f"{e.step_time_s * 1e3:.4g}", f"{e.mfu_fraction:.1%}",
+        rows.append([str(i), p.label(), f"{e.step_time_s / MILLI:.4g}", f"{e.mfu_fraction:.1%}",
                      f"{e.total_time_s / SECONDS_PER_DAY:.3g}", f"{e.cost_usd:,.0f}",
-                     f"{kwh(e.energy_joules) / 1e3:.4g}", f"{e.peak_memory_bytes / GIGA:.3g}",
+                     f"{kwh(e.energy_joules) / KILO:.4g}", f"{e.peak_memory_bytes / GIGA:.3g}",
                      share("pipeline_bubble"), share("communication")])
     if fmt == "csv":
         return _csv(headers, rows)
@@ -247,10 +247,10 @@ def simulation_table(e, mc, fmt: str = "table") -> str:
         ["wall time (days)", *(f"{getattr(mc.wall_time_s, q) / SECONDS_PER_DAY:.4g}" for q in ("p5", "p50", "p95")),
          f"{e.total_time_s / SECONDS_PER_DAY:.4g}"],
         ["device-hours", *(f"{getattr(mc.device_hours, q):,.0f}" for q in ("p5", "p50", "p95")), f"{e.device_hours:,.0f}"],
-        ["energy (MWh)", *(f"{kwh(getattr(mc.energy_joules, q)) / 1e3:,.4g}" for q in ("p5", "p50", "p95")),
-         f"{kwh(e.energy_joules) / 1e3:,.4g}"],
+        ["energy (MWh)", *(f"{kwh(getattr(mc.energy_joules, q)) / KILO:,.4g}" for q in ("p5", "p50", "p95")),
+         f"{kwh(e.energy_joules) / KILO:,.4g}"],
         ["cost ($)", *(f"{getattr(mc.cost_usd, q):,.0f}" for q in ("p5", "p50", "p95")), f"{e.cost_usd:,.0f}"],
-        ["CO2 (t)", *(f"{getattr(mc.co2_kg, q) / 1e3:,.4g}" for q in ("p5", "p50", "p95")), f"{e.co2_kg / 1e3:,.4g}"],
+        ["CO2 (t)", *(f"{getattr(mc.co2_kg, q) / KILO:,.4g}" for q in ("p5", "p50", "p95")), f"{e.co2_kg / KILO:,.4g}"],
         ["interruptions", *(f"{getattr(mc.failures, q):.0f}" for q in ("p5", "p50", "p95")), "0"],
     ]
     headers = ["outcome", "p5", "p50", "p95", "closed form"]
@@ -262,3 +262,20 @@ def simulation_table(e, mc, fmt: str = "table") -> str:
     notes = "\n".join(f"- {a}" for a in mc.assumptions)
     return (f"{mc.replicas} replica(s), seed {mc.seed}, {mc.devices} devices, plan {e.plan}\n{table}\n\n"
             f"mean wall time spent: {spent}\n{notes}")
+
+
+def interval_sweep_table(sweep, fmt: str = "table") -> str:
+    """Checkpoint interval against median wall time and cost: the price of getting it wrong."""
+    optimum = sweep[len(sweep) // 2]
+    if fmt == "json":
+        return json.dumps([{"checkpoint_interval_s": i, "simulation": mc.to_dict()} for i, mc in sweep], indent=2)
+    headers = ["checkpoint interval", "x optimum", "wall p50 (days)", "vs optimum", "cost p50 ($)", "lost work"]
+    rows = []
+    for interval, mc in sweep:
+        wall = mc.wall_time_s.p50
+        lost = mc.mean_breakdown_s["lost_s"] / max(sum(mc.mean_breakdown_s.values()), 1.0)
+        rows.append([f"{interval:,.0f} s", f"{interval / optimum[0]:.2g}", f"{wall / SECONDS_PER_DAY:.4g}",
+                     f"{wall / optimum[1].wall_time_s.p50 - 1:+.1%}", f"{mc.cost_usd.p50:,.0f}", f"{lost:.1%}"])
+    if fmt == "csv":
+        return _csv(headers, rows)
+    return "\n" + (_markdown_table(headers, rows) if fmt == "markdown" else _text_table(headers, rows))

@@ -91,3 +91,19 @@ def test_bad_simulation_input_is_one_line(args, expected):
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [f"costsim: error: {expected}"] or \
         (len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr)
+
+
+def test_interval_sweep_shows_the_cost_of_a_wrong_checkpoint_interval():
+    sweep = api.checkpoint_interval_sweep("h100-sxm", "gpt3-175b", plan=PLAN, replicas=20, mtbf_hours=20000)
+    intervals = [i for i, _ in sweep]
+    assert intervals == sorted(intervals) and len(sweep) == 5
+    walls = [mc.wall_time_s.p50 for _, mc in sweep]
+    assert walls[2] < walls[0] and walls[2] < walls[4]
+
+
+def test_requeue_after_failure_waits_in_the_queue_without_holding_devices(gpt3):
+    cfg = dict(mtbf_hours=20000, checkpoint_bytes=2e12, queue_wait_s=3600.0)
+    spare = simulate(gpt3, SimConfig(**cfg), np.random.default_rng(5))
+    requeue = simulate(gpt3, SimConfig(**cfg, requeue_on_failure=True), np.random.default_rng(5))
+    assert requeue.queue_s > spare.queue_s
+    assert requeue.failures > 0
