@@ -278,7 +278,7 @@ def sustained_ratio(profile, records) -> tuple[float, str]:
     burst = op.flops / price_ops([op], profile)[0][0].time_s
     ratio = min(1.0, sustained[0] / burst)
     return ratio, (f"sustained bf16 GEMM {sustained[0] / TERA:.0f} TFLOP/s under the power limit against "
-                   f"{burst / TERA:.0f} TFLOP/s in short bursts: compute curves' max_fraction scaled by {ratio:.3f}")
+                   f"{burst / TERA:.0f} TFLOP/s in short bursts: sustained_compute_fraction {ratio:.3f}")
 
 
 def _watts(row: dict) -> float:
@@ -363,10 +363,8 @@ def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
                   "model_s": predict(c, profile, floors)} for c in (*stream, *gemms, *att, *conv, *mem)]
     ratio, note = sustained_ratio(profile, records)
     notes.append(note)
-    eff = profile.efficiency
-    scaled = {k: getattr(eff, k).model_copy(update={"max_fraction": getattr(eff, k).max_fraction * ratio})
-              for k in ("gemm", "attention", "attention_backward", "conv") if k in fitted}
-    profile = _with(profile, **scaled)
+    profile = _with(profile, sustained_compute_fraction=ratio if "gemm" in fitted
+                    else base_eff.sustained_compute_fraction)
     if has_power_windows(records):
         power, power_notes = fit_power(profile, records, profile.power.tdp_watts,
                                        profile.power.host_per_device_watts)
@@ -402,10 +400,10 @@ def _curve_lines(name: str, c: EfficiencyCurve, note: str) -> list[str]:
 
 
 CURVE_NOTES = {
-    "gemm": "GEMM sweep, x sustained ratio",
-    "attention": "flash attention forward, x sustained ratio",
-    "attention_backward": "flash attention forward+backward less the forward, x sustained ratio",
-    "conv": "conv2d forward and forward+backward, x sustained ratio",
+    "gemm": "GEMM sweep (burst rates)",
+    "attention": "flash attention forward (burst)",
+    "attention_backward": "flash attention forward+backward less the forward (burst)",
+    "conv": "conv2d forward and forward+backward (burst)",
     "memory": "ceiling: the largest streaming kernels; knee: single small kernels",
 }
 
@@ -433,6 +431,8 @@ def fitted_block(result: FitResult, source_files: str, top_fields: dict | None =
         lines += _curve_lines(name, getattr(e, name), CURVE_NOTES[name])
     lines.append("  attention_softmax:  # fp32 FLOP-equivalents per attention score element")
     lines += [f"    {k}: {_g(v)}" for k, v in e.attention_softmax.model_dump().items()]
+    lines.append(f"  sustained_compute_fraction: {_g(e.sustained_compute_fraction)}"
+                 "  # power_regime compute-bound (sustained) against the burst GEMM curve")
     lines.append("  memory_class_fraction:  # layernorm, loss, embedding, optimizer rows")
     lines += [f"    {k}: {_g(v)}" for k, v in e.memory_class_fraction.model_dump().items()]
     lines.append(END)

@@ -101,6 +101,9 @@ class Efficiency(Strict):
     memory: EfficiencyCurve = Field(description="streaming kernels, against bytes moved")
     memory_class_fraction: MemoryClassFractions = MemoryClassFractions()
     attention_softmax: SoftmaxCost = SoftmaxCost()
+    sustained_compute_fraction: Fraction = Field(
+        default=1.0, description="share of the (burst) compute curves a device sustains under its power "
+                                 "limit; the curves above are burst rates")
 
 
 class Link(Strict):
@@ -169,6 +172,9 @@ class ClassicalProfile(_ProfileBase):
     purchase_price_usd: PositiveFloat | None = None
     cloud_price_usd_per_hour: PositiveFloat | None = Field(default=None, description="per device-hour")
     efficiency: Efficiency | None = None
+    sustained_compute_fraction: Fraction | None = Field(
+        default=None, description="with borrowed curves: this device's own power-limit derating (default 1: "
+                                  "the reference's derating belongs to the reference's power limit)")
     efficiency_from: str | None = Field(
         default=None,
         description="borrow the efficiency curves of this calibrated profile (scaled by this device's "

@@ -323,8 +323,9 @@ def finish_profile(data: dict, source: str, _depth: int = 0):
         k: getattr(reference.power, k) for k in ("compute_bound_fraction", "memory_bound_fraction")
         if getattr(profile.power, k) is None})
     update = {"power": power, "efficiency_from": ref if profile.efficiency is None else profile.efficiency_from}
-    if profile.efficiency is None:
-        update["efficiency"] = reference.efficiency
+    if profile.efficiency is None:  # the curves carry over; the power-limit derating is the reference's own
+        update["efficiency"] = reference.efficiency.model_copy(
+            update={"sustained_compute_fraction": profile.sustained_compute_fraction or 1.0})
     return profile.model_copy(update=update)
 
 

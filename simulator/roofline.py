@@ -139,6 +139,8 @@ def price(arrays: OpArrays, profile: ClassicalProfile) -> PricedOps:
         # fused attention: the softmax on the vector units may be the bound
         if arrays.has_scores:
             compute_s = np.maximum(compute_s, arrays.scores * per_score / resolve_rate(profile, "fp32")[1])
+        # under sustained load the clock drops to hold the power limit: every compute unit slows alike
+        compute_s = compute_s / eff.sustained_compute_fraction
         m_frac = factor * mem.max_fraction / (1.0 + (mem.half_saturation_s * kernels / ideal_m) ** mem.exponent)
         memory_s = np.where(ideal_m > 0, ideal_m / m_frac, 0.0)
         time_s = np.maximum(compute_s, memory_s)

