@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator.loader import bundled_names, load_profile, load_workload  # noqa: E402
+from simulator.transformer import WHOLE  # noqa: E402
 
 E = importlib.import_module("simulator.estimate")
 
@@ -76,7 +77,9 @@ def main() -> int:
         nonlocal i
         p = device_case[i % len(device_case)]
         i += 1
-        E.expand(gpt2, 16.0, 1).priced.clear()
+        ex = E.expand(gpt2, 16.0, WHOLE)
+        ex.priced.clear()
+        ex.stages.clear()
         E.estimate_run(p, gpt2)
 
     h200 = load_profile("h200")

@@ -12,7 +12,6 @@ import click
 from simulator import api, report
 from simulator import report as report_layer
 from simulator.errors import CostsimError
-from simulator.calibration import group_stats
 from simulator.loader import (bundled_names, load_profile, load_workload, raw_profile, validate_profile,
                               write_text_atomically)
 from simulator.regions import GRID_G_CO2_PER_KWH, PUE
@@ -180,6 +179,8 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements):
     if save_measurements and records is not None:
         write_text_atomically(save_measurements, "".join(json.dumps(r) + "\n" for r in records))
     write_text_atomically(out, text)
+    from simulator.calibration import group_stats  # scipy: imported only when calibrating
+
     for group, (n, med, worst) in group_stats(result.residuals).items():
         click.echo(f"{group:22s} {n:3d} cases   median |error| {med:6.1%}   worst {worst:6.1%}", err=True)
     click.echo(out)

@@ -120,13 +120,22 @@ def execution_note(workload) -> str:
             "and loss in fp32); unfused kernels")
 
 
+def _memo(memo: dict, key, profile, compute):
+    """A bounded memo keyed by the profile's identity (the entry holds the profile itself, so its id
+    cannot be reused while the entry lives): hashing a whole profile would cost more than a lookup."""
+    full = (id(profile), key)
+    hit = memo.get(full)
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    if len(memo) >= 64:
+        memo.pop(next(iter(memo)))
+    value = compute()
+    memo[full] = (profile, value)
+    return value
+
+
 def _memo_price(memo: dict, arrays: OpArrays, profile) -> PricedOps:
-    hit = memo.get(profile)
-    if hit is None:
-        if len(memo) >= 64:
-            memo.pop(next(iter(memo)))
-        hit = memo[profile] = price(arrays, profile)
-    return hit
+    return _memo(memo, None, profile, lambda: price(arrays, profile))
 
 
 @dataclass(frozen=True)
@@ -136,21 +145,17 @@ class Expansion:
     tensor-parallel collectives."""
 
     phases: dict[str, list[Op]]
-    arrays: OpArrays                 # one micro-batch pass, compute kernels only
-    optimizer: OpArrays
+    arrays: OpArrays                 # one micro-batch pass's compute kernels, then the optimizer step's
     comm: tuple[Op, ...]             # tensor-parallel collectives of one micro-batch pass
     model_flops_per_pass: float      # forward and backward matrix work, recomputation excluded
     parameters: float                # on this device, before ZeRO sharding
     priced: dict = field(default_factory=dict, compare=False, repr=False)  # memo: profile -> PricedOps
-    priced_opt: dict = field(default_factory=dict, compare=False, repr=False)
+    stages: dict = field(default_factory=dict, compare=False, repr=False)  # memo: (profile, plan) -> StageTimes
 
     def price_on(self, profile) -> PricedOps:
-        """The pass priced on ``profile`` (a pure function of both, memoised for sweeps that vary only
+        """The ops priced on ``profile`` (a pure function of both, memoised for sweeps that vary only
         the run options; bounded to the last 64 profiles)."""
         return _memo_price(self.priced, self.arrays, profile)
-
-    def optimizer_on(self, profile) -> PricedOps:
-        return _memo_price(self.priced_opt, self.optimizer, profile)
 
 
 @functools.lru_cache(maxsize=256)
@@ -168,7 +173,7 @@ def expand(workload, micro_batch: float, split=None) -> Expansion:
         from .memory import parameter_count
 
         params = parameter_count(workload)
-    return Expansion(phases, OpArrays.of(compute), OpArrays.of(phases["optimizer"]), comm,
+    return Expansion(phases, OpArrays.of(compute + phases["optimizer"], once=len(phases["optimizer"])), comm,
                      model_flops_per_step(workload, phases), params)
 
 
@@ -196,7 +201,7 @@ def step_breakdown(priced, profile: ClassicalProfile) -> dict[str, dict[str, flo
     on an accelerator only the excess of the host's dispatch over the device's work (kernels queue
     asynchronously); on a CPU all of it."""
     a = priced.arrays
-    total_t = priced.time_s * a.count
+    total_t = priced.time_s * a.count * a.pass_mask
     times = (total_t @ a.class_onehot).tolist()
     energies = ((total_t * priced.power_watts) @ a.class_onehot).tolist()
     breakdown = {c: {"time_s": times[i], "device_energy_joules": energies[i], "flops": st[0], "bytes": st[1],
@@ -272,7 +277,7 @@ def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
     L = workload.layers // plan.pp
     Split = transformer.Split
     if plan.pp == 1:
-        return [(Split(plan.tp, plan.sp, plan.ep, L, True, True), 1, 0)]
+        return [(Split(plan.tp, plan.sp, plan.ep, None, True, True), 1, 0)]
     out = [(Split(plan.tp, plan.sp, plan.ep, L, True, False), 1, 0)]
     if plan.pp > 2:
         out.append((Split(plan.tp, plan.sp, plan.ep, L, False, False), plan.pp - 2, 1))
@@ -282,6 +287,12 @@ def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
 
 def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, split, index: int) -> StageTimes:
     ex = expand(workload, float(micro), split)
+    return _memo(ex.stages, (plan, micro_batches, index), profile,
+                 lambda: _compute_stage_times(ex, profile, workload, plan, micro, micro_batches, split, index))
+
+
+def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_batches: int, split,
+                         index: int) -> StageTimes:
     priced = ex.price_on(profile)
     breakdown = step_breakdown(priced, profile)
     tp_group, dp_group, pp_group = Group(plan.tp, 1), Group(plan.dp, plan.tp), Group(2, plan.tp * plan.dp)
@@ -294,9 +305,9 @@ def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, 
         comm_s += 2 * collective_time_s("p2p", boundary, pp_group, profile)
     params = ex.parameters
     shard = plan.dp if plan.zero >= 1 else 1
-    opt = ex.optimizer_on(profile)
-    opt_s = float((opt.time_s * opt.arrays.count).sum()) / shard
-    opt_j = float((opt.time_s * opt.arrays.count * opt.power_watts).sum()) / shard
+    once = priced.time_s * priced.arrays.count * (1.0 - priced.arrays.pass_mask)
+    opt_s = float(once.sum()) / shard
+    opt_j = float((once * priced.power_watts).sum()) / shard
     grad_kind = "reduce_scatter" if plan.zero >= 2 else "all_reduce"
     grad_sync = collective_time_s(grad_kind, p.master_bytes * params, dp_group, profile)
     gather = 0.0

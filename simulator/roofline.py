@@ -77,14 +77,14 @@ class OpArrays:
     matrix_dtypes: frozenset[str]    # data types that matrix-unit ops ask for
     class_onehot: np.ndarray         # ops x OP_CLASSES: per-class constants and sums in one product
     dtype_onehot: np.ndarray         # ops x dtypes
-    class_static: tuple              # per class: (flops, bytes, kernels) per step, hardware-independent
+    class_static: tuple              # per class: (flops, bytes, kernels) of the pass rows, hardware-independent
+    pass_mask: np.ndarray            # 1 for the rows of a micro-batch pass, 0 for the once-per-step rows
 
-    @property
-    def has_scores(self) -> bool:
-        return bool(self.scores.any())
+    has_scores: bool = False         # any fused-attention rows (the softmax bound applies)
 
     @staticmethod
-    def of(ops) -> "OpArrays":
+    def of(ops, once: int = 0) -> "OpArrays":
+        """``ops``: the pass's ops, then ``once`` ops that run once per step (the optimizer)."""
         ops = tuple(ops)
         dtypes = tuple(dict.fromkeys(o[4] for o in ops))
         dix = {d: i for i, d in enumerate(dtypes)}
@@ -92,10 +92,14 @@ class OpArrays:
         ints = cols[5:].astype(np.int64)
         onehot = _CLASS_EYE[ints[1]]
         count, kernels = cols[2], np.maximum(cols[3], 1.0)
-        static = tuple(map(tuple, (np.stack([cols[0] * count, cols[1] * count, kernels * count]) @ onehot).T.tolist()))
+        pass_mask = np.ones(len(ops))
+        if once:
+            pass_mask[len(ops) - once:] = 0.0
+        weighted = np.stack([cols[0] * count, cols[1] * count, kernels * count]) * pass_mask
+        static = tuple(map(tuple, (weighted @ onehot).T.tolist()))
         return OpArrays(ops, cols[0], cols[1], count, kernels, cols[4], ints[0], ints[1], dtypes, ints[2],
                         frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot,
-                        np.eye(len(dtypes))[ints[2]], static)
+                        np.eye(len(dtypes))[ints[2]], static, pass_mask, bool(cols[4].any()))
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,19 @@ class PricedOps:
     warnings: tuple[str, ...]
 
 
+def _class_table(eff) -> np.ndarray:
+    """One row of constants per op class: curve (max fraction, knee, exponent), memory factor, softmax
+    work per score, and whether the class is memory-bound."""
+    mcf, soft = eff.memory_class_fraction.__dict__, eff.attention_softmax
+    table = []
+    for cls in OP_CLASSES:
+        curve = getattr(eff, CURVE_OF_CLASS[cls]) if cls in CURVE_OF_CLASS else None
+        per_score = soft.backward_flops if cls == "attention_backward" else soft.forward_flops
+        table.append((curve.max_fraction, curve.half_saturation_s, curve.exponent, 1.0, per_score, 0.0)
+                     if curve else (eff.gemm.max_fraction, 0.0, 1.0, mcf.get(cls, 1.0), 0.0, 1.0))
+    return np.array(table)
+
+
 def price(arrays: OpArrays, profile: ClassicalProfile) -> PricedOps:
     """Time and power of every op on ``profile`` (see the module docstring for the model)."""
     eff, pw = profile.efficiency, profile.power
@@ -121,14 +138,8 @@ def price(arrays: OpArrays, profile: ClassicalProfile) -> PricedOps:
     matrix_peak = max((r for d, (_, r) in zip(arrays.dtypes, rates) if d in arrays.matrix_dtypes), default=0.0)
     peak = arrays.dtype_onehot @ np.array([r for _, r in rates])
     # one row of constants per op class: curve (max fraction, knee, exponent), memory factor, softmax
-    mcf, soft, mem = eff.memory_class_fraction.__dict__, eff.attention_softmax, eff.memory
-    table = []
-    for cls in OP_CLASSES:
-        curve = getattr(eff, CURVE_OF_CLASS[cls]) if cls in CURVE_OF_CLASS else None
-        per_score = soft.backward_flops if cls == "attention_backward" else soft.forward_flops
-        table.append((curve.max_fraction, curve.half_saturation_s, curve.exponent, 1.0, per_score, 0.0)
-                     if curve else (eff.gemm.max_fraction, 0.0, 1.0, mcf.get(cls, 1.0), 0.0, 1.0))
-    c_max, c_knee, c_exp, factor, per_score, is_memory = (arrays.class_onehot @ np.array(table)).T
+    mem = eff.memory
+    c_max, c_knee, c_exp, factor, per_score, is_memory = (arrays.class_onehot @ _class_table(eff)).T
     kernels = arrays.kernels
     ideal_c = arrays.flops / peak
     ideal_m = arrays.bytes / profile.memory_bandwidth_bytes_per_s
