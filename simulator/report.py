@@ -87,7 +87,8 @@ def estimate_table(e: Estimate, fmt: str = "table") -> str:
     summary = [
         ["hardware", f"{e.hardware} x {e.devices}"],
         ["workload", e.workload],
-        ["step time", f"{e.step_time_s / MILLI:.4g} ms ({e.batch_per_device:g} samples per device)"],
+        ["step time", f"{e.step_time_s / MILLI:.4g} ms ({e.batch_per_device:g} samples per replica, "
+                      f"micro-batch {e.micro_batch_size:g}; plan {e.plan})"],
         ["steps", _fmt(e.steps)],
         ["total time", f"{e.total_time_s / SECONDS_PER_HOUR:.4g} h ({e.total_time_s / SECONDS_PER_DAY:.3g} days)"],
         ["throughput", (f"{e.tokens_per_s:,.0f} tokens/s" if e.tokens_per_s else
