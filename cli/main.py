@@ -13,7 +13,7 @@ from simulator import api, report
 from simulator import report as report_layer
 from simulator.errors import CostsimError
 from simulator.loader import (bundled_names, load_profile, load_workload, raw_profile, validate_profile,
-                              write_text_atomically)
+                              write_bytes_atomically, write_text_atomically)
 from simulator.regions import GRID_G_CO2_PER_KWH, PUE
 from simulator.units import GIGA, SECONDS_PER_HOUR
 
@@ -256,7 +256,8 @@ def plan_command(hardware, workload, devices, objective, top, sets, fmt):
 @click.option("--data", default=None, help="where the suite's data lies (vtrain: its folder or one CSV)")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="write a scatter plot of predicted against measured (PNG or SVG)")
-@click.option("--show", type=int, default=None, help="list only the N runs with the largest errors")
+@click.option("--show", type=click.IntRange(min=1), default=None,
+              help="list only the N runs with the largest errors")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @guarded
 def validate(measurements, suite, data, plot_path, show, fmt):
@@ -264,9 +265,12 @@ def validate(measurements, suite, data, plot_path, show, fmt):
     if bool(measurements) == bool(suite):
         raise CostsimError("give a measurements file or --suite")
     report = api.validate_file(measurements) if measurements else api.validate_suite(suite, data)
+    if plot_path:  # the plot first, so a bad path prints nothing else
+        image = report_layer.validation_scatter(report, Path(plot_path).suffix.lstrip(".").lower())
+        write_bytes_atomically(plot_path, image)
     click.echo(report_layer.validation_table(report, fmt, show))
     if plot_path:
-        click.echo(report_layer.validation_scatter(report, plot_path))
+        click.echo(plot_path)
 
 
 @main.group()

@@ -137,14 +137,22 @@ def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets
     """
     names = list(hardware) if hardware is not None else bundled_names("hardware")
     rows = []
+    auto = options.get("plan") == "auto"
     for hw in names:
         profile, wl = _load(hw, workload, sets)  # bad input is an error, not a row
-        opts = run_options(pricing=pricing, **options)
         try:
+            if auto:  # the fastest plan that fits on this device
+                others = {k: v for k, v in options.items() if k not in ("plan", "devices")}
+                found = plan(profile, wl, devices=options.get("devices") or 1, pricing=pricing, top=1, **others)
+                rows.append(CompareRow(hardware=profile.name, problem=None, estimate=found[0][1]))
+                continue
+            opts = run_options(pricing=pricing, **options)
             rows.append(CompareRow(hardware=profile.name, problem=None,
                                    estimate=_run(profile, wl, opts, _source(hw, "hardware"),
                                                  _source(workload, "workload"))))
         except CostsimError as err:
+            if err.field and err.field.startswith("--") and not auto:
+                raise
             rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line()))
     return rows
 
@@ -257,19 +265,19 @@ def validate_file(path: str):
 def validate_suite(name: str, data: str | None = None, host_overhead_s: float | None = None):
     """A bundled suite: ``h200`` (the shared H200 training steps) or ``vtrain`` (its CSVs; ``data`` is
     the folder or one CSV)."""
-    from .loader import load_csv_raw, load_measurements
+    from .loader import find_files, load_csv_raw, load_measurements
     from .validation import h200_suite, validate, vtrain_suite
 
     if name == "h200":
         folder = Path(data) if data else SHARED / "calibration" / "h200"
-        path = folder / "measurements.jsonl" if folder.is_dir() else folder
+        path = (find_files(folder, "measurements.jsonl") or [folder])[0]
         return validate("h200", h200_suite(load_measurements(path)), estimate, data=str(path),
                         load_profile=load_profile)
     if name == "vtrain":
         if not data:
             raise CostsimError("the vtrain suite needs --data: the folder of its CSVs or one CSV", field="--data")
         folder = Path(data)
-        paths = sorted(folder.glob("ground_truth_*.csv")) if folder.is_dir() else [folder]
+        paths = find_files(folder, "ground_truth_*.csv")
         if not paths:
             raise CostsimError("no ground_truth_*.csv files", source=str(folder))
         runs = [run for p in paths for run in vtrain_suite(load_csv_raw(p), str(p))]
@@ -314,7 +322,10 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
                         queue_wait_s=queue_wait_s, requeue_on_failure=requeue_on_failure)
     except ValidationError as err:
         first = err.errors()[0]
-        raise CostsimError(first["msg"], field="--" + str(first["loc"][0]).replace("_", "-")) from None
+        cli_names = {"storage_bandwidth_bytes_per_s": "storage-gb-per-s", "straggler_cv_fraction": "straggler-cv",
+                     "queue_wait_s": "queue-wait-hours"}
+        name = str(first["loc"][0])
+        raise CostsimError(first["msg"], field="--" + cli_names.get(name, name.replace("_", "-"))) from None
     grid, _ = opts.grid()
 
     def outcome(tally):

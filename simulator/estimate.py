@@ -266,6 +266,8 @@ class StageTimes:
     comm_s: float                           # of which tensor-parallel and point-to-point
     optimizer_s: float
     optimizer_joules: float
+    optimizer_static: tuple                 # (flops, bytes, kernels) of the optimizer step on this device
+    pass_flops: float                       # executed FLOPs of one micro-batch pass
     grad_sync_s: float                      # data-parallel gradient reduction (before any overlap)
     param_gather_s: float                   # ZeRO: gathering parameters (stage 3 per pass, 1-2 per step)
     peak_memory: dict[str, float]
@@ -321,7 +323,9 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     in_flight = micro_batches if plan.schedule == "gpipe" else min(micro_batches, plan.pp - index)
     memory = peak_memory(workload, micro, split=split, in_flight=in_flight, zero=plan.zero, dp=plan.dp)
     pass_s = math.fsum(b["time_s"] for b in breakdown.values()) + comm_s
-    return StageTimes(breakdown, pass_s, comm_s, opt_s, opt_j, grad_sync, gather, memory,
+    opt_static = tuple(v / shard for v in priced.arrays.once_static)
+    pass_flops = sum(st[0] for st in priced.arrays.class_static)
+    return StageTimes(breakdown, pass_s, comm_s, opt_s, opt_j, opt_static, pass_flops, grad_sync, gather, memory,
                       ex.model_flops_per_pass, priced.warnings)
 
 
@@ -370,14 +374,18 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     exposed = max(0.0, grad_sync - backward_s) if plan.overlap_grad_reduce else grad_sync
     idle = profile.power.idle_watts
 
+    gather_s = max(st.param_gather_s for st, _ in stages)
+    busiest_opt = max((st for st, _ in stages), key=lambda st: st.optimizer_s)
     breakdown = {c: {k: v * m for k, v in slowest.breakdown[c].items()} for c in OP_CLASSES}
-    breakdown["communication"] = _zero_row(m * slowest.comm_s + exposed + slowest.param_gather_s, idle)
+    breakdown["communication"] = _zero_row(m * slowest.comm_s + exposed + gather_s, idle)
     breakdown["pipeline_bubble"] = _zero_row(pipeline_s - m * slowest.pass_s, idle)
     launch = slowest.breakdown["launch_overhead"]
     breakdown["launch_overhead"] = _zero_row(m * launch["time_s"], idle)
     opt = breakdown["optimizer"]
-    opt.update(time_s=opt["time_s"] + slowest.optimizer_s,
-               device_energy_joules=opt["device_energy_joules"] + slowest.optimizer_joules)
+    flops, nbytes, kernels = busiest_opt.optimizer_static
+    opt.update(time_s=opt["time_s"] + busiest_opt.optimizer_s,
+               device_energy_joules=opt["device_energy_joules"] + busiest_opt.optimizer_joules,
+               flops=opt["flops"] + flops, bytes=opt["bytes"] + nbytes, kernels=opt["kernels"] + kernels)
     step_s = math.fsum(b["time_s"] for b in breakdown.values())
     e_step = math.fsum(b["device_energy_joules"] for b in breakdown.values())
     steps = workload.total_steps
@@ -400,7 +408,8 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
         tokens_per_s=tokens / step_s if tokens else None,
         images_per_s=gbs / step_s if isinstance(workload, CNNWorkload) else None, samples_per_s=gbs / step_s,
         model_flops_per_step=model_flops,
-        executed_flops_per_step=sum(b["flops"] for b in breakdown.values()) * n,
+        executed_flops_per_step=plan.tp * plan.dp * sum(
+            (m * st.pass_flops + st.optimizer_static[0]) * count for st, count in stages),
         achieved_flops_per_s=achieved, mfu_fraction=achieved / (matrix_peak(profile, workload) * n),
         device_energy_per_step_joules=e_step, average_device_power_watts=e_step / step_s,
         device_energy_joules=device_j, host_energy_joules=host_j, facility_overhead_joules=facility_j,
@@ -409,7 +418,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
         memory_capacity_bytes=profile.memory_bytes,
         memory_breakdown={k: v for k, v in memory.items() if k != "total_bytes"}, breakdown=breakdown,
         assumptions=_assumptions(profile, workload, comm_note, cost_note, grid_note, options.pue),
-        warnings=slowest.warnings,
+        warnings=tuple(dict.fromkeys(w for st, _ in stages for w in st.warnings)),
     ))
 
 

@@ -476,3 +476,23 @@ def load_csv_raw(path: str | Path) -> list[dict]:
         return list(csv.DictReader(io.StringIO(read_text(path))))
     except csv.Error as err:
         raise CostsimError(f"not CSV: {err}", source=str(path)) from None
+
+
+def find_files(folder: str | Path, pattern: str) -> list[Path]:
+    """The files in ``folder`` matching ``pattern``, sorted; ``folder`` itself if it is a file."""
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+
+def write_bytes_atomically(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that an interrupted write leaves no partial file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise CostsimError(f"cannot write: {err.strerror or err}", source=str(path)) from None

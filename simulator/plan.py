@@ -55,6 +55,8 @@ def parse_plan(text: str) -> Plan:
             fields["overlap_grad_reduce"] = False
         else:
             key, sep, value = part.partition("=")
+            if key in fields:
+                raise CostsimError(f"'{key}' given twice", field="--plan")
             if not sep or key not in _KEYS:
                 raise CostsimError(f"cannot read '{part}': expected tp=, pp=, dp=, ep=, mb=, zero=, sp, gpipe or "
                                    f"no-overlap", field="--plan")

@@ -181,8 +181,15 @@ def validation_table(report, fmt: str = "table", limit: int | None = None) -> st
     return title + table + "\n\n" + "\n".join(lines)
 
 
-def validation_scatter(report, path: str) -> str:
-    """Predicted against measured step time, log-log, with the y = x line; written to ``path``."""
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def validation_scatter(report, fmt: str = "png") -> bytes:
+    """Predicted against measured step time, log-log, with the y = x line, as an image in ``fmt``."""
+    if fmt not in PLOT_FORMATS:
+        from .errors import CostsimError
+
+        raise CostsimError(f"unknown image format '{fmt}'; use one of {', '.join(PLOT_FORMATS)}", field="--plot")
     try:
         import matplotlib
 
@@ -217,9 +224,10 @@ def validation_scatter(report, path: str) -> str:
     ax.legend(loc="upper left")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt)
     plt.close(fig)
-    return path
+    return buf.getvalue()
 
 
 def plan_table(found, fmt: str = "table") -> str:

@@ -21,14 +21,22 @@ FALLBACK = {"fp8": ("bf16", "fp16", "fp32"), "bf16": ("fp16", "fp32"), "fp16": (
             "int8": ("fp8", "bf16", "fp16", "fp32"), "int4": ("int8", "fp8", "bf16", "fp32")}
 
 
+# fp32 on units that only multiply 16-bit numbers is emulated by splitting each operand into bf16
+# parts: three products (JAX/XLA's "bf16_3x", precision HIGH on TPUs).
+FP32_EMULATION_PASSES = 3
+
+
 def resolve_rate(profile: ClassicalProfile, dtype: str) -> tuple[str, float]:
-    """The data type actually used and its peak rate (falls back when the device lacks ``dtype``)."""
+    """The data type actually used and its peak rate (falls back when the device lacks ``dtype``;
+    fp32 on 16-bit-only units pays the emulation passes)."""
     rate = profile.peak_dense_flops_per_s.rate(dtype)
     if rate:
         return dtype, rate
     for alt in FALLBACK.get(dtype, ()):
         rate = profile.peak_dense_flops_per_s.rate(alt)
         if rate:
+            if dtype == "fp32" and alt in ("bf16", "fp16"):
+                return f"{alt}x{FP32_EMULATION_PASSES}", rate / FP32_EMULATION_PASSES
             return alt, rate
     best = max(((profile.peak_dense_flops_per_s.rate(d) or 0.0), d) for d in FALLBACK)
     return best[1], best[0]
@@ -78,6 +86,7 @@ class OpArrays:
     class_onehot: np.ndarray         # ops x OP_CLASSES: per-class constants and sums in one product
     dtype_onehot: np.ndarray         # ops x dtypes
     class_static: tuple              # per class: (flops, bytes, kernels) of the pass rows, hardware-independent
+    once_static: tuple               # (flops, bytes, kernels) of the once-per-step rows
     pass_mask: np.ndarray            # 1 for the rows of a micro-batch pass, 0 for the once-per-step rows
 
     has_scores: bool = False         # any fused-attention rows (the softmax bound applies)
@@ -95,11 +104,12 @@ class OpArrays:
         pass_mask = np.ones(len(ops))
         if once:
             pass_mask[len(ops) - once:] = 0.0
-        weighted = np.stack([cols[0] * count, cols[1] * count, kernels * count]) * pass_mask
-        static = tuple(map(tuple, (weighted @ onehot).T.tolist()))
+        totals = np.stack([cols[0] * count, cols[1] * count, kernels * count])
+        static = tuple(map(tuple, ((totals * pass_mask) @ onehot).T.tolist()))
+        once_static = tuple((totals * (1.0 - pass_mask)).sum(axis=1).tolist())
         return OpArrays(ops, cols[0], cols[1], count, kernels, cols[4], ints[0], ints[1], dtypes, ints[2],
                         frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot,
-                        np.eye(len(dtypes))[ints[2]], static, pass_mask, bool(cols[4].any()))
+                        np.eye(len(dtypes))[ints[2]], static, once_static, pass_mask, bool(cols[4].any()))
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,23 @@ def test_oversubscribed_fat_tree_slows_cross_node_collectives():
                                                                                            Group(64, 8), p)
     assert collective_time_s("all_reduce", 1e9, Group(8, 1), tapered) == collective_time_s("all_reduce", 1e9,
                                                                                            Group(8, 1), p)
+
+
+def test_executed_flops_under_a_pipeline_count_each_stage_once():
+    e = estimate("h200", "gpt-1.3b", plan="tp=1,pp=4,dp=1,mb=1")
+    assert e.executed_flops_per_step / e.model_flops_per_step < 1.01
+    assert e.breakdown["optimizer"].flops > 0 and e.breakdown["optimizer"].kernels > 0
+
+
+def test_compare_with_plan_auto_searches_per_device():
+    from simulator.api import compare
+
+    rows = compare(["h200", "h100-sxm"], "gpt-1.3b", devices=8, plan="auto", sets=["global_batch_size=64"])
+    assert all(r.estimate is not None and r.estimate.devices == 8 for r in rows)
+
+
+def test_fp32_on_a_device_without_fp32_units_pays_the_emulation():
+    fp32 = estimate("tpu-v5p", "gpt2-124m", sets=["precision=fp32"])
+    bf16 = estimate("tpu-v5p", "gpt2-124m")
+    assert fp32.step_time_s > bf16.step_time_s
+    assert any("bf16x3" in w for w in fp32.warnings)

@@ -107,3 +107,29 @@ def test_requeue_after_failure_waits_in_the_queue_without_holding_devices(gpt3):
     requeue = simulate(gpt3, SimConfig(**cfg, requeue_on_failure=True), np.random.default_rng(5))
     assert requeue.queue_s > spare.queue_s
     assert requeue.failures > 0
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--mtbf-hours", "inf"], "--mtbf-hours"),
+    (["--preemptions-per-hour", "inf"], "--preemptions-per-hour"),
+    (["--storage-gb-per-s", "inf"], "--storage-gb-per-s"),
+    (["--queue-wait-hours", "inf"], "--queue-wait-hours"),
+])
+def test_infinite_rates_are_rejected_not_simulated(args, expected):
+    result = CliRunner().invoke(main, ["simulate", "-H", "h200", "-w", "gpt2-124m"] + args)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert expected in result.stderr and "finite" in result.stderr
+
+
+def test_free_checkpoints_still_bound_lost_work():
+    e = estimate("h200", "gpt2-124m", devices=8, sets=["global_batch_size=64"])
+    tally = simulate(e, SimConfig(mtbf_hours=1.0), np.random.default_rng(0))  # checkpoint_bytes 0: free
+    assert tally.failures > 0 and tally.lost_s < 0.05 * tally.productive_s and tally.wall_s < 3 * e.total_time_s
+
+
+def test_straggler_spread_matches_the_exact_maximum_of_two_normals():
+    from simulator.des import expected_max_of_normals
+
+    mean, sd = expected_max_of_normals(2)
+    assert mean == pytest.approx(1 / math.sqrt(math.pi), rel=1e-4)
+    assert sd == pytest.approx(math.sqrt(1 - 1 / math.pi), rel=1e-4)
