@@ -157,10 +157,6 @@ def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets
     return rows
 
 
-def profile(name: str | Mapping):
-    return load_profile(name)
-
-
 def workload_summary(wl) -> dict:
     """Derived quantities of a workload: parameters, tokens or images, FLOPs per step."""
     from .estimate import _step_ops, model_flops_per_step

@@ -394,12 +394,10 @@ def _check_record(row: dict, where: str, field_prefix: str) -> None:
                                source=where, field=field_prefix + "flops_per_s")
 
 
-def load_measurements(path: str | Path) -> list[dict]:
-    """Read a JSON-lines measurement file and check every record; one-line error naming file and line."""
-    path = Path(path)
-    lines = read_text(path).splitlines()
-    records = []
-    for number, line in enumerate(lines, 1):
+def _json_lines(path: Path, text: str) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a one-line error naming the line otherwise."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -408,6 +406,15 @@ def load_measurements(path: str | Path) -> list[dict]:
             raise CostsimError(f"not JSON: {err.msg}", source=f"{path}:{number}") from None
         if not isinstance(row, dict):
             raise CostsimError("expected one JSON object per line", source=f"{path}:{number}")
+        out.append((number, row))
+    return out
+
+
+def load_measurements(path: str | Path) -> list[dict]:
+    """Read a JSON-lines measurement file and check every record; one-line error naming file and line."""
+    path = Path(path)
+    records = []
+    for number, row in _json_lines(path, read_text(path)):
         _check_record(row, f"{path}:{number}", "")
         row.setdefault("run", path.stem)
         records.append(row)
@@ -428,18 +435,8 @@ def read_cpu_model() -> str:
 
 
 def write_text_atomically(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that an interrupted write leaves no partial file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise CostsimError(f"cannot write: {err.strerror or err}", source=str(path)) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` (UTF-8) to ``path`` so that an interrupted write leaves no partial file."""
+    write_bytes_atomically(path, text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------- validation files
@@ -449,15 +446,7 @@ def load_rows(path: str | Path) -> list[dict]:
     text = read_text(path)
     rows = []
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise CostsimError(f"not JSON: {err.msg}", source=f"{path}:{number}") from None
-                if not isinstance(row, dict):
-                    raise CostsimError("expected one JSON object per line", source=f"{path}:{number}")
-                rows.append(row)
+        rows = [row for _, row in _json_lines(path, text)]
     else:
         reader = csv.DictReader(io.StringIO(text))
         for number, row in enumerate(reader, 2):
@@ -496,3 +485,6 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> None:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise CostsimError(f"cannot write: {err.strerror or err}", source=str(path)) from None
+    except BaseException:  # interrupted: leave nothing behind
+        tmp.unlink(missing_ok=True)
+        raise

@@ -144,10 +144,6 @@ def comparison_table(rows, fmt: str = "table") -> str:
     return _render(headers, display, raw_headers, raw, fmt)
 
 
-def is_finite_number(v) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
-
-
 # ------------------------------------------------------------------------------------- validation
 def _pct(x) -> str:
     return "-" if x is None else f"{x:+.1%}"

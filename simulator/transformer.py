@@ -19,14 +19,8 @@ FLASH_BWD_FLOPS_RATIO = 2.5
 
 
 def parameter_counts(w: TransformerWorkload) -> dict[str, float]:
-    d, f, L, V, E = w.d_model, w.ffn_dim, w.layers, w.vocab_size, w.experts
-    per_layer_matmul = d * 3 * d + d * d + E * 2 * d * f + (d * E if E > 1 else 0)
-    per_layer_other = 3 * d + d + E * (f + d) + 4 * d  # biases and two LayerNorms (weight and bias)
-    embed = V * d + w.seq_len * d
-    head = 0 if w.tied_embeddings else V * d
-    layers = L * (per_layer_matmul + per_layer_other)
-    return {"matmul": L * per_layer_matmul + V * d, "layers": layers, "embedding": embed, "head": head,
-            "total": layers + embed + head + 2 * d}
+    """The whole model's parameters: what one device holds when nothing is split."""
+    return device_parameters(w, WHOLE)
 
 
 @dataclass(frozen=True)
