@@ -104,14 +104,25 @@ def main():
 @main.command()
 @click.option("--hardware", "-H", required=True, help="bundled profile name or path to a YAML profile")
 @click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
+@click.option("--strategy", "strategy", multiple=True, metavar="STRATEGY",
+              help="apply an efficiency strategy (repeatable; composed in the order given), e.g. prune:2of4, "
+                   "quantize:fp8, lowrank:0.25, lora:16, nas:darts,saving=0.3 (see 'costsim strategies list')")
+@click.option("--only-combined", is_flag=True, help="with several strategies: no row for each alone")
 @run_options
 @guarded
-def estimate(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years,
+def estimate(hardware, workload, strategy, only_combined, devices, plan, grid, region, pue, pricing, lifetime_years,
              electricity_usd_per_kwh, sets, fmt, as_json):
-    """Estimate one training run on one device type."""
-    e = api.estimate(hardware, workload, sets=sets, pricing=pricing,
-                     **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
-    click.echo(report.estimate_table(e, "json" if as_json else fmt))
+    """Estimate one training run on one device type; with --strategy, a cost table of the baseline and
+    the strategies."""
+    options = _options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh)
+    fmt = "json" if as_json else fmt
+    if strategy:
+        rows = api.strategies(hardware, workload, strategy, each=not only_combined, sets=sets, pricing=pricing,
+                              **options)
+        click.echo(report.strategy_table(rows, fmt))
+        return
+    e = api.estimate(hardware, workload, sets=sets, pricing=pricing, **options)
+    click.echo(report.estimate_table(e, fmt))
 
 
 @main.command()
@@ -327,6 +338,37 @@ def workloads_show(name):
     """A workload and what it implies (parameters, tokens or images, FLOPs), as JSON."""
     w = load_workload(name)
     click.echo(json.dumps({"workload": w.model_dump(), "derived": api.workload_summary(w)}, indent=2))
+
+
+@main.group("strategies")
+def strategies_group():
+    """List and show the efficiency strategies (use them with 'estimate --strategy')."""
+
+
+@strategies_group.command("list")
+@guarded
+def strategies_list():
+    """Strategies, one a line, with an example."""
+    for d in api.strategy_definitions():
+        click.echo(f"{d['example']:34s} {d['summary']}")
+
+
+@strategies_group.command("show")
+@click.argument("name")
+@guarded
+def strategies_show(name):
+    """A strategy: its argument, parameters, quality assumption and sources (and NAS presets)."""
+    d = api.strategy_definitions(name)[0]
+    click.echo(f"{d['name']}: {d['summary']}\nusage: {d['usage']}\nexample: {d['example']}")
+    if d["params"]:
+        click.echo("parameters:")
+        for p in d["params"]:
+            click.echo(f"  {p['name']:10s} {p['help']}" + (f" [default: {p['default']}]" if p["default"] not in
+                                                           (None, "") else ""))
+    click.echo(f"quality: {d['quality']}")
+    for name, preset in d.get("presets", {}).items():
+        click.echo(f"preset {name}: {preset['method']}, {preset['search_trainings']:,.4g} trainings: "
+                   f"{preset['derivation']} ({preset['source']})")
 
 
 if __name__ == "__main__":

@@ -157,6 +157,42 @@ def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets
     return rows
 
 
+def strategies(hardware, workload, strategy: Iterable[str], *, each: bool = True, sets: Iterable[str] = (),
+               pricing: str = "auto", **options):
+    """``costsim estimate --strategy ...``: the cost table of the baseline, each strategy alone (when
+    several are given and ``each``) and their composition in the order given, as StrategyRows."""
+    from . import strategies as strat
+    from .loader import load_profile, load_workload
+
+    profile, wl = _load(hardware, workload, sets)
+    if options.get("plan") == "auto":
+        found = plan(profile, wl, devices=options.pop("devices", None) or 1, pricing=pricing, top=1,
+                     **{k: v for k, v in options.items() if k != "plan"})
+        options["plan"], options["devices"] = found[0][0], found[0][0].devices
+    opts = run_options(pricing=pricing, **options)
+    hw_source, wl_source = _source(hardware, "hardware"), _source(workload, "workload")
+
+    def load(kind: str, name: str, extra: tuple):
+        return load_profile(name, extra) if kind == "hardware" else load_workload(name)
+
+    def run(profile, wl, opts):
+        return _run(profile, wl, opts, hw_source if profile.name == _name(hardware) else None,
+                    wl_source if wl.name == _name(workload) else None)
+
+    return strat.compare(profile, wl, opts, list(strategy), load, run, each=each)
+
+
+def strategy_definitions(name: str | None = None) -> list[dict]:
+    """``costsim strategies list|show``: the strategies' definitions as plain data."""
+    from .strategies import describe
+
+    return describe(name)
+
+
+def _name(ref) -> str | None:
+    return getattr(ref, "name", None) or (Path(ref).stem if isinstance(ref, str) else None)
+
+
 def workload_summary(wl) -> dict:
     """Derived quantities of a workload: parameters, tokens or images, FLOPs per step."""
     from .estimate import _step_ops, model_flops_per_step

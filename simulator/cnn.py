@@ -21,6 +21,7 @@ class _Builder:
     def __init__(self, w: CNNWorkload, batch: float):
         self.p = PRECISIONS[w.training.precision]
         self.batch = batch
+        self.fake_quant = bool(w.variant.fake_quant_bits)
         self.fwd: list[Op] = []
         self.bwd: list[Op] = []
         self.params = 0.0
@@ -32,6 +33,10 @@ class _Builder:
         flops = 2.0 * n * c_in * c_out * k * k * out * out
         x_bytes, y_bytes, w_bytes = a * n * c_in * size * size, a * n * c_out * out * out, a * c_in * c_out * k * k
         dt = self.p.matmul_dtype
+        if self.fake_quant:  # quantization-aware training: quantize-dequantize input and weight
+            elems = n * c_in * size * size + c_in * c_out * k * k
+            self.fwd.append(Op(f"{name}.fake_quant", "elementwise", 4.0 * elems, 2 * a * elems, "fp32", kernels=2))
+            self.bwd.insert(0, Op(f"{name}.fake_quant_bwd", "elementwise", elems, 3 * a * elems, "fp32", kernels=2))
         self.fwd.append(Op(f"{name}.fwd", "conv", flops, x_bytes + w_bytes + y_bytes, dt))
         self.bwd.insert(0, Op(f"{name}.wgrad", "conv", flops, x_bytes + y_bytes + w_bytes, dt))
         if input_grad:
@@ -110,6 +115,8 @@ def build(w: CNNWorkload, batch: float) -> _Builder:
 
 def step_ops(w: CNNWorkload, batch: float, optimizer: str | None = None) -> dict[str, list[Op]]:
     b = build(w, batch)
+    if w.variant.forward_only:  # a frozen model in the low-precision type: no casts, no backward
+        return {"forward": b.fwd, "loss": [], "backward": [], "optimizer": []}
     casts = weight_cast_ops(b.params, b.p)
     phases = {"forward": b.fwd + casts[:1], "loss": loss_ops(batch, w.classes, b.p),
               "backward": b.bwd + casts[1:], "optimizer": optimizer_ops(b.params, optimizer or w.training.optimizer)}
@@ -128,6 +135,9 @@ def activation_bytes(w: CNNWorkload, batch: float) -> dict[str, float]:
     With recompute, only the block boundaries (about one tensor in four) are kept, plus one block."""
     b = build(w, batch)
     saved = b.saved_bytes
+    if w.variant.forward_only:  # nothing kept for backward: about one block's tensors at a time
+        return {"layers": saved / sum(RESNET[w.depth][0]), "logits": batch * w.classes * b.p.act_bytes,
+                "embedding": 0.0}
     if w.training.activation_recompute:
         blocks = sum(RESNET[w.depth][0])
         saved = saved / 4 + saved / max(blocks, 1)

@@ -94,6 +94,9 @@ class Efficiency(Strict):
     """Size-dependent efficiency curves, one per class of kernel."""
 
     gemm: EfficiencyCurve = Field(description="matrix products on the matrix units, against FLOPs")
+    sparse_gemm: EfficiencyCurve | None = Field(
+        default=None, description="2:4 sparse products (sparse weight, dense input), against the kept FLOPs "
+                                  "at the dense peak; absent: the part has no measured sparse kernels")
     attention: EfficiencyCurve = Field(description="fused (flash) attention forward, against FLOPs")
     attention_backward: EfficiencyCurve = Field(
         description="fused attention backward (recomputes scores, accumulates dQ), against FLOPs")
@@ -159,6 +162,10 @@ class ClassicalProfile(_ProfileBase):
 
     peak_dense_flops_per_s: PeakRates
     sparse_2_4_accelerated: bool = False
+    unstructured_sparse_efficiency_fraction: Fraction | None = Field(
+        default=None, description="where the part executes unstructured sparsity natively: the share of its "
+                                  "dense GEMM rate it achieves on the kept (nonzero) work; absent: no support, "
+                                  "unstructured pruning runs dense")
     memory_bytes: PositiveFloat
     memory_bandwidth_bytes_per_s: PositiveFloat
     sram_bytes: NonNegativeFloat = 0.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import cnn, mlp, transformer
 from .errors import OutOfMemoryError
-from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precision
+from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precision, sparse_storage_fraction
 from .units import GIGA
 from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
 
@@ -31,20 +31,27 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     if isinstance(w, TransformerWorkload):
         p = execution_precision(w.training.precision, w.framework)
         split = split or transformer.WHOLE
-        params = transformer.device_parameters(w, split)["total"]
+        params = transformer.device_parameters(w, split)
         acts = transformer.activation_bytes(w, batch_per_device, split, in_flight)
     else:
-        params = parameter_count(w)
+        total = parameter_count(w)
+        frozen = total if w.variant.forward_only else 0.0
+        params = {"total": total, "matmul": total - frozen, "trainable": total - frozen, "frozen": frozen,
+                  "sparse": 0.0}
         acts = (mlp if isinstance(w, MLPWorkload) else cnn).activation_bytes(w, batch_per_device)
     shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
+    trained, frozen = params["trainable"], params["frozen"]
+    v = w.variant
+    # the low-precision copies of sparse weights are kept compressed (values plus position metadata)
+    compressed = params["sparse"] * (1.0 - sparse_storage_fraction(v.sparsity, v.density_fraction, p.act_bytes))
     states = {
-        "weights_bytes": p.master_bytes * params / shard(3),
-        "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * params
+        "weights_bytes": (p.master_bytes * trained + p.act_bytes * frozen) / shard(3),
+        "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * trained
         / shard(1),
-        "low_precision_weights_bytes": p.act_bytes * params / shard(3) if p.mixed else 0.0,
+        "low_precision_weights_bytes": p.act_bytes * (params["matmul"] - compressed) / shard(3) if p.mixed else 0.0,
     }
     forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
-    gradients = p.master_bytes * params / shard(2)
+    gradients = p.master_bytes * trained / shard(2)
     # during backward, gradients grow while activations shrink; the later peak is states + gradients
     # + the loss's buffers, if that exceeds the forward-end peak
     transient = max(forward_end, gradients + acts["logits"])

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 # breakdown classes (what the time is spent on) and the efficiency curve each kernel uses
-OP_CLASSES = ("gemm", "attention", "attention_backward", "conv", "elementwise", "normalization", "loss", "embedding", "optimizer")
-MATRIX_CLASSES = OP_CLASSES[:4]  # the classes that run on the matrix units (first in OP_CLASSES)
-CURVE_OF_CLASS = {"gemm": "gemm", "attention": "attention", "attention_backward": "attention_backward",
-                  "conv": "conv"}  # the rest: memory
+OP_CLASSES = ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "elementwise", "normalization", "loss",
+              "embedding", "optimizer")
+MATRIX_CLASSES = OP_CLASSES[:5]  # the classes that run on the matrix units (first in OP_CLASSES)
+CURVE_OF_CLASS = {"gemm": "gemm", "sparse_gemm": "sparse_gemm", "attention": "attention",
+                  "attention_backward": "attention_backward", "conv": "conv"}  # the rest: memory
 
 
 class Op(NamedTuple):
@@ -80,15 +81,99 @@ def gemm(name: str, m: float, n: float, k: float, in_bytes: float, out_bytes: fl
     return Op(name, op_class, 2.0 * m * n * k, in_bytes * (m * k + k * n) + out_bytes * m * n, dtype, count)
 
 
+# 2:4 storage: the kept half of the values plus 2 bits of position metadata per kept value; unstructured:
+# the kept values plus a one-bit-per-element bitmap
+TWO_FOUR_METADATA_BITS = 2
+
+
+def sparse_storage_fraction(pattern: str | None, density: float, value_bytes: float) -> float:
+    """Bytes of a sparse weight in its compressed format, as a fraction of the dense tensor's."""
+    if pattern is None:
+        return 1.0
+    bits = 8 * value_bytes
+    if pattern == "2:4":
+        return 0.5 * (1 + TWO_FOUR_METADATA_BITS / bits)
+    return density + 1 / bits
+
+
+def operand_bytes(p: Precision) -> float:
+    """Bytes per element a matrix product reads: fp8 training feeds it one-byte operands."""
+    return 1.0 if p.matmul_dtype == "fp8" else p.act_bytes
+
+
+def _fp8_casts(name: str, tokens: float, d_in: float, d_out: float, p: Precision, count: float):
+    """FP8 training (Transformer Engine style): before each product its inputs are cast to fp8 with a
+    per-tensor scale, in fused cast-transpose kernels that also record the amax for the next step's
+    scale (delayed scaling): the input and the weight in the forward pass, the output gradient in the
+    backward pass. Each reads the 16-bit tensor and writes the fp8 copy and its transpose."""
+    a = p.act_bytes
+    return ([Op(f"{name}.fp8_cast_input", "elementwise", tokens * d_in, (a + 2) * tokens * d_in, "fp32", count),
+             Op(f"{name}.fp8_cast_weight", "elementwise", d_in * d_out, (a + 2) * d_in * d_out, "fp32", count)],
+            [Op(f"{name}.fp8_cast_grad", "elementwise", tokens * d_out, (a + 2) * tokens * d_out, "fp32", count)])
+
+
+def _fake_quant(name: str, tokens: float, d_in: float, d_out: float, p: Precision, count: float):
+    """Quantization-aware training: the input and the weight pass through quantize-dequantize kernels
+    (scale, round, clamp, rescale) in the forward pass; the straight-through estimator masks their
+    gradients (clipped values get none) in the backward pass."""
+    a = p.act_bytes
+    fwd = [Op(f"{name}.fake_quant", "elementwise", 4.0 * (tokens + d_out) * d_in, 2 * a * (tokens + d_out) * d_in,
+              "fp32", count, kernels=2)]
+    bwd = [Op(f"{name}.fake_quant_bwd", "elementwise", (tokens + d_out) * d_in, 3 * a * (tokens + d_out) * d_in,
+              "fp32", count, kernels=2)]
+    return fwd, bwd
+
+
 def linear_ops(name: str, tokens: float, d_in: float, d_out: float, p: Precision, count: float,
-               input_grad: bool = True) -> tuple[list[Op], list[Op]]:
-    """Forward and backward kernels of a linear layer y = x W^T + b (bias fused into the product)."""
+               input_grad: bool = True, variant=None, frozen: bool = False) -> tuple[list[Op], list[Op]]:
+    """Forward and backward kernels of a linear layer y = x W^T + b (bias fused into the product).
+
+    ``variant`` (a :class:`~simulator.workload.Variant`) rewrites the layer: a sparse weight runs the
+    forward and input-gradient products as sparse products on the kept weights (transposable masks),
+    the weight gradient stays dense; a factorised weight is two thin layers; LoRA adds rank-r
+    adapters beside a frozen weight. ``frozen``: the weight gets no gradient (its product ``wgrad``
+    and the bias gradient are skipped)."""
+    if variant is not None and variant.factorised:
+        r = variant.rank(d_in, d_out)
+        plain = variant.model_copy(update={"low_rank_fraction": None, "low_rank": None})
+        f1, b1 = linear_ops(f"{name}.v", tokens, d_in, r, p, count, input_grad, plain, frozen)
+        f2, b2 = linear_ops(f"{name}.u", tokens, r, d_out, p, count, True, plain, frozen)
+        return f1 + f2, b2 + b1
     a, dt = p.act_bytes, p.matmul_dtype
-    fwd = [gemm(f"{name}.fwd", tokens, d_out, d_in, a, a, dt, count)]
-    bwd = [gemm(f"{name}.wgrad", d_out, d_in, tokens, a, a, dt, count),
-           Op(f"{name}.bias_grad", "elementwise", tokens * d_out, a * tokens * d_out, dt, count)]
-    if input_grad:
-        bwd.insert(0, gemm(f"{name}.dgrad", tokens, d_in, d_out, a, a, dt, count))
+    o = operand_bytes(p)
+    lora = variant.lora_rank if variant is not None else None
+    fwd, bwd = [], []
+    if dt == "fp8":
+        fwd, bwd = _fp8_casts(name, tokens, d_in, d_out, p, count)
+    if variant is not None and variant.fake_quant_bits:
+        fq = _fake_quant(name, tokens, d_in, d_out, p, count)
+        fwd, bwd = fwd + fq[0], bwd + fq[1]
+    pattern = variant.sparsity if variant is not None else None
+    if pattern:
+        keep = variant.density_fraction
+        w_bytes = o * d_in * d_out * sparse_storage_fraction(pattern, keep, o)
+        fwd.append(Op(f"{name}.fwd", "sparse_gemm", 2.0 * tokens * d_in * d_out * keep,
+                      o * tokens * d_in + w_bytes + a * tokens * d_out, dt, count))
+        if input_grad:
+            bwd.insert(0, Op(f"{name}.dgrad", "sparse_gemm", 2.0 * tokens * d_in * d_out * keep,
+                             o * tokens * d_out + w_bytes + a * tokens * d_in, dt, count))
+    else:
+        fwd.append(gemm(f"{name}.fwd", tokens, d_out, d_in, o, a, dt, count))
+        if input_grad:
+            bwd.insert(0, gemm(f"{name}.dgrad", tokens, d_in, d_out, o, a, dt, count))
+    if not (frozen or lora):
+        bwd += [gemm(f"{name}.wgrad", d_out, d_in, tokens, o, a, dt, count),
+                Op(f"{name}.bias_grad", "elementwise", tokens * d_out, a * tokens * d_out, dt, count)]
+    if lora and not frozen:
+        fwd += [gemm(f"{name}.lora_a", tokens, lora, d_in, o, a, dt, count),
+                gemm(f"{name}.lora_b", tokens, d_out, lora, o, a, dt, count),
+                Op(f"{name}.lora_add", "elementwise", tokens * d_out, 3 * a * tokens * d_out, "fp32", count)]
+        bwd += [gemm(f"{name}.lora_b.wgrad", d_out, lora, tokens, o, a, dt, count),
+                gemm(f"{name}.lora_b.dgrad", tokens, lora, d_out, o, a, dt, count),
+                gemm(f"{name}.lora_a.wgrad", lora, d_in, tokens, o, a, dt, count)]
+        if input_grad:
+            bwd += [gemm(f"{name}.lora_a.dgrad", tokens, d_in, lora, o, a, dt, count),
+                    Op(f"{name}.lora_grad_add", "elementwise", tokens * d_in, 3 * a * tokens * d_in, "fp32", count)]
     return fwd, bwd
 
 

@@ -284,3 +284,56 @@ def interval_sweep_table(sweep, fmt: str = "table") -> str:
     if fmt == "csv":
         return _csv(headers, rows)
     return "\n" + (_markdown_table(headers, rows) if fmt == "markdown" else _text_table(headers, rows))
+
+
+# ------------------------------------------------------------------------------------- strategies
+STRATEGY_COLUMNS = (
+    ("label", "strategy", None),
+    ("time_s", "time (h)", lambda v: v / SECONDS_PER_HOUR),
+    ("energy_joules", "energy (kWh)", kwh),
+    ("cost_usd", "cost ($)", None),
+    ("co2_kg", "CO2 (kg)", None),
+    ("peak_memory_bytes", "memory (GB)", lambda v: v / GIGA),
+    ("model_bytes", "model (MB)", lambda v: v / (GIGA / KILO)),
+    ("time_ratio", "time x", None),
+    ("energy_ratio", "energy x", None),
+    ("cost_ratio", "cost x", None),
+    ("co2_ratio", "CO2 x", None),
+)
+
+
+def _ratio(v: float) -> str:
+    return f"{v:.3f}"
+
+
+def strategy_table(rows, fmt: str = "table") -> str:
+    """Rows of :class:`simulator.strategies.StrategyRow`: one line per scenario with its ratios to the
+    baseline, then each scenario's phases, break-even figures, assumptions and warnings."""
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in rows], indent=2)
+    headers = [h for _, h, _ in STRATEGY_COLUMNS]
+    raw_headers = [k for k, _, _ in STRATEGY_COLUMNS] + ["analysis", "assumptions", "warnings"]
+    display, raw = [], []
+    for r in rows:
+        d = r.to_dict()
+        vals = [d[k] if f is None else f(d[k]) for k, _, f in STRATEGY_COLUMNS]
+        display.append([vals[0]] + [_fmt(v) for v in vals[1:7]] + [_ratio(v) for v in vals[7:]])
+        raw.append([d[k] for k, _, _ in STRATEGY_COLUMNS] + [json.dumps(r.analysis), " | ".join(r.assumptions),
+                                                             " | ".join(r.warnings)])
+    if fmt == "csv":
+        return _csv(raw_headers, raw)
+    table = _markdown_table(headers, display) if fmt == "markdown" else _text_table(headers, display)
+    bullet = "- " if fmt == "markdown" else "  "
+    notes = []
+    for r in rows:
+        notes.append(f"\n{r.label}:")
+        for p in r.phases:
+            notes.append(f"{bullet}{p.label}: {p.hardware} x {p.devices}, {p.workload}, x{p.repeats:.4g}, "
+                         f"step {p.step_time_s / MILLI:.4g} ms, {p.time_s / SECONDS_PER_HOUR:,.4g} h, "
+                         f"${p.cost_usd:,.2f}")
+        for k, v in r.analysis.items():
+            notes.append(f"{bullet}{k.replace('_', ' ')}: " + ("never (no saving)" if v is None else
+                                                                v if isinstance(v, str) else f"{v:,.6g}"))
+        notes += [f"{bullet}assumes {a}" for a in r.assumptions]
+        notes += [f"{bullet}warning: {w}" for w in r.warnings]
+    return table + "\n" + "\n".join(notes)

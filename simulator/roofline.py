@@ -60,7 +60,7 @@ class OpCost:
         return self.time_s * self.op.count * self.power_watts
 
 
-CURVES = ("gemm", "attention", "attention_backward", "conv", "memory")
+CURVES = ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "memory")
 _CURVE_INDEX = {c: i for i, c in enumerate(CURVES)}
 _CLASS_INDEX = {c: i for i, c in enumerate(OP_CLASSES)}
 _MEMORY = _CURVE_INDEX["memory"]
@@ -132,7 +132,7 @@ def _class_table(eff) -> np.ndarray:
     mcf, soft = eff.memory_class_fraction.__dict__, eff.attention_softmax
     table = []
     for cls in OP_CLASSES:
-        curve = getattr(eff, CURVE_OF_CLASS[cls]) if cls in CURVE_OF_CLASS else None
+        curve = (getattr(eff, CURVE_OF_CLASS[cls]) or eff.gemm) if cls in CURVE_OF_CLASS else None
         per_score = soft.backward_flops if cls == "attention_backward" else soft.forward_flops
         table.append((curve.max_fraction, curve.half_saturation_s, curve.exponent, 1.0, per_score, 0.0)
                      if curve else (eff.gemm.max_fraction, 0.0, 1.0, mcf.get(cls, 1.0), 0.0, 1.0))

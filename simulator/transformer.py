@@ -97,12 +97,13 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     add(layernorm_ops("ln1", eh, p, L))
     add(([c for c in [cast_op("ln1.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln1.grad_cast", eh, a, s, L)] if c]))
-    add(linear_ops("qkv", T, d, 3 * d / tp, p, L))
+    v, frozen = w.variant, not w.variant.trains_base
+    add(linear_ops("qkv", T, d, 3 * d / tp, p, L, variant=v))
     add(attention_ops(w, batch, p, L, tp))
     # (b, h, S, dh) -> (b, S, d): a transpose copy before the projection, and its inverse in backward
     add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)],
          [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)]))
-    add(linear_ops("proj", T, d / tp, d, p, L))
+    add(linear_ops("proj", T, d / tp, d, p, L, variant=v))
     if comm:
         add((_tp_comm("tp.attn_out", a * e, L, split.sp), _tp_comm("tp.attn_in_grad", a * e, L, split.sp)))
     add(([Op("residual1.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
@@ -113,18 +114,17 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
          [c for c in [cast_op("ln2.grad_cast", eh, a, s, L)] if c]))
     E, k = w.experts, w.experts_per_token
     if E > 1:  # router, then tokens dispatched to their k experts (all-to-all over the expert group)
-        add(linear_ops("moe.router", T, d, E, p, L))
+        add(linear_ops("moe.router", T, d, E, p, L, frozen=frozen))
         dispatch = a * T * k * d
         add(([Op("ep.dispatch.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
              [Op("ep.dispatch_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
     # each device runs its E/ep experts on the T*k token slots routed to them (balanced routing)
     local_experts = max(E // split.ep, 1)
     rows = T * k / local_experts
-    up_f, up_b = linear_ops("mlp.up", rows, d, f / tp, p, L * local_experts)
-    add((up_f, up_b))
+    add(linear_ops("mlp.up", rows, d, f / tp, p, L * local_experts, variant=v))
     add(([Op("mlp.gelu", "elementwise", 8.0 * T * k * f / tp, 2 * a * T * k * f / tp, "fp32", L)],
          [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * k * f / tp, 3 * a * T * k * f / tp, "fp32", L)]))
-    add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts))
+    add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts, variant=v))
     if E > 1:
         add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
              [Op("ep.combine_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
@@ -136,16 +136,33 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     return fwd, bwd
 
 
+def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[float, float, float]]:
+    """(d_in, d_out, copies per layer) of the linear layers of one block on one device: the ones
+    efficiency strategies prune, factorise or adapt (the MoE router is not among them)."""
+    d, f, tp = w.d_model, w.ffn_dim, split.tp
+    local_experts = max(w.experts // split.ep, 1)
+    return [(d, 3 * d / tp, 1), (d / tp, d, 1), (d, f / tp, local_experts), (f / tp, d, local_experts)]
+
+
 def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str, float]:
-    """Parameters one device holds under ``split`` (before any ZeRO sharding across data parallelism)."""
-    d, f, V = w.d_model, w.ffn_dim, w.vocab_size
+    """Parameters one device holds under ``split`` (before any ZeRO sharding across data parallelism):
+    ``total``; ``matmul``, the trained weights of the matrix products (cast to the low-precision type
+    each step); ``trainable``, what gets gradients and optimizer states; ``frozen``, what is held in
+    the low-precision type only (LoRA's base model, a forward-only model); ``sparse``, the weights
+    stored in a sparse format."""
+    d, V = w.d_model, w.vocab_size
     L = split.layers or w.layers
     tp = split.tp
+    v = w.variant
+    linears = block_linears(w, split)
+    dense = sum(c * i * o for i, o, c in linears)
+    block = sum(c * v.rank(i, o) * (i + o) for i, o, c in linears) if v.factorised else dense
+    adapters = sum(c * v.lora_rank * (i + o) for i, o, c in linears) if v.lora_rank else 0.0
     local_experts = max(w.experts // split.ep, 1)
-    per_layer_matmul = (d * 3 * d + d * d + local_experts * 2 * d * f) / tp + (d * w.experts if w.experts > 1 else 0)
-    per_layer_other = (3 * d + local_experts * f) / tp + d + local_experts * d + 4 * d  # biases, norms
-    matmul = L * per_layer_matmul
-    total = L * (per_layer_matmul + per_layer_other)
+    router = d * w.experts if w.experts > 1 else 0
+    per_layer_other = (3 * d + local_experts * w.ffn_dim) / tp + d + local_experts * d + 4 * d  # biases, norms
+    matmul = L * (block + router)
+    total = L * (block + router + per_layer_other)
     if split.first:
         matmul += V * d / tp if w.tied_embeddings and split.last else 0.0
         total += V * d / tp + w.seq_len * d
@@ -155,7 +172,11 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
             matmul += head
             total += head
         total += 2 * d
-    return {"matmul": matmul, "total": total}
+    out = {"matmul": matmul, "total": total + L * adapters, "trainable": total, "frozen": 0.0,
+           "sparse": L * dense if v.sparsity else 0.0}
+    if not v.trains_base:  # the base model is frozen: only LoRA's adapters train
+        out.update(matmul=L * adapters, trainable=L * adapters, frozen=total)
+    return out
 
 
 def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
@@ -169,6 +190,7 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
     tp = split.tp
     params = device_parameters(w, split)
     layer_fwd, layer_bwd = layer_ops(w, batch, p, split)
+    frozen = not w.variant.trains_base
     fwd, loss, bwd = [], [], []
     if split.first:
         # vocabulary-parallel embedding: each device looks up its slice, then the slices are summed
@@ -176,13 +198,14 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
         if tp > 1:
             fwd += [Op("tp.embedding.all_reduce", "communication", 0.0, s * e, "all_reduce")]
         # backward: zero the V x d gradient, then a sort-based scatter-add of the T x d token gradients
-        bwd += [Op("embedding.grad", "embedding", e, s * V * d / tp + 3 * s * e + 8.0 * T, "fp32", kernels=4)]
-        if w.tied_embeddings and split.last:  # the head's weight gradient is added into the embedding's
+        if not frozen:
+            bwd += [Op("embedding.grad", "embedding", e, s * V * d / tp + 3 * s * e + 8.0 * T, "fp32", kernels=4)]
+        if w.tied_embeddings and split.last and not frozen:  # the head's weight gradient joins the embedding's
             bwd += [Op("embedding.tied_grad_add", "embedding", V * d / tp, 3 * s * V * d / tp, "fp32")]
     head_fwd = head_bwd = []
     if split.last:
         lnf_fwd, lnf_bwd = layernorm_ops("ln_f", e / tp if split.sp else e, p, 1)
-        head_fwd, head_bwd = linear_ops("head", T, d, V / tp, p, 1)
+        head_fwd, head_bwd = linear_ops("head", T, d, V / tp, p, 1, frozen=frozen)
         head_bwd = [op for op in head_bwd if not op.name.endswith("bias_grad")]
         casts = ([c for c in [cast_op("ln_f.out_cast", e, s, a, 1)] if c],
                  [c for c in [cast_op("ln_f.grad_cast", e, a, s, 1)] if c])
@@ -191,13 +214,15 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
         loss = loss_ops(T, V / tp, p)
         if tp > 1:  # vocabulary-parallel cross-entropy: max, sum and target logit reduced over tp
             loss += [Op("tp.loss.all_reduce", "communication", 0.0, 3 * s * T, "all_reduce", kernels=3)]
+    if w.variant.forward_only:  # a frozen model in the low-precision type: no casts, no backward
+        return {"forward": fwd + layer_fwd + head_fwd, "loss": [], "backward": [], "optimizer": []}
     casts = weight_cast_ops(params["matmul"], p)
     phases = {"forward": fwd + layer_fwd + head_fwd + casts[:1], "loss": loss,
               "backward": head_bwd + layer_bwd + bwd + casts[1:]}
     if w.training.activation_recompute:
         phases["recompute"] = [op._replace(name=op.name.replace(".fwd", ".recompute") if ".fwd" in op.name
                                            else op.name + ".recompute") for op in layer_fwd]
-    phases["optimizer"] = optimizer_ops(params["total"], optimizer or w.training.optimizer)
+    phases["optimizer"] = optimizer_ops(params["trainable"], optimizer or w.training.optimizer)
     return phases
 
 
@@ -223,6 +248,13 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     T = batch * S
     k = w.experts_per_token
     per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + 3 * d) / tp + a * k * (f + f + d) / tp
+    v = w.variant
+    extra_rank = v.lora_rank or (sum(v.rank(i, o) for i, o, _ in block_linears(w, split)) / 4 if v.factorised else 0)
+    per_token_layer += a * 4 * extra_rank  # the rank-r intermediate of each factorised or adapted linear
+    if v.forward_only:  # nothing is kept for a backward pass: one layer's tensors at a time
+        per_layer = per_token_layer * T
+        logits = T * V / tp * a if split.last else 0.0
+        return {"layers": per_layer, "logits": logits, "embedding": s * d * T if split.first else 0.0}
     if w.attention == "naive":
         per_token_layer += a * h * S / tp  # the softmax probabilities, a full S x S matrix per head
     per_layer = per_token_layer * T

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from .hardware import PositiveFloat, PositiveInt, Source, Strict
+from .hardware import Fraction, PositiveFloat, PositiveInt, Source, Strict
 
 Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
 Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
@@ -28,11 +28,66 @@ class Training(Strict):
     activation_recompute: bool = False
 
 
+class Variant(Strict):
+    """How efficiency strategies changed what executes (absent: the plain model). The linear layers of
+    the transformer blocks (or of an mlp) are the ones pruned, factorised or adapted; embeddings, the
+    output head and norms stay dense. The strategy layer sets these only where the device executes them
+    (a 2:4 pattern only on a part with sparse tensor cores, for instance)."""
+
+    sparsity: Literal["2:4", "unstructured"] | None = Field(
+        default=None, description="the block linears' weights run as sparse products of this pattern")
+    density_fraction: Fraction = Field(default=1.0, description="kept weights (2:4: 0.5)")
+    low_rank_fraction: Fraction | None = Field(
+        default=None, description="each block linear W (d_out x d_in) replaced by U V of rank "
+                                  "round(fraction x min(d_in, d_out))")
+    low_rank: PositiveInt | None = Field(default=None, description="the same with an absolute rank")
+    lora_rank: PositiveInt | None = Field(
+        default=None, description="LoRA: base weights frozen (held in the low-precision type), rank-r "
+                                  "adapters on every block linear are the only trained parameters")
+    fake_quant_bits: Literal[4, 8] | None = Field(
+        default=None, description="quantization-aware training: fake-quantize each linear's input and weight")
+    forward_only: bool = Field(default=False, description="forward passes only (a distillation teacher)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.sparsity == "2:4" and self.density_fraction != 0.5:
+            raise ValueError("the 2:4 pattern keeps half the weights: density_fraction must be 0.5")
+        if self.sparsity is None and self.density_fraction != 1.0:
+            raise ValueError("density_fraction below 1 needs a sparsity pattern")
+        if self.low_rank_fraction is not None and self.low_rank is not None:
+            raise ValueError("give low_rank_fraction or low_rank, not both")
+        changed = [n for n, on in (("sparsity", self.sparsity), ("low-rank", self.factorised),
+                                   ("LoRA", self.lora_rank)) if on]
+        if len(changed) > 1:
+            raise ValueError(f"{' and '.join(changed)} both rewrite the block linears; combine at most one")
+        if self.forward_only and (self.lora_rank or self.fake_quant_bits):
+            raise ValueError("a forward-only run trains nothing: no LoRA or fake quantization")
+        return self
+
+    @property
+    def factorised(self) -> bool:
+        return self.low_rank_fraction is not None or self.low_rank is not None
+
+    def rank(self, d_in: float, d_out: float) -> int:
+        """The factorisation rank of a d_in -> d_out layer."""
+        if self.low_rank is not None:
+            return self.low_rank
+        return max(1, int(round(self.low_rank_fraction * min(d_in, d_out))))
+
+    @property
+    def trains_base(self) -> bool:
+        return not (self.lora_rank or self.forward_only)
+
+
+PLAIN = Variant()
+
+
 class _WorkloadBase(Strict):
     name: str
     description: str = ""
     sources: tuple[Source, ...] = ()
     training: Training
+    variant: Variant = Field(default=PLAIN, description="set by efficiency strategies")
 
 
 class TransformerWorkload(_WorkloadBase):
@@ -97,6 +152,10 @@ class CNNWorkload(_WorkloadBase):
 
     @model_validator(mode="after")
     def _check(self):
+        v = self.variant
+        if v.sparsity or v.factorised or v.lora_rank:
+            raise ValueError("variant: sparse execution, low-rank factorisation and LoRA are modelled for the "
+                             "linear layers of transformer workloads, not for convolutions")
         t = self.training
         if t.tokens is not None:
             raise ValueError("training: tokens is for transformer workloads; use steps or epochs")
@@ -131,6 +190,8 @@ class MLPWorkload(_WorkloadBase):
             raise ValueError("training: an mlp workload gives steps")
         if t.precision != "fp32":
             raise ValueError("training.precision: the numpy mlp runs in fp32")
+        if self.variant != PLAIN:
+            raise ValueError("variant: the numpy mlp (a CPU calibration check) takes no efficiency strategy")
         return self
 
     @property
