@@ -262,8 +262,9 @@ def plan_command(hardware, workload, devices, objective, top, sets, fmt):
 
 @main.command()
 @click.argument("measurements", required=False)
-@click.option("--suite", type=click.Choice(["h200", "vtrain"]), default=None,
-              help="a bundled suite instead of a file: h200 (the shared H200 training steps) or vtrain")
+@click.option("--suite", type=click.Choice(["h200", "vtrain", "compression"]), default=None,
+              help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, or "
+                   "compression (the H200 fp8, low-rank and 2:4 speedups)")
 @click.option("--data", default=None, help="where the suite's data lies (vtrain: its folder or one CSV)")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="write a scatter plot of predicted against measured (PNG or SVG)")
@@ -275,6 +276,11 @@ def validate(measurements, suite, data, plot_path, show, fmt):
     """Compare predictions with measured runs: per-run signed errors, MAPE, worst case."""
     if bool(measurements) == bool(suite):
         raise CostsimError("give a measurements file or --suite")
+    if suite == "compression":
+        if plot_path:
+            raise CostsimError("the compression suite has no plot", field="--plot")
+        click.echo(report_layer.speedup_table(api.compression_checks(data), fmt))
+        return
     report = api.validate_file(measurements) if measurements else api.validate_suite(suite, data)
     if plot_path:  # the plot first, so a bad path prints nothing else
         image = report_layer.validation_scatter(report, Path(plot_path).suffix.lstrip(".").lower())

@@ -322,7 +322,24 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
                   "inter_node_link": Link(bandwidth_bytes_per_s=VTRAIN_INTER_NODE_BYTES_PER_S, latency_s=inter.latency_s)}
         return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)), load_profile=load_profile,
                         profile_update=update)
-    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain", field="--suite")
+    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, compression", field="--suite")
+
+
+def compression_checks(data: str | None = None):
+    """``costsim validate --suite compression``: the H200 calibration's fp8, low-rank and 2:4 rows
+    against the bundled H200 profile. The timing floor of each session comes from refitting the
+    microbenchmarks (the floor is a property of the measuring rig, not of the profile)."""
+    from .calibration import fit
+    from .loader import find_files, load_measurements
+    from .validation import compression_checks as checks
+
+    folder = Path(data) if data else SHARED / "calibration" / "h200"
+    records = [r for name in ("measurements.jsonl", "operators.jsonl")
+               for p in find_files(folder, name) for r in load_measurements(p)]
+    if not records:
+        raise CostsimError("no measurements.jsonl or operators.jsonl", source=str(folder))
+    profile = load_profile("h200")
+    return checks(records, profile, fit(profile, records).floors_s)
 
 
 # ------------------------------------------------------------------------------------- simulation

@@ -263,15 +263,17 @@ def fit_gemm(profile, records, floors):
     cases = gemm_cases(records)
     sessions = sorted({c.session for c in cases})
 
+    def apply(x):
+        return _with(profile, gemm=_curve(x[0], math.exp(x[1]), x[2]), gemm_epilogue_fraction=float(x[3]))
+
     def resid(x):
-        prof = _with(profile, gemm=_curve(x[0], math.exp(x[1]), x[2]))
-        return _log_err(cases, prof, {**floors, **dict(zip(sessions, x[3:]))})
+        return _log_err(cases, apply(x), {**floors, **dict(zip(sessions, x[4:]))})
 
     n = len(sessions)
-    sol = _solve(resid, [0.8, math.log(5e-6), 0.9] + [2e-5] * n, [0.1, math.log(1e-9), 0.3] + [0] * n,
-                 [1.0, math.log(1e-2), 1.0] + [1e-4] * n)
-    floors.update(dict(zip(sessions, sol.x[3:])))
-    return _with(profile, gemm=_curve(sol.x[0], math.exp(sol.x[1]), sol.x[2])), cases
+    sol = _solve(resid, [0.8, math.log(5e-6), 0.9, 0.3] + [2e-5] * n, [0.1, math.log(1e-9), 0.3, 0.0] + [0] * n,
+                 [1.0, math.log(1e-2), 1.0, 1.0] + [1e-4] * n)
+    floors.update(dict(zip(sessions, sol.x[4:])))
+    return apply(sol.x), cases
 
 
 def fit_compute_curve(profile, name, cases, floors, knee_s, exponent, softmax: str | None = None):
@@ -483,6 +485,9 @@ def fitted_block(result: FitResult, source_files: str, top_fields: dict | None =
             lines += _curve_lines(name, getattr(e, name), CURVE_NOTES[name])
     lines.append("  attention_softmax:  # fp32 FLOP-equivalents per attention score element")
     lines += [f"    {k}: {_g(v)}" for k, v in e.attention_softmax.model_dump().items()]
+    if e.gemm_epilogue_fraction:
+        lines.append(f"  gemm_epilogue_fraction: {_g(e.gemm_epilogue_fraction)}"
+                     "  # GEMM sweep: output stores not hidden by the main loop (short inner dimensions)")
     lines.append(f"  sustained_compute_fraction: {_g(e.sustained_compute_fraction)}"
                  "  # power_regime compute-bound (sustained) against the burst GEMM curve")
     lines.append("  memory_class_fraction:  # layernorm, loss, embedding, optimizer rows")

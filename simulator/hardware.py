@@ -102,6 +102,9 @@ class Efficiency(Strict):
         description="fused attention backward (recomputes scores, accumulates dQ), against FLOPs")
     conv: EfficiencyCurve = Field(description="convolutions, against FLOPs")
     memory: EfficiencyCurve = Field(description="streaming kernels, against bytes moved")
+    gemm_epilogue_fraction: NonNegativeFloat = Field(
+        default=0.0, description="share of a matrix product's output stores (at the streaming rate) that its "
+                                 "main loop does not hide: what makes short-inner-dimension products slow")
     memory_class_fraction: MemoryClassFractions = MemoryClassFractions()
     attention_softmax: SoftmaxCost = SoftmaxCost()
     sustained_compute_fraction: Fraction = Field(

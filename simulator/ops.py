@@ -30,6 +30,7 @@ class Op(NamedTuple):
     count: float = 1.0
     kernels: int = 1
     scores: float = 0.0  # attention: score-matrix elements whose softmax runs on the vector units
+    out_bytes: float = 0.0  # matrix products: bytes of the output tile stores (the epilogue)
 
     @property
     def curve(self) -> str:
@@ -78,7 +79,8 @@ OPTIMIZER_FLOPS_PER_PARAM = {"sgd": 2, "sgd_momentum": 4, "adam": 12, "adamw": 1
 def gemm(name: str, m: float, n: float, k: float, in_bytes: float, out_bytes: float, dtype: str,
          count: float = 1.0, op_class: str = "gemm") -> Op:
     """C[m,n] = A[m,k] @ B[k,n]: 2mnk FLOPs; reads A and B, writes C once."""
-    return Op(name, op_class, 2.0 * m * n * k, in_bytes * (m * k + k * n) + out_bytes * m * n, dtype, count)
+    return Op(name, op_class, 2.0 * m * n * k, in_bytes * (m * k + k * n) + out_bytes * m * n, dtype, count,
+              out_bytes=out_bytes * m * n)
 
 
 # 2:4 storage: the kept half of the values plus 2 bits of position metadata per kept value; unstructured:
@@ -153,10 +155,10 @@ def linear_ops(name: str, tokens: float, d_in: float, d_out: float, p: Precision
         keep = variant.density_fraction
         w_bytes = o * d_in * d_out * sparse_storage_fraction(pattern, keep, o)
         fwd.append(Op(f"{name}.fwd", "sparse_gemm", 2.0 * tokens * d_in * d_out * keep,
-                      o * tokens * d_in + w_bytes + a * tokens * d_out, dt, count))
+                      o * tokens * d_in + w_bytes + a * tokens * d_out, dt, count, out_bytes=a * tokens * d_out))
         if input_grad:
             bwd.insert(0, Op(f"{name}.dgrad", "sparse_gemm", 2.0 * tokens * d_in * d_out * keep,
-                             o * tokens * d_out + w_bytes + a * tokens * d_in, dt, count))
+                             o * tokens * d_out + w_bytes + a * tokens * d_in, dt, count, out_bytes=a * tokens * d_in))
     else:
         fwd.append(gemm(f"{name}.fwd", tokens, d_out, d_in, o, a, dt, count))
         if input_grad:

@@ -337,3 +337,20 @@ def strategy_table(rows, fmt: str = "table") -> str:
         notes += [f"{bullet}assumes {a}" for a in r.assumptions]
         notes += [f"{bullet}warning: {w}" for w in r.warnings]
     return table + "\n" + "\n".join(notes)
+
+
+def speedup_table(checks, fmt: str = "table") -> str:
+    """Compression microbenchmarks: measured against modelled speedups, and the worst error."""
+    if fmt == "json":
+        return json.dumps([{**c.model_dump(), "error_fraction": c.error} for c in checks], indent=2)
+    headers = ["microbenchmark", "session", "measured x", "model x", "error", "fitted on it"]
+    display = [[c.what, c.session, f"{c.measured:.3g}", f"{c.model:.3g}", _pct(c.error),
+                "no" if c.held_out else "yes"] for c in checks]
+    if fmt == "csv":
+        return _csv(["what", "session", "measured", "model", "error_fraction", "held_out"],
+                    [[c.what, c.session, c.measured, c.model, c.error, c.held_out] for c in checks])
+    table = _markdown_table(headers, display) if fmt == "markdown" else _text_table(headers, display)
+    held = [c for c in checks if c.held_out]
+    worst = max(held, key=lambda c: abs(c.error)) if held else None
+    tail = f"\nheld out: {len(held)} rows, worst {worst.error:+.1%} ({worst.what}, {worst.session})" if worst else ""
+    return table + tail

@@ -88,6 +88,7 @@ class OpArrays:
     class_static: tuple              # per class: (flops, bytes, kernels) of the pass rows, hardware-independent
     once_static: tuple               # (flops, bytes, kernels) of the once-per-step rows
     pass_mask: np.ndarray            # 1 for the rows of a micro-batch pass, 0 for the once-per-step rows
+    out_bytes: np.ndarray            # matrix products' output stores (the epilogue)
 
     has_scores: bool = False         # any fused-attention rows (the softmax bound applies)
 
@@ -97,8 +98,8 @@ class OpArrays:
         ops = tuple(ops)
         dtypes = tuple(dict.fromkeys(o[4] for o in ops))
         dix = {d: i for i, d in enumerate(dtypes)}
-        cols = np.array([(o[2], o[3], o[5], o[6], o[7]) + _INDEX[o[1]] + (dix[o[4]],) for o in ops]).T
-        ints = cols[5:].astype(np.int64)
+        cols = np.array([(o[2], o[3], o[5], o[6], o[7], o[8]) + _INDEX[o[1]] + (dix[o[4]],) for o in ops]).T
+        ints = cols[6:].astype(np.int64)
         onehot = _CLASS_EYE[ints[1]]
         count, kernels = cols[2], np.maximum(cols[3], 1.0)
         pass_mask = np.ones(len(ops))
@@ -109,7 +110,7 @@ class OpArrays:
         once_static = tuple((totals * (1.0 - pass_mask)).sum(axis=1).tolist())
         return OpArrays(ops, cols[0], cols[1], count, kernels, cols[4], ints[0], ints[1], dtypes, ints[2],
                         frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot,
-                        np.eye(len(dtypes))[ints[2]], static, once_static, pass_mask, bool(cols[4].any()))
+                        np.eye(len(dtypes))[ints[2]], static, once_static, pass_mask, cols[5], bool(cols[4].any()))
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,11 @@ def price(arrays: OpArrays, profile: ClassicalProfile) -> PricedOps:
         compute_s = compute_s / eff.sustained_compute_fraction
         m_frac = factor * mem.max_fraction / (1.0 + (mem.half_saturation_s * kernels / ideal_m) ** mem.exponent)
         memory_s = np.where(ideal_m > 0, ideal_m / m_frac, 0.0)
-        time_s = np.maximum(compute_s, memory_s)
+        # a matrix product's output stores (its epilogue) overlap its main loop only in part: with a short
+        # inner dimension they are most of the kernel
+        epilogue = eff.gemm_epilogue_fraction * arrays.out_bytes / (profile.memory_bandwidth_bytes_per_s
+                                                                    * mem.max_fraction)
+        time_s = np.maximum(compute_s, memory_s) + epilogue
         # the busier unit sets the draw: a kernel that keeps the matrix units saturated draws what the
         # sustained GEMM drew, one that saturates memory what the streaming copy drew (both measured)
         busy = np.maximum(pw.compute_bound_fraction * compute_s, pw.memory_bound_fraction * memory_s)

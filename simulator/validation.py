@@ -226,3 +226,56 @@ def vtrain_suite(rows: list[dict], source: str) -> list[ValidationRun]:
             plan=f"tp={tp},pp={pp},dp={dp},mb={mb},no-overlap",  # vTrain: no gradient bucketing
             measured_step_time_s=num("iteration time (ms)") * MILLI))
     return runs
+
+
+# ------------------------------------------------------------------------------------- compression
+class SpeedupCheck(Strict):
+    """One compression microbenchmark: the measured speedup against the model's, both from the same
+    profile's parameters (nothing copied from the measured ratio)."""
+
+    what: str
+    session: str
+    measured: float
+    model: float
+    held_out: bool      # False: the rows the profile's sparse curve was fitted on
+
+    @property
+    def error(self) -> float:
+        return self.model / self.measured - 1
+
+
+def compression_checks(records: list[dict], profile, floors_s: dict[str, float]) -> list[SpeedupCheck]:
+    """The H200 calibration's compression rows priced on ``profile``: fp8 against bf16 GEMMs at 8192^3,
+    low-rank factorisations against the full product, 2:4 sparse against dense products. Each timed
+    call pays the session's timing floor (``floors_s``, fitted with the GEMM sweep) once."""
+    from .calibration import SPARSE_DTYPES, sparse_op
+    from .ops import gemm
+    from .roofline import price_ops
+
+    def t(ops, session: str) -> float:
+        costs, _ = price_ops(ops, profile)
+        return floors_s.get(session, 0.0) + math.fsum(c.total_time_s for c in costs)
+
+    out = []
+    bf16 = {r["run"]: r for r in records if r.get("kind") == "gemm" and r.get("dtype") == "bfloat16"
+            and (r["m"], r["n"], r["k"]) == (8192, 8192, 8192)}
+    for r in records:
+        run = r.get("run", "")
+        if r.get("kind") == "gemm" and r.get("dtype") == "fp8_e4m3" and run in bf16:
+            m, n, k = r["m"], r["n"], r["k"]
+            model = t([gemm("bf16", m, n, k, 2, 2, "bf16")], run) / t([gemm("fp8", m, n, k, 1, 2, "fp8")], run)
+            out.append(SpeedupCheck(what=f"fp8 / bf16 GEMM {m}x{n}x{k}", session=run,
+                                    measured=bf16[run]["seconds"] / r["seconds"], model=model, held_out=True))
+        elif r.get("kind") == "low_rank":
+            s, rank = r["m"], r["rank"]
+            full = t([gemm("full", s, s, s, 2, 2, "bf16")], run)
+            low = t([gemm("x@u", s, rank, s, 2, 2, "bf16"), gemm("(x@u)@v", s, s, rank, 2, 2, "bf16")], run)
+            out.append(SpeedupCheck(what=f"low rank {rank} of {s}x{s}, {s} tokens", session=run,
+                                    measured=r["speedup"], model=full / low, held_out=True))
+        elif r.get("kind") == "sparse_2_4":
+            dt = SPARSE_DTYPES[r["dtype"]]
+            dense = t([gemm("dense", r["m"], r["n"], r["k"], 2, 2, dt)], run)
+            sparse = t([sparse_op(r["m"], r["n"], r["k"], dt)], run)
+            out.append(SpeedupCheck(what=f"2:4 {dt} {r['m']}x{r['n']}x{r['k']}", session=run,
+                                    measured=r["speedup"], model=dense / sparse, held_out=False))
+    return out
