@@ -107,19 +107,19 @@ def main():
 @click.option("--strategy", "strategy", multiple=True, metavar="STRATEGY",
               help="apply an efficiency strategy (repeatable; composed in the order given), e.g. prune:2of4, "
                    "quantize:fp8, lowrank:0.25, lora:16, nas:darts,saving=0.3 (see 'costsim strategies list')")
-@click.option("--only-combined", is_flag=True, help="with several strategies: no row for each alone")
+@click.option("--rows", type=click.Choice(["both", "each", "combined"]), default="both", show_default=True,
+              help="with several strategies: a row for each alone, one for their composition, or both")
 @run_options
 @guarded
-def estimate(hardware, workload, strategy, only_combined, devices, plan, grid, region, pue, pricing, lifetime_years,
+def estimate(hardware, workload, strategy, rows, devices, plan, grid, region, pue, pricing, lifetime_years,
              electricity_usd_per_kwh, sets, fmt, as_json):
     """Estimate one training run on one device type; with --strategy, a cost table of the baseline and
     the strategies."""
     options = _options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh)
     fmt = "json" if as_json else fmt
     if strategy:
-        rows = api.strategies(hardware, workload, strategy, each=not only_combined, sets=sets, pricing=pricing,
-                              **options)
-        click.echo(report.strategy_table(rows, fmt))
+        table = api.strategies(hardware, workload, strategy, rows=rows, sets=sets, pricing=pricing, **options)
+        click.echo(report.strategy_table(table, fmt))
         return
     e = api.estimate(hardware, workload, sets=sets, pricing=pricing, **options)
     click.echo(report.estimate_table(e, fmt))

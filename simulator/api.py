@@ -157,10 +157,11 @@ def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets
     return rows
 
 
-def strategies(hardware, workload, strategy: Iterable[str], *, each: bool = True, sets: Iterable[str] = (),
+def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both", sets: Iterable[str] = (),
                pricing: str = "auto", **options):
-    """``costsim estimate --strategy ...``: the cost table of the baseline, each strategy alone (when
-    several are given and ``each``) and their composition in the order given, as StrategyRows."""
+    """``costsim estimate --strategy ...``: the cost table as StrategyRows: the baseline, then each
+    strategy alone (``rows`` 'each', or 'both' when several are given) and their composition in the
+    order given ('combined' or 'both')."""
     from . import strategies as strat
     from .loader import load_profile, load_workload
 
@@ -179,7 +180,7 @@ def strategies(hardware, workload, strategy: Iterable[str], *, each: bool = True
         return _run(profile, wl, opts, hw_source if profile.name == _name(hardware) else None,
                     wl_source if wl.name == _name(workload) else None)
 
-    return strat.compare(profile, wl, opts, list(strategy), load, run, each=each)
+    return strat.compare(profile, wl, opts, list(strategy), load, run, rows=rows)
 
 
 def strategy_definitions(name: str | None = None) -> list[dict]:

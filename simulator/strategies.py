@@ -247,9 +247,6 @@ def _prune(sc: Scenario, spec: Spec, load: Load) -> Scenario:
             warnings.append(f"{p.profile.name} has no {'sparse tensor cores' if pattern == '2:4' else 'unstructured-sparsity support'}: "
                             f"the pruned model runs dense there (no speedup)")
         sparse = _pruned_phase(p, pattern, density, spec) if runs else p
-        if runs and p.workload.training.precision == "fp8_mixed":
-            warnings.append("2:4 at fp8: the sparse curve measured at 16 bits is applied at the fp8 peak "
-                            "(not measured)")
         if schedule == "scratch":
             phases.append(replace(sparse, label=f"{p.label}, {pattern} sparse from scratch"))
         elif schedule == "retrain":
@@ -788,6 +785,8 @@ def price(sc: Scenario, estimate_fn, label: str, baseline: StrategyRow | None = 
     ratios = {f"{k.split('_')[0]}_ratio": (totals[k] / getattr(baseline, k) if baseline else 1.0) for k in TOTALS}
     last_main = sc.mains[-1]
     warnings = list(sc.warnings) + [w for _, e in priced for w in e.warnings]
+    if any(p.workload.variant.sparsity == "2:4" and p.workload.training.precision == "fp8_mixed" for p in sc.phases):
+        warnings.append("2:4 at fp8: the sparse curve measured at 16 bits is applied at the fp8 peak (not measured)")
     return StrategyRow(label=label, strategies=sc.applied, **totals, **ratios,
                        peak_memory_bytes=max(c.peak_memory_bytes for c in costs),
                        model_bytes=model_bytes(last_main.workload, sc.deploy_bytes_per_param, sc.deploy_sparsity),
@@ -799,20 +798,24 @@ def baseline(profile, workload, options) -> Scenario:
     return Scenario(phases=(Phase("training", profile, workload, options),))
 
 
-def compare(profile, workload, options, texts: list[str], load: Load, estimate_fn, each: bool = True
+ROWS = ("both", "each", "combined")
+
+
+def compare(profile, workload, options, texts: list[str], load: Load, estimate_fn, rows: str = "both"
             ) -> list[StrategyRow]:
-    """The cost table: the baseline, each strategy alone (when several are given and ``each``), and
-    their composition in the order given."""
+    """The cost table: the baseline, then each strategy alone (``rows`` 'each', or 'both' when several
+    are given) and their composition in the order given ('combined' or 'both')."""
     specs = [parse(t) for t in texts]
-    check_combination(specs)
+    if rows not in ROWS:
+        raise CostsimError(f"rows is one of {', '.join(ROWS)}, not '{rows}'", field="--rows")
     base = baseline(profile, workload, options)
     base_row = price(base, estimate_fn, "baseline")
-    rows = [base_row]
-    groups = [[s] for s in specs] if each and len(specs) > 1 else []
-    groups.append(specs)
+    out = [base_row]
+    groups = [[s] for s in specs] if rows == "each" or (rows == "both" and len(specs) > 1) else []
+    if rows != "each":
+        check_combination(specs)
+        groups.append(specs)
     for group in groups:
-        if not group:
-            continue
         sc = apply_all(base, group, load)
-        rows.append(price(sc, estimate_fn, " + ".join(s.text for s in group), base_row))
-    return rows
+        out.append(price(sc, estimate_fn, " + ".join(s.text for s in group), base_row))
+    return out
