@@ -147,16 +147,21 @@ class Scenario:
         return [p for p in self.phases if p.main]
 
 
+def _validated(cls, data: dict, where: str):
+    """``cls`` validated from ``data``, its first problem named as the strategy's fault."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise CostsimError(first["msg"].removeprefix("Value error, "), field=f"--strategy {where}") from None
+
+
 def _revalidate(workload, where: str, key: str, changes: dict):
     """The workload with ``changes`` merged into its ``key`` block, validated (a rank larger than a
     layer, for one, is caught here and named as the strategy's fault)."""
     data = workload.model_dump()
     data[key] = {**data[key], **changes}
-    try:
-        return type(workload).model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise CostsimError(first["msg"].removeprefix("Value error, "), field=f"--strategy {where}") from None
+    return _validated(type(workload), data, where)
 
 
 def _variant(workload, where: str, **changes):
@@ -169,6 +174,17 @@ def _training(workload, where: str, **changes):
 
 def _map_mains(sc: Scenario, fn) -> tuple[Phase, ...]:
     return tuple(fn(p) if p.main else p for p in sc.phases)
+
+
+def _final(sc: Scenario) -> Phase:
+    """The training phase whose model is the result (the last one): overhead runs that use the trained
+    model (fine-tuning, tasks) run on it, for a share of the baseline's steps."""
+    return sc.mains[-1]
+
+
+def _student_steps(sc: Scenario) -> float:
+    """The training's steps, in baseline trainings: every training phase's repeats."""
+    return math.fsum(p.repeats for p in sc.mains)
 
 
 def _note(sc: Scenario, spec: Spec, *, phases=None, assumptions=(), warnings=(), **extra) -> Scenario:
@@ -185,12 +201,26 @@ def _hardware(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     if not isinstance(profile, ClassicalProfile):
         raise CostsimError(f"'{spec.arg}' is a {profile.kind} profile: training runs move only to a cpu, gpu, "
                            f"tpu, fpga or asic", field=f"--strategy {spec.text}")
-    return _note(sc, spec, phases=[replace(p, profile=profile) for p in sc.phases])
+    warnings = []
+
+    def move(p: Phase) -> Phase:
+        v = p.workload.variant
+        moved = replace(p, profile=profile)
+        if not v.sparsity:
+            return moved
+        if _sparse_runs(profile, v.sparsity):  # re-derived for the new part (its own sparse rate)
+            return _pruned_phase(moved, v.sparsity, v.density_fraction, spec)
+        warnings.append(f"{profile.name} cannot run {v.sparsity} sparsity: the pruned model runs dense there")
+        return replace(moved, workload=_variant(p.workload, spec.text, sparsity=None, density_fraction=1.0))
+
+    return _note(sc, spec, phases=[move(p) for p in sc.phases], warnings=warnings)
 
 
 def _devices(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     n = int(_number(spec.arg, int, f"--strategy {spec.text}"))
     plan = spec.params["plan"]
+    if plan not in ("dp", "auto"):
+        raise CostsimError(f"plan is dp or auto, not '{plan}'", field=f"--strategy {spec.text}")
 
     def move(p: Phase) -> Phase:
         opts = p.options.model_copy(update={"devices": n, "plan": None})
@@ -372,12 +402,10 @@ def _qat(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     bits = {"int8": 8, "int4": 4}.get(spec.arg.lower())
     if bits is None:
         raise CostsimError(f"unknown deployment type '{spec.arg}'; known: int8, int4", field=f"--strategy {spec.text}")
-    phases = list(sc.phases)
-    for p in sc.mains:
-        tuned = _variant(p.workload, spec.text, fake_quant_bits=bits)
-        phases.append(replace(p, label=f"quantization-aware fine-tuning ({spec.arg})", workload=tuned,
-                              repeats=p.repeats * spec.params["finetune"], main=False))
-    return _note(sc, spec, phases=phases, deploy_bytes_per_param=bits / 8)
+    p = _final(sc)
+    tuned = replace(p, label=f"quantization-aware fine-tuning ({spec.arg})", repeats=spec.params["finetune"],
+                    workload=_variant(p.workload, spec.text, fake_quant_bits=bits), main=False)
+    return _note(sc, spec, phases=sc.phases + (tuned,), deploy_bytes_per_param=bits / 8)
 
 
 # ------------------------------------------------------------------------------------- low rank, LoRA
@@ -391,6 +419,8 @@ def _lowrank(sc: Scenario, spec: Spec, load: Load) -> Scenario:
                            field=f"--strategy {where}")
     change = {"low_rank_fraction": fraction} if fraction is not None else {"low_rank": int(rank)}
     warmup, finetune = spec.params["warmup"], spec.params["finetune"]
+    if not warmup < 1:
+        raise CostsimError(f"warmup is a fraction of the steps below 1 (got {warmup:g})", field=f"--strategy {where}")
     phases = []
     for p in sc.phases:
         if not p.main:
@@ -403,8 +433,7 @@ def _lowrank(sc: Scenario, spec: Spec, load: Load) -> Scenario:
             phases += [p, replace(low, label=f"low-rank fine-tuning", repeats=p.repeats * finetune)]
         else:  # Pufferfish: full-rank warm-up, then the factorised model
             if warmup:
-                phases.append(replace(p, label=f"{p.label}: full-rank warm-up", repeats=p.repeats * warmup,
-                                      main=False))
+                phases.append(replace(p, label=f"{p.label}: full-rank warm-up", repeats=p.repeats * warmup))
             phases.append(replace(low, label=f"{p.label}, factorised", repeats=p.repeats * (1 - warmup)))
     return _note(sc, spec, phases=phases)
 
@@ -438,20 +467,20 @@ def _distill(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     teacher_ref = spec.params["teacher"]
     if not teacher_ref:
         raise CostsimError("distill needs teacher=WORKLOAD (a bundled name or a path)", field=f"--strategy {spec.text}")
-    phases = list(sc.phases)
-    for p in sc.mains:
-        teacher = load("workload", teacher_ref, ())
-        if teacher.kind != p.workload.kind:
-            raise CostsimError(f"the teacher '{teacher.name}' is a {teacher.kind} workload, the student a "
-                               f"{p.workload.kind}", field=f"--strategy {spec.text}")
-        data = teacher.model_dump()
-        data["training"] = p.workload.training.model_dump()  # the same batches, the same number of steps
-        if isinstance(teacher, TransformerWorkload):  # it reads the student's sequences
-            data["seq_len"] = p.workload.seq_len
-        data["variant"] = {"forward_only": True}
-        teacher = type(teacher).model_validate(data)
-        phases.append(replace(p, label=f"teacher forward passes ({teacher.name})", workload=teacher, main=False))
-    return _note(sc, spec, phases=phases,
+    p = _final(sc)
+    teacher = load("workload", teacher_ref, ())
+    if teacher.kind != p.workload.kind:
+        raise CostsimError(f"the teacher '{teacher.name}' is a {teacher.kind} workload, the student a "
+                           f"{p.workload.kind}", field=f"--strategy {spec.text}")
+    data = teacher.model_dump()
+    data["training"] = p.workload.training.model_dump()  # the same batches, the same number of steps
+    if isinstance(teacher, TransformerWorkload):  # it reads the student's sequences
+        data["seq_len"] = p.workload.seq_len
+    data["variant"] = {"forward_only": True}
+    teacher = _validated(type(teacher), data, spec.text)
+    passes = replace(p, label=f"teacher forward passes ({teacher.name})", workload=teacher,
+                     repeats=_student_steps(sc), main=False)
+    return _note(sc, spec, phases=sc.phases + (passes,),
                  assumptions=["the teacher runs a forward pass on every student batch, on the same devices, "
                               "held in the low-precision type; its own training is a sunk cost"])
 
@@ -516,6 +545,9 @@ def _nas(sc: Scenario, spec: Spec, load: Load) -> Scenario:
                            "saving=FRACTION (its training cost saved against this workload's), one of them",
                            field=f"--strategy {where}")
     trainings = spec.params["trainings"] if spec.params["trainings"] is not None else preset.search_trainings
+    if spec.params["versus"] not in NAS_PRESETS:
+        raise CostsimError(f"unknown preset '{spec.params['versus']}' to compare with; known: "
+                           f"{', '.join(NAS_PRESETS)}", field=f"--strategy {where}")
     phases = []
     for p in sc.phases:
         if not p.main:
@@ -526,9 +558,13 @@ def _nas(sc: Scenario, spec: Spec, load: Load) -> Scenario:
         if found_ref is not None:
             found = load("workload", found_ref, ())
             data = found.model_dump()
-            data["variant"] = p.workload.variant.model_dump()
-            phases.append(replace(p, label=f"training the found model ({found.name})",
-                                  workload=type(found).model_validate(data)))
+            data["variant"] = p.workload.variant.model_dump()  # the strategies so far apply to it too
+            found = _validated(type(found), data, where)
+            v = found.variant
+            if v.factorised or v.lora_rank or v.sparsity:
+                _needs_linears(found, spec)
+                _check_rank(found, v.low_rank or v.lora_rank, where)
+            phases.append(replace(p, label=f"training the found model ({found.name})", workload=found))
         else:
             phases.append(replace(p, label=f"{p.label} (found model: {saving:.0%} of this cost saved)",
                                   repeats=p.repeats * (1 - saving)))
@@ -544,15 +580,14 @@ def _transfer(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     where = spec.text
     tasks = int(spec.params["tasks"])
     finetune, lora = spec.params["finetune"], spec.params["lora"]
-    phases = list(sc.phases)
-    for p in sc.mains:
-        tuned = p.workload
-        if lora:
-            _needs_linears(tuned, spec)
-            _check_rank(tuned, lora, where)
-            tuned = _variant(tuned, where, lora_rank=int(lora))
-        phases.append(replace(p, label=f"fine-tuning {tasks} task(s)" + (f" with LoRA r={lora:g}" if lora else ""),
-                              workload=tuned, repeats=p.repeats * finetune * tasks, main=False))
+    p = _final(sc)
+    tuned = p.workload
+    if lora:
+        _needs_linears(tuned, spec)
+        _check_rank(tuned, lora, where)
+        tuned = _variant(tuned, where, lora_rank=int(lora))
+    phases = sc.phases + (replace(p, label=f"fine-tuning {tasks} task(s)" + (f" with LoRA r={lora:g}" if lora else ""),
+                                  workload=tuned, repeats=finetune * tasks, main=False),)
     analysis = {"kind": "transfer", "tasks": tasks, "finetune": finetune, "scratch": spec.params["scratch"]}
     return _note(sc, spec, phases=phases, analyses=sc.analyses + ((spec.text, analysis),))
 
@@ -622,7 +657,7 @@ STRATEGIES: dict[str, StrategyDef] = {s.name: s for s in [
                 (P("tasks", int, 10, "K downstream tasks"),
                  P("finetune", "positive", 0.001, "each task's fine-tuning as a fraction of the pre-training steps "
                                                   "(BERT: about 1 TPU-hour against 4 days on 16 TPUs, ~0.0007)"),
-                 P("lora", "positive", None, "fine-tune with LoRA adapters of this rank"),
+                 P("lora", int, None, "fine-tune with LoRA adapters of this rank"),
                  P("scratch", "positive", 1.0, "training one task from scratch, as a fraction of this run")),
                 "fine-tuned pre-trained models match or beat task-specific training (Devlin et al. 2019: "
                 "fine-tuning 'in at most 1 hour on a single Cloud TPU' after 4 days of pre-training on 16)",
@@ -728,8 +763,8 @@ def model_bytes(workload, bytes_per_param: float | None = None, sparsity: tuple[
     from .ops import PRECISIONS, sparse_storage_fraction
 
     width = bytes_per_param or PRECISIONS[workload.training.precision].act_bytes
-    if not isinstance(workload, TransformerWorkload):
-        return parameter_count(workload) * width
+    if not isinstance(workload, TransformerWorkload):  # every weight taken as pruned
+        return parameter_count(workload) * width * (sparse_storage_fraction(*sparsity, width) if sparsity else 1.0)
     from .transformer import device_parameters
 
     from .transformer import block_linears
@@ -758,10 +793,7 @@ def _analysis(sc: Scenario, costs: list[PhaseCost]) -> dict:
             out["found_model_saving_usd_per_training"] = saved
             out["break_even_trainings"] = math.ceil(search_usd / saved) if saved > 0 else None
             if a["preset"] == "ofa":
-                versus = NAS_PRESETS.get(a["versus"])
-                if versus is None:
-                    raise CostsimError(f"unknown preset '{a['versus']}' to compare once-for-all with",
-                                       field=f"--strategy {text}")
+                versus = NAS_PRESETS[a["versus"]]
                 per_deployment = (versus.search_trainings + 1 - a["per_deployment_trainings"]) * one_training
                 out["versus"] = a["versus"]
                 out["break_even_deployments"] = math.ceil(search_usd / per_deployment)

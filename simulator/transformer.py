@@ -98,12 +98,13 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     add(([c for c in [cast_op("ln1.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln1.grad_cast", eh, a, s, L)] if c]))
     v, frozen = w.variant, not w.variant.trains_base
-    add(linear_ops("qkv", T, d, 3 * d / tp, p, L, variant=v))
+    r_qkv, r_proj, r_up, r_down = block_ranks(w)
+    add(linear_ops("qkv", T, d, 3 * d / tp, p, L, variant=_ranked(v, r_qkv)))
     add(attention_ops(w, batch, p, L, tp))
     # (b, h, S, dh) -> (b, S, d): a transpose copy before the projection, and its inverse in backward
     add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)],
          [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)]))
-    add(linear_ops("proj", T, d / tp, d, p, L, variant=v))
+    add(linear_ops("proj", T, d / tp, d, p, L, variant=_ranked(v, r_proj)))
     if comm:
         add((_tp_comm("tp.attn_out", a * e, L, split.sp), _tp_comm("tp.attn_in_grad", a * e, L, split.sp)))
     add(([Op("residual1.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
@@ -121,10 +122,10 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     # each device runs its E/ep experts on the T*k token slots routed to them (balanced routing)
     local_experts = max(E // split.ep, 1)
     rows = T * k / local_experts
-    add(linear_ops("mlp.up", rows, d, f / tp, p, L * local_experts, variant=v))
+    add(linear_ops("mlp.up", rows, d, f / tp, p, L * local_experts, variant=_ranked(v, r_up)))
     add(([Op("mlp.gelu", "elementwise", 8.0 * T * k * f / tp, 2 * a * T * k * f / tp, "fp32", L)],
          [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * k * f / tp, 3 * a * T * k * f / tp, "fp32", L)]))
-    add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts, variant=v))
+    add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts, variant=_ranked(v, r_down)))
     if E > 1:
         add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
              [Op("ep.combine_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
@@ -144,6 +145,17 @@ def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[fl
     return [(d, 3 * d / tp, 1), (d / tp, d, 1), (d, f / tp, local_experts), (f / tp, d, local_experts)]
 
 
+def block_ranks(w: TransformerWorkload) -> list[int]:
+    """The factorisation rank of each block linear (in ``block_linears`` order), from the whole layer's
+    widths: a tensor-parallel split shards the factors, it does not change the rank."""
+    return [w.variant.rank(i, o) for i, o, _ in block_linears(w)] if w.variant.factorised else [0, 0, 0, 0]
+
+
+def _ranked(v, rank: int):
+    """The variant with the layer's absolute rank (the shard's widths would give another)."""
+    return v.model_copy(update={"low_rank_fraction": None, "low_rank": rank}) if v.factorised else v
+
+
 def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str, float]:
     """Parameters one device holds under ``split`` (before any ZeRO sharding across data parallelism):
     ``total``; ``matmul``, the trained weights of the matrix products (cast to the low-precision type
@@ -156,7 +168,7 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     v = w.variant
     linears = block_linears(w, split)
     dense = sum(c * i * o for i, o, c in linears)
-    block = sum(c * v.rank(i, o) * (i + o) for i, o, c in linears) if v.factorised else dense
+    block = sum(c * r * (i + o) for (i, o, c), r in zip(linears, block_ranks(w))) if v.factorised else dense
     adapters = sum(c * v.lora_rank * (i + o) for i, o, c in linears) if v.lora_rank else 0.0
     local_experts = max(w.experts // split.ep, 1)
     router = d * w.experts if w.experts > 1 else 0
@@ -249,8 +261,9 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     k = w.experts_per_token
     per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + 3 * d) / tp + a * k * (f + f + d) / tp
     v = w.variant
-    extra_rank = v.lora_rank or (sum(v.rank(i, o) for i, o, _ in block_linears(w, split)) / 4 if v.factorised else 0)
-    per_token_layer += a * 4 * extra_rank  # the rank-r intermediate of each factorised or adapted linear
+    # the rank-r intermediate of each factorised or adapted linear (the MLP's for each of the k experts)
+    ranks = [v.lora_rank] * 4 if v.lora_rank else block_ranks(w)
+    per_token_layer += a * (ranks[0] + ranks[1] + k * (ranks[2] + ranks[3]))
     if v.forward_only:  # nothing is kept for a backward pass: one layer's tensors at a time
         per_layer = per_token_layer * T
         logits = T * V / tp * a if split.last else 0.0

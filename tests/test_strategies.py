@@ -246,3 +246,50 @@ def test_cli_strategy_table_and_errors():
     assert r.exit_code == 0 and "preset darts" in r.output
     r = CliRunner().invoke(main, ["strategies", "show", "nope"])
     assert r.exit_code == 2
+
+
+# ------------------------------------------------------------------------------------- review fixes
+def test_overheads_are_paid_once_whatever_came_before():
+    """QAT and transfer fine-tune the final model for a share of the baseline's steps, once; the
+    teacher passes follow the student's steps, in whichever order the strategies come."""
+    row = rows("h200", "gpt2-124m", "prune:2of4", "qat:int8", rows="combined")[-1]
+    assert [p.repeats for p in row.phases if not p.main] == [pytest.approx(0.1)]
+    a = rows("h200", "gpt2-124m", "lowrank:0.25", "distill,teacher=gpt-1.3b", rows="combined")[-1]
+    b = rows("h200", "gpt2-124m", "distill,teacher=gpt-1.3b", "lowrank:0.25", rows="combined")[-1]
+    teacher = [p for p in a.phases if not p.main][0]
+    assert teacher.repeats == pytest.approx(1.0)
+    assert a.cost_usd == pytest.approx(b.cost_usd, rel=1e-9)
+    t = rows("h200", "gpt2-124m", "lowrank:0.25", "transfer,tasks=4", rows="combined")[-1]
+    assert t.analysis["transfer_cost_usd"] == pytest.approx(t.cost_usd)
+
+
+def test_moving_a_pruned_run_to_a_dense_part_runs_it_dense():
+    moved = rows("h200", "gpt2-124m", "prune:2of4", "hardware:v100-sxm2", rows="combined")[-1]
+    plain = rows("v100-sxm2", "gpt2-124m", "prune:2of4")[-1]
+    assert moved.cost_usd == pytest.approx(plain.cost_usd, rel=1e-9)
+    assert any("cannot run 2:4" in w for w in moved.warnings)
+
+
+def test_low_rank_is_set_by_the_whole_layer_not_the_shard():
+    from simulator.transformer import Split, block_ranks
+
+    w = load_workload("gpt-1.3b")
+    w = w.model_copy(update={"variant": w.variant.model_copy(update={"low_rank_fraction": 0.25})})
+    assert block_ranks(w) == [round(0.25 * w.d_model)] * 4
+    ranks = [op.flops for op in expand(w, 1.0, Split(tp=4)).phases["forward"] if op.name == "qkv.v.fwd"]
+    whole = [op.flops for op in expand(w, 1.0).phases["forward"] if op.name == "qkv.v.fwd"]
+    assert ranks == whole  # V (rank x d_model) is replicated over tensor-parallel ranks
+
+
+@pytest.mark.parametrize("strat,message", [
+    ("lowrank:0.25,warmup=1", "below 1"),
+    ("devices:2,plan=tp", "plan is dp or auto"),
+    ("transfer,lora=2.7", "not a number"),
+    ("nas:darts,saving=0.2,versus=bogus", "unknown preset 'bogus'"),
+    ("nas:darts,found=resnet50-imagenet", None),
+])
+def test_review_inputs_are_one_line(strat, message):
+    with pytest.raises(CostsimError) as err:
+        rows("h200", "gpt2-124m", "lora:8", strat, rows="combined") if message is None else rows(
+            "h200", "gpt2-124m", strat)
+    assert "\n" not in err.value.line() and (message is None or message in err.value.line())
