@@ -121,6 +121,11 @@ def estimate(hardware, workload, strategy, rows, devices, plan, grid, region, pu
         table = api.strategies(hardware, workload, strategy, rows=rows, sets=sets, pricing=pricing, **options)
         click.echo(report.strategy_table(table, fmt))
         return
+    if api.is_quantum(hardware, sets):
+        q = api.quantum_estimate(api.load_profile_ref(hardware, sets), workload, pricing=pricing,
+                                 sets=[x for x in sets if not x.startswith("hardware.")], **options)
+        click.echo(report.quantum_estimate_text(q, fmt))
+        return
     e = api.estimate(hardware, workload, sets=sets, pricing=pricing, **options)
     click.echo(report.estimate_table(e, fmt))
 
@@ -262,9 +267,10 @@ def plan_command(hardware, workload, devices, objective, top, sets, fmt):
 
 @main.command()
 @click.argument("measurements", required=False)
-@click.option("--suite", type=click.Choice(["h200", "vtrain", "compression"]), default=None,
-              help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, or "
-                   "compression (the H200 fp8, low-rank and 2:4 speedups)")
+@click.option("--suite", type=click.Choice(["h200", "vtrain", "compression", "history"]), default=None,
+              help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, "
+                   "compression (the H200 fp8, low-rank and 2:4 speedups), or history (Thompson et al.'s "
+                   "recorded training runs)")
 @click.option("--data", default=None, help="where the suite's data lies (vtrain: its folder or one CSV)")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="write a scatter plot of predicted against measured (PNG or SVG)")
@@ -276,10 +282,13 @@ def validate(measurements, suite, data, plot_path, show, fmt):
     """Compare predictions with measured runs: per-run signed errors, MAPE, worst case."""
     if bool(measurements) == bool(suite):
         raise CostsimError("give a measurements file or --suite")
-    if suite == "compression":
+    if suite in ("compression", "history"):
         if plot_path:
-            raise CostsimError("the compression suite has no plot", field="--plot")
-        click.echo(report_layer.speedup_table(api.compression_checks(data), fmt))
+            raise CostsimError(f"the {suite} suite has no plot", field="--plot")
+        if suite == "compression":
+            click.echo(report_layer.speedup_table(api.compression_checks(data), fmt))
+        else:
+            click.echo(report_layer.history_table(*api.history(data), fmt))
         return
     report = api.validate_file(measurements) if measurements else api.validate_suite(suite, data)
     if plot_path:  # the plot first, so a bad path prints nothing else
@@ -344,6 +353,142 @@ def workloads_show(name):
     """A workload and what it implies (parameters, tokens or images, FLOPs), as JSON."""
     w = load_workload(name)
     click.echo(json.dumps({"workload": w.model_dump(), "derived": api.workload_summary(w)}, indent=2))
+
+
+def _pricing_options(f):
+    """Pricing and carbon options shared by limits and project."""
+    for opt in reversed([
+        click.option("--region", type=click.Choice(sorted(GRID_G_CO2_PER_KWH)), default=None,
+                     help="named grid for carbon intensity [default: world]"),
+        click.option("--pricing", type=click.Choice(["auto", "cloud", "owned"]), default="auto", show_default=True),
+        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _names(text):
+    return [h.strip() for h in text.split(",") if h.strip()] if text else None
+
+
+@main.command()
+@click.option("--benchmark", "benchmarks", multiple=True, default=("imagenet",), show_default=True,
+              help="imagenet, coco, squad, conll, wmt_en_fr, wmt_en_de (repeatable)")
+@click.option("--target", "targets", multiple=True, type=float, default=(0.1,), show_default=True,
+              help="target error fraction (repeatable); one better than the data's best needs --extrapolate")
+@click.option("--extrapolate", is_flag=True, help="allow targets beyond the fit's support")
+@click.option("--hardware", "-H", default=None, help="comma-separated profiles [default: every classical profile]")
+@click.option("--devices", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--strategy", "strategy", multiple=True, help="also price under this strategy (repeatable)")
+@click.option("--all-fits", is_flag=True, help="list every fit (both measures, models, subsets), not the headline")
+@click.option("--lm-loss", "lm_losses", multiple=True, type=float,
+              help="also: the compute-optimal language model reaching this loss (nats/token), priced")
+@click.option("--lm-compute", "lm_computes", multiple=True, type=float, help="also: ... for this compute (FLOPs)")
+@click.option("--law", default="chinchilla", show_default=True, help="chinchilla or besiroglu")
+@click.option("--lm-devices", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="devices for the language models (their batch of 1,024 sequences must split over them)")
+@click.option("--data", default=None, help="folder of the Thompson et al. CSVs [default: ../shared/data/thompson]")
+@click.option("--plot-dir", default=None, type=click.Path(file_okay=False),
+              help="write the fit and cost plots (PNG and SVG) into this folder and print their paths")
+@_pricing_options
+@guarded
+def limits(benchmarks, targets, extrapolate, hardware, devices, strategy, all_fits, lm_losses, lm_computes, law,
+           lm_devices, data, plot_dir, region, pricing, fmt):
+    """What the next step of performance costs: scaling fits of Thompson et al.'s data, the compute to
+    reach each target error, priced on each device and under each strategy."""
+    r = api.limits(benchmarks, targets, extrapolate=extrapolate, hardware=_names(hardware), devices=devices,
+                   strategy=strategy, data=data, pricing=pricing, region=region)
+    lm = api.lm_limits(losses=lm_losses, computes=lm_computes, law=law, hardware=_names(hardware), devices=lm_devices,
+                       pricing=pricing, region=region) if (lm_losses or lm_computes) else []
+    images = []
+    if plot_dir:  # rendered before anything is printed or written, so a failure leaves nothing behind
+        for name, f in r.pricing_fits.items():
+            for ext in ("png", "svg"):
+                images.append((Path(plot_dir) / f"fit-{name}.{ext}",
+                               report_layer.scaling_plot(r.points[name], f, r.targets, ext)))
+        for ext in ("png", "svg"):
+            images.append((Path(plot_dir) / f"cost.{ext}", report_layer.cost_plot(r.priced, ext)))
+    if fmt == "json":
+        click.echo(json.dumps({"limits": r.to_dict(), "language_models": [
+            {**x, "priced": [p.model_dump() for p in x["priced"]]} for x in lm]}, indent=2))
+    else:
+        click.echo(report_layer.fits_table(r.fits, fmt, headline_only=not all_fits))
+        click.echo("")
+        click.echo(report_layer.priced_table(r.priced, fmt))
+        if fmt in ("table", "markdown"):
+            click.echo(report_layer.limits_notes(r))
+        for x in lm:
+            click.echo(f"\n{x['label']}: {x['parameters']:.3g} parameters, {x['tokens']:.3g} tokens, "
+                       f"{x['compute_flops']:.3g} FLOPs, loss {x['loss']:.4g} ({x['law']})")
+            click.echo(report_layer.priced_table(x["priced"], fmt))
+    for path, image in images:
+        Path(plot_dir).mkdir(parents=True, exist_ok=True)
+        write_bytes_atomically(path, image)
+        click.echo(str(path))
+
+
+@main.command()
+@click.option("--base", required=True, help="the device line to project (a bundled profile or path)")
+@click.option("--year", type=int, default=None, help="the year of the projected device")
+@click.option("--doubling-flops", type=float, default=None, help="years per doubling of peak FLOP/s [fitted]")
+@click.option("--doubling-bandwidth", type=float, default=None, help="years per doubling of bandwidth [fitted]")
+@click.option("--doubling-efficiency", type=float, default=None, help="years per doubling of FLOP/s per watt [fitted]")
+@click.option("--workload", "-w", default=None, help="also estimate this workload on the projected device")
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="write the projected profile (YAML)")
+@click.option("--benchmark", default=None, help="with --target and --budget: the first year the target costs less")
+@click.option("--target", type=float, default=None, help="target error fraction on --benchmark")
+@click.option("--budget", "budget_usd", type=float, default=None, help="dollars")
+@click.option("--devices", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--extrapolate", is_flag=True, help="allow targets beyond the fit's support")
+@click.option("--data", default=None, help="folder of the hardware-history CSVs [default: ../shared/data/hardware-history]")
+@_pricing_options
+@guarded
+def project(base, year, doubling_flops, doubling_bandwidth, doubling_efficiency, workload, out, benchmark, target,
+            budget_usd, devices, extrapolate, data, region, pricing, fmt):
+    """A future device grown from BASE at the fitted hardware trends (or stated doubling times); or the
+    first year a target error costs less than a budget on that device line."""
+    if benchmark or target is not None or budget_usd is not None:
+        if not (benchmark and target is not None and budget_usd is not None):
+            raise CostsimError("give --benchmark, --target and --budget together", field="--budget")
+        found, costs = api.cheaper_year(base, benchmark, target, budget_usd, devices=devices, extrapolate=extrapolate,
+                                        data=data, pricing=pricing, region=region)
+        click.echo(report_layer.cheaper_year_text(base, benchmark, target, budget_usd, devices, found, costs, fmt))
+        return
+    if year is None:
+        raise CostsimError("give --year (or --benchmark, --target and --budget)", field="--year")
+    profile, raw, trends = api.project(base, year, doubling_flops_years=doubling_flops,
+                                       doubling_bandwidth_years=doubling_bandwidth,
+                                       doubling_efficiency_years=doubling_efficiency, data=data)
+    text = report_layer.profile_yaml(raw)
+    click.echo(report_layer.projection_text(profile, trends, fmt))
+    if workload:
+        click.echo("")
+        click.echo(report.estimate_table(api.estimate(profile, workload, pricing=pricing, region=region), fmt))
+    if out:
+        write_text_atomically(out, text)
+        click.echo(out)
+
+
+@main.group()
+def quantum():
+    """The quantum accelerator: break-even analyses (Babbush et al. 2021, Hoefler et al. 2023)."""
+
+
+@quantum.command("breakeven")
+@click.option("--profile", "profile_ref", default="quantum-ftqc", show_default=True)
+@click.option("--degree", "degrees", multiple=True, type=float, default=(2, 3, 4), show_default=True)
+@click.option("--parallelism", multiple=True, type=float, default=(1, 1e3, 1e6), show_default=True,
+              help="classical processors S racing the quantum machine")
+@click.option("--classical-step-s", type=float, default=33e-9, show_default=True,
+              help="one classical step of the problem (Babbush et al.: 100 Toffolis at 330 ps each)")
+@click.option("--toffolis-per-step", type=float, default=None, help="Toffolis per quantum step [100]")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@guarded
+def quantum_breakeven(profile_ref, degrees, parallelism, classical_step_s, toffolis_per_step, fmt):
+    """Break-even problem size and time per speedup degree and classical parallelism, for a profile."""
+    r = api.quantum_breakeven(profile_ref, degrees=degrees, parallelism=parallelism,
+                              classical_step_s=classical_step_s, toffolis_per_step=toffolis_per_step)
+    click.echo(report_layer.breakeven_text(r, fmt))
 
 
 @main.group("strategies")

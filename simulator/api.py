@@ -1,6 +1,7 @@
 """The Python entry points: the same operations as the CLI, taking names, paths, dicts or models."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
@@ -404,3 +405,345 @@ def checkpoint_interval_sweep(hardware, workload, *, replicas: int = 20, seed: i
                          **kwargs)
         out.append((optimum * factor, mc))
     return out
+
+
+# ------------------------------------------------------------------------------------- limits
+class LimitsReport(Strict):
+    """``costsim limits``: the scaling fits, and what each target costs on each device."""
+
+    fits: tuple
+    pricing_fits: dict                            # benchmark -> the fit its costs use
+    points: dict                                  # benchmark -> the models that fit was made on
+    targets: tuple[float, ...]
+    priced: tuple
+    web_app: dict[str, tuple[float, float]]      # label -> (dollars, kg CO2) at the web app's fixed ratios
+    assumptions: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+
+def thompson_rows(data: str | None = None, benchmarks=None) -> dict[str, list[dict]]:
+    """The Thompson et al. CSVs (``data``: their folder; default ../shared/data/thompson), by benchmark."""
+    from .loader import load_thompson
+    from .scaling import BENCHMARKS, benchmark
+
+    folder = Path(data) if data else SHARED / "data" / "thompson"
+    names = list(benchmarks) if benchmarks else list(BENCHMARKS)
+    return {name: load_thompson(folder / benchmark(name).file_name) for name in names}
+
+
+def scaling_fits(data: str | None = None, benchmarks=None):
+    """Every scaling fit (both compute measures, both models, all models and the frontier)."""
+    from .scaling import fit_all
+
+    return fit_all(thompson_rows(data, benchmarks))
+
+
+def _reference(name: str, devices: int, per_device: int | None = None):
+    from .limits import BATCH_PER_DEVICE
+
+    return _load("h200", name, [f"global_batch_size={(per_device or BATCH_PER_DEVICE[name]) * devices}"])[1]
+
+
+def _priced_devices(hardware, workload, devices: int, strategy, pricing: str, options: dict):
+    """(profile, estimate function, strategy cost ratios) per device type, for pricing compute."""
+    from . import strategies as strat
+    from .loader import load_profile, load_workload
+
+    names = list(hardware) if hardware else [n for n in bundled_names("hardware")
+                                             if isinstance(load_profile(n), ClassicalProfile)]
+    opts = run_options(devices=devices, pricing=pricing, **options)
+
+    def run(profile, wl, opts_or_devices):
+        o = opts_or_devices if not isinstance(opts_or_devices, int) else opts
+        return estimate_run(profile, wl, o)
+
+    def load(kind, name, extra):
+        return load_profile(name, extra) if kind == "hardware" else load_workload(name)
+
+    out = []
+    for name in names:
+        profile = load_profile(name)
+        if not isinstance(profile, ClassicalProfile):
+            raise CostsimError(f"'{name}' is a {profile.kind} profile: the limits table prices classical devices "
+                               f"(see 'costsim quantum breakeven')", field="--hardware")
+        ratios = {}
+        for s in strategy:
+            try:
+                row = strat.compare(profile, workload, opts, [s], load, run, rows="each")[-1]
+                ratios[s] = row.cost_ratio
+            except CostsimError as err:
+                if err.field and err.field.startswith("--strategy") and "unknown" in err.problem:
+                    raise
+        out.append((profile, run, ratios))
+    return out
+
+
+def limits(benchmarks=("imagenet",), targets=(0.05, 0.01), *, extrapolate: bool = False, hardware=None,
+           devices: int = 1000, strategy: Iterable[str] = (), data: str | None = None, pricing: str = "auto",
+           **options) -> LimitsReport:
+    """``costsim limits``: fit the Thompson et al. data, project the compute for each target error, and
+    price it on each device (``devices`` of them) and under each strategy."""
+    from .limits import REFERENCE_WORKLOAD, check_targets, price_compute, pricing_fit, target_label, web_app_figures
+    from .scaling import compute_for_error, fit_all
+
+    from .scaling import points
+
+    check_targets(targets)
+    rows = thompson_rows(data, benchmarks)
+    fits = fit_all(rows)
+    priced, web, notes, chosen, pts = [], {}, [], {}, {}
+    for name in benchmarks:
+        f = pricing_fit(fits, name)
+        chosen[name], pts[name] = f, points(rows[name], name, f.compute_measure)
+        ref = _reference(REFERENCE_WORKLOAD[name], devices)
+        notes.append(f"{name}: compute from the {f.model} fit on {f.compute_measure.replace('_', ' ')} "
+                     f"({f.subset} models, n={f.n}, k={f.exponent_k:.3g}), priced as {ref.name} steps on "
+                     f"{devices} devices; 95% interval of the fitted line")
+        estimates = [compute_for_error(f, t, extrapolate) for t in targets]
+        for profile, run, ratios in _priced_devices(hardware, ref, devices, list(strategy), pricing, options):
+            for t, c in zip(targets, estimates):
+                label = target_label(name, f.metric, t)
+                priced.append(price_compute(label, c.compute_flops, c.compute_low_flops, c.compute_high_flops,
+                                            profile, ref, devices, run, ratios))
+                web[label] = web_app_figures(c.compute_flops)
+    notes.append("every total is linear in the compute: a device's figures are its reference-run estimate "
+                 "scaled to the steps the compute takes; strategy costs are their ratio on that reference run")
+    return LimitsReport(fits=tuple(fits), pricing_fits=chosen, points=pts, targets=tuple(targets),
+                        priced=tuple(priced), web_app=web, assumptions=tuple(notes))
+
+
+def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), law: str = "chinchilla",
+              hardware=None, devices: int = 1024, pricing: str = "auto", **options) -> list[dict]:
+    """Compute-optimal language models for each loss target or compute budget (a Chinchilla-style law),
+    turned into transformer workloads and priced on each device (the fastest plan on ``devices``)."""
+    from .limits import price_compute
+    from .loader import validate_workload
+    from .scaling_laws import LAWS, compute_for_loss, compute_optimal, loss, transformer_for
+
+    if law not in LAWS:
+        raise CostsimError(f"unknown law '{law}'; known: {', '.join(LAWS)}", field="--law")
+    chosen = LAWS[law]
+    budgets = [(f"loss {l:g}", compute_for_loss(chosen, l)) for l in losses]
+    budgets += [(f"compute {c:.3g} FLOPs", c) for c in computes]
+    out = []
+    for label, c in budgets:
+        n, d = compute_optimal(chosen, c)
+        wl = validate_workload(transformer_for(n, d, f"lm-{n:.3g}p-{d:.3g}t"), "<scaling law>")
+        rows = []
+        names = list(hardware) if hardware else ["a100-sxm-80gb", "h100-sxm", "h200", "tpu-v5p"]
+        for name in names:
+            profile, _ = _load(name, wl, ())
+            try:
+                best = plan(profile, wl, devices=devices, pricing=pricing, top=1, **options)[0]
+                opts = run_options(devices=devices, plan=best[0], pricing=pricing, **options)
+                rows.append(price_compute(label, c, None, None, profile, wl, devices,
+                                          lambda p, w, _n, o=opts: estimate_run(p, w, o)))
+            except CostsimError as err:
+                rows.append(price_compute(label, c, None, None, profile, wl, devices,
+                                          lambda p, w, _n, e=err: (_ for _ in ()).throw(e)))
+        out.append({"label": label, "law": chosen.source, "compute_flops": c, "parameters": n, "tokens": d,
+                    "loss": loss(chosen, n, d), "workload": wl.model_dump(), "priced": rows})
+    return out
+
+
+# ------------------------------------------------------------------------------------- hardware trends
+def hardware_trends(data: str | None = None) -> dict:
+    """Growth per year of peak FP32 FLOP/s, FLOP/s per watt and memory bandwidth, fitted on the MIT
+    FutureTech GPU table (``data``: its folder; default ../shared/data/hardware-history), one point per GPU."""
+    from .loader import load_csv_raw
+    from .trends import METRICS, history_points
+
+    folder = Path(data) if data else SHARED / "data" / "hardware-history"
+    gpus = load_csv_raw(folder / "gpus.csv")
+    return {m: history_points(gpu_rows=gpus, metric=m).fit() for m in METRICS}
+
+
+def project(base: str, year: int, *, doubling_flops_years: float | None = None,
+            doubling_bandwidth_years: float | None = None, doubling_efficiency_years: float | None = None,
+            data: str | None = None):
+    """``costsim project``: a device of ``year`` grown from ``base`` at the fitted hardware trends (or
+    at stated doubling times). Returns (the validated profile, its raw dict, the trends used)."""
+    from .trends import growth_from_doubling, project_profile
+
+    raw, source = raw_profile(base)
+    if raw.get("kind") == "quantum":
+        raise CostsimError(f"'{base}' is a quantum profile: trends project classical devices", field="--base")
+    base_year = raw.get("year")
+    if not base_year:
+        raise CostsimError("the base profile has no year to project from", source=source, field="year")
+    trends = hardware_trends(data)
+    stated = {"peak_flops_per_s": doubling_flops_years, "memory_bandwidth_bytes_per_s": doubling_bandwidth_years,
+              "flops_per_s_per_watt": doubling_efficiency_years}
+    growth, basis = {}, []
+    for key, years in stated.items():
+        if years is not None:
+            if not years > 0:
+                raise CostsimError("a doubling time must be positive", field=f"--doubling-{key}")
+            growth[key] = growth_from_doubling(years)
+            basis.append(f"{key}: doubling every {years:g} years (stated)")
+        else:
+            growth[key] = trends[key].growth_factor_per_year
+            basis.append(trends[key].describe() + " (MIT FutureTech gpus.csv)")
+    # links follow memory bandwidth (an assumption: the table has no link column; NVLink went from
+    # 20 GB/s per direction per link in 2016 to 900 GB/s per GPU in 2022, faster than HBM)
+    growth["link_bandwidth_bytes_per_s"] = growth["memory_bandwidth_bytes_per_s"]
+    basis.append("links: grown with memory bandwidth (assumption)")
+    data_out = project_profile(raw, int(base_year), int(year), growth, basis="; ".join(basis))
+    return finish_profile(data_out, f"<{base} projected to {year}>"), data_out, trends
+
+
+def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *, devices: int = 1000,
+                 extrapolate: bool = False, start: int | None = None, stop: int = 2100, data: str | None = None,
+                 pricing: str = "auto", **options) -> tuple[int | None, list[tuple[int, float]]]:
+    """The first year in which reaching ``target`` on ``benchmark`` costs less than ``budget_usd`` on
+    ``base``'s line of devices (grown at the fitted trends), and the cost year by year."""
+    from .limits import BATCH_PER_DEVICE, REFERENCE_WORKLOAD, price_compute, pricing_fit
+    from .scaling import compute_for_error, fit_all
+    from .trends import first_year_below
+
+    if not budget_usd > 0:
+        raise CostsimError("the budget must be positive", field="--budget")
+    f = pricing_fit(fit_all(thompson_rows(None, [benchmark])), benchmark)
+    compute = compute_for_error(f, target, extrapolate).compute_flops
+    ref = _reference(REFERENCE_WORKLOAD[benchmark], devices)
+    opts = run_options(devices=devices, pricing=pricing, **options)
+    first = start or int(raw_profile(base)[0].get("year") or 2024)
+    costs: dict[int, float] = {}
+
+    base_profile = load_profile(base)
+
+    def cost_of_year(y: int) -> float:
+        if y not in costs:
+            profile = project(base, y, data=data)[0]
+            # faster devices are fed larger batches (as users do), so per-kernel host time keeps amortising:
+            # the per-device batch grows with the peak, halved until it fits
+            grown = profile.peak_dense_flops_per_s.fp32 / base_profile.peak_dense_flops_per_s.fp32
+            per_device = BATCH_PER_DEVICE[ref.name] * 2 ** max(0, round(math.log2(grown)))
+            while True:
+                wl = _reference(ref.name, devices, per_device)
+                p = price_compute("", compute, None, None, profile, wl, devices,
+                                  lambda pr, w, _n: estimate_run(pr, w, opts))
+                if p.cost_usd is not None or per_device <= BATCH_PER_DEVICE[ref.name]:
+                    break
+                per_device //= 2
+            costs[y] = p.cost_usd if p.cost_usd is not None else math.inf
+        return costs[y]
+
+    year = first_year_below(cost_of_year, budget_usd, first, stop)
+    return year, sorted(costs.items())
+
+
+# ------------------------------------------------------------------------------------- quantum
+class QuantumEstimate(Strict):
+    """``costsim estimate --hardware quantum-...``: the best classical run of the workload, and what the
+    quantum accelerator would need to beat it."""
+
+    hardware: str
+    workload: str
+    classical_hardware: str
+    classical_devices: int
+    classical_estimate: Estimate
+    total_operations: float
+    data_bytes: float
+    resources: dict
+    verdict: dict
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+
+def _data_bytes(wl) -> float:
+    """The training data the accelerator must read once per pass: token ids (4 bytes) or 8-bit RGB images."""
+    if isinstance(wl, TransformerWorkload):
+        return 4.0 * wl.tokens_per_step * wl.total_steps
+    if isinstance(wl, CNNWorkload):
+        return float(wl.in_channels * wl.image_size ** 2 * wl.training.global_batch_size * wl.total_steps)
+    return 0.0
+
+
+def quantum_estimate(profile, workload, *, devices: int | None = None, sets: Iterable[str] = (),
+                     pricing: str = "auto", **options) -> QuantumEstimate:
+    """The fastest bundled classical device (``devices`` of them) on the workload, and the quantum
+    profile's verdict against it: Babbush et al.'s model with Amdahl's law and the I/O bound."""
+    from .quantum import surface_code_resources, training_verdict
+
+    _, wl = _load("h200", workload, sets)
+    devices = devices or 1
+    best = None
+    for name in bundled_names("hardware"):
+        candidate = load_profile(name)
+        if not isinstance(candidate, ClassicalProfile):
+            continue
+        try:
+            e = estimate(candidate, wl, pricing=pricing, devices=devices, **options)
+        except CostsimError:
+            continue
+        if best is None or e.total_time_s < best.total_time_s:
+            best = e
+    if best is None:
+        raise CostsimError(f"no bundled classical device can run this workload on {devices} device(s)",
+                           field="--devices")
+    operations = best.model_flops_per_step * best.steps
+    data = _data_bytes(wl)
+    verdict = training_verdict(best.total_time_s, operations, data, profile, classical_parallelism=1.0)
+    return QuantumEstimate(hardware=profile.name, workload=wl.name, classical_hardware=best.hardware,
+                           classical_devices=devices, classical_estimate=best, total_operations=operations,
+                           data_bytes=data, resources=surface_code_resources(profile).model_dump(),
+                           verdict=verdict.model_dump())
+
+
+def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), parallelism=(1.0, 1e3, 1e6),
+                      classical_step_s: float = 33e-9, toffolis_per_step: float | None = None) -> dict:
+    """``costsim quantum breakeven``: the profile's surface-code resources, Babbush et al.'s break-even
+    problem size and time for each degree and classical parallelism (Table I with this profile's
+    Toffoli time), and Hoefler et al.'s largest work per oracle call (Table 2)."""
+    from .hardware import QuantumProfile
+    from .quantum import (BABBUSH_TOFFOLIS_PER_STEP, HOEFLER_A100_RATES, HOEFLER_QUANTUM_RATES, breakeven,
+                          max_operations_per_call, quantum_step_time_s, surface_code_resources)
+
+    profile = load_profile(profile_ref)
+    if not isinstance(profile, QuantumProfile):
+        raise CostsimError(f"'{profile_ref}' is a {profile.kind} profile, not a quantum one", field="--profile")
+    res = surface_code_resources(profile)
+    g = toffolis_per_step or BABBUSH_TOFFOLIS_PER_STEP
+    t_q = quantum_step_time_s(g, res.toffoli_time_s)
+    table = [{"degree": d, "classical_parallelism": s, **breakeven(t_q, classical_step_s, d, s).model_dump()}
+             for d in degrees for s in parallelism]
+    hoefler = [{"operation": op, "degree": k, "max_operations_per_call": max_operations_per_call(
+        HOEFLER_QUANTUM_RATES.rate(op), HOEFLER_A100_RATES.rate(op), k)} for op in ("fp16", "int32", "binary")
+        for k in (2, 3, 4)]
+    return {"profile": profile.name, "resources": res.model_dump(), "quantum_step_s": t_q,
+            "classical_step_s": classical_step_s, "toffolis_per_step": g, "breakeven": table, "hoefler": hoefler}
+
+
+def load_profile_ref(hardware, sets: Iterable[str] = ()):
+    """A profile from a name, path, dict or model, with ``hardware.*`` overrides applied."""
+    if isinstance(hardware, Strict) and not sets:
+        return hardware
+    data, source = (hardware.model_dump(), "<model>") if isinstance(hardware, Strict) else raw_profile(hardware)
+    apply_overrides(data, None, [s for s in sets if s.startswith("hardware.")])
+    return finish_profile(data, source)
+
+
+def is_quantum(hardware, sets: Iterable[str] = ()) -> bool:
+    from .hardware import QuantumProfile
+
+    return isinstance(load_profile_ref(hardware, sets), QuantumProfile)
+
+
+# ------------------------------------------------------------------------------------- history
+def history(data: str | None = None):
+    """``costsim validate --suite history``: the Thompson et al. rows that name processor, count and
+    training time, re-predicted from forward FLOPs, epochs and set size. Returns (runs, summary)."""
+    from .history import predict, runs_from_rows, summarise
+
+    runs = [r for name, rows in thompson_rows(data).items() for r in runs_from_rows(rows, name)]
+    opts = {}
+
+    def run(profile, wl, devices):
+        return estimate_run(profile, wl, opts.setdefault(devices, run_options(devices=devices)))
+
+    results = [predict(r, load_profile, run) for r in runs]
+    return results, summarise(results)

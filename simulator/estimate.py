@@ -13,7 +13,7 @@ import numpy as np
 
 from pydantic import Field, model_validator
 
-from . import cnn, mlp, transformer
+from . import cnn, generic, mlp, transformer
 from .errors import CostsimError, UnsupportedError
 from .hardware import ClassicalProfile, NonNegativeFloat, PositiveFloat, PositiveInt, Strict
 from .collectives import Group, collective_time_s
@@ -24,7 +24,7 @@ from .regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, D
                       GRID_G_CO2_PER_KWH)
 from .roofline import OpArrays, PricedOps, price, price_ops
 from .units import MICRO, MILLI, SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
-from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
+from .workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload
 
 BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "pipeline_bubble", "launch_overhead")
 
@@ -107,10 +107,15 @@ def _step_ops(workload, batch: float, split=None) -> dict[str, list[Op]]:
         return transformer.step_ops(workload, batch, split=split or transformer.WHOLE)
     if isinstance(workload, MLPWorkload):
         return mlp.step_ops(workload, batch)
+    if isinstance(workload, GenericWorkload):
+        return generic.step_ops(workload, batch)
     return cnn.step_ops(workload, batch)
 
 
 def execution_note(workload) -> str:
+    if isinstance(workload, GenericWorkload):
+        return ("a model known by its record only: its forward FLOPs as square matrix products over "
+                f"{workload.layers} layers, backward as two products per layer; other kernels not priced")
     if isinstance(workload, MLPWorkload):
         return "execution as plain numpy in fp32: one BLAS call per matrix product, a new array per elementwise step"
     if getattr(workload, "framework", "") == "megatron":

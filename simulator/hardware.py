@@ -226,10 +226,8 @@ class QuantumSpeedup(Strict):
 
 
 class QuantumProfile(_ProfileBase):
-    """A fault-tolerant quantum accelerator, described by its error-correction parameters.
-
-    The schema is complete; the cost model for it belongs to the limits issue, and estimates refuse it.
-    """
+    """A fault-tolerant quantum accelerator, described by its error-correction parameters; priced by
+    ``simulator/quantum.py`` (surface-code resources, break-even, Amdahl and I/O bounds)."""
 
     kind: Literal["quantum"]
     physical_error_rate_fraction: Fraction
@@ -238,10 +236,14 @@ class QuantumProfile(_ProfileBase):
     reaction_time_s: PositiveFloat
     target_logical_error_rate_fraction: Fraction
     magic_state_factories: PositiveInt
-    cycles_per_toffoli: PositiveFloat = Field(description="code cycles per distilled magic state and factory")
+    cycles_per_toffoli: PositiveFloat = Field(
+        description="one factory's time per distilled magic state (one Toffoli), in units of code distance x "
+                    "code cycle (Babbush et al. eq. 6: t = d x 5.5 x cycle)")
     logical_qubits: PositiveInt
     io_bandwidth_bytes_per_s: PositiveFloat
-    classical_parallelism: PositiveFloat = Field(description="S: how many classical processors it races")
+    classical_parallelism: PositiveFloat = Field(
+        description="S: parallel classical lanes it races in the break-even analysis (a training estimate "
+                    "races the whole classical run instead, S = 1 on its cluster time)")
     speedup: QuantumSpeedup
     power: Power | None = None
     purchase_price_usd: PositiveFloat | None = None

@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .errors import CostsimError
 from .hardware import ClassicalProfile, HardwareProfile
-from .workload import CNNWorkload, MLPWorkload, TransformerWorkload, Workload
+from .workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload, Workload
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EFFICIENCY_REFERENCE = "h200"
@@ -194,7 +194,7 @@ def _schema_paths(*models) -> dict[str, tuple]:
     return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
 
 
-_WORKLOAD_SCHEMA_PATHS = _schema_paths(TransformerWorkload, CNNWorkload, MLPWorkload)
+_WORKLOAD_SCHEMA_PATHS = _schema_paths(TransformerWorkload, CNNWorkload, MLPWorkload, GenericWorkload)
 _HARDWARE_SCHEMA_PATHS = _schema_paths(ClassicalProfile)
 
 
@@ -488,3 +488,20 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> None:
     except BaseException:  # interrupted: leave nothing behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+# ---------------------------------------------------------------- published data sets (scaling fits)
+def load_thompson(path: str | Path) -> list[dict]:
+    """Rows of one CSV of Thompson et al.'s data set as string dicts: a header line, then two lines of
+    group labels (skipped), then data rows. Blank rows are dropped; a row with more cells than the
+    header, or a file without the three header lines, is a one-line error naming the file."""
+    rows = load_csv_raw(path)
+    if len(rows) < 2:
+        raise CostsimError("expected a header line and two lines of group labels", source=str(path))
+    data = [row for row in rows[2:] if any((v or "").strip() for k, v in row.items() if k is not None)]
+    for number, row in enumerate(data, 1):
+        if None in row:
+            raise CostsimError(f"data row {number}: more cells than the header has columns", source=str(path))
+    if not data:
+        raise CostsimError("no data rows", source=str(path))
+    return data

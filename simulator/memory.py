@@ -1,11 +1,11 @@
 """Peak device memory of a training step: model states plus what the forward pass keeps for backward."""
 from __future__ import annotations
 
-from . import cnn, mlp, transformer
+from . import cnn, generic, mlp, transformer
 from .errors import OutOfMemoryError
 from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precision, sparse_storage_fraction
 from .units import GIGA
-from .workload import CNNWorkload, MLPWorkload, TransformerWorkload
+from .workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload
 
 
 def parameter_count(w) -> float:
@@ -13,6 +13,8 @@ def parameter_count(w) -> float:
         return float(transformer.parameter_counts(w)["total"])
     if isinstance(w, MLPWorkload):
         return mlp.parameter_count(w)
+    if isinstance(w, GenericWorkload):
+        return float(w.parameters)
     return float(cnn.parameter_count(w))
 
 
@@ -38,7 +40,8 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
         frozen = total if w.variant.forward_only else 0.0
         params = {"total": total, "matmul": total - frozen, "trainable": total - frozen, "frozen": frozen,
                   "sparse": 0.0}
-        acts = (mlp if isinstance(w, MLPWorkload) else cnn).activation_bytes(w, batch_per_device)
+        module = mlp if isinstance(w, MLPWorkload) else generic if isinstance(w, GenericWorkload) else cnn
+        acts = module.activation_bytes(w, batch_per_device)
     shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
     trained, frozen = params["trainable"], params["frozen"]
     v = w.variant

@@ -140,7 +140,28 @@ class TransformerWorkload(_WorkloadBase):
         return float(t.steps) if t.steps is not None else float(math.ceil(t.tokens / self.tokens_per_step))
 
 
-class CNNWorkload(_WorkloadBase):
+class _EpochWorkload(_WorkloadBase):
+    """A workload trained for steps, or for epochs over a data set of ``dataset_size`` samples."""
+
+    def _check_steps_or_epochs(self) -> None:
+        t = self.training
+        if t.tokens is not None:
+            raise ValueError("training: tokens is for transformer workloads; use steps or epochs")
+        by_epochs = t.epochs is not None or t.dataset_size is not None
+        if by_epochs and (t.epochs is None or t.dataset_size is None):
+            raise ValueError("training: epochs needs dataset_size and dataset_size needs epochs")
+        if by_epochs == (t.steps is not None):
+            raise ValueError("training: give exactly one of steps or epochs with dataset_size")
+
+    @property
+    def total_steps(self) -> float:
+        t = self.training
+        if t.steps is not None:
+            return float(t.steps)
+        return float(math.ceil(t.epochs * t.dataset_size / t.global_batch_size))
+
+
+class CNNWorkload(_EpochWorkload):
     """A convolutional image classifier; the ResNet family by depth."""
 
     kind: Literal["cnn"]
@@ -156,22 +177,8 @@ class CNNWorkload(_WorkloadBase):
         if v.sparsity or v.factorised or v.lora_rank:
             raise ValueError("variant: sparse execution, low-rank factorisation and LoRA are modelled for the "
                              "linear layers of transformer workloads, not for convolutions")
-        t = self.training
-        if t.tokens is not None:
-            raise ValueError("training: tokens is for transformer workloads; use steps or epochs")
-        by_epochs = t.epochs is not None or t.dataset_size is not None
-        if by_epochs and (t.epochs is None or t.dataset_size is None):
-            raise ValueError("training: epochs needs dataset_size and dataset_size needs epochs")
-        if by_epochs == (t.steps is not None):
-            raise ValueError("training: give exactly one of steps or epochs with dataset_size")
+        self._check_steps_or_epochs()
         return self
-
-    @property
-    def total_steps(self) -> float:
-        t = self.training
-        if t.steps is not None:
-            return float(t.steps)
-        return float(math.ceil(t.epochs * t.dataset_size / t.global_batch_size))
 
 
 class MLPWorkload(_WorkloadBase):
@@ -199,4 +206,27 @@ class MLPWorkload(_WorkloadBase):
         return float(self.training.steps)
 
 
-Workload = Annotated[Union[TransformerWorkload, CNNWorkload, MLPWorkload], Field(discriminator="kind")]
+class GenericWorkload(_EpochWorkload):
+    """A model known only by the figures a published training record gives: parameters, forward FLOPs
+    per sample, and the ratio of a training pass to a forward pass. Its step is priced as matrix
+    products of the size those figures imply (see ``simulator/generic.py``)."""
+
+    kind: Literal["generic"]
+    parameters: PositiveFloat
+    forward_flops_per_sample: PositiveFloat
+    training_to_forward_flops_ratio: Annotated[float, Field(ge=1, allow_inf_nan=False)] = Field(
+        default=3.0, description="FLOPs of a forward and backward pass over those of a forward pass "
+                                 "(3: the backward pass costs twice the forward)")
+    layers: PositiveInt = Field(default=50, description="weight layers the work is spread over (an assumption "
+                                                        "where the record gives none)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.variant != PLAIN and self.variant != Variant(forward_only=True):
+            raise ValueError("variant: a generic workload takes no compression strategy (its layers are unknown)")
+        self._check_steps_or_epochs()
+        return self
+
+
+Workload = Annotated[Union[TransformerWorkload, CNNWorkload, MLPWorkload, GenericWorkload],
+                     Field(discriminator="kind")]

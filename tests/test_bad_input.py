@@ -212,14 +212,15 @@ def test_set_value_of_wrong_type_names_the_file_it_lands_in():
 
 
 # ---------------------------------------------------------------- refused hardware
-def test_quantum_profile_is_refused_with_clear_message():
-    line = estimate_error("quantum-ftqc", "gpt2-124m")
-    assert "kind: " in line and "quantum" in line and "not implemented" in line
+def test_quantum_profile_above_threshold_is_refused_naming_the_file():
+    """A physical error rate at or above the code's threshold cannot be corrected: one line, exit 2."""
+    line = estimate_error(QUANTUM, "gpt2-124m", "--set", "hardware.physical_error_rate_fraction=0.02")
+    assert QUANTUM in line and "physical_error_rate_fraction" in line
 
 
-def test_quantum_profile_refusal_names_profile_file():
-    line = estimate_error("quantum-ftqc", "gpt2-124m")
-    assert QUANTUM in line
+def test_quantum_profile_negative_time_is_refused():
+    line = estimate_error(QUANTUM, "gpt2-124m", "--set", "hardware.code_cycle_s=-1e-6")
+    assert "code_cycle_s" in line
 
 
 def test_compare_with_unknown_profile_is_an_error_not_a_row():
