@@ -460,7 +460,7 @@ def project(base, year, doubling_flops, doubling_bandwidth, doubling_efficiency,
                                        doubling_bandwidth_years=doubling_bandwidth,
                                        doubling_efficiency_years=doubling_efficiency, data=data)
     text = report_layer.profile_yaml(raw)
-    click.echo(report_layer.projection_text(profile, trends, fmt))
+    click.echo(report_layer.projection_text(profile, trends, fmt, api.profile_trends()))
     if workload:
         click.echo("")
         click.echo(report.estimate_table(api.estimate(profile, workload, pricing=pricing, region=region), fmt))
@@ -482,12 +482,16 @@ def quantum():
 @click.option("--classical-step-s", type=float, default=33e-9, show_default=True,
               help="one classical step of the problem (Babbush et al.: 100 Toffolis at 330 ps each)")
 @click.option("--toffolis-per-step", type=float, default=None, help="Toffolis per quantum step [100]")
+@click.option("--distillation-speedup", type=float, default=1.0, show_default=True,
+              help="magic-state distillation this many times faster (Babbush et al. Table II)")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @guarded
-def quantum_breakeven(profile_ref, degrees, parallelism, classical_step_s, toffolis_per_step, fmt):
+def quantum_breakeven(profile_ref, degrees, parallelism, classical_step_s, toffolis_per_step, distillation_speedup,
+                      fmt):
     """Break-even problem size and time per speedup degree and classical parallelism, for a profile."""
     r = api.quantum_breakeven(profile_ref, degrees=degrees, parallelism=parallelism,
-                              classical_step_s=classical_step_s, toffolis_per_step=toffolis_per_step)
+                              classical_step_s=classical_step_s, toffolis_per_step=toffolis_per_step,
+                              distillation_speedup=distillation_speedup)
     click.echo(report_layer.breakeven_text(r, fmt))
 
 

@@ -560,6 +560,16 @@ def hardware_trends(data: str | None = None) -> dict:
     return {m: history_points(gpu_rows=gpus, metric=m).fit() for m in METRICS}
 
 
+def profile_trends() -> dict:
+    """The same fits on the bundled GPU profiles (their fp32 peaks; what-if profiles left out): whether
+    the recent parts keep the table's pace."""
+    from .trends import METRICS, profile_points
+
+    gpus = [p for p in (load_profile(n) for n in bundled_names("hardware"))
+            if p.kind == "gpu" and p.year and not p.description.lower().startswith("what-if")]
+    return {m: profile_points(gpus, m, "fp32").fit() for m in METRICS}
+
+
 def project(base: str, year: int, *, doubling_flops_years: float | None = None,
             doubling_bandwidth_years: float | None = None, doubling_efficiency_years: float | None = None,
             data: str | None = None):
@@ -695,7 +705,8 @@ def quantum_estimate(profile, workload, *, devices: int | None = None, sets: Ite
 
 
 def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), parallelism=(1.0, 1e3, 1e6),
-                      classical_step_s: float = 33e-9, toffolis_per_step: float | None = None) -> dict:
+                      classical_step_s: float = 33e-9, toffolis_per_step: float | None = None,
+                      distillation_speedup: float = 1.0) -> dict:
     """``costsim quantum breakeven``: the profile's surface-code resources, Babbush et al.'s break-even
     problem size and time for each degree and classical parallelism (Table I with this profile's
     Toffoli time), and Hoefler et al.'s largest work per oracle call (Table 2)."""
@@ -708,13 +719,14 @@ def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), p
         raise CostsimError(f"'{profile_ref}' is a {profile.kind} profile, not a quantum one", field="--profile")
     res = surface_code_resources(profile)
     g = toffolis_per_step or BABBUSH_TOFFOLIS_PER_STEP
-    t_q = quantum_step_time_s(g, res.toffoli_time_s)
+    t_q = quantum_step_time_s(g, res.toffoli_time_s, distillation_speedup)
     table = [{"degree": d, "classical_parallelism": s, **breakeven(t_q, classical_step_s, d, s).model_dump()}
              for d in degrees for s in parallelism]
     hoefler = [{"operation": op, "degree": k, "max_operations_per_call": max_operations_per_call(
         HOEFLER_QUANTUM_RATES.rate(op), HOEFLER_A100_RATES.rate(op), k)} for op in ("fp16", "int32", "binary")
         for k in (2, 3, 4)]
     return {"profile": profile.name, "resources": res.model_dump(), "quantum_step_s": t_q,
+            "distillation_speedup": distillation_speedup,
             "classical_step_s": classical_step_s, "toffolis_per_step": g, "breakeven": table, "hoefler": hoefler}
 
 

@@ -489,8 +489,9 @@ def profile_yaml(raw: dict) -> str:
     return yaml.safe_dump(raw, sort_keys=False, width=110)
 
 
-def projection_text(profile, trends: dict, fmt: str = "table") -> str:
-    """A projected device: its headline figures and the trends it was grown at."""
+def projection_text(profile, trends: dict, fmt: str = "table", recent: dict | None = None) -> str:
+    """A projected device: its headline figures, the trends it was grown at, and (``recent``) the same
+    fits on the bundled GPU profiles for comparison."""
     peaks = {k: v for k, v in profile.peak_dense_flops_per_s.model_dump().items() if v}
     if fmt == "json":
         return json.dumps({"profile": profile.model_dump(), "trends": {k: t.model_dump() for k, t in trends.items()}},
@@ -501,8 +502,12 @@ def projection_text(profile, trends: dict, fmt: str = "table") -> str:
              ["TDP (W)", _fmt(profile.power.tdp_watts)],
              ["cloud price ($/device-hour)", _fmt(profile.cloud_price_usd_per_hour)]]
     table = _render(["field", "value"], rows, ["field", "value"], rows, fmt)
-    return (f"{profile.name}: {profile.description}\n" + table + "\n\ntrends (GPU table):\n" +
+    text = (f"{profile.name}: {profile.description}\n" + table + "\n\ntrends used (MIT FutureTech GPU table):\n" +
             "\n".join(f"- {t.describe()}" for t in trends.values()))
+    if recent:
+        text += "\n\nthe same fits on the bundled GPU profiles, for comparison:\n" + "\n".join(
+            f"- {t.describe()}" for t in recent.values())
+    return text
 
 
 def cheaper_year_text(base, benchmark, target, budget_usd, devices, year, costs, fmt: str = "table") -> str:
