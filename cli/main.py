@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ import click
 from simulator import api, report
 from simulator import report as report_layer
 from simulator.errors import CostsimError
-from simulator.loader import (bundled_names, load_profile, load_workload, raw_profile, validate_profile,
-                              write_bytes_atomically, write_text_atomically)
+from simulator.loader import (bundled_names, load_profile, load_workload, make_folder, open_rows_file, raw_profile,
+                              validate_profile, write_bytes_atomically, write_text_atomically)
 from simulator.regions import GRID_G_CO2_PER_KWH, PUE
 from simulator.units import GIGA, SECONDS_PER_HOUR
 
@@ -219,10 +220,15 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements):
               help="after an interruption, wait in the queue again instead of swapping in a spare")
 @click.option("--interval-sweep", is_flag=True,
               help="also simulate 1/4, 1/2, 2 and 4 times the Young/Daly checkpoint interval")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="replicas in this many local processes")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
 @guarded
 def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
              sets, fmt, as_json, mtbf_hours, straggler_cv, preemptions_per_hour, checkpoint_interval_s,
-             storage_gb_per_s, queue_wait_hours, replicas, seed, requeue_on_failure, interval_sweep):
+             storage_gb_per_s, queue_wait_hours, replicas, seed, requeue_on_failure, interval_sweep, workers, executor,
+             scheduler):
     """A whole training run as a discrete-event simulation: failures, checkpoints, restarts, stragglers,
     pre-emptions and queueing, over Monte Carlo replicas (p5/p50/p95)."""
     if mtbf_hours is not None and mtbf_hours <= 0:
@@ -237,7 +243,7 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
             straggler_cv_fraction=straggler_cv, preemptions_per_hour=preemptions_per_hour,
             checkpoint_interval_s=checkpoint_interval_s, storage_bandwidth_bytes_per_s=storage_gb_per_s * GIGA,
             queue_wait_s=queue_wait_hours * SECONDS_PER_HOUR, requeue_on_failure=requeue_on_failure, sets=sets,
-            pricing=pricing, progress=progress,
+            pricing=pricing, progress=progress, workers=workers, executor=executor, scheduler=scheduler,
             **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
     click.echo(report_layer.simulation_table(e, mc, "json" if as_json else fmt))
     if interval_sweep:
@@ -408,6 +414,7 @@ def limits(benchmarks, targets, extrapolate, hardware, devices, strategy, all_fi
                                report_layer.scaling_plot(r.points[name], f, r.targets, ext)))
         for ext in ("png", "svg"):
             images.append((Path(plot_dir) / f"cost.{ext}", report_layer.cost_plot(r.priced, ext)))
+        make_folder(plot_dir)
     if fmt == "json":
         click.echo(json.dumps({"limits": r.to_dict(), "language_models": [
             {**x, "priced": [p.model_dump() for p in x["priced"]]} for x in lm]}, indent=2))
@@ -422,7 +429,6 @@ def limits(benchmarks, targets, extrapolate, hardware, devices, strategy, all_fi
                        f"{x['compute_flops']:.3g} FLOPs, loss {x['loss']:.4g} ({x['law']})")
             click.echo(report_layer.priced_table(x["priced"], fmt))
     for path, image in images:
-        Path(plot_dir).mkdir(parents=True, exist_ok=True)
         write_bytes_atomically(path, image)
         click.echo(str(path))
 
@@ -459,14 +465,101 @@ def project(base, year, doubling_flops, doubling_bandwidth, doubling_efficiency,
     profile, raw, trends = api.project(base, year, doubling_flops_years=doubling_flops,
                                        doubling_bandwidth_years=doubling_bandwidth,
                                        doubling_efficiency_years=doubling_efficiency, data=data)
-    text = report_layer.profile_yaml(raw)
-    click.echo(report_layer.projection_text(profile, trends, fmt, api.profile_trends()))
+    shown = report_layer.projection_text(profile, trends, fmt, api.profile_trends())
     if workload:
-        click.echo("")
-        click.echo(report.estimate_table(api.estimate(profile, workload, pricing=pricing, region=region), fmt))
+        shown += "\n\n" + report.estimate_table(api.estimate(profile, workload, pricing=pricing, region=region), fmt)
+    if out:  # written before anything is printed: a bad path leaves no half output
+        write_text_atomically(out, report_layer.profile_yaml(raw))
+    click.echo(shown)
     if out:
-        write_text_atomically(out, text)
         click.echo(out)
+
+
+class Progress:
+    """click's progress bar, shown only once a run has taken a second, and only on a terminal."""
+
+    def __init__(self, label: str, quiet: bool):
+        import time
+
+        self.label, self.quiet, self.bar, self.start, self.clock = label, quiet, None, time.monotonic(), time.monotonic
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.quiet or not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            if self.clock() - self.start < 1.0:
+                return
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _floats(text):
+    return tuple(float(x) for x in text.split(",")) if text else ()
+
+
+@main.command()
+@click.argument("sweep_file", required=False)
+@click.option("--hardware", "-H", default=None, help="comma-separated profiles (instead of a sweep file)")
+@click.option("--workload", "-w", default=None, help="comma-separated workloads")
+@click.option("--devices", default=None, help="comma-separated device counts")
+@click.option("--strategy", "strategies", multiple=True, help="a strategy (a+b composes); 'none' for the baseline")
+@click.option("--region", "regions", default=None, help="comma-separated grid regions")
+@click.option("--pue", default=None, help="comma-separated PUEs")
+@click.option("--pricing", default=None, help="comma-separated: auto, cloud, owned")
+@click.option("--price", default=None, help="comma-separated cloud prices in $ per device-hour (override)")
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="write the rows here as they are computed (format from the extension or --format)")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "markdown", "latex"]), default=None,
+              help="csv [default], jsonl, markdown or latex")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="local worker processes")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@guarded
+def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pricing, price, out, fmt, workers,
+          executor, scheduler, quiet):
+    """Evaluate a grid of scenarios (a sweep file, or flags) into a tidy table: one row per scenario,
+    inputs and outputs as columns, infeasible points kept with their reason."""
+    from simulator.report import SweepWriter
+    from simulator.sweep import columns, expand
+
+    axes = dict(hardware=_names(hardware), workloads=_names(workload),
+                devices=tuple(int(x) for x in _names(devices) or ()), strategies=tuple(strategies),
+                regions=_names(regions), pue=_floats(pue), pricing=_names(pricing), cloud_price_usd_per_hour=_floats(price))
+    spec = api.sweep_spec(sweep_file, **axes)
+    fmt = fmt or {".jsonl": "jsonl", ".md": "markdown", ".tex": "latex"}.get(Path(out).suffix if out else "", "csv")
+    writer = SweepWriter(columns(spec.set), fmt)
+    grid = spec.option_grid()
+    progress = Progress("sweeping", quiet)
+    total = len(spec.core_points())
+    cores = api.sweep_cores(spec, workers=workers, executor=executor, scheduler=scheduler)
+    first = next(cores)  # a scheduler that cannot be reached fails here, before anything is written
+    sink = open_rows_file(out) if out else sys.stdout
+    written = 0
+    try:
+        sink.write(writer.head())
+        for i, core in enumerate(itertools.chain([first], cores), 1):
+            rows = expand(core, grid)
+            sink.write(writer.rows(rows))
+            sink.flush()
+            written += len(rows)
+            progress(i, total)
+        sink.write(writer.tail())
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(f"costsim: interrupted: {written} rows written" + (f" to {out}" if out else ""), err=True)
+        sys.exit(130)
+    finally:
+        progress.close()
+        if out:
+            sink.close()
+    if out:
+        click.echo(f"{written} rows written to {out}")
 
 
 @main.group()

@@ -11,11 +11,17 @@ from .errors import CostsimError
 from .plan import parse_plan
 from .estimate import Estimate, RunOptions, estimate_run
 from .hardware import ClassicalProfile, Strict
-from .loader import (apply_overrides, bundled_names, finish_profile, load_profile, raw_profile, raw_workload,
-                     resolve, validate_workload)
+from .loader import (apply_overrides, bundled_names, finish_profile, load_profile, load_workload, raw_profile,
+                     raw_workload, resolve, validate_workload)
 from .regions import PUE
 from .units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from .workload import CNNWorkload, TransformerWorkload
+
+# how long a Dask scheduler may take to answer before the run is refused (no hang)
+SCHEDULER_TIMEOUT_S = 10.0
+# projections: how far ahead a trend is carried, and the fastest doubling accepted (a trend, not a leap)
+MAX_PROJECTION_YEARS = 100
+MIN_DOUBLING_YEARS = 0.1
 
 if TYPE_CHECKING:
     from .calibration import FitResult
@@ -350,7 +356,7 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
              checkpoint_interval_s: float | None = None, storage_bandwidth_bytes_per_s: float = 10e9,
              detection_s: float = 60.0, restart_s: float = 300.0, queue_wait_s: float = 0.0,
              requeue_on_failure: bool = False, sets: Iterable[str] = (), pricing: str = "auto", progress=None,
-             **options):
+             workers: int = 1, executor: str = "local", scheduler: str | None = None, **options):
     """``costsim simulate``: Monte Carlo replicas of the whole run (discrete-event, SimPy) on the
     closed-form step. Returns (the closed-form Estimate, the MonteCarlo summary)."""
     from pydantic import ValidationError
@@ -384,7 +390,38 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
                                lambda device_s, energy: sum(run_cost(profile, opts, device_s, energy)[1].values()),
                                grid)
 
-    return e, monte_carlo(e, cfg, replicas, seed, outcome, progress)
+    return e, monte_carlo(e, cfg, replicas, seed, outcome, progress, _mapper(workers, executor, scheduler))
+
+
+def _star(call):
+    fn, args = call
+    return fn(*args)
+
+
+def _mapper(workers: int = 1, executor: str = "local", scheduler: str | None = None,
+            timeout_s: float = SCHEDULER_TIMEOUT_S):
+    """A ``mapper(fn, argument_tuples)`` that yields results in order: None (in this process), worker
+    processes, or a Dask cluster."""
+    if executor == "dask":
+        def on_dask(fn, args):
+            client = _dask_client(scheduler, timeout_s)
+            try:
+                for f in client.map(_star, [(fn, a) for a in args], pure=False):
+                    yield f.result()
+            finally:
+                client.close()
+        return on_dask
+    if executor != "local":
+        raise CostsimError(f"unknown executor '{executor}'; known: local, dask", field="--executor")
+    if workers <= 1:
+        return None
+
+    def on_pool(fn, args):
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_star, [(fn, a) for a in args], chunksize=max(1, len(args) // (8 * workers)))
+    return on_pool
 
 
 INTERVAL_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -539,7 +576,7 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
                 best = plan(profile, wl, devices=devices, pricing=pricing, top=1, **options)[0]
                 opts = run_options(devices=devices, plan=best[0], pricing=pricing, **options)
                 rows.append(price_compute(label, c, None, None, profile, wl, devices,
-                                          lambda p, w, _n, o=opts: estimate_run(p, w, o)))
+                                          lambda p, w, _n, o=opts: estimate_run(p, w, o), exact=True))
             except CostsimError as err:
                 rows.append(price_compute(label, c, None, None, profile, wl, devices,
                                           lambda p, w, _n, e=err: (_ for _ in ()).throw(e)))
@@ -583,14 +620,19 @@ def project(base: str, year: int, *, doubling_flops_years: float | None = None,
     base_year = raw.get("year")
     if not base_year:
         raise CostsimError("the base profile has no year to project from", source=source, field="year")
+    if not base_year <= year <= base_year + MAX_PROJECTION_YEARS:
+        raise CostsimError(f"project forward from the base's {base_year}, at most {MAX_PROJECTION_YEARS} years "
+                           f"(got {year})", field="--year")
     trends = hardware_trends(data)
-    stated = {"peak_flops_per_s": doubling_flops_years, "memory_bandwidth_bytes_per_s": doubling_bandwidth_years,
-              "flops_per_s_per_watt": doubling_efficiency_years}
+    stated = {"peak_flops_per_s": ("--doubling-flops", doubling_flops_years),
+              "memory_bandwidth_bytes_per_s": ("--doubling-bandwidth", doubling_bandwidth_years),
+              "flops_per_s_per_watt": ("--doubling-efficiency", doubling_efficiency_years)}
     growth, basis = {}, []
-    for key, years in stated.items():
+    for key, (option, years) in stated.items():
         if years is not None:
-            if not years > 0:
-                raise CostsimError("a doubling time must be positive", field=f"--doubling-{key}")
+            if not years >= MIN_DOUBLING_YEARS:
+                raise CostsimError(f"a doubling time is at least {MIN_DOUBLING_YEARS:g} years (got {years:g})",
+                                   field=option)
             growth[key] = growth_from_doubling(years)
             basis.append(f"{key}: doubling every {years:g} years (stated)")
         else:
@@ -602,6 +644,10 @@ def project(base: str, year: int, *, doubling_flops_years: float | None = None,
     basis.append("links: grown with memory bandwidth (assumption)")
     data_out = project_profile(raw, int(base_year), int(year), growth, basis="; ".join(basis))
     return finish_profile(data_out, f"<{base} projected to {year}>"), data_out, trends
+
+
+def _top_peak(profile) -> float:
+    return max(v for v in profile.peak_dense_flops_per_s.model_dump().values() if v)
 
 
 def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *, devices: int = 1000,
@@ -629,7 +675,7 @@ def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *,
             profile = project(base, y, data=data)[0]
             # faster devices are fed larger batches (as users do), so per-kernel host time keeps amortising:
             # the per-device batch grows with the peak, halved until it fits
-            grown = profile.peak_dense_flops_per_s.fp32 / base_profile.peak_dense_flops_per_s.fp32
+            grown = _top_peak(profile) / _top_peak(base_profile)
             per_device = BATCH_PER_DEVICE[ref.name] * 2 ** max(0, round(math.log2(grown)))
             while True:
                 wl = _reference(ref.name, devices, per_device)
@@ -638,7 +684,9 @@ def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *,
                 if p.cost_usd is not None or per_device <= BATCH_PER_DEVICE[ref.name]:
                     break
                 per_device //= 2
-            costs[y] = p.cost_usd if p.cost_usd is not None else math.inf
+            if p.problem:
+                raise CostsimError(p.problem, field="--base")
+            costs[y] = p.cost_usd
         return costs[y]
 
     year = first_year_below(cost_of_year, budget_usd, first, stop)
@@ -680,24 +728,28 @@ def quantum_estimate(profile, workload, *, devices: int | None = None, sets: Ite
     from .quantum import surface_code_resources, training_verdict
 
     _, wl = _load("h200", workload, sets)
+    plan_opt = options.get("plan")
+    if devices is None and plan_opt not in (None, "auto"):
+        devices = (parse_plan(plan_opt) if isinstance(plan_opt, str) else plan_opt).devices
     devices = devices or 1
-    best = None
+    best, problem = None, None
     for name in bundled_names("hardware"):
         candidate = load_profile(name)
-        if not isinstance(candidate, ClassicalProfile):
+        if not isinstance(candidate, ClassicalProfile) or candidate.description.lower().startswith("what-if"):
             continue
         try:
             e = estimate(candidate, wl, pricing=pricing, devices=devices, **options)
-        except CostsimError:
+        except CostsimError as err:
+            problem = err
             continue
         if best is None or e.total_time_s < best.total_time_s:
             best = e
     if best is None:
-        raise CostsimError(f"no bundled classical device can run this workload on {devices} device(s)",
-                           field="--devices")
+        raise problem
     operations = best.model_flops_per_step * best.steps
     data = _data_bytes(wl)
-    verdict = training_verdict(best.total_time_s, operations, data, profile, classical_parallelism=1.0)
+    verdict = training_verdict(best.total_time_s, operations, data, profile, classical_parallelism=1.0,
+                               classical_devices=devices)
     return QuantumEstimate(hardware=profile.name, workload=wl.name, classical_hardware=best.hardware,
                            classical_devices=devices, classical_estimate=best, total_operations=operations,
                            data_bytes=data, resources=surface_code_resources(profile).model_dump(),
@@ -718,7 +770,7 @@ def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), p
     if not isinstance(profile, QuantumProfile):
         raise CostsimError(f"'{profile_ref}' is a {profile.kind} profile, not a quantum one", field="--profile")
     res = surface_code_resources(profile)
-    g = toffolis_per_step or BABBUSH_TOFFOLIS_PER_STEP
+    g = BABBUSH_TOFFOLIS_PER_STEP if toffolis_per_step is None else toffolis_per_step
     t_q = quantum_step_time_s(g, res.toffoli_time_s, distillation_speedup)
     table = [{"degree": d, "classical_parallelism": s, **breakeven(t_q, classical_step_s, d, s).model_dump()}
              for d in degrees for s in parallelism]
@@ -759,3 +811,166 @@ def history(data: str | None = None):
 
     results = [predict(r, load_profile, run) for r in runs]
     return results, summarise(results)
+
+
+# ------------------------------------------------------------------------------------- sweeps
+def sweep_spec(source=None, **axes):
+    """A :class:`SweepSpec` from a sweep file (path), a dict, or axes given as keywords (the CLI's flags).
+    Unknown axes, empty lists and bad values are one-line errors; a reference that does not resolve
+    (a profile or workload name in a long list) names its line in the file."""
+    from .loader import load_sweep
+    from .sweep import SweepSpec
+
+    lines, where = {}, "<sweep>"
+    if isinstance(source, SweepSpec):
+        return source
+    if isinstance(source, (str, Path)):
+        data, lines = load_sweep(source)
+        where = str(source)
+    else:
+        data = dict(source or {})
+    data.update({k: v for k, v in axes.items() if v not in (None, (), [])})
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            from .sweep import CORE_AXES, OPTION_AXES
+
+            msg = f"unknown axis; known: {', '.join(CORE_AXES + OPTION_AXES + ('name', 'description', 'plan'))}"
+        elif first["type"] == "too_short":
+            msg = "an empty list makes an empty grid"
+        line = lines.get((str(first["loc"][0]), first["loc"][1])) if len(first["loc"]) > 1 and isinstance(
+            first["loc"][1], int) else None
+        raise CostsimError(msg + (f" (line {line})" if line else ""), source=where, field=loc) from None
+    for axis, what in (("hardware", "hardware"), ("workloads", "workload")):
+        for i, ref in enumerate(getattr(spec, axis)):
+            name = ref.base if hasattr(ref, "base") else ref
+            try:
+                resolve(name, what)
+            except CostsimError as err:
+                line = lines.get((axis, i))
+                raise CostsimError(f"{err.problem}" + (f" (line {line})" if line else ""), source=where,
+                                   field=f"{axis}[{i}]") from None
+    return spec
+
+
+def _sweep_profile(ref, sets: Iterable[str] = ()):
+    """A sweep's device: a profile reference, or a what-if (a base with fields changed), with
+    ``hardware.*`` overrides of a ``set`` axis."""
+    from .sweep import WhatIf
+
+    sets = list(sets)
+    if not isinstance(ref, WhatIf):
+        return load_profile(ref, sets)
+    data, source = raw_profile(ref.base)
+    apply_overrides(data, None, [f"hardware.{k}={v}" for k, v in ref.set.items()] + sets)
+    data["name"] = ref.name
+    return finish_profile(data, source)
+
+
+def evaluate_core(point: dict, plan_mode: str = "dp"):
+    """One run-changing point of a sweep: its closed-form run(s), or the reason it cannot run. Module
+    level and pure in its inputs, so that worker processes and Dask workers can run it."""
+    from . import strategies as strat
+    from .search import search
+    from .sweep import CoreResult, Phase
+
+    profile, wl = point["hardware"], point["workload"]  # loaded once per sweep (see sweep_cores)
+    base = dict(hardware=profile.name, workload=wl.name, set=point["set"], devices=point["devices"],
+                strategy=point["strategy"])
+    try:
+        hw_sets = [f"{k}={v}" for k, v in point["set"].items() if k.startswith("hardware.")]
+        wl_sets = [f"{k}={v}" for k, v in point["set"].items() if not k.startswith("hardware.")]
+        if hw_sets:
+            profile = _sweep_profile(point["hardware_ref"], hw_sets)
+        if wl_sets:
+            data = wl.model_dump()
+            apply_overrides(None, data, wl_sets)
+            wl = validate_workload(data, f"<{wl.name}>")
+        if not isinstance(profile, ClassicalProfile):
+            raise CostsimError(f"'{profile.name}' is a {profile.kind} profile: sweeps price classical devices",
+                               field="hardware")
+        n = point["devices"]
+        opts = RunOptions(devices=n)
+        if plan_mode == "auto":
+            opts = opts.model_copy(update={"plan": search(profile, wl, n, "time", opts, 1)[0][0]})
+        texts = [] if point["strategy"] in ("none", "") else [t for t in point["strategy"].split("+") if t]
+        sc = strat.baseline(profile, wl, opts)
+        if texts:
+            specs = [strat.parse(t) for t in texts]
+            sc = strat.apply_all(sc, specs, lambda kind, name, extra: load_profile(name, extra) if kind == "hardware"
+                                 else load_workload(name))
+        priced = strat.price_phases(sc, lambda p, w, o: estimate_run(p, w, o))
+    except CostsimError as err:
+        return CoreResult(**base, problem=err.line())
+    last = [e for p, e in priced if p.main][-1]
+    phases = tuple(Phase(device_s=p.repeats * e.total_time_s * e.devices,
+                         it_joules=p.repeats * (e.device_energy_joules + e.host_energy_joules),
+                         cloud_price_usd_per_hour=p.profile.cloud_price_usd_per_hour,
+                         purchase_price_usd=p.profile.purchase_price_usd, name=p.profile.name) for p, e in priced)
+    return CoreResult(**base, time_s=math.fsum(p.repeats * e.total_time_s for p, e in priced),
+                      step_time_s=last.step_time_s, peak_memory_bytes=max(e.peak_memory_bytes for _, e in priced),
+                      mfu_fraction=last.mfu_fraction, samples_per_s=last.samples_per_s, tokens_per_s=last.tokens_per_s,
+                      plan=last.plan, phases=phases)
+
+
+def _dask_client(scheduler: str | None, timeout_s: float):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CostsimError("the Dask executor needs the distributed extra: pip install '.[distributed]'",
+                           field="--executor") from None
+    if not scheduler:
+        raise CostsimError("the Dask executor needs --scheduler ADDRESS (tcp://host:8786)", field="--scheduler")
+    try:
+        return Client(scheduler, timeout=timeout_s)
+    except (OSError, TimeoutError) as err:
+        raise CostsimError(f"could not reach the Dask scheduler at {scheduler} within {timeout_s:g} s "
+                           f"({type(err).__name__})", field="--scheduler") from None
+
+
+def sweep_cores(spec, *, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+                timeout_s: float = SCHEDULER_TIMEOUT_S):
+    """The sweep's core points evaluated in grid order, yielded one by one: in this process, in
+    ``workers`` processes, or on a Dask cluster. The results do not depend on where they ran."""
+    profiles = {id(ref): _sweep_profile(ref) for ref in spec.hardware}
+    workloads = {ref: load_workload(ref) for ref in spec.workloads}
+    points = [({**p, "hardware_ref": p["hardware"], "hardware": profiles[id(p["hardware"])],
+                "workload": workloads[p["workload"]]}, spec.plan) for p in spec.core_points()]
+    mapper = _mapper(workers if len(points) > 1 else 1, executor, scheduler, timeout_s)
+    yield from (mapper(evaluate_core, points) if mapper else (evaluate_core(*p) for p in points))
+
+
+class SweepResult(Strict):
+    """``costsim sweep``: one row per scenario, inputs and outputs as columns (units in the names)."""
+
+    name: str
+    rows: tuple[dict, ...]
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+    def table(self, fmt: str = "csv") -> str:
+        from .report import sweep_text
+
+        return sweep_text(list(self.rows), fmt)
+
+
+def sweep(source=None, *, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+          timeout_s: float = SCHEDULER_TIMEOUT_S, progress=None, **axes) -> SweepResult:
+    """Evaluate a sweep (a file, a dict or keyword axes) and return every row. ``progress(done, total)``
+    is called after each core point."""
+    from .sweep import expand
+
+    spec = sweep_spec(source, **axes)
+    grid = spec.option_grid()
+    rows, total = [], len(spec.core_points())
+    for i, core in enumerate(sweep_cores(spec, workers=workers, executor=executor, scheduler=scheduler,
+                                         timeout_s=timeout_s), 1):
+        rows.extend(expand(core, grid))
+        if progress:
+            progress(i, total)
+    return SweepResult(name=spec.name, rows=tuple(rows))

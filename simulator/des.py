@@ -252,12 +252,21 @@ def replica_outcome(t: RunTally, e: Estimate, idle_watts: float, host_watts: flo
             "failures": float(t.failures + t.preemptions)}
 
 
-def monte_carlo(e: Estimate, cfg: SimConfig, replicas: int, seed: int, outcome, progress=None) -> MonteCarlo:
+def replica(e: Estimate, cfg: SimConfig, seed: int, index: int) -> RunTally:
+    """Replica ``index`` of a Monte Carlo run: its own generator, ``default_rng([seed, index])``."""
+    return simulate(e, cfg, np.random.default_rng([seed, index]))
+
+
+def monte_carlo(e: Estimate, cfg: SimConfig, replicas: int, seed: int, outcome, progress=None,
+                mapper=None) -> MonteCarlo:
     """``replicas`` independent runs; replica i draws from ``default_rng([seed, i])``, so results do not
-    depend on the order or the machine the replicas run on. ``outcome(tally) -> dict`` prices a replica."""
+    depend on the order or the machine the replicas run on. ``outcome(tally) -> dict`` prices a replica.
+    ``mapper(fn, argument_tuples)``, where given, runs the replicas elsewhere (worker processes, Dask)
+    and returns their tallies in order."""
     rows, tallies = [], []
-    for i in range(replicas):
-        t = simulate(e, cfg, np.random.default_rng([seed, i]))
+    args = [(e, cfg, seed, i) for i in range(replicas)]
+    results = mapper(replica, args) if mapper else (replica(*a) for a in args)
+    for i, t in enumerate(results):
         tallies.append(t)
         rows.append(outcome(t))
         if progress:

@@ -23,6 +23,9 @@ PROFILE_OF = {
     "tesla v100 pcie 32 gb": "v100-pcie-32gb", "tesla v100 pcie 16 gb": "v100-pcie-32gb",
     "cloud tpu v2": "tpu-v2", "cloud tpu v3": "tpu-v3", "a100 sxm4 40 gb": "a100-sxm-80gb",
 }
+# The data set counts Cloud TPUs in boards (v2-8, v3-8: 4 chips, its peaks are 180 and 420 TFLOP/s per
+# unit); the bundled TPU profiles are one chip each
+CHIPS_PER_UNIT = {"cloud tpu v2": 4, "cloud tpu v3": 4}
 # Per-device batch assumed where the record gives none (it sets only the size of each product)
 BATCH_PER_DEVICE = 64
 # A record implying less than this share of the peak spent most of its time outside the counted FLOPs
@@ -74,9 +77,10 @@ def runs_from_rows(rows: list[dict], benchmark: str) -> list[dict]:
         seconds = _num(r.get("training_time_total_sec"))
         flops = _num(r.get("flops")) or (2 * _num(r.get("multiadds")) if _num(r.get("multiadds")) else None)
         epochs, size = _num(r.get("training_epochs")), _num(r.get("training_set_size"))
-        if processor and count and seconds and flops and epochs and size:
+        if processor and count and count >= 1 and seconds and flops and epochs and size:
+            chips = CHIPS_PER_UNIT.get(processor.lower(), 1)
             out.append({"name": r.get("name", "?").strip(), "benchmark": benchmark, "year": _num(r.get("year")),
-                        "processor": processor, "devices": int(count), "seconds": seconds, "flops": flops,
+                        "processor": processor, "devices": int(round(count)) * chips, "seconds": seconds, "flops": flops,
                         "ratio": _num(r.get("fp_bp_ratio")) or 3.0, "epochs": epochs, "set_size": size,
                         "parameters": _num(r.get("parameters"))})
     return out

@@ -59,10 +59,12 @@ def pricing_fit(fits, benchmark: str):
 
 
 def price_compute(label: str, compute_flops: float, low: float | None, high: float | None, profile, workload,
-                  devices: int, estimate_fn, strategy_ratios: dict[str, float] | None = None) -> PricedCompute:
+                  devices: int, estimate_fn, strategy_ratios: dict[str, float] | None = None,
+                  exact: bool = False) -> PricedCompute:
     """``compute_flops`` of training priced as steps of ``workload`` on ``devices`` x ``profile``: the
     estimate's totals scaled from its own steps to the steps the compute takes (all totals are linear
-    in steps: device-hours, energy, rental or amortisation, carbon)."""
+    in steps: device-hours, energy, rental or amortisation, carbon). ``exact``: the workload already is
+    the run (a scaling law's model), priced as it is."""
     base = dict(label=label, compute_flops=compute_flops, compute_low_flops=low, compute_high_flops=high,
                 hardware=profile.name, devices=devices, workload=workload.name)
     try:
@@ -70,7 +72,7 @@ def price_compute(label: str, compute_flops: float, low: float | None, high: flo
     except CostsimError as err:
         return PricedCompute(**base, **dict.fromkeys(TOTALS), cost_low_usd=None, cost_high_usd=None,
                              strategy_cost_usd={}, problem=err.line())
-    scale = compute_flops / (e.model_flops_per_step * e.steps)
+    scale = 1.0 if exact else compute_flops / (e.model_flops_per_step * e.steps)
     totals = {"time_s": e.total_time_s * scale, "energy_joules": e.energy_joules * scale,
               "cost_usd": e.cost_usd * scale, "co2_kg": e.co2_kg * scale}
     per_flop = totals["cost_usd"] / compute_flops
@@ -85,7 +87,7 @@ def web_app_figures(compute_flops: float) -> tuple[float, float]:
 
 
 def target_label(benchmark: str, metric: str, target: float) -> str:
-    return f"{benchmark} {metric} {target:.3g}"
+    return f"{benchmark} {metric} {target:g}"
 
 
 def check_targets(targets) -> None:

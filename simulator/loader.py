@@ -30,7 +30,7 @@ _WORKLOAD = TypeAdapter(Workload)
 
 
 # ---------------------------------------------------------------- YAML with numbers that are numbers
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # LibYAML's parser where PyYAML has it
     """SafeLoader whose float resolver also takes exponents without a dot or a sign (YAML 1.2 style)."""
 
 
@@ -483,11 +483,25 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise CostsimError(f"cannot write: {err.strerror or err}", source=str(path)) from None
     except BaseException:  # interrupted: leave nothing behind
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # the folder itself is unusable: there is nothing to remove
+        pass
+
+
+def make_folder(path: str | Path) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CostsimError(f"cannot create the folder: {err.strerror or err}", source=str(path)) from None
 
 
 # ---------------------------------------------------------------- published data sets (scaling fits)
@@ -505,3 +519,32 @@ def load_thompson(path: str | Path) -> list[dict]:
     if not data:
         raise CostsimError("no data rows", source=str(path))
     return data
+
+
+def load_sweep(path: str | Path) -> tuple[dict, dict[tuple[str, int], int]]:
+    """A sweep file's mapping, and the line (1-based) of every list item of a top-level axis, so that an
+    error in a long list can name its line: {(axis, index): line}."""
+    text = read_text(path)
+    data = parse_yaml_text(text, str(path))
+    if not isinstance(data, dict):
+        raise CostsimError("expected a mapping of axes at the top level", source=str(path))
+    lines: dict[tuple[str, int], int] = {}
+    node = yaml.compose(text, Loader=_Loader)
+    for key, value in getattr(node, "value", []):
+        if isinstance(value, yaml.SequenceNode):
+            for i, item in enumerate(value.value):
+                lines[(key.value, i)] = item.start_mark.line + 1
+        elif isinstance(value, yaml.MappingNode):
+            for sub, seq in value.value:
+                if isinstance(seq, yaml.SequenceNode):
+                    for i, item in enumerate(seq.value):
+                        lines[(f"{key.value}.{sub.value}", i)] = item.start_mark.line + 1
+    return data, lines
+
+
+def open_rows_file(path: str | Path):
+    """A text file for streaming a sweep's rows, written as they come (a sweep cut short keeps them)."""
+    try:
+        return open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - the caller closes it
+    except OSError as err:
+        raise CostsimError(f"cannot write: {err.strerror}", source=str(path)) from None

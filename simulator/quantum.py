@@ -372,8 +372,10 @@ class TrainingVerdict(Strict):
 
 def training_verdict(classical_device_time_s: float, total_operations: float, data_bytes: float,
                      profile: QuantumProfile, *, toffolis_per_step: float = BABBUSH_TOFFOLIS_PER_STEP,
-                     classical_parallelism: float | None = None, exponential_base: float = 2.0) -> TrainingVerdict:
+                     classical_parallelism: float | None = None, exponential_base: float = 2.0,
+                     classical_devices: int | None = None) -> TrainingVerdict:
     """Would the profile's quantum accelerator beat the classical side on this training run?
+    (``classical_devices``: how many devices the classical time is for, for the verdict's wording.)
 
     Babbush et al.'s model with the classical run as its primitive: the best classical device does
     ``total_operations`` steps in ``classical_device_time_s``, and S such devices race the quantum
@@ -430,8 +432,8 @@ def training_verdict(classical_device_time_s: float, total_operations: float, da
         quantum_steps=steps, toffoli_time_s=t_g, required_degree=required_degree,
         required_toffoli_time_s=required_gate, required_io_bandwidth_bytes_per_s=required_io,
         quantum_wins=wins,
-        verdict=_verdict_line(profile, wins, speedup, limit, f, s, accelerated, rest, loading, quantum, budget,
-                              required_degree, required_gate, required_io, t_g, io_bandwidth),
+        verdict=_verdict_line(profile, wins, speedup, limit, f, s * (classical_devices or 1), accelerated, rest,
+                              loading, quantum, budget, required_degree, required_gate, required_io, t_g, io_bandwidth),
     )
 
 
@@ -439,7 +441,7 @@ def _verdict_line(profile, wins, speedup, limit, f, s, accelerated, rest, loadin
                   required_degree, required_gate, required_io, t_g, io_bandwidth) -> str:
     kind = profile.speedup.kind
     speedup_name = "exponential" if kind == "exponential" else f"degree-{profile.speedup.degree:g}"
-    devices = f"{s:.3g} classical device" + ("" if s == 1 else "s")
+    devices = f"{s:,.4g} classical device" + ("" if s == 1 else "s")
     parts = {"the quantum steps": accelerated, "the classical rest": rest, "loading the data": loading}
     dominant = max(parts, key=parts.get)
     share = parts[dominant] / quantum

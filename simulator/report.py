@@ -563,7 +563,8 @@ def quantum_estimate_text(q, fmt: str = "table") -> str:
                              f"qubits, Toffoli {q.resources['toffoli_time_s'] / MICRO:.3g} us"],
             ["quantum run", f"{_duration(v['quantum_time_s'])} (quantum steps {_duration(v['accelerated_time_s'])}, "
                             f"classical rest {_duration(v['classical_rest_time_s'])}, I/O {_duration(v['io_time_s'])})"],
-            ["speedup", f"{v['speedup']:.3g}x (Amdahl limit {v['amdahl_limit_speedup']:.3g}x)"],
+            ["speedup", f"{v['speedup']:.3g}x (Amdahl limit " + (f"{v['amdahl_limit_speedup']:.3g}x)" if
+                        math.isfinite(v["amdahl_limit_speedup"]) else "unbounded: all of the work is accelerated)")],
             ["ties at (each alone)", ", ".join(x for x in [
                 f"degree > {v['required_degree']:.3g}" if v["required_degree"] else "",
                 f"Toffoli < {v['required_toffoli_time_s']:.3g} s" if v["required_toffoli_time_s"] else "",
@@ -605,3 +606,67 @@ def limits_notes(r) -> str:
     lines = ["", "the same compute at the MIT FutureTech web app's fixed ratios:"]
     lines += [f"  {label}: ${usd:,.4g}, {co2 / KILO:,.4g} t CO2" for label, (usd, co2) in r.web_app.items()]
     return "\n".join(lines + [""] + [f"- {a}" for a in r.assumptions])
+
+
+# ------------------------------------------------------------------------------------- sweeps
+SWEEP_FORMATS = ("csv", "jsonl", "markdown", "latex")
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+
+
+def _latex(text: str) -> str:
+    return "".join(_LATEX.get(ch, ch) for ch in text)
+
+
+class SweepWriter:
+    """Rows of a sweep as text in one format, piece by piece: ``head()``, ``rows(batch)`` as they come,
+    ``tail()``; so a file written as the sweep runs keeps every finished row if it is cut short."""
+
+    def __init__(self, cols: list[str], fmt: str):
+        if fmt not in SWEEP_FORMATS:
+            from .errors import CostsimError
+
+            raise CostsimError(f"unknown sweep format '{fmt}'; use one of {', '.join(SWEEP_FORMATS)}", field="--format")
+        self.cols, self.fmt = cols, fmt
+
+    def head(self) -> str:
+        if self.fmt == "csv":
+            return _csv(self.cols, [])
+        if self.fmt == "markdown":
+            return "| " + " | ".join(self.cols) + " |\n|" + "|".join("---" for _ in self.cols) + "|\n"
+        if self.fmt == "latex":
+            return ("\\begin{tabular}{" + "l" * len(self.cols) + "}\n\\hline\n"
+                    + " & ".join(_latex(c) for c in self.cols) + " \\\\\n\\hline\n")
+        return ""
+
+    def rows(self, rows: list[dict]) -> str:
+        if self.fmt == "jsonl":
+            return "".join(json.dumps({c: r.get(c) for c in self.cols}) + "\n" for r in rows)
+        if self.fmt == "csv":
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows([[_cell(r.get(c)) for c in self.cols] for r in rows])
+            return buf.getvalue()
+        if self.fmt == "markdown":
+            return "".join("| " + " | ".join(_cell(r.get(c)).replace("|", "\\|") for c in self.cols) + " |\n"
+                           for r in rows)
+        return "".join(" & ".join(_latex(_cell(r.get(c))) for c in self.cols) + " \\\\\n" for r in rows)
+
+    def tail(self) -> str:
+        return "\\hline\n\\end{tabular}\n" if self.fmt == "latex" else ""
+
+
+def sweep_text(rows: list[dict], fmt: str = "csv") -> str:
+    """A whole sweep's rows as one text (columns from the rows' own keys, in order)."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    w = SweepWriter(cols, fmt)
+    return w.head() + w.rows(rows) + w.tail()

@@ -98,6 +98,7 @@ class ScalingFit(Strict):
     mean_log10_compute: float
     sxx: float  # sum of squared deviations of log10 compute
     best_error_fraction: float
+    worst_error_fraction: float
     min_compute_flops: float
     max_compute_flops: float
     headline: bool = False
@@ -221,7 +222,7 @@ def fit(pts: Sequence[Point], model: str = "polynomial", *, benchmark_name: str 
         slope_ci95=slope_ci, intercept_ci95=(intercept - t * se_intercept, intercept + t * se_intercept),
         r_squared=1 - ss_res / ss_tot if ss_tot > 0 else 1.0, residual_std=s,
         exponent_k=_k(slope, model, best), exponent_k_ci95=k_ci, t_critical=t, mean_log10_compute=x_mean,
-        sxx=sxx, best_error_fraction=best, min_compute_flops=float(10 ** x.min()),
+        sxx=sxx, best_error_fraction=best, worst_error_fraction=float(err.max()), min_compute_flops=float(10 ** x.min()),
         max_compute_flops=float(10 ** x.max()))
 
 
@@ -253,12 +254,17 @@ def compute_for_error(f: ScalingFit, target_error_fraction: float, extrapolate: 
     if not f.slope < 0:
         raise CostsimError(f"the {f.benchmark or 'fitted'} error does not fall with compute (slope "
                            f"{f.slope:.3g}); no compute reaches a lower error", field="--target")
-    extrapolated = target < f.best_error_fraction
-    if extrapolated and not extrapolate:
+    if target < f.best_error_fraction and not extrapolate:
         raise CostsimError(f"{target:g} is better than the best error in the fit's data "
                            f"({f.best_error_fraction:.4g}); pass extrapolate to project beyond it", field="--target")
     y_t = float(_y(target, f.model))
     centre = (y_t - f.intercept) / f.slope
+    outside = target > f.worst_error_fraction
+    if outside and not extrapolate:
+        raise CostsimError(f"{target:g} is worse than the worst error in the fit's data ({f.worst_error_fraction:.4g}): "
+                           f"the fit would put it at {10 ** centre:.3g} FLOPs, outside its data; pass extrapolate to "
+                           f"project beyond it", field="--target")
+    extrapolated = target < f.best_error_fraction or outside
     if centre > math.log10(np.finfo(float).max):
         raise CostsimError(f"the fit puts error {target:g} beyond 1e308 FLOPs", field="--target")
     # (D - b u)^2 = t^2 s^2 (c + 1/n + u^2 / Sxx), u = x - mean(x), D = y_t - mean(y)

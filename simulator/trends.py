@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import re
 from typing import Callable, Iterable, Mapping
 
@@ -319,7 +320,11 @@ def _growth_factor(growth: Mapping, key: str, years: int, default: float | None 
                            field=f"growth.{key}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise CostsimError(f"must be a positive growth factor per year, not {value!r}", field=f"growth.{key}")
-    return float(value) ** years
+    log_factor = years * math.log(float(value))
+    if abs(log_factor) > math.log(sys.float_info.max) / 2:
+        raise CostsimError(f"a factor of {value:g} per year over {years} years is beyond any float",
+                           field=f"growth.{key}")
+    return math.exp(log_factor)
 
 
 def _scaled(node: Mapping, key: str, factor: float, where: str) -> float:
