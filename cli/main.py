@@ -562,6 +562,50 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pri
         click.echo(f"{written} rows written to {out}")
 
 
+@main.command("plot")
+@click.argument("kind", type=click.Choice(["roofline", "compare", "pareto", "scaling"]))
+@click.argument("sweep_source", required=False, metavar="[SWEEP]")
+@click.option("--hardware", "-H", default=None, help="profile(s), comma-separated")
+@click.option("--workload", "-w", default=None)
+@click.option("--strategy", "strategy", multiple=True, help="compare: strategies on one device")
+@click.option("--devices", type=click.IntRange(min=1), default=None)
+@click.option("--x", "x", default="time_s", show_default=True, help="pareto: x key; scaling: the swept column")
+@click.option("--y", "y", default="cost_usd", show_default=True)
+@click.option("--series", default="hardware", show_default=True, help="scaling: one line per value of this column")
+@click.option("--out", "outs", multiple=True, type=click.Path(dir_okay=False),
+              help="image file(s), PNG, SVG or PDF by extension [default: KIND.png]")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
+@guarded
+def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y, series, outs, sets):
+    """Write a plot: roofline (-H, -w), compare (-H a,b,c -w, or --strategy on one device), pareto and
+    scaling (a sweep file or the CSV 'costsim sweep' wrote). Prints the paths written."""
+    images = []
+    for out in outs or (f"{kind}.png",):
+        fmt = Path(out).suffix.lstrip(".").lower()
+        options = {"devices": devices} if devices else {}
+        images.append((out, api.plot(kind, hardware=_names(hardware), workload=workload, strategy=strategy,
+                                     source=sweep_source, x=x, y=y, series=series, fmt=fmt, sets=sets, **options)))
+    for out, image in images:
+        write_bytes_atomically(out, image)
+        click.echo(out)
+
+
+@main.command("report")
+@click.argument("source", metavar="SCENARIO_OR_SWEEP")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for index.html and the CSV")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@guarded
+def report_command(source, out, workers):
+    """A self-contained HTML page (tables and plots, no external assets) and the CSV it was made from."""
+    r = api.report(source, workers=workers)
+    make_folder(out)
+    page, table = Path(out) / "index.html", Path(out) / f"{r.name}.csv"
+    write_text_atomically(table, r.csv)
+    write_text_atomically(page, r.html)
+    click.echo(str(page))
+    click.echo(str(table))
+
+
 @main.group()
 def quantum():
     """The quantum accelerator: break-even analyses (Babbush et al. 2021, Hoefler et al. 2023)."""

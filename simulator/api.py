@@ -27,6 +27,48 @@ if TYPE_CHECKING:
     from .calibration import FitResult
 
 
+class Rows(tuple):
+    """A result that is a list of rows (compare, plan, strategies): iterate it as a tuple, or take it
+    as plain data (``to_dict``) or as the CLI's table (``table(fmt)``, fmt table|csv|json|markdown)."""
+
+    def __new__(cls, rows, render: str):
+        obj = super().__new__(cls, rows)
+        obj._render = render
+        return obj
+
+    def to_dict(self) -> list:
+        def plain(x):
+            if hasattr(x, "model_dump"):
+                return x.model_dump()
+            if isinstance(x, tuple):
+                return [plain(v) for v in x]
+            return x
+        return [plain(r) for r in self]
+
+    def table(self, fmt: str = "table") -> str:
+        from . import report as report_layer
+
+        return getattr(report_layer, self._render)(list(self), fmt)
+
+
+class Pair(tuple):
+    """A two-part result (simulate: the closed-form estimate and the Monte Carlo summary) with the same
+    ``to_dict`` and ``table(fmt)`` as the other results."""
+
+    def __new__(cls, first, second, render: str):
+        obj = super().__new__(cls, (first, second))
+        obj._render = render
+        return obj
+
+    def to_dict(self) -> dict:
+        return {"estimate": self[0].model_dump(), "simulation": self[1].model_dump()}
+
+    def table(self, fmt: str = "table") -> str:
+        from . import report as report_layer
+
+        return getattr(report_layer, self._render)(self[0], self[1], fmt)
+
+
 def run_options(*, devices: int | None = None, plan=None, region: str | None = None,
                 grid_g_co2_per_kwh: float | None = None, pue: float | str | None = None, pricing: str = "auto",
                 lifetime_years: float | None = None, electricity_usd_per_kwh: float | None = None) -> RunOptions:
@@ -115,7 +157,7 @@ def plan(hardware, workload, *, devices: int, objective: str = "time", top: int 
         estimate_run(profile, wl)  # refuses it with the usual message
     opts = run_options(devices=devices, pricing=pricing, **options)
     try:
-        return search(profile, wl, devices, objective, opts, top)
+        return Rows(search(profile, wl, devices, objective, opts, top), "plan_table")
     except CostsimError as err:
         raise err.with_source(_source(workload, "workload")) if _source(workload, "workload") else err
 
@@ -161,7 +203,7 @@ def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets
             if err.field and err.field.startswith("--") and not auto:
                 raise
             rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line()))
-    return rows
+    return Rows(rows, "comparison_table")
 
 
 def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both", sets: Iterable[str] = (),
@@ -187,7 +229,7 @@ def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both
         return _run(profile, wl, opts, hw_source if profile.name == _name(hardware) else None,
                     wl_source if wl.name == _name(workload) else None)
 
-    return strat.compare(profile, wl, opts, list(strategy), load, run, rows=rows)
+    return Rows(strat.compare(profile, wl, opts, list(strategy), load, run, rows=rows), "strategy_table")
 
 
 def strategy_definitions(name: str | None = None) -> list[dict]:
@@ -390,7 +432,8 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
                                lambda device_s, energy: sum(run_cost(profile, opts, device_s, energy)[1].values()),
                                grid)
 
-    return e, monte_carlo(e, cfg, replicas, seed, outcome, progress, _mapper(workers, executor, scheduler))
+    return Pair(e, monte_carlo(e, cfg, replicas, seed, outcome, progress, _mapper(workers, executor, scheduler)),
+                "simulation_table")
 
 
 def _star(call):
@@ -458,6 +501,12 @@ class LimitsReport(Strict):
 
     def to_dict(self) -> dict:
         return self.model_dump()
+
+    def table(self, fmt: str = "table") -> str:
+        from .report import fits_table, limits_notes, priced_table
+
+        return fits_table(self.fits, fmt, headline_only=True) + "\n\n" + priced_table(self.priced, fmt) + (
+            "\n" + limits_notes(self) if fmt in ("table", "markdown") else "")
 
 
 def thompson_rows(data: str | None = None, benchmarks=None) -> dict[str, list[dict]]:
@@ -710,6 +759,11 @@ class QuantumEstimate(Strict):
 
     def to_dict(self) -> dict:
         return self.model_dump()
+
+    def table(self, fmt: str = "table") -> str:
+        from .report import quantum_estimate_text
+
+        return quantum_estimate_text(self, fmt)
 
 
 def _data_bytes(wl) -> float:
@@ -974,3 +1028,179 @@ def sweep(source=None, *, workers: int = 1, executor: str = "local", scheduler: 
         if progress:
             progress(i, total)
     return SweepResult(name=spec.name, rows=tuple(rows))
+
+
+# ------------------------------------------------------------------------------------- plots and reports
+PLOT_KINDS = ("roofline", "compare", "pareto", "scaling")
+
+
+def _sweep_rows(source) -> list[dict]:
+    """A sweep's rows: from a CSV that ``sweep`` wrote, or by running a sweep file (or spec)."""
+    from .loader import load_csv_raw
+
+    if isinstance(source, (str, Path)) and str(source).endswith(".csv"):
+        rows = load_csv_raw(source)
+        for r in rows:
+            for k, v in r.items():
+                try:
+                    r[k] = float(v) if v not in ("", None) else None
+                except (TypeError, ValueError):
+                    r[k] = v or None
+        return rows
+    return list(sweep(source).rows)
+
+
+def _breakdown_rows(estimates) -> list[dict]:
+    return [{"label": e.hardware if not hasattr(e, "strategies") else e.label, "time_s": e.total_time_s if hasattr(
+        e, "total_time_s") else e.time_s, "energy_joules": e.energy_joules, "cost_usd": e.cost_usd, "co2_kg": e.co2_kg,
+        "breakdown": ({k: v.time_s for k, v in e.breakdown.items()} if hasattr(e, "breakdown") else
+                      {p.label: p.time_s for p in e.phases})} for e in estimates]
+
+
+def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (), source=None, x: str = "time_s",
+         y: str = "cost_usd", series: str = "hardware", fmt: str = "png", sets: Iterable[str] = (), **options) -> bytes:
+    """``costsim plot KIND``: the image, as bytes in ``fmt``.
+
+    roofline: ``hardware`` and ``workload``; compare: several ``hardware`` (or ``strategy`` on one);
+    pareto: a sweep ``source`` (file, CSV or spec), ``y`` against ``x``; scaling: ``y`` against the sweep
+    column ``x`` (devices, set.<field>), one line per value of ``series``."""
+    from . import plots
+    from .estimate import op_table
+
+    if kind not in PLOT_KINDS:
+        raise CostsimError(f"unknown plot '{kind}'; known: {', '.join(PLOT_KINDS)}", field="KIND")
+    if kind == "roofline":
+        if not (hardware and workload):
+            raise CostsimError("the roofline needs --hardware and --workload", field="--hardware")
+        profile, wl = _load(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, workload, sets)
+        return plots.roofline_plot(profile, op_table(profile, wl, run_options(**options)), fmt,
+                                   title=f"{profile.name}: {wl.name}")
+    if kind == "compare":
+        if not workload:
+            raise CostsimError("the comparison needs --workload", field="--workload")
+        if strategy:
+            name = hardware[0] if isinstance(hardware, (list, tuple)) else (hardware or "h200")
+            rows = strategies(name, workload, list(strategy), sets=sets, **options)
+            return plots.comparison_plot(_breakdown_rows(rows), fmt, title=f"{workload} on {name}: strategies")
+        found = [r.estimate for r in compare(hardware, workload, sets=sets, **options) if r.estimate]
+        return plots.comparison_plot(_breakdown_rows(found), fmt, title=f"{workload}: devices")
+    if source is None:
+        raise CostsimError(f"the {kind} plot needs a sweep (a file, or a CSV that 'costsim sweep' wrote)",
+                           field="SWEEP")
+    rows = [r for r in _sweep_rows(source) if r.get("cost_usd") is not None]
+    if kind == "pareto":
+        points = [{**r, "label": f"{r['hardware']} x{r['devices']:g} {r['strategy']}"} for r in rows]
+        return plots.pareto_plot(points, x=x, y=y, fmt=fmt)
+    lines: dict[str, list] = {}
+    for r in rows:
+        if r.get(x) is None:
+            raise CostsimError(f"the sweep has no column '{x}'", field="--x")
+        lines.setdefault(str(r.get(series)), []).append((float(r[x]), float(r[y])))
+    return plots.series_plot({k: sorted(set(v)) for k, v in lines.items()}, x, y, fmt=fmt)
+
+
+class ReportResult(Strict):
+    """``costsim report``: a self-contained HTML page and the CSV it was made from."""
+
+    name: str
+    html: str
+    csv: str
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+
+REPORT_ROWS = 50  # rows shown in the page (all of them are in the CSV)
+
+
+def report(source, *, workers: int = 1) -> ReportResult:
+    """The page of a scenario or sweep (a sweep file or spec): its cheapest scenarios, the Pareto front
+    of cost against time, the best run per device compared, cost against the swept device count, the
+    roofline of a single scenario, and every assumption; with the CSV of all rows."""
+    from . import html, plots
+    from .estimate import op_table
+    from .report import sweep_text
+    from .strategies import STRATEGIES, parse
+
+    spec = sweep_spec(source)
+    rows = list(sweep(spec, workers=workers).rows)
+    ok = sorted((r for r in rows if r["cost_usd"] is not None), key=lambda r: r["cost_usd"])
+    cols = ["hardware", "workload", "devices", "strategy", "grid", "pue", "pricing", "time_s", "energy_joules",
+            "cost_usd", "co2_kg", "peak_memory_bytes", "mfu_fraction"]
+    shown = ok[:REPORT_ROWS]
+    sections = [("Cheapest scenarios", html.table_html(cols, [[r.get(c) for c in cols] for r in shown]) +
+                 (f"<p>{len(ok)} of {len(rows)} scenarios priced; the cheapest {len(shown)} shown. Every row is in "
+                  f"the CSV.</p>"))]
+    problems = sorted({r["problem"] for r in rows if r["problem"]})
+    if problems:
+        sections.append(("Scenarios that could not be priced", "<ul>" + "".join(
+            f"<li>{html._e(p)}</li>" for p in problems) + "</ul>"))
+    figures = []
+    if len(ok) > 1:
+        points = [{**r, "label": f"{r['hardware']} x{r['devices']} {r['strategy']}"} for r in ok]
+        figures.append(("Cost against time (Pareto front highlighted)", plots.pareto_plot(points, fmt="svg")))
+    best = {}
+    for r in ok:
+        best.setdefault(r["hardware"], r)
+    if best:
+        figures.append(("The cheapest scenario of each device", plots.comparison_plot(
+            [{"label": f"{h} x{r['devices']}", **{k: r[k] for k in ("time_s", "energy_joules", "cost_usd", "co2_kg")},
+              "breakdown": {}} for h, r in best.items()], "svg")))
+    if len(spec.devices) > 1 and ok:
+        lines: dict[str, list] = {}
+        for r in ok:
+            lines.setdefault(f"{r['hardware']} {r['strategy']}", []).append((r["devices"], r["cost_usd"]))
+        figures.append(("Cost against device count", plots.series_plot(
+            {k: sorted(set(v)) for k, v in lines.items()}, "devices", "cost_usd", fmt="svg")))
+    if len(spec.core_points()) == 1 and ok:
+        p = spec.core_points()[0]
+        profile, wl = _sweep_profile(p["hardware"]), load_workload(p["workload"])
+        figures.append((f"Roofline of {wl.name} on {profile.name}", plots.roofline_plot(
+            profile, op_table(profile, wl, RunOptions(devices=p["devices"])), "svg")))
+    sections.append(("Figures", "".join(html.image_html(img, "svg", caption, id_prefix=f"fig{i}-")
+                                        for i, (caption, img) in enumerate(figures))))
+    notes = [STRATEGIES[parse(t).name].quality for s in spec.strategies if s != "none" for t in s.split("+")]
+    notes += ["every scenario is a closed-form estimate (see the README's model section); grids, PUEs and prices "
+              "are applied to its device-seconds and IT energy"]
+    axes = ", ".join(f"{k}: {len(v) if isinstance(v, (list, tuple, dict)) else v}"
+                     for k, v in spec.model_dump().items() if v not in ((), [], {}, None, ""))
+    page = html.page(f"costsim: {spec.name}", sections, subtitle=f"{len(rows)} scenarios ({axes})",
+                     notes=list(dict.fromkeys(notes)), csv_name=f"{spec.name}.csv")
+    return ReportResult(name=spec.name, html=page, csv=sweep_text(rows, "csv"))
+
+
+# ------------------------------------------------------------------------------------- CLI names
+def validate(measurements: str | None = None, *, suite: str | None = None, data: str | None = None):
+    """``costsim validate``: a measurements file, or a bundled suite (h200, vtrain, compression, history)."""
+    if bool(measurements) == bool(suite):
+        raise CostsimError("give a measurements file or a suite", field="--suite")
+    if measurements:
+        return validate_file(measurements)
+    if suite == "compression":
+        return compression_checks(data)
+    if suite == "history":
+        return history(data)
+    return validate_suite(suite, data)
+
+
+def calibrate(*, device: str | None = None, files: Iterable[str] = (), name: str = "calibrated",
+              base: str | None = None, quick: bool = False):
+    """``costsim calibrate``: measure this machine (``device`` cpu or cuda) or fit measurement ``files``.
+    Returns the profile's YAML text and the fit (and, when measured, the raw records)."""
+    if files:
+        return calibrate_files(list(files), base=base or "h200", name=name)
+    if device == "cpu":
+        return calibrate_cpu(quick=quick, base=base or "xeon-8480", name=name)
+    if device == "cuda":
+        return calibrate_cuda(quick=quick, base=base or "h200", name=name)
+    raise CostsimError("give device='cpu' or 'cuda', or measurement files", field="--device")
+
+
+def profiles() -> list[str]:
+    """``costsim profiles list``: the bundled hardware profiles."""
+    return bundled_names("hardware")
+
+
+def workloads() -> list[str]:
+    """``costsim workloads list``: the bundled workloads."""
+    return bundled_names("workload")

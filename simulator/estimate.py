@@ -101,6 +101,12 @@ class Estimate(Strict):
     def to_dict(self) -> dict:
         return self.model_dump()
 
+    def table(self, fmt: str = "table") -> str:
+        """The CLI's presentation (fmt table|csv|json|markdown)."""
+        from .report import estimate_table
+
+        return estimate_table(self, fmt)
+
 
 def _step_ops(workload, batch: float, split=None) -> dict[str, list[Op]]:
     if isinstance(workload, TransformerWorkload):
