@@ -396,14 +396,19 @@ def _names(text):
 @click.option("--data", default=None, help="folder of the Thompson et al. CSVs [default: ../shared/data/thompson]")
 @click.option("--plot-dir", default=None, type=click.Path(file_okay=False),
               help="write the fit and cost plots (PNG and SVG) into this folder and print their paths")
+@click.option("--quiet", is_flag=True, help="no progress bar")
 @_pricing_options
 @guarded
 def limits(benchmarks, targets, extrapolate, hardware, devices, strategy, all_fits, lm_losses, lm_computes, law,
-           lm_devices, data, plot_dir, region, pricing, fmt):
+           lm_devices, data, plot_dir, quiet, region, pricing, fmt):
     """What the next step of performance costs: scaling fits of Thompson et al.'s data, the compute to
     reach each target error, priced on each device and under each strategy."""
-    r = api.limits(benchmarks, targets, extrapolate=extrapolate, hardware=_names(hardware), devices=devices,
-                   strategy=strategy, data=data, pricing=pricing, region=region)
+    progress = Progress("pricing", quiet)
+    try:
+        r = api.limits(benchmarks, targets, extrapolate=extrapolate, hardware=_names(hardware), devices=devices,
+                       strategy=strategy, data=data, pricing=pricing, region=region, progress=progress)
+    finally:
+        progress.close()
     lm = api.lm_limits(losses=lm_losses, computes=lm_computes, law=law, hardware=_names(hardware), devices=lm_devices,
                        pricing=pricing, region=region) if (lm_losses or lm_computes) else []
     images = []
@@ -563,7 +568,7 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pri
 
 
 @main.command("plot")
-@click.argument("kind", type=click.Choice(["roofline", "compare", "pareto", "scaling"]))
+@click.argument("kind", type=click.Choice(["roofline", "compare", "pareto", "scaling", "limits"]))
 @click.argument("sweep_source", required=False, metavar="[SWEEP]")
 @click.option("--hardware", "-H", default=None, help="profile(s), comma-separated")
 @click.option("--workload", "-w", default=None)
@@ -572,19 +577,24 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pri
 @click.option("--x", "x", default="time_s", show_default=True, help="pareto: x key; scaling: the swept column")
 @click.option("--y", "y", default="cost_usd", show_default=True)
 @click.option("--series", default="hardware", show_default=True, help="scaling: one line per value of this column")
+@click.option("--benchmark", default="imagenet", show_default=True, help="limits: the benchmark's fit")
+@click.option("--target", "targets", multiple=True, type=float, help="limits: target errors to mark")
 @click.option("--out", "outs", multiple=True, type=click.Path(dir_okay=False),
               help="image file(s), PNG, SVG or PDF by extension [default: KIND.png]")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
 @guarded
-def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y, series, outs, sets):
+def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y, series, benchmark, targets, outs,
+                 sets):
     """Write a plot: roofline (-H, -w), compare (-H a,b,c -w, or --strategy on one device), pareto and
-    scaling (a sweep file or the CSV 'costsim sweep' wrote). Prints the paths written."""
+    scaling (a sweep file or the CSV 'costsim sweep' wrote), limits (--benchmark, --target). Prints the
+    paths written."""
     images = []
     for out in outs or (f"{kind}.png",):
         fmt = Path(out).suffix.lstrip(".").lower()
         options = {"devices": devices} if devices else {}
         images.append((out, api.plot(kind, hardware=_names(hardware), workload=workload, strategy=strategy,
-                                     source=sweep_source, x=x, y=y, series=series, fmt=fmt, sets=sets, **options)))
+                                     source=sweep_source, x=x, y=y, series=series, fmt=fmt, sets=sets,
+                                     benchmark=benchmark, targets=targets, **options)))
     for out, image in images:
         write_bytes_atomically(out, image)
         click.echo(out)
@@ -594,10 +604,15 @@ def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y
 @click.argument("source", metavar="SCENARIO_OR_SWEEP")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for index.html and the CSV")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--quiet", is_flag=True, help="no progress bar")
 @guarded
-def report_command(source, out, workers):
+def report_command(source, out, workers, quiet):
     """A self-contained HTML page (tables and plots, no external assets) and the CSV it was made from."""
-    r = api.report(source, workers=workers)
+    progress = Progress("sweeping", quiet)
+    try:
+        r = api.report(source, workers=workers, progress=progress)
+    finally:
+        progress.close()
     make_folder(out)
     page, table = Path(out) / "index.html", Path(out) / f"{r.name}.csv"
     write_text_atomically(table, r.csv)

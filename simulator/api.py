@@ -568,7 +568,7 @@ def _priced_devices(hardware, workload, devices: int, strategy, pricing: str, op
 
 def limits(benchmarks=("imagenet",), targets=(0.05, 0.01), *, extrapolate: bool = False, hardware=None,
            devices: int = 1000, strategy: Iterable[str] = (), data: str | None = None, pricing: str = "auto",
-           **options) -> LimitsReport:
+           progress=None, **options) -> LimitsReport:
     """``costsim limits``: fit the Thompson et al. data, project the compute for each target error, and
     price it on each device (``devices`` of them) and under each strategy."""
     from .limits import REFERENCE_WORKLOAD, check_targets, price_compute, pricing_fit, target_label, web_app_figures
@@ -588,7 +588,10 @@ def limits(benchmarks=("imagenet",), targets=(0.05, 0.01), *, extrapolate: bool 
                      f"({f.subset} models, n={f.n}, k={f.exponent_k:.3g}), priced as {ref.name} steps on "
                      f"{devices} devices; 95% interval of the fitted line")
         estimates = [compute_for_error(f, t, extrapolate) for t in targets]
-        for profile, run, ratios in _priced_devices(hardware, ref, devices, list(strategy), pricing, options):
+        priced_devices = _priced_devices(hardware, ref, devices, list(strategy), pricing, options)
+        for done, (profile, run, ratios) in enumerate(priced_devices, 1):
+            if progress:
+                progress(done, len(priced_devices))
             for t, c in zip(targets, estimates):
                 label = target_label(name, f.metric, t)
                 priced.append(price_compute(label, c.compute_flops, c.compute_low_flops, c.compute_high_flops,
@@ -1031,7 +1034,7 @@ def sweep(source=None, *, workers: int = 1, executor: str = "local", scheduler: 
 
 
 # ------------------------------------------------------------------------------------- plots and reports
-PLOT_KINDS = ("roofline", "compare", "pareto", "scaling")
+PLOT_KINDS = ("roofline", "compare", "pareto", "scaling", "limits")
 
 
 def _sweep_rows(source) -> list[dict]:
@@ -1058,12 +1061,14 @@ def _breakdown_rows(estimates) -> list[dict]:
 
 
 def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (), source=None, x: str = "time_s",
-         y: str = "cost_usd", series: str = "hardware", fmt: str = "png", sets: Iterable[str] = (), **options) -> bytes:
+         y: str = "cost_usd", series: str = "hardware", fmt: str = "png", sets: Iterable[str] = (),
+         benchmark: str = "imagenet", targets: Iterable[float] = (), **options) -> bytes:
     """``costsim plot KIND``: the image, as bytes in ``fmt``.
 
     roofline: ``hardware`` and ``workload``; compare: several ``hardware`` (or ``strategy`` on one);
     pareto: a sweep ``source`` (file, CSV or spec), ``y`` against ``x``; scaling: ``y`` against the sweep
-    column ``x`` (devices, set.<field>), one line per value of ``series``."""
+    column ``x`` (devices, set.<field>), one line per value of ``series``; limits: a benchmark's scaling
+    fit with its data, band and ``targets`` (the cost plot is ``limits --plot-dir``)."""
     from . import plots
     from .estimate import op_table
 
@@ -1075,12 +1080,20 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
         profile, wl = _load(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, workload, sets)
         return plots.roofline_plot(profile, op_table(profile, wl, run_options(**options)), fmt,
                                    title=f"{profile.name}: {wl.name}")
+    if kind == "limits":
+        from .limits import pricing_fit
+        from .report import scaling_plot
+        from .scaling import fit_all, points
+
+        rows = thompson_rows(None, [benchmark])
+        f = pricing_fit(fit_all(rows), benchmark)
+        return scaling_plot(points(rows[benchmark], benchmark, f.compute_measure), f, tuple(targets), fmt)
     if kind == "compare":
         if not workload:
             raise CostsimError("the comparison needs --workload", field="--workload")
         if strategy:
             name = hardware[0] if isinstance(hardware, (list, tuple)) else (hardware or "h200")
-            rows = strategies(name, workload, list(strategy), sets=sets, **options)
+            rows = strategies(name, workload, list(strategy), rows="each", sets=sets, **options)
             return plots.comparison_plot(_breakdown_rows(rows), fmt, title=f"{workload} on {name}: strategies")
         found = [r.estimate for r in compare(hardware, workload, sets=sets, **options) if r.estimate]
         return plots.comparison_plot(_breakdown_rows(found), fmt, title=f"{workload}: devices")
@@ -1089,14 +1102,25 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
                            field="SWEEP")
     rows = [r for r in _sweep_rows(source) if r.get("cost_usd") is not None]
     if kind == "pareto":
-        points = [{**r, "label": f"{r['hardware']} x{r['devices']:g} {r['strategy']}"} for r in rows]
-        return plots.pareto_plot(points, x=x, y=y, fmt=fmt)
+        return plots.pareto_plot(_distinct_points(rows, x, y), x=x, y=y, fmt=fmt)
     lines: dict[str, list] = {}
     for r in rows:
         if r.get(x) is None:
             raise CostsimError(f"the sweep has no column '{x}'", field="--x")
         lines.setdefault(str(r.get(series)), []).append((float(r[x]), float(r[y])))
     return plots.series_plot({k: sorted(set(v)) for k, v in lines.items()}, x, y, fmt=fmt)
+
+
+def _distinct_points(rows: list[dict], x: str, y: str) -> list[dict]:
+    """Sweep rows as labelled points, one per distinct (x, y): option rows that price the same run the
+    same way would otherwise be drawn (and labelled) on top of each other."""
+    seen, out = set(), []
+    for r in rows:
+        key = (round(float(r[x]), 9), round(float(r[y]), 9))
+        if key not in seen:
+            seen.add(key)
+            out.append({**r, "label": f"{r['hardware']} x{float(r['devices']):g} {r['strategy']}"})
+    return out
 
 
 class ReportResult(Strict):
@@ -1113,7 +1137,7 @@ class ReportResult(Strict):
 REPORT_ROWS = 50  # rows shown in the page (all of them are in the CSV)
 
 
-def report(source, *, workers: int = 1) -> ReportResult:
+def report(source, *, workers: int = 1, progress=None) -> ReportResult:
     """The page of a scenario or sweep (a sweep file or spec): its cheapest scenarios, the Pareto front
     of cost against time, the best run per device compared, cost against the swept device count, the
     roofline of a single scenario, and every assumption; with the CSV of all rows."""
@@ -1123,7 +1147,7 @@ def report(source, *, workers: int = 1) -> ReportResult:
     from .strategies import STRATEGIES, parse
 
     spec = sweep_spec(source)
-    rows = list(sweep(spec, workers=workers).rows)
+    rows = list(sweep(spec, workers=workers, progress=progress).rows)
     ok = sorted((r for r in rows if r["cost_usd"] is not None), key=lambda r: r["cost_usd"])
     cols = ["hardware", "workload", "devices", "strategy", "grid", "pue", "pricing", "time_s", "energy_joules",
             "cost_usd", "co2_kg", "peak_memory_bytes", "mfu_fraction"]
@@ -1137,8 +1161,8 @@ def report(source, *, workers: int = 1) -> ReportResult:
             f"<li>{html._e(p)}</li>" for p in problems) + "</ul>"))
     figures = []
     if len(ok) > 1:
-        points = [{**r, "label": f"{r['hardware']} x{r['devices']} {r['strategy']}"} for r in ok]
-        figures.append(("Cost against time (Pareto front highlighted)", plots.pareto_plot(points, fmt="svg")))
+        figures.append(("Cost against time (Pareto front highlighted)",
+                        plots.pareto_plot(_distinct_points(ok, "time_s", "cost_usd"), fmt="svg")))
     best = {}
     for r in ok:
         best.setdefault(r["hardware"], r)

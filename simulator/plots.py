@@ -403,11 +403,12 @@ def pareto_plot(points, x: str = "time_s", y: str = "cost_usd", fmt: str = "png"
                    plt.Line2D([], [], ls="", marker="o", color="#9e9e9e", label=f"dominated ({len(points) - len(front)})")]
         ax.legend(handles=handles, loc="upper right")
         if label_key:
-            for i in named:
+            for n, i in enumerate(named):  # labels alternate above and below so neighbours do not collide
                 text = points[i].get(label_key)
                 if text is not None:
-                    ax.annotate(_escape(text), (xs[i], ys[i]), textcoords="offset points", xytext=(5, 5),
-                                fontsize=10, color="black" if i in on_front else "#616161")
+                    ax.annotate(_escape(text), (xs[i], ys[i]), textcoords="offset points",
+                                xytext=(5, 5 if n % 2 == 0 else -14), fontsize=10,
+                                color="black" if i in on_front else "#616161")
         if _spans_decade(xs):
             _log_scale(ax, "x", xs)
         if _spans_decade(ys):
