@@ -501,10 +501,21 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
-def _floats(text):
-    return tuple(float(x) for x in text.split(",")) if text else ()
+def _numbers(text, option: str, kind=float):
+    """A comma-separated list of numbers from a flag, or a one-line error naming the flag."""
+    try:
+        return tuple(kind(x) for x in text.split(",")) if text else ()
+    except ValueError:
+        raise CostsimError(f"'{text}' is not a comma-separated list of numbers", field=option) from None
+
+
+def _pues(text):
+    from simulator.sweep import pue_value
+
+    return tuple(pue_value(_pue(x)) for x in text.split(",")) if text else ()
 
 
 @main.command()
@@ -534,8 +545,8 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pri
     from simulator.sweep import columns, expand
 
     axes = dict(hardware=_names(hardware), workloads=_names(workload),
-                devices=tuple(int(x) for x in _names(devices) or ()), strategies=tuple(strategies),
-                regions=_names(regions), pue=_floats(pue), pricing=_names(pricing), cloud_price_usd_per_hour=_floats(price))
+                devices=_numbers(devices, "--devices", int), strategies=tuple(strategies), regions=_names(regions),
+                pue=_pues(pue), pricing=_names(pricing), cloud_price_usd_per_hour=_numbers(price, "--price"))
     spec = api.sweep_spec(sweep_file, **axes)
     fmt = fmt or {".jsonl": "jsonl", ".md": "markdown", ".tex": "latex"}.get(Path(out).suffix if out else "", "csv")
     writer = SweepWriter(columns(spec.set), fmt)
@@ -543,10 +554,10 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pri
     progress = Progress("sweeping", quiet)
     total = len(spec.core_points())
     cores = api.sweep_cores(spec, workers=workers, executor=executor, scheduler=scheduler)
-    first = next(cores)  # a scheduler that cannot be reached fails here, before anything is written
-    sink = open_rows_file(out) if out else sys.stdout
-    written = 0
+    written, sink = 0, None
     try:
+        first = next(cores)  # a scheduler that cannot be reached fails here, before anything is written
+        sink = open_rows_file(out) if out else sys.stdout
         sink.write(writer.head())
         for i, core in enumerate(itertools.chain([first], cores), 1):
             rows = expand(core, grid)
@@ -561,7 +572,7 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pri
         sys.exit(130)
     finally:
         progress.close()
-        if out:
+        if out and sink is not None:
             sink.close()
     if out:
         click.echo(f"{written} rows written to {out}")

@@ -441,6 +441,13 @@ def _star(call):
     return fn(*args)
 
 
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool and keeps what it has."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _mapper(workers: int = 1, executor: str = "local", scheduler: str | None = None,
             timeout_s: float = SCHEDULER_TIMEOUT_S):
     """A ``mapper(fn, argument_tuples)`` that yields results in order: None (in this process), worker
@@ -462,7 +469,7 @@ def _mapper(workers: int = 1, executor: str = "local", scheduler: str | None = N
     def on_pool(fn, args):
         import multiprocessing
 
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts) as pool:
             yield from pool.imap(_star, [(fn, a) for a in args], chunksize=max(1, len(args) // (8 * workers)))
     return on_pool
 
@@ -902,6 +909,21 @@ def sweep_spec(source=None, **axes):
         line = lines.get((str(first["loc"][0]), first["loc"][1])) if len(first["loc"]) > 1 and isinstance(
             first["loc"][1], int) else None
         raise CostsimError(msg + (f" (line {line})" if line else ""), source=where, field=loc) from None
+    from .strategies import parse
+
+    for i, text in enumerate(spec.strategies):
+        if text == "none":
+            continue
+        parts = text.split("+")
+        try:
+            if not all(parts):
+                raise CostsimError(f"'{text}': an empty strategy in the composition", field="strategies")
+            for part in parts:
+                parse(part)
+        except CostsimError as err:
+            line = lines.get(("strategies", i))
+            raise CostsimError(err.problem + (f" (line {line})" if line else ""), source=where,
+                               field=f"strategies[{i}]") from None
     for axis, what in (("hardware", "hardware"), ("workloads", "workload")):
         for i, ref in enumerate(getattr(spec, axis)):
             name = ref.base if hasattr(ref, "base") else ref
@@ -951,6 +973,11 @@ def evaluate_core(point: dict, plan_mode: str = "dp"):
             raise CostsimError(f"'{profile.name}' is a {profile.kind} profile: sweeps price classical devices",
                                field="hardware")
         n = point["devices"]
+        prices = {profile.name: (profile.cloud_price_usd_per_hour, profile.purchase_price_usd)}
+        if profile.cloud_price_usd_per_hour is None and profile.purchase_price_usd is None:
+            # the sweep prices from the phases itself (a price axis may supply one): the estimate only
+            # needs some price to run, and its cost is not used
+            profile = profile.model_copy(update={"cloud_price_usd_per_hour": 1.0})
         opts = RunOptions(devices=n)
         if plan_mode == "auto":
             opts = opts.model_copy(update={"plan": search(profile, wl, n, "time", opts, 1)[0][0]})
@@ -964,10 +991,14 @@ def evaluate_core(point: dict, plan_mode: str = "dp"):
     except CostsimError as err:
         return CoreResult(**base, problem=err.line())
     last = [e for p, e in priced if p.main][-1]
-    phases = tuple(Phase(device_s=p.repeats * e.total_time_s * e.devices,
-                         it_joules=p.repeats * (e.device_energy_joules + e.host_energy_joules),
-                         cloud_price_usd_per_hour=p.profile.cloud_price_usd_per_hour,
-                         purchase_price_usd=p.profile.purchase_price_usd, name=p.profile.name) for p, e in priced)
+    def phase(p, e):
+        cloud, purchase = prices.get(p.profile.name, (p.profile.cloud_price_usd_per_hour, p.profile.purchase_price_usd))
+        return Phase(device_s=p.repeats * e.total_time_s * e.devices,
+                     it_joules=p.repeats * (e.device_energy_joules + e.host_energy_joules),
+                     cloud_price_usd_per_hour=cloud, purchase_price_usd=purchase, name=p.profile.name,
+                     own=p.profile.name in prices)
+
+    phases = tuple(phase(p, e) for p, e in priced)
     return CoreResult(**base, time_s=math.fsum(p.repeats * e.total_time_s for p, e in priced),
                       step_time_s=last.step_time_s, peak_memory_bytes=max(e.peak_memory_bytes for _, e in priced),
                       mfu_fraction=last.mfu_fraction, samples_per_s=last.samples_per_s, tokens_per_s=last.tokens_per_s,
@@ -984,7 +1015,7 @@ def _dask_client(scheduler: str | None, timeout_s: float):
         raise CostsimError("the Dask executor needs --scheduler ADDRESS (tcp://host:8786)", field="--scheduler")
     try:
         return Client(scheduler, timeout=timeout_s)
-    except (OSError, TimeoutError) as err:
+    except (OSError, TimeoutError, ValueError) as err:
         raise CostsimError(f"could not reach the Dask scheduler at {scheduler} within {timeout_s:g} s "
                            f"({type(err).__name__})", field="--scheduler") from None
 
@@ -1101,14 +1132,26 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
         raise CostsimError(f"the {kind} plot needs a sweep (a file, or a CSV that 'costsim sweep' wrote)",
                            field="SWEEP")
     rows = [r for r in _sweep_rows(source) if r.get("cost_usd") is not None]
+    for axis, key in (("--x", x), ("--y", y)):
+        if rows and key not in rows[0]:
+            raise CostsimError(f"the sweep has no column '{key}'; numeric columns: "
+                               f"{', '.join(k for k, v in rows[0].items() if isinstance(v, (int, float)))}", field=axis)
+        if any(not isinstance(r[key], (int, float)) or isinstance(r[key], bool) for r in rows):
+            raise CostsimError(f"column '{key}' is not numeric in every priced row", field=axis)
     if kind == "pareto":
         return plots.pareto_plot(_distinct_points(rows, x, y), x=x, y=y, fmt=fmt)
-    lines: dict[str, list] = {}
+    return plots.series_plot(_cheapest_lines(rows, series, x, y), x, y, fmt=fmt)
+
+
+def _cheapest_lines(rows: list[dict], series: str, x: str, y: str) -> dict[str, list]:
+    """One line per value of ``series``: at each x, the lowest y over the sweep's other axes (a grid of
+    options would otherwise give several points per x)."""
+    best: dict[str, dict] = {}
     for r in rows:
-        if r.get(x) is None:
-            raise CostsimError(f"the sweep has no column '{x}'", field="--x")
-        lines.setdefault(str(r.get(series)), []).append((float(r[x]), float(r[y])))
-    return plots.series_plot({k: sorted(set(v)) for k, v in lines.items()}, x, y, fmt=fmt)
+        line = best.setdefault(str(r.get(series)), {})
+        xv, yv = float(r[x]), float(r[y])
+        line[xv] = min(line.get(xv, yv), yv)
+    return {k: sorted(v.items()) for k, v in best.items()}
 
 
 def _distinct_points(rows: list[dict], x: str, y: str) -> list[dict]:
@@ -1171,16 +1214,17 @@ def report(source, *, workers: int = 1, progress=None) -> ReportResult:
             [{"label": f"{h} x{r['devices']}", **{k: r[k] for k in ("time_s", "energy_joules", "cost_usd", "co2_kg")},
               "breakdown": {}} for h, r in best.items()], "svg")))
     if len(spec.devices) > 1 and ok:
-        lines: dict[str, list] = {}
-        for r in ok:
-            lines.setdefault(f"{r['hardware']} {r['strategy']}", []).append((r["devices"], r["cost_usd"]))
-        figures.append(("Cost against device count", plots.series_plot(
-            {k: sorted(set(v)) for k, v in lines.items()}, "devices", "cost_usd", fmt="svg")))
+        labelled = [{**r, "line": f"{r['hardware']} {r['strategy']}"} for r in ok]
+        figures.append(("Cost against device count (the cheapest option at each point)", plots.series_plot(
+            _cheapest_lines(labelled, "line", "devices", "cost_usd"), "devices", "cost_usd", fmt="svg")))
     if len(spec.core_points()) == 1 and ok:
         p = spec.core_points()[0]
         profile, wl = _sweep_profile(p["hardware"]), load_workload(p["workload"])
-        figures.append((f"Roofline of {wl.name} on {profile.name}", plots.roofline_plot(
-            profile, op_table(profile, wl, RunOptions(devices=p["devices"])), "svg")))
+        try:  # the plain run's kernels (a plan or strategy the roofline cannot show leaves it out)
+            figures.append((f"Roofline of {wl.name} on {profile.name}", plots.roofline_plot(
+                profile, op_table(profile, wl, RunOptions(devices=p["devices"])), "svg")))
+        except CostsimError:
+            pass
     sections.append(("Figures", "".join(html.image_html(img, "svg", caption, id_prefix=f"fig{i}-")
                                         for i, (caption, img) in enumerate(figures))))
     notes = [STRATEGIES[parse(t).name].quality for s in spec.strategies if s != "none" for t in s.split("+")]
@@ -1189,8 +1233,8 @@ def report(source, *, workers: int = 1, progress=None) -> ReportResult:
     axes = ", ".join(f"{k}: {len(v) if isinstance(v, (list, tuple, dict)) else v}"
                      for k, v in spec.model_dump().items() if v not in ((), [], {}, None, ""))
     page = html.page(f"costsim: {spec.name}", sections, subtitle=f"{len(rows)} scenarios ({axes})",
-                     notes=list(dict.fromkeys(notes)), csv_name=f"{spec.name}.csv")
-    return ReportResult(name=spec.name, html=page, csv=sweep_text(rows, "csv"))
+                     notes=list(dict.fromkeys(notes)), csv_name=f"{Path(spec.name).name or 'sweep'}.csv")
+    return ReportResult(name=Path(spec.name).name or "sweep", html=page, csv=sweep_text(rows, "csv"))
 
 
 # ------------------------------------------------------------------------------------- CLI names

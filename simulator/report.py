@@ -196,10 +196,15 @@ def _pyplot(fmt: str, field: str = "--plot"):
     return plt
 
 
+# no creator, date or links to matplotlib's site in the files: the same figure gives the same bytes
+IMAGE_METADATA = {"svg": {"Creator": None, "Date": None, "Format": None, "Type": None},
+                  "png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None}}
+
+
 def _image(fig, plt, fmt: str) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt)
+    fig.savefig(buf, format=fmt, metadata=IMAGE_METADATA.get(fmt))
     plt.close(fig)
     return buf.getvalue()
 

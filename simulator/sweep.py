@@ -45,13 +45,13 @@ class SweepSpec(Strict):
     workloads: tuple[str, ...] = Field(min_length=1)
     set: dict[str, tuple[str | float | int, ...]] = Field(
         default_factory=dict, description="workload fields (or hardware.<field>) and their values, e.g. layers")
-    devices: tuple[PositiveInt, ...] = (1,)
-    strategies: tuple[str, ...] = ("none",)
+    devices: tuple[PositiveInt, ...] = Field(default=(1,), min_length=1)
+    strategies: tuple[str, ...] = Field(default=("none",), min_length=1)
     plan: Literal["dp", "auto"] = "dp"
     regions: tuple[str, ...] = ()
     grid_g_co2_per_kwh: tuple[PositiveFloat, ...] = ()
     pue: tuple[float, ...] = ()
-    pricing: tuple[Literal["auto", "cloud", "owned"], ...] = ("auto",)
+    pricing: tuple[Literal["auto", "cloud", "owned"], ...] = Field(default=("auto",), min_length=1)
     cloud_price_usd_per_hour: tuple[PositiveFloat, ...] = ()
     electricity_usd_per_kwh: tuple[NonNegativeFloat, ...] = ()
     lifetime_years: tuple[PositiveFloat, ...] = ()
@@ -125,6 +125,7 @@ class Phase(Strict):
     cloud_price_usd_per_hour: float | None
     purchase_price_usd: float | None
     name: str
+    own: bool = True    # on the row's own device: a price axis overrides its cloud price
 
 
 class CoreResult(Strict):
@@ -172,7 +173,7 @@ def expand(core: CoreResult, grid: dict) -> list[dict]:
         e = ph.it_joules * pue
         energy += e
         for i in range(n):
-            price = grid["price_override"][i] or ph.cloud_price_usd_per_hour
+            price = (grid["price_override"][i] if ph.own else None) or ph.cloud_price_usd_per_hour
             mode = grid["pricing"][i]
             if mode == "auto":
                 mode = "cloud" if price is not None else "owned"

@@ -135,3 +135,39 @@ def test_interrupted_sweep_keeps_the_rows_written(tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) >= 19 and all(len(r) == len(rows[0]) and None not in r for r in rows)
+
+
+# ------------------------------------------------------------------------------------- review fixes
+def test_price_axis_prices_only_the_rows_own_device():
+    row = api.sweep(hardware=["h200"], workloads=["gpt2-124m"], strategies=["hardware:tpu-v3"],
+                    cloud_price_usd_per_hour=[1.0]).rows[0]
+    moved = api.strategies("h200", "gpt2-124m", ["hardware:tpu-v3"], sets=["hardware.cloud_price_usd_per_hour=1"])
+    assert row["cost_usd"] == pytest.approx(moved[-1].cost_usd, rel=1e-12)  # the TPU keeps its own price
+
+
+def test_a_device_without_prices_is_priced_by_the_price_axis():
+    rows = api.sweep(hardware=["xeon-8480"], workloads=["gpt2-124m"], set={"global_batch_size": [1]},
+                     cloud_price_usd_per_hour=[3.0], pricing=["cloud"]).rows
+    e = api.estimate("xeon-8480", "gpt2-124m", sets=["global_batch_size=1", "hardware.cloud_price_usd_per_hour=3"])
+    assert rows[0]["cost_usd"] == pytest.approx(e.cost_usd, rel=1e-12)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--devices", "abc"], "not a comma-separated list"),
+    (["--price", "x"], "not a comma-separated list"),
+    (["--pue", "lunar"], "unknown facility class"),
+    (["--strategy", "bogus"], "strategies[0]: unknown strategy"),
+    (["--strategy", "quantize:fp8+"], "empty strategy"),
+    (["--executor", "dask", "--scheduler", "nope"], "could not reach"),
+])
+def test_bad_sweep_flags_are_one_line(args, message):
+    r = CliRunner().invoke(main, ["sweep", "-H", "h200", "-w", "gpt2-124m", *args])
+    assert r.exit_code == 2, r.output
+    lines = [x for x in r.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_empty_axes_are_refused():
+    for axis in ("devices", "strategies", "pricing"):
+        with pytest.raises(CostsimError, match="empty grid"):
+            api.sweep_spec({"hardware": ["h200"], "workloads": ["gpt2-124m"], axis: []})
