@@ -1,0 +1,44 @@
+"""Functions named as the CLI's commands that have no single home above."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..errors import CostsimError
+from ..loader import bundled_names
+from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files
+from .validation import compression_checks, history, validate_file, validate_suite
+
+def validate(measurements: str | None = None, *, suite: str | None = None, data: str | None = None):
+    """``costsim validate``: a measurements file, or a bundled suite (h200, vtrain, compression, history)."""
+    if bool(measurements) == bool(suite):
+        raise CostsimError("give a measurements file or a suite", field="--suite")
+    if measurements:
+        return validate_file(measurements)
+    if suite == "compression":
+        return compression_checks(data)
+    if suite == "history":
+        return history(data)
+    return validate_suite(suite, data)
+
+
+def calibrate(*, device: str | None = None, files: Iterable[str] = (), name: str = "calibrated",
+              base: str | None = None, quick: bool = False):
+    """``costsim calibrate``: measure this machine (``device`` cpu or cuda) or fit measurement ``files``.
+    Returns the profile's YAML text and the fit (and, when measured, the raw records)."""
+    if files:
+        return calibrate_files(list(files), base=base or "h200", name=name)
+    if device == "cpu":
+        return calibrate_cpu(quick=quick, base=base or "xeon-8480", name=name)
+    if device == "cuda":
+        return calibrate_cuda(quick=quick, base=base or "h200", name=name)
+    raise CostsimError("give device='cpu' or 'cuda', or measurement files", field="--device")
+
+
+def profiles() -> list[str]:
+    """``costsim profiles list``: the bundled hardware profiles."""
+    return bundled_names("hardware")
+
+
+def workloads() -> list[str]:
+    """``costsim workloads list``: the bundled workloads."""
+    return bundled_names("workload")

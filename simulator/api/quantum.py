@@ -1,0 +1,121 @@
+"""The quantum accelerator: break-even tables and the verdict on a training run."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..errors import CostsimError
+from ..plan import parse_plan
+from ..estimate import Estimate
+from ..hardware import ClassicalProfile, Strict
+from ..loader import apply_overrides, bundled_names, finish_profile, load_profile, raw_profile
+from ..workload import CNNWorkload, TransformerWorkload
+from .core import _load, estimate
+
+class QuantumEstimate(Strict):
+    """``costsim estimate --hardware quantum-...``: the best classical run of the workload, and what the
+    quantum accelerator would need to beat it."""
+
+    hardware: str
+    workload: str
+    classical_hardware: str
+    classical_devices: int
+    classical_estimate: Estimate
+    total_operations: float
+    data_bytes: float
+    resources: dict
+    verdict: dict
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+    def table(self, fmt: str = "table") -> str:
+        from ..report import quantum_estimate_text
+
+        return quantum_estimate_text(self, fmt)
+
+
+def _data_bytes(wl) -> float:
+    """The training data the accelerator must read once per pass: token ids (4 bytes) or 8-bit RGB images."""
+    if isinstance(wl, TransformerWorkload):
+        return 4.0 * wl.tokens_per_step * wl.total_steps
+    if isinstance(wl, CNNWorkload):
+        return float(wl.in_channels * wl.image_size ** 2 * wl.training.global_batch_size * wl.total_steps)
+    return 0.0
+
+
+def quantum_estimate(profile, workload, *, devices: int | None = None, sets: Iterable[str] = (),
+                     pricing: str = "auto", **options) -> QuantumEstimate:
+    """The fastest bundled classical device (``devices`` of them) on the workload, and the quantum
+    profile's verdict against it: Babbush et al.'s model with Amdahl's law and the I/O bound."""
+    from ..quantum import surface_code_resources, training_verdict
+
+    _, wl = _load("h200", workload, sets)
+    plan_opt = options.get("plan")
+    if devices is None and plan_opt not in (None, "auto"):
+        devices = (parse_plan(plan_opt) if isinstance(plan_opt, str) else plan_opt).devices
+    devices = devices or 1
+    best, problem = None, None
+    for name in bundled_names("hardware"):
+        candidate = load_profile(name)
+        if not isinstance(candidate, ClassicalProfile) or candidate.description.lower().startswith("what-if"):
+            continue
+        try:
+            e = estimate(candidate, wl, pricing=pricing, devices=devices, **options)
+        except CostsimError as err:
+            problem = err
+            continue
+        if best is None or e.total_time_s < best.total_time_s:
+            best = e
+    if best is None:
+        raise problem
+    operations = best.model_flops_per_step * best.steps
+    data = _data_bytes(wl)
+    verdict = training_verdict(best.total_time_s, operations, data, profile, classical_parallelism=1.0,
+                               classical_devices=devices)
+    return QuantumEstimate(hardware=profile.name, workload=wl.name, classical_hardware=best.hardware,
+                           classical_devices=devices, classical_estimate=best, total_operations=operations,
+                           data_bytes=data, resources=surface_code_resources(profile).model_dump(),
+                           verdict=verdict.model_dump())
+
+
+def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), parallelism=(1.0, 1e3, 1e6),
+                      classical_step_s: float = 33e-9, toffolis_per_step: float | None = None,
+                      distillation_speedup: float = 1.0) -> dict:
+    """``costsim quantum breakeven``: the profile's surface-code resources, Babbush et al.'s break-even
+    problem size and time for each degree and classical parallelism (Table I with this profile's
+    Toffoli time), and Hoefler et al.'s largest work per oracle call (Table 2)."""
+    from ..hardware import QuantumProfile
+    from ..quantum import (BABBUSH_TOFFOLIS_PER_STEP, HOEFLER_A100_RATES, HOEFLER_QUANTUM_RATES, breakeven,
+                          max_operations_per_call, quantum_step_time_s, surface_code_resources)
+
+    profile = load_profile(profile_ref)
+    if not isinstance(profile, QuantumProfile):
+        raise CostsimError(f"'{profile_ref}' is a {profile.kind} profile, not a quantum one", field="--profile")
+    res = surface_code_resources(profile)
+    g = BABBUSH_TOFFOLIS_PER_STEP if toffolis_per_step is None else toffolis_per_step
+    t_q = quantum_step_time_s(g, res.toffoli_time_s, distillation_speedup)
+    table = [{"degree": d, "classical_parallelism": s, **breakeven(t_q, classical_step_s, d, s).model_dump()}
+             for d in degrees for s in parallelism]
+    hoefler = [{"operation": op, "degree": k, "max_operations_per_call": max_operations_per_call(
+        HOEFLER_QUANTUM_RATES.rate(op), HOEFLER_A100_RATES.rate(op), k)} for op in ("fp16", "int32", "binary")
+        for k in (2, 3, 4)]
+    return {"profile": profile.name, "resources": res.model_dump(), "quantum_step_s": t_q,
+            "distillation_speedup": distillation_speedup,
+            "classical_step_s": classical_step_s, "toffolis_per_step": g, "breakeven": table, "hoefler": hoefler}
+
+
+def load_profile_ref(hardware, sets: Iterable[str] = ()):
+    """A profile from a name, path, dict or model, with ``hardware.*`` overrides applied."""
+    if isinstance(hardware, Strict) and not sets:
+        return hardware
+    data, source = (hardware.model_dump(), "<model>") if isinstance(hardware, Strict) else raw_profile(hardware)
+    apply_overrides(data, None, [s for s in sets if s.startswith("hardware.")])
+    return finish_profile(data, source)
+
+
+def is_quantum(hardware, sets: Iterable[str] = ()) -> bool:
+    from ..hardware import QuantumProfile
+
+    return isinstance(load_profile_ref(hardware, sets), QuantumProfile)
+
+

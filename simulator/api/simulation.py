@@ -1,0 +1,127 @@
+"""The discrete-event simulation entry points, and the executors (processes, Dask) that run replicas and sweeps."""
+from __future__ import annotations
+
+from typing import Iterable
+
+
+from ..errors import CostsimError
+from .core import Pair, _load, estimate, run_options
+
+# how long a Dask scheduler may take to answer before the run is refused (no hang)
+SCHEDULER_TIMEOUT_S = 10.0
+
+
+def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours: float | None = None,
+             straggler_cv_fraction: float = 0.0, preemptions_per_hour: float = 0.0,
+             checkpoint_interval_s: float | None = None, storage_bandwidth_bytes_per_s: float = 10e9,
+             detection_s: float = 60.0, restart_s: float = 300.0, queue_wait_s: float = 0.0,
+             requeue_on_failure: bool = False, sets: Iterable[str] = (), pricing: str = "auto", progress=None,
+             workers: int = 1, executor: str = "local", scheduler: str | None = None, **options):
+    """``costsim simulate``: Monte Carlo replicas of the whole run (discrete-event, SimPy) on the
+    closed-form step. Returns (the closed-form Estimate, the MonteCarlo summary)."""
+    from pydantic import ValidationError
+
+    from ..des import SimConfig, monte_carlo, replica_outcome
+    from ..estimate import run_cost
+    from ..memory import parameter_count
+    from ..ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
+
+    e = estimate(hardware, workload, sets=sets, pricing=pricing, **options)
+    profile, wl = _load(hardware, workload, sets)
+    opts = run_options(pricing=pricing, **{k: v for k, v in options.items() if k != "plan" or v != "auto"})
+    state_bytes = parameter_count(wl) * (PRECISIONS[wl.training.precision].master_bytes
+                                         + OPTIMIZER_STATE_BYTES_PER_PARAM[wl.training.optimizer])
+    try:
+        cfg = SimConfig(straggler_cv_fraction=straggler_cv_fraction, mtbf_hours=mtbf_hours,
+                        preemptions_per_hour=preemptions_per_hour, checkpoint_bytes=state_bytes,
+                        storage_bandwidth_bytes_per_s=storage_bandwidth_bytes_per_s,
+                        checkpoint_interval_s=checkpoint_interval_s, detection_s=detection_s, restart_s=restart_s,
+                        queue_wait_s=queue_wait_s, requeue_on_failure=requeue_on_failure)
+    except ValidationError as err:
+        first = err.errors()[0]
+        cli_names = {"storage_bandwidth_bytes_per_s": "storage-gb-per-s", "straggler_cv_fraction": "straggler-cv",
+                     "queue_wait_s": "queue-wait-hours"}
+        name = str(first["loc"][0])
+        raise CostsimError(first["msg"], field="--" + cli_names.get(name, name.replace("_", "-"))) from None
+    grid, _ = opts.grid()
+
+    def outcome(tally):
+        return replica_outcome(tally, e, profile.power.idle_watts, profile.power.host_per_device_watts, opts.pue,
+                               lambda device_s, energy: sum(run_cost(profile, opts, device_s, energy)[1].values()),
+                               grid)
+
+    return Pair(e, monte_carlo(e, cfg, replicas, seed, outcome, progress, _mapper(workers, executor, scheduler)),
+                "simulation_table")
+
+
+def _star(call):
+    fn, args = call
+    return fn(*args)
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool and keeps what it has."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _mapper(workers: int = 1, executor: str = "local", scheduler: str | None = None,
+            timeout_s: float = SCHEDULER_TIMEOUT_S):
+    """A ``mapper(fn, argument_tuples)`` that yields results in order: None (in this process), worker
+    processes, or a Dask cluster."""
+    if executor == "dask":
+        def on_dask(fn, args):
+            client = _dask_client(scheduler, timeout_s)
+            try:
+                for f in client.map(_star, [(fn, a) for a in args], pure=False):
+                    yield f.result()
+            finally:
+                client.close()
+        return on_dask
+    if executor != "local":
+        raise CostsimError(f"unknown executor '{executor}'; known: local, dask", field="--executor")
+    if workers <= 1:
+        return None
+
+    def on_pool(fn, args):
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts) as pool:
+            yield from pool.imap(_star, [(fn, a) for a in args], chunksize=max(1, len(args) // (8 * workers)))
+    return on_pool
+
+
+INTERVAL_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def checkpoint_interval_sweep(hardware, workload, *, replicas: int = 20, seed: int = 0, **kwargs):
+    """The cost of getting the checkpoint interval wrong: the run simulated at 1/4, 1/2, 1, 2 and 4
+    times the Young/Daly optimum. Returns [(interval_s, MonteCarlo)], optimum in the middle."""
+    kwargs.pop("checkpoint_interval_s", None)
+    e, base = simulate(hardware, workload, replicas=1, seed=seed, **kwargs)
+    if base.checkpoint_interval_s is None:
+        raise CostsimError("no failures or pre-emptions to checkpoint against: give --mtbf-hours",
+                           field="--interval-sweep")
+    optimum = base.checkpoint_interval_s
+    out = []
+    for factor in INTERVAL_FACTORS:
+        _, mc = simulate(hardware, workload, replicas=replicas, seed=seed, checkpoint_interval_s=optimum * factor,
+                         **kwargs)
+        out.append((optimum * factor, mc))
+    return out
+
+
+def _dask_client(scheduler: str | None, timeout_s: float):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CostsimError("the Dask executor needs the distributed extra: pip install '.[distributed]'",
+                           field="--executor") from None
+    if not scheduler:
+        raise CostsimError("the Dask executor needs --scheduler ADDRESS (tcp://host:8786)", field="--scheduler")
+    try:
+        return Client(scheduler, timeout=timeout_s)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise CostsimError(f"could not reach the Dask scheduler at {scheduler} within {timeout_s:g} s "
+                           f"({type(err).__name__})", field="--scheduler") from None

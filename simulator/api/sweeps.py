@@ -1,0 +1,187 @@
+"""Sweeps: grids of scenarios, evaluated as closed-form runs and priced over option grids."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable
+
+from pydantic import ValidationError
+
+from ..errors import CostsimError
+from ..estimate import RunOptions, estimate_run
+from ..hardware import ClassicalProfile, Strict
+from ..loader import (apply_overrides, finish_profile, load_profile, load_workload, raw_profile, resolve,
+                      validate_workload)
+from .simulation import SCHEDULER_TIMEOUT_S, _mapper
+
+def sweep_spec(source=None, **axes):
+    """A :class:`SweepSpec` from a sweep file (path), a dict, or axes given as keywords (the CLI's flags).
+    Unknown axes, empty lists and bad values are one-line errors; a reference that does not resolve
+    (a profile or workload name in a long list) names its line in the file."""
+    from ..loader import load_sweep
+    from ..sweep import SweepSpec
+
+    lines, where = {}, "<sweep>"
+    if isinstance(source, SweepSpec):
+        return source
+    if isinstance(source, (str, Path)):
+        data, lines = load_sweep(source)
+        where = str(source)
+    else:
+        data = dict(source or {})
+    data.update({k: v for k, v in axes.items() if v not in (None, (), [])})
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            from ..sweep import CORE_AXES, OPTION_AXES
+
+            msg = f"unknown axis; known: {', '.join(CORE_AXES + OPTION_AXES + ('name', 'description', 'plan'))}"
+        elif first["type"] == "too_short":
+            msg = "an empty list makes an empty grid"
+        line = lines.get((str(first["loc"][0]), first["loc"][1])) if len(first["loc"]) > 1 and isinstance(
+            first["loc"][1], int) else None
+        raise CostsimError(msg + (f" (line {line})" if line else ""), source=where, field=loc) from None
+    from ..strategies import parse
+
+    for i, text in enumerate(spec.strategies):
+        if text == "none":
+            continue
+        parts = text.split("+")
+        try:
+            if not all(parts):
+                raise CostsimError(f"'{text}': an empty strategy in the composition", field="strategies")
+            for part in parts:
+                parse(part)
+        except CostsimError as err:
+            line = lines.get(("strategies", i))
+            raise CostsimError(err.problem + (f" (line {line})" if line else ""), source=where,
+                               field=f"strategies[{i}]") from None
+    for axis, what in (("hardware", "hardware"), ("workloads", "workload")):
+        for i, ref in enumerate(getattr(spec, axis)):
+            name = ref.base if hasattr(ref, "base") else ref
+            try:
+                resolve(name, what)
+            except CostsimError as err:
+                line = lines.get((axis, i))
+                raise CostsimError(f"{err.problem}" + (f" (line {line})" if line else ""), source=where,
+                                   field=f"{axis}[{i}]") from None
+    return spec
+
+
+def _sweep_profile(ref, sets: Iterable[str] = ()):
+    """A sweep's device: a profile reference, or a what-if (a base with fields changed), with
+    ``hardware.*`` overrides of a ``set`` axis."""
+    from ..sweep import WhatIf
+
+    sets = list(sets)
+    if not isinstance(ref, WhatIf):
+        return load_profile(ref, sets)
+    data, source = raw_profile(ref.base)
+    apply_overrides(data, None, [f"hardware.{k}={v}" for k, v in ref.set.items()] + sets)
+    data["name"] = ref.name
+    return finish_profile(data, source)
+
+
+def evaluate_core(point: dict, plan_mode: str = "dp"):
+    """One run-changing point of a sweep: its closed-form run(s), or the reason it cannot run. Module
+    level and pure in its inputs, so that worker processes and Dask workers can run it."""
+    from .. import strategies as strat
+    from ..search import search
+    from ..sweep import CoreResult, Phase
+
+    profile, wl = point["hardware"], point["workload"]  # loaded once per sweep (see sweep_cores)
+    base = dict(hardware=profile.name, workload=wl.name, set=point["set"], devices=point["devices"],
+                strategy=point["strategy"])
+    try:
+        hw_sets = [f"{k}={v}" for k, v in point["set"].items() if k.startswith("hardware.")]
+        wl_sets = [f"{k}={v}" for k, v in point["set"].items() if not k.startswith("hardware.")]
+        if hw_sets:
+            profile = _sweep_profile(point["hardware_ref"], hw_sets)
+        if wl_sets:
+            data = wl.model_dump()
+            apply_overrides(None, data, wl_sets)
+            wl = validate_workload(data, f"<{wl.name}>")
+        if not isinstance(profile, ClassicalProfile):
+            raise CostsimError(f"'{profile.name}' is a {profile.kind} profile: sweeps price classical devices",
+                               field="hardware")
+        n = point["devices"]
+        prices = {profile.name: (profile.cloud_price_usd_per_hour, profile.purchase_price_usd)}
+        if profile.cloud_price_usd_per_hour is None and profile.purchase_price_usd is None:
+            # the sweep prices from the phases itself (a price axis may supply one): the estimate only
+            # needs some price to run, and its cost is not used
+            profile = profile.model_copy(update={"cloud_price_usd_per_hour": 1.0})
+        opts = RunOptions(devices=n)
+        if plan_mode == "auto":
+            opts = opts.model_copy(update={"plan": search(profile, wl, n, "time", opts, 1)[0][0]})
+        texts = [] if point["strategy"] in ("none", "") else [t for t in point["strategy"].split("+") if t]
+        sc = strat.baseline(profile, wl, opts)
+        if texts:
+            specs = [strat.parse(t) for t in texts]
+            sc = strat.apply_all(sc, specs, lambda kind, name, extra: load_profile(name, extra) if kind == "hardware"
+                                 else load_workload(name))
+        priced = strat.price_phases(sc, lambda p, w, o: estimate_run(p, w, o))
+    except CostsimError as err:
+        return CoreResult(**base, problem=err.line())
+    last = [e for p, e in priced if p.main][-1]
+    def phase(p, e):
+        cloud, purchase = prices.get(p.profile.name, (p.profile.cloud_price_usd_per_hour, p.profile.purchase_price_usd))
+        return Phase(device_s=p.repeats * e.total_time_s * e.devices,
+                     it_joules=p.repeats * (e.device_energy_joules + e.host_energy_joules),
+                     cloud_price_usd_per_hour=cloud, purchase_price_usd=purchase, name=p.profile.name,
+                     own=p.profile.name in prices)
+
+    phases = tuple(phase(p, e) for p, e in priced)
+    return CoreResult(**base, time_s=math.fsum(p.repeats * e.total_time_s for p, e in priced),
+                      step_time_s=last.step_time_s, peak_memory_bytes=max(e.peak_memory_bytes for _, e in priced),
+                      mfu_fraction=last.mfu_fraction, samples_per_s=last.samples_per_s, tokens_per_s=last.tokens_per_s,
+                      plan=last.plan, phases=phases)
+
+
+def sweep_cores(spec, *, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+                timeout_s: float = SCHEDULER_TIMEOUT_S):
+    """The sweep's core points evaluated in grid order, yielded one by one: in this process, in
+    ``workers`` processes, or on a Dask cluster. The results do not depend on where they ran."""
+    profiles = {id(ref): _sweep_profile(ref) for ref in spec.hardware}
+    workloads = {ref: load_workload(ref) for ref in spec.workloads}
+    points = [({**p, "hardware_ref": p["hardware"], "hardware": profiles[id(p["hardware"])],
+                "workload": workloads[p["workload"]]}, spec.plan) for p in spec.core_points()]
+    mapper = _mapper(workers if len(points) > 1 else 1, executor, scheduler, timeout_s)
+    yield from (mapper(evaluate_core, points) if mapper else (evaluate_core(*p) for p in points))
+
+
+class SweepResult(Strict):
+    """``costsim sweep``: one row per scenario, inputs and outputs as columns (units in the names)."""
+
+    name: str
+    rows: tuple[dict, ...]
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+    def table(self, fmt: str = "csv") -> str:
+        from ..report import sweep_text
+
+        return sweep_text(list(self.rows), fmt)
+
+
+def sweep(source=None, *, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+          timeout_s: float = SCHEDULER_TIMEOUT_S, progress=None, **axes) -> SweepResult:
+    """Evaluate a sweep (a file, a dict or keyword axes) and return every row. ``progress(done, total)``
+    is called after each core point."""
+    from ..sweep import expand
+
+    spec = sweep_spec(source, **axes)
+    grid = spec.option_grid()
+    rows, total = [], len(spec.core_points())
+    for i, core in enumerate(sweep_cores(spec, workers=workers, executor=executor, scheduler=scheduler,
+                                         timeout_s=timeout_s), 1):
+        rows.extend(expand(core, grid))
+        if progress:
+            progress(i, total)
+    return SweepResult(name=spec.name, rows=tuple(rows))
+
+

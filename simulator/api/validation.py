@@ -1,0 +1,86 @@
+"""Validation entry points: measured runs, the bundled suites, the compression checks and historical runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CostsimError
+from ..estimate import estimate_run
+from ..loader import load_profile
+from .core import SHARED, estimate, run_options
+from .projections import thompson_rows
+
+
+
+def validate_file(path: str):
+    """``costsim validate FILE``: runs described in a CSV or JSON-lines file (columns in the README)."""
+    from ..loader import load_rows
+    from ..validation import run_from_row, validate
+
+    runs = [run_from_row(row, f"{path}:{i}") for i, row in enumerate(load_rows(path), 1)]
+    return validate(Path(path).name, runs, estimate, data=str(path))
+
+
+def validate_suite(name: str, data: str | None = None, host_overhead_s: float | None = None):
+    """A bundled suite: ``h200`` (the shared H200 training steps) or ``vtrain`` (its CSVs; ``data`` is
+    the folder or one CSV)."""
+    from ..loader import find_files, load_csv_raw, load_measurements
+    from ..validation import h200_suite, validate, vtrain_suite
+
+    if name == "h200":
+        folder = Path(data) if data else SHARED / "calibration" / "h200"
+        path = (find_files(folder, "measurements.jsonl") or [folder])[0]
+        return validate("h200", h200_suite(load_measurements(path)), estimate, data=str(path),
+                        load_profile=load_profile)
+    if name == "vtrain":
+        if not data:
+            raise CostsimError("the vtrain suite needs --data: the folder of its CSVs or one CSV", field="--data")
+        folder = Path(data)
+        paths = find_files(folder, "ground_truth_*.csv")
+        if not paths:
+            raise CostsimError("no ground_truth_*.csv files", source=str(folder))
+        runs = [run for p in paths for run in vtrain_suite(load_csv_raw(p), str(p))]
+        from ..hardware import Link
+        from ..validation import VTRAIN_HOST_OVERHEAD_S, VTRAIN_INTER_NODE_BYTES_PER_S
+
+        overhead = VTRAIN_HOST_OVERHEAD_S if host_overhead_s is None else host_overhead_s
+        inter = load_profile("a100-sxm-80gb").inter_node_link
+        update = {"kernel_launch_overhead_s": overhead,
+                  "inter_node_link": Link(bandwidth_bytes_per_s=VTRAIN_INTER_NODE_BYTES_PER_S, latency_s=inter.latency_s)}
+        return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)), load_profile=load_profile,
+                        profile_update=update)
+    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, compression", field="--suite")
+
+
+def compression_checks(data: str | None = None):
+    """``costsim validate --suite compression``: the H200 calibration's fp8, low-rank and 2:4 rows
+    against the bundled H200 profile. The timing floor of each session comes from refitting the
+    microbenchmarks (the floor is a property of the measuring rig, not of the profile)."""
+    from ..calibration import fit
+    from ..loader import find_files, load_measurements
+    from ..validation import compression_checks as checks
+
+    folder = Path(data) if data else SHARED / "calibration" / "h200"
+    records = [r for name in ("measurements.jsonl", "operators.jsonl")
+               for p in find_files(folder, name) for r in load_measurements(p)]
+    if not records:
+        raise CostsimError("no measurements.jsonl or operators.jsonl", source=str(folder))
+    profile = load_profile("h200")
+    return checks(records, profile, fit(profile, records).floors_s)
+
+
+
+def history(data: str | None = None):
+    """``costsim validate --suite history``: the Thompson et al. rows that name processor, count and
+    training time, re-predicted from forward FLOPs, epochs and set size. Returns (runs, summary)."""
+    from ..history import predict, runs_from_rows, summarise
+
+    runs = [r for name, rows in thompson_rows(data).items() for r in runs_from_rows(rows, name)]
+    opts = {}
+
+    def run(profile, wl, devices):
+        return estimate_run(profile, wl, opts.setdefault(devices, run_options(devices=devices)))
+
+    results = [predict(r, load_profile, run) for r in runs]
+    return results, summarise(results)
+
+
