@@ -9,8 +9,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from pydantic import Field, model_validator
 
 from . import cnn, generic, mlp, transformer

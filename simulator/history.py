@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from .errors import CostsimError
 from .hardware import Strict
+from .loader import cell_number
 
 # the data set's processor names -> bundled profiles (trailing spaces and case vary in the data)
 PROFILE_OF = {
@@ -50,14 +50,6 @@ class HistoricalRun(Strict):
     verdict: str
 
 
-def _num(text) -> float | None:
-    try:
-        value = float(str(text).replace(",", "").strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
 def precision_for(profile, year: int | None) -> str:
     """What the run most likely trained in (an assumption; the records do not say): bf16 on TPUs,
     fp16 mixed precision on tensor-core GPUs from 2018, fp32 before."""
@@ -72,17 +64,20 @@ def runs_from_rows(rows: list[dict], benchmark: str) -> list[dict]:
     """The rows usable as runs: processor, count, time, forward FLOPs (or multiply-adds), epochs, set size."""
     out = []
     for r in rows:
+        def num(*keys):  # the first positive number among the row's cells ``keys``
+            return next((v for v in (cell_number(r.get(k), positive=True) for k in keys) if v is not None), None)
+
         processor = (r.get("training_gpu_model") or r.get("training_tpu_model") or "").strip()
-        count = _num(r.get("training_gpu_amount") or r.get("training_tpu_amount"))
-        seconds = _num(r.get("training_time_total_sec"))
-        flops = _num(r.get("flops")) or (2 * _num(r.get("multiadds")) if _num(r.get("multiadds")) else None)
-        epochs, size = _num(r.get("training_epochs")), _num(r.get("training_set_size"))
+        count, seconds = num("training_gpu_amount", "training_tpu_amount"), num("training_time_total_sec")
+        multiadds = num("multiadds")
+        flops = num("flops") or (2 * multiadds if multiadds else None)
+        epochs, size = num("training_epochs"), num("training_set_size")
         if processor and count and count >= 1 and seconds and flops and epochs and size:
             chips = CHIPS_PER_UNIT.get(processor.lower(), 1)
-            out.append({"name": r.get("name", "?").strip(), "benchmark": benchmark, "year": _num(r.get("year")),
-                        "processor": processor, "devices": int(round(count)) * chips, "seconds": seconds, "flops": flops,
-                        "ratio": _num(r.get("fp_bp_ratio")) or 3.0, "epochs": epochs, "set_size": size,
-                        "parameters": _num(r.get("parameters"))})
+            out.append({"name": r.get("name", "?").strip(), "benchmark": benchmark, "year": num("year"),
+                        "processor": processor, "devices": int(round(count)) * chips, "seconds": seconds,
+                        "flops": flops, "ratio": num("fp_bp_ratio") or 3.0, "epochs": epochs, "set_size": size,
+                        "parameters": num("parameters")})
     return out
 
 

@@ -10,6 +10,7 @@ import copy
 import csv
 import io
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -505,6 +506,18 @@ def make_folder(path: str | Path) -> None:
 
 
 # ---------------------------------------------------------------- published data sets (scaling fits)
+def cell_number(cell, positive: bool = False) -> float | None:
+    """A published table's cell as a finite number (thousands separators allowed), or None for a blank
+    or junk cell ('', 'n/a', '-', '12 GB'); with ``positive``, None for zero and negatives too."""
+    try:
+        value = float(str(cell).replace(",", "").strip())
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or (positive and value <= 0):
+        return None
+    return value
+
+
 def load_thompson(path: str | Path) -> list[dict]:
     """Rows of one CSV of Thompson et al.'s data set as string dicts: a header line, then two lines of
     group labels (skipped), then data rows. Blank rows are dropped; a row with more cells than the

@@ -5,7 +5,7 @@ from . import cnn, generic, mlp, transformer
 from .errors import OutOfMemoryError
 from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precision, sparse_storage_fraction
 from .units import GIGA
-from .workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload
+from .workload import GenericWorkload, MLPWorkload, TransformerWorkload
 
 
 def parameter_count(w) -> float:

@@ -24,6 +24,7 @@ from scipy import stats
 
 from .errors import CostsimError
 from .hardware import Strict
+from .loader import cell_number
 
 Model = Literal["polynomial", "exponential"]
 MODELS: tuple[str, ...] = ("polynomial", "exponential")
@@ -127,14 +128,6 @@ def benchmark(name: str) -> Benchmark:
                            field="benchmark") from None
 
 
-def _number(text) -> float | None:
-    try:
-        value = float(str(text).replace(",", "").strip())
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def points(rows: Sequence[Mapping[str, str]], benchmark_name: str, x: str = "hardware_burden") -> list[Point]:
     """The usable models of one benchmark's rows: a year, a positive compute of measure ``x`` and a score
     strictly between 0 and full scale. Others (blank cells, text) are left out. Sorted by year, then error."""
@@ -150,8 +143,8 @@ def points(rows: Sequence[Mapping[str, str]], benchmark_name: str, x: str = "har
                            f"are these {bench.file_name}?", field="benchmark")
     out = []
     for row in rows:
-        year, compute = _number(row.get("year")), _number(row.get(x))
-        score = next((s for s in (_number(row.get(c)) for c in bench.score_columns) if s is not None), None)
+        year, compute = cell_number(row.get("year")), cell_number(row.get(x))
+        score = next((s for s in (cell_number(row.get(c)) for c in bench.score_columns) if s is not None), None)
         if year is None or compute is None or score is None or compute <= 0 or year != int(year):
             continue
         if not 0 < score < bench.full_scale_score:
@@ -245,7 +238,7 @@ def compute_for_error(f: ScalingFit, target_error_fraction: float, extrapolate: 
     A target better than the best error in the fit's data is refused unless ``extrapolate``; a target that
     is not an error fraction in (0, 1) is refused always.
     """
-    target = _number(target_error_fraction) if not isinstance(target_error_fraction, bool) else None
+    target = cell_number(target_error_fraction) if not isinstance(target_error_fraction, bool) else None
     if target is None or not 0 < target < 1:
         raise CostsimError(f"target error must be a fraction between 0 and 1 (exclusive), got "
                            f"{target_error_fraction!r}", field="--target")

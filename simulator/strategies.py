@@ -13,14 +13,14 @@ resolved through a ``load(kind, name, sets)`` callable the caller supplies.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from pydantic import ValidationError
 
 from .errors import CostsimError
 from .hardware import ClassicalProfile, Strict
-from .workload import CNNWorkload, PLAIN, TransformerWorkload, Variant
+from .workload import CNNWorkload, TransformerWorkload
 
 Load = Callable[[str, str, tuple], object]
 
@@ -286,9 +286,10 @@ def _prune(sc: Scenario, spec: Spec, load: Load) -> Scenario:
         else:
             phases += _gradual(p, sparse if runs else None, pattern, density, spec)
     return _note(sc, spec, phases=phases, warnings=warnings, deploy_sparsity=(pattern, density),
-                 assumptions=[PRUNE_QUALITY[pattern, schedule], f"sparse products: forward and input-gradient products on the kept weights "
-                              f"(transposable masks), weight gradients dense; master weights and optimizer "
-                              f"states dense, the low-precision copies stored compressed"])
+                 assumptions=[PRUNE_QUALITY[pattern, schedule],
+                              "sparse products: forward and input-gradient products on the kept weights "
+                              "(transposable masks), weight gradients dense; master weights and optimizer "
+                              "states dense, the low-precision copies stored compressed"])
 
 
 PRUNE_QUALITY = {
@@ -430,7 +431,7 @@ def _lowrank(sc: Scenario, spec: Spec, load: Load) -> Scenario:
         _check_rank(p.workload, rank, where)
         low = replace(p, workload=_variant(p.workload, where, **change))
         if finetune:  # factorise a trained dense model, then fine-tune to recover
-            phases += [p, replace(low, label=f"low-rank fine-tuning", repeats=p.repeats * finetune)]
+            phases += [p, replace(low, label="low-rank fine-tuning", repeats=p.repeats * finetune)]
         else:  # Pufferfish: full-rank warm-up, then the factorised model
             if warmup:
                 phases.append(replace(p, label=f"{p.label}: full-rank warm-up", repeats=p.repeats * warmup))

@@ -106,11 +106,6 @@ class SweepSpec(Strict):
                 "lifetime_s": np.array([r[5] * SECONDS_PER_YEAR for r in rows]),
                 "electricity_usd_per_kwh": [r[4] for r in rows], "lifetime_years": [r[5] for r in rows]}
 
-    def size(self) -> int:
-        n_opts = max(len(self.regions) + len(self.grid_g_co2_per_kwh), 1) * max(len(self.pue), 1) * \
-            len(self.pricing) * max(len(self.cloud_price_usd_per_hour), 1) * \
-            max(len(self.electricity_usd_per_kwh), 1) * max(len(self.lifetime_years), 1)
-        return len(self.core_points()) * n_opts
 
 
 PUE_CLASSES = dict(PUE)

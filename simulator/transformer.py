@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ops import (PRECISIONS, Op, execution_precision, cast_op, layernorm_ops, linear_ops, loss_ops, optimizer_ops,
+from .ops import (Op, execution_precision, cast_op, layernorm_ops, linear_ops, loss_ops, optimizer_ops,
                   weight_cast_ops)
 from .workload import TransformerWorkload
 

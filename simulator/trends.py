@@ -24,6 +24,7 @@ from scipy import stats
 
 from .errors import CostsimError
 from .hardware import ClassicalProfile, Strict
+from .loader import cell_number
 from .units import GIGA
 
 METRICS = ("peak_flops_per_s", "flops_per_s_per_watt", "memory_bandwidth_bytes_per_s")
@@ -184,19 +185,8 @@ def _column(row: Mapping, *names: str):
     return None
 
 
-def _number(cell) -> float | None:
-    """A positive finite number, or None for a blank or junk cell ('', 'n/a', '-', '12 GB', 0, ...)."""
-    if cell is None:
-        return None
-    try:
-        value = float(str(cell).strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
 def _year(cell) -> int | None:
-    value = _number(cell)
+    value = cell_number(cell, positive=True)
     return int(value) if value is not None and value == int(value) else None
 
 
@@ -213,14 +203,14 @@ def _row_point(table: str, row: Mapping, metric: str) -> tuple[str, int | None, 
     label, year_cols, flops_cols, tdp_cols, bandwidth_cols = _TABLES[table]
     klass = label or str(_column(row, "class") or "").strip()
     year = _year(_column(row, *year_cols))
-    gflops = _number(_column(row, *flops_cols))
+    gflops = cell_number(_column(row, *flops_cols), positive=True)
     if metric == "peak_flops_per_s":
         value = gflops * GIGA if gflops else None
     elif metric == "flops_per_s_per_watt":
-        watts = _number(_column(row, *tdp_cols)) if tdp_cols else None
+        watts = cell_number(_column(row, *tdp_cols), positive=True) if tdp_cols else None
         value = gflops * GIGA / watts if gflops and watts else None
     else:
-        gb_per_s = _number(_column(row, *bandwidth_cols)) if bandwidth_cols else None
+        gb_per_s = cell_number(_column(row, *bandwidth_cols), positive=True) if bandwidth_cols else None
         value = gb_per_s * GIGA if gb_per_s else None
     return klass, year, value
 
@@ -316,7 +306,7 @@ def profile_points(profiles: Iterable, metric: str = "peak_flops_per_s", dtype: 
 def _growth_factor(growth: Mapping, key: str, years: int, default: float | None = None) -> float:
     value = growth.get(key, default)
     if value is None:
-        raise CostsimError(f"missing: a growth factor per year is needed (e.g. growth_from_doubling(2.3))",
+        raise CostsimError("missing: a growth factor per year is needed (e.g. growth_from_doubling(2.3))",
                            field=f"growth.{key}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise CostsimError(f"must be a positive growth factor per year, not {value!r}", field=f"growth.{key}")

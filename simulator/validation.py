@@ -13,7 +13,7 @@ from pydantic import Field
 
 from .errors import CostsimError
 from .units import BITS_PER_BYTE, MILLI
-from .hardware import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+from .hardware import PositiveFloat, PositiveInt, Strict
 from .workload import Training
 
 TRAINING_FIELDS = set(Training.model_fields)

@@ -10,8 +10,8 @@ from ..errors import CostsimError
 from ..plan import parse_plan
 from ..estimate import Estimate, RunOptions, estimate_run
 from ..hardware import ClassicalProfile, Strict
-from ..loader import (apply_overrides, bundled_names, finish_profile, raw_profile, raw_workload, resolve,
-                      validate_workload)
+from ..loader import (apply_overrides, bundled_names, finish_profile, load_profile, load_workload, raw_profile,
+                      raw_workload, resolve, validate_workload)
 from ..regions import PUE
 from ..units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from ..workload import CNNWorkload, TransformerWorkload
@@ -154,6 +154,12 @@ def plan(hardware, workload, *, devices: int, objective: str = "time", top: int 
         raise err.with_source(_source(workload, "workload")) if _source(workload, "workload") else err
 
 
+def load_reference(kind: str, name: str, extra: tuple = ()):
+    """What a strategy names (``hardware:NAME``, ``distill,teacher=NAME``): a profile with overrides, or a
+    workload. The ``load`` that ``strategies.apply_all`` takes."""
+    return load_profile(name, extra) if kind == "hardware" else load_workload(name)
+
+
 def _source(ref, what: str) -> str | None:
     if isinstance(ref, str):
         try:
@@ -204,7 +210,6 @@ def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both
     strategy alone (``rows`` 'each', or 'both' when several are given) and their composition in the
     order given ('combined' or 'both')."""
     from .. import strategies as strat
-    from ..loader import load_profile, load_workload
 
     profile, wl = _load(hardware, workload, sets)
     if options.get("plan") == "auto":
@@ -214,14 +219,11 @@ def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both
     opts = run_options(pricing=pricing, **options)
     hw_source, wl_source = _source(hardware, "hardware"), _source(workload, "workload")
 
-    def load(kind: str, name: str, extra: tuple):
-        return load_profile(name, extra) if kind == "hardware" else load_workload(name)
-
     def run(profile, wl, opts):
         return _run(profile, wl, opts, hw_source if profile.name == _name(hardware) else None,
                     wl_source if wl.name == _name(workload) else None)
 
-    return Rows(strat.compare(profile, wl, opts, list(strategy), load, run, rows=rows), "strategy_table")
+    return Rows(strat.compare(profile, wl, opts, list(strategy), load_reference, run, rows=rows), "strategy_table")
 
 
 def strategy_definitions(name: str | None = None) -> list[dict]:

@@ -9,7 +9,7 @@ from ..errors import CostsimError
 from ..estimate import estimate_run
 from ..hardware import ClassicalProfile, Strict
 from ..loader import bundled_names, finish_profile, load_profile, raw_profile
-from .core import SHARED, _load, plan, run_options
+from .core import SHARED, _load, load_reference, plan, run_options
 
 # projections: how far ahead a trend is carried, and the fastest doubling accepted (a trend, not a leap)
 MAX_PROJECTION_YEARS = 100
@@ -63,18 +63,14 @@ def _reference(name: str, devices: int, per_device: int | None = None):
 def _priced_devices(hardware, workload, devices: int, strategy, pricing: str, options: dict):
     """(profile, estimate function, strategy cost ratios) per device type, for pricing compute."""
     from .. import strategies as strat
-    from ..loader import load_profile, load_workload
+    from ..loader import load_profile
 
     names = list(hardware) if hardware else [n for n in bundled_names("hardware")
                                              if isinstance(load_profile(n), ClassicalProfile)]
     opts = run_options(devices=devices, pricing=pricing, **options)
 
-    def run(profile, wl, opts_or_devices):
-        o = opts_or_devices if not isinstance(opts_or_devices, int) else opts
-        return estimate_run(profile, wl, o)
-
-    def load(kind, name, extra):
-        return load_profile(name, extra) if kind == "hardware" else load_workload(name)
+    def run(profile, wl, _devices):  # price_compute's estimate function: this table's options
+        return estimate_run(profile, wl, opts)
 
     out = []
     for name in names:
@@ -85,7 +81,7 @@ def _priced_devices(hardware, workload, devices: int, strategy, pricing: str, op
         ratios = {}
         for s in strategy:
             try:
-                row = strat.compare(profile, workload, opts, [s], load, run, rows="each")[-1]
+                row = strat.compare(profile, workload, opts, [s], load_reference, estimate_run, rows="each")[-1]
                 ratios[s] = row.cost_ratio
             except CostsimError as err:
                 if err.field and err.field.startswith("--strategy") and "unknown" in err.problem:

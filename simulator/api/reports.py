@@ -31,11 +31,11 @@ def _sweep_rows(source) -> list[dict]:
     return list(sweep(source).rows)
 
 
-def _breakdown_rows(estimates) -> list[dict]:
-    return [{"label": e.hardware if not hasattr(e, "strategies") else e.label, "time_s": e.total_time_s if hasattr(
-        e, "total_time_s") else e.time_s, "energy_joules": e.energy_joules, "cost_usd": e.cost_usd, "co2_kg": e.co2_kg,
-        "breakdown": ({k: v.time_s for k, v in e.breakdown.items()} if hasattr(e, "breakdown") else
-                      {p.label: p.time_s for p in e.phases})} for e in estimates]
+def _bars(label: str, totals, breakdown: dict) -> dict:
+    """One bar group of a comparison plot: an estimate's or a strategy row's totals, time broken down."""
+    return {"label": label, "time_s": getattr(totals, "total_time_s", None) or totals.time_s,
+            "energy_joules": totals.energy_joules, "cost_usd": totals.cost_usd, "co2_kg": totals.co2_kg,
+            "breakdown": breakdown}
 
 
 def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (), source=None, x: str = "time_s",
@@ -72,9 +72,11 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
         if strategy:
             name = hardware[0] if isinstance(hardware, (list, tuple)) else (hardware or "h200")
             rows = strategies(name, workload, list(strategy), rows="each", sets=sets, **options)
-            return plots.comparison_plot(_breakdown_rows(rows), fmt, title=f"{workload} on {name}: strategies")
+            bars = [_bars(r.label, r, {p.label: p.time_s for p in r.phases}) for r in rows]
+            return plots.comparison_plot(bars, fmt, title=f"{workload} on {name}: strategies")
         found = [r.estimate for r in compare(hardware, workload, sets=sets, **options) if r.estimate]
-        return plots.comparison_plot(_breakdown_rows(found), fmt, title=f"{workload}: devices")
+        bars = [_bars(e.hardware, e, {k: v.time_s for k, v in e.breakdown.items()}) for e in found]
+        return plots.comparison_plot(bars, fmt, title=f"{workload}: devices")
     if source is None:
         raise CostsimError(f"the {kind} plot needs a sweep (a file, or a CSV that 'costsim sweep' wrote)",
                            field="SWEEP")

@@ -12,6 +12,7 @@ from ..estimate import RunOptions, estimate_run
 from ..hardware import ClassicalProfile, Strict
 from ..loader import (apply_overrides, finish_profile, load_profile, load_workload, raw_profile, resolve,
                       validate_workload)
+from .core import load_reference
 from .simulation import SCHEDULER_TIMEOUT_S, _mapper
 
 def sweep_spec(source=None, **axes):
@@ -121,9 +122,8 @@ def evaluate_core(point: dict, plan_mode: str = "dp"):
         sc = strat.baseline(profile, wl, opts)
         if texts:
             specs = [strat.parse(t) for t in texts]
-            sc = strat.apply_all(sc, specs, lambda kind, name, extra: load_profile(name, extra) if kind == "hardware"
-                                 else load_workload(name))
-        priced = strat.price_phases(sc, lambda p, w, o: estimate_run(p, w, o))
+            sc = strat.apply_all(sc, specs, load_reference)
+        priced = strat.price_phases(sc, estimate_run)
     except CostsimError as err:
         return CoreResult(**base, problem=err.line())
     last = [e for p, e in priced if p.main][-1]
