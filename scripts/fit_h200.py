@@ -3,7 +3,7 @@
 hardware_profiles/h200.yaml (between the BEGIN FITTED / END FITTED markers). Deterministic: rerunning
 on the same files writes the same bytes.
 
-    python scripts/fit_h200.py [--data ../shared/calibration/h200] [--check]
+    python scripts/fit_h200.py [--data DIR] [--check]    (default: the bundled copy, simulator/data/h200)
 
 --check: fit and compare with the YAML, exit 1 if they differ (nothing is written).
 Uses the microbenchmarks only; the two training steps in measurements.jsonl are validation data.
@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from simulator.bundled import bundled_folder  # noqa: E402
 from simulator.calibration import BEGIN, END, START, fit, fitted_block, group_stats  # noqa: E402
 from simulator.loader import raw_profile, validate_profile  # noqa: E402
 
@@ -35,7 +36,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "calibration" / "h200")
+    ap.add_argument("--data", type=Path, default=bundled_folder("h200"))
     ap.add_argument("--profile", type=Path, default=ROOT / "hardware_profiles" / "h200.yaml")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print every case's residual")

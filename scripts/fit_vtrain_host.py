@@ -3,7 +3,7 @@
 report the multi-node runs (109) as the held-out test. The one fitted number goes into
 simulator/validation.py (VTRAIN_HOST_OVERHEAD_S). Deterministic grid search on MAPE.
 
-    python scripts/fit_vtrain_host.py [--data ../shared/validation/vtrain]
+    python scripts/fit_vtrain_host.py [--data DIR]    (default: the bundled copy, simulator/data/vtrain)
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator import api  # noqa: E402
+from simulator.bundled import bundled_folder  # noqa: E402
 
 
 def mape(report, which: str) -> tuple[float, int]:
@@ -26,7 +27,7 @@ def mape(report, which: str) -> tuple[float, int]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "validation" / "vtrain"))
+    ap.add_argument("--data", default=str(bundled_folder("vtrain")))
     args = ap.parse_args()
     single = str(Path(args.data) / "ground_truth_single.csv")
     multi = str(Path(args.data) / "ground_truth_multi.csv")

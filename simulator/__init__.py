@@ -4,7 +4,7 @@
     e = estimate("h200", "gpt2-124m")
     e.step_time_s, e.energy_joules, e.cost_usd, e.co2_kg, e.breakdown
 
-profile + workload + options -> estimate -> report. See README.md.
+profile + workload + options -> estimate -> report. See docs/index.md.
 """
 from .api import compare, estimate, run_options, workload_summary
 from .errors import CostsimError, OutOfMemoryError, UnsupportedError

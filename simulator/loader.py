@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .bundled import label as bundled_label
 from .errors import CostsimError
 from .hardware import ClassicalProfile, HardwareProfile
 from .workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload, Workload
@@ -55,9 +56,9 @@ def parse_yaml_text(text: str, source: str) -> Any:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise CostsimError(f"malformed YAML at {where}: {problem}", source=source) from None
+        raise CostsimError(f"malformed YAML at {at}: {problem}", source=source) from None
 
 
 def read_text(path: str | Path) -> str:
@@ -65,21 +66,40 @@ def read_text(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CostsimError("no such file", source=str(path)) from None
+        raise CostsimError("no such file", source=where(path)) from None
     except (OSError, UnicodeDecodeError) as err:
-        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=str(path)) from None
+        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=where(path)) from None
 
 
 def read_yaml(path: Path) -> dict:
-    data = parse_yaml_text(read_text(path), str(path))
+    data = parse_yaml_text(read_text(path), where(path))
     if not isinstance(data, dict):
-        raise CostsimError("expected a mapping of fields at the top level", source=str(path))
+        raise CostsimError("expected a mapping of fields at the top level", source=where(path))
     return data
 
 
 # ---------------------------------------------------------------- names and paths
+_BUNDLED_FOLDERS = {"hardware": "hardware_profiles", "workload": "workloads", "sweep": "simulator/data/examples"}
+_LABELS = {"hardware": "hardware profile", "workload": "workload", "sweep": "sweep"}
+
+
 def bundled_dir(what: str) -> Path:
-    return REPO_ROOT / ("hardware_profiles" if what == "hardware" else "workloads")
+    """The folder of the bundled YAML files of one kind: hardware, workload or sweep (the examples)."""
+    return REPO_ROOT / _BUNDLED_FOLDERS[what]
+
+
+def where(path: str | Path) -> str:
+    """How a message names a file: ``gpt3-175b (bundled workload)`` or ``bundled thompson/gpus.csv`` for
+    what ships in the package (never a path inside site-packages), the path as given otherwise."""
+    p = Path(path)
+    try:
+        parent = p.resolve().parent
+    except OSError:
+        return str(path)
+    for what in _BUNDLED_FOLDERS:
+        if p.suffix == ".yaml" and parent == bundled_dir(what).resolve():
+            return f"{p.stem} (bundled {_LABELS[what]})"
+    return bundled_label(p)
 
 
 def bundled_names(what: str) -> list[str]:
@@ -97,9 +117,8 @@ def resolve(ref: str, what: str, relative_to: Path | None = None) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    label = "hardware profile" if what == "hardware" else "workload"
     known = ", ".join(bundled_names(what))
-    raise CostsimError(f"unknown {label} '{ref}': not a file and not a bundled name ({known})")
+    raise CostsimError(f"unknown {_LABELS[what]} '{ref}': not a file and not a bundled name ({known})")
 
 
 # ---------------------------------------------------------------- extends and overrides
@@ -119,17 +138,17 @@ def _expand_extends(path: Path, what: str, seen: tuple[Path, ...] = ()) -> dict:
     path = path.resolve()
     if path in seen:
         chain = " -> ".join(p.name for p in (*seen, path))
-        raise CostsimError(f"cycle {chain}", source=str(seen[0]), field="extends")
+        raise CostsimError(f"cycle {chain}", source=where(seen[0]), field="extends")
     data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise CostsimError("must name one profile or path", source=str(path), field="extends")
+        raise CostsimError("must name one profile or path", source=where(path), field="extends")
     try:
         parent_path = resolve(parent, what, relative_to=path.parent)
     except CostsimError as err:
-        raise CostsimError(err.problem, source=str(path), field="extends") from None
+        raise CostsimError(err.problem, source=where(path), field="extends") from None
     return _merge(_expand_extends(parent_path, what, (*seen, path)), data)
 
 
@@ -247,7 +266,7 @@ def _validation_error(err: ValidationError, source: str, tags: set[str]) -> Cost
     msg = first["msg"].removeprefix("Value error, ")
     field = _loc(first["loc"], tags)
     if first["type"] == "extra_forbidden":
-        msg = "unknown field (check the spelling; see the schema in the README)"
+        msg = "unknown field (check the spelling; see docs/profiles-and-workloads.md)"
     elif first["type"] == "union_tag_invalid":
         msg = f"unknown kind {first['ctx']['tag']!r}; expected one of {', '.join(sorted(tags))}"
         field = "kind"
@@ -284,7 +303,7 @@ def raw_profile(ref: str | Mapping) -> tuple[dict, str]:
     if isinstance(ref, Mapping):
         return copy.deepcopy(dict(ref)), "<dict>"
     path = resolve(str(ref), "hardware")
-    return _expand_extends(path, "hardware"), str(path)
+    return _expand_extends(path, "hardware"), where(path)
 
 
 def raw_workload(ref: str | Mapping) -> tuple[dict, str]:
@@ -294,7 +313,7 @@ def raw_workload(ref: str | Mapping) -> tuple[dict, str]:
     data = read_yaml(path)
     if "extends" in data:
         data = _expand_extends(path, "workload")
-    return data, str(path)
+    return data, where(path)
 
 
 def _needs_reference(profile) -> bool:
@@ -316,7 +335,7 @@ def finish_profile(data: dict, source: str, _depth: int = 0):
         ref_path = resolve(ref, "hardware")
     except CostsimError as err:
         raise CostsimError(err.problem, source=source, field="efficiency_from") from None
-    reference = finish_profile(_expand_extends(ref_path, "hardware"), str(ref_path), _depth + 1)
+    reference = finish_profile(_expand_extends(ref_path, "hardware"), where(ref_path), _depth + 1)
     if not isinstance(reference, ClassicalProfile) or _needs_reference(reference):
         raise CostsimError(f"'{ref}' has no calibrated curves and power fractions to borrow", source=source,
                            field="efficiency_from")
@@ -420,7 +439,7 @@ def load_measurements(path: str | Path) -> list[dict]:
         row.setdefault("run", path.stem)
         records.append(row)
     if not records:
-        raise CostsimError("no measurement records", source=str(path))
+        raise CostsimError("no measurement records", source=where(path))
     return records
 
 
@@ -456,7 +475,7 @@ def load_rows(path: str | Path) -> list[dict]:
             rows.append({k.strip(): (parse_yaml_text(v, f"{path}:{number}") if v and v.strip() else None)
                          for k, v in row.items()})
     if not rows:
-        raise CostsimError("no rows", source=str(path))
+        raise CostsimError("no rows", source=where(path))
     return rows
 
 
@@ -465,7 +484,7 @@ def load_csv_raw(path: str | Path) -> list[dict]:
     try:
         return list(csv.DictReader(io.StringIO(read_text(path))))
     except csv.Error as err:
-        raise CostsimError(f"not CSV: {err}", source=str(path)) from None
+        raise CostsimError(f"not CSV: {err}", source=where(path)) from None
 
 
 def find_files(folder: str | Path, pattern: str) -> list[Path]:
@@ -524,23 +543,25 @@ def load_thompson(path: str | Path) -> list[dict]:
     header, or a file without the three header lines, is a one-line error naming the file."""
     rows = load_csv_raw(path)
     if len(rows) < 2:
-        raise CostsimError("expected a header line and two lines of group labels", source=str(path))
+        raise CostsimError("expected a header line and two lines of group labels", source=where(path))
     data = [row for row in rows[2:] if any((v or "").strip() for k, v in row.items() if k is not None)]
     for number, row in enumerate(data, 1):
         if None in row:
-            raise CostsimError(f"data row {number}: more cells than the header has columns", source=str(path))
+            raise CostsimError(f"data row {number}: more cells than the header has columns", source=where(path))
     if not data:
-        raise CostsimError("no data rows", source=str(path))
+        raise CostsimError("no data rows", source=where(path))
     return data
 
 
 def load_sweep(path: str | Path) -> tuple[dict, dict[tuple[str, int], int]]:
     """A sweep file's mapping, and the line (1-based) of every list item of a top-level axis, so that an
-    error in a long list can name its line: {(axis, index): line}."""
+    error in a long list can name its line: {(axis, index): line}. ``path`` may also name a bundled
+    example (``sweep-demo``)."""
+    path = resolve(str(path), "sweep")
     text = read_text(path)
-    data = parse_yaml_text(text, str(path))
+    data = parse_yaml_text(text, where(path))
     if not isinstance(data, dict):
-        raise CostsimError("expected a mapping of axes at the top level", source=str(path))
+        raise CostsimError("expected a mapping of axes at the top level", source=where(path))
     lines: dict[tuple[str, int], int] = {}
     node = yaml.compose(text, Loader=_Loader)
     for key, value in getattr(node, "value", []):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from .errors import CostsimError
 from .units import BITS_PER_BYTE, MILLI
@@ -71,7 +71,7 @@ class ValidationReport(Strict):
 
 
 def run_from_row(row: dict, where: str) -> ValidationRun:
-    """A validation run from one row of a CSV or JSON-lines file (see the README for the columns):
+    """A validation run from one row of a CSV or JSON-lines file (columns in docs/calibration.md):
     run columns as named, any other column a workload or training field."""
     for key in ("hardware", "measured_step_time_s"):
         if row.get(key) in (None, ""):
@@ -96,9 +96,8 @@ def run_from_row(row: dict, where: str) -> ValidationRun:
         return ValidationRun(label=str(row.get("label") or where), hardware=str(row["hardware"]),
                              workload=workload, sets=sets, measured_step_time_s=row["measured_step_time_s"],
                              tensor_parallel=tp, pipeline_parallel=pp, **fields)
-    except Exception as err:  # pydantic ValidationError: name the first field at fault
-        errors = getattr(err, "errors", lambda: [{"loc": ("row",), "msg": str(err)}])()
-        first = errors[0]
+    except ValidationError as err:  # name the first field at fault
+        first = err.errors()[0]
         raise CostsimError(first["msg"].removeprefix("Value error, "), source=where,
                            field=".".join(str(p) for p in first["loc"])) from None
 

@@ -14,9 +14,10 @@ from simulator.loader import REPO_ROOT, bundled_names
 
 H100_TEXT = (REPO_ROOT / "hardware_profiles" / "h100-sxm.yaml").read_text(encoding="utf-8")
 GPT2_TEXT = (REPO_ROOT / "workloads" / "gpt2-124m.yaml").read_text(encoding="utf-8")
-GPT2 = str(REPO_ROOT / "workloads" / "gpt2-124m.yaml")
-GPT3 = str(REPO_ROOT / "workloads" / "gpt3-175b.yaml")
-QUANTUM = str(REPO_ROOT / "hardware_profiles" / "quantum-ftqc.yaml")
+# a bundled file is named by its bundled name, never by a path inside the installed package
+GPT2 = "gpt2-124m (bundled workload)"
+GPT3 = "gpt3-175b (bundled workload)"
+QUANTUM = "quantum-ftqc (bundled hardware profile)"
 
 
 def _runner() -> CliRunner:
@@ -214,12 +215,12 @@ def test_set_value_of_wrong_type_names_the_file_it_lands_in():
 # ---------------------------------------------------------------- refused hardware
 def test_quantum_profile_above_threshold_is_refused_naming_the_file():
     """A physical error rate at or above the code's threshold cannot be corrected: one line, exit 2."""
-    line = estimate_error(QUANTUM, "gpt2-124m", "--set", "hardware.physical_error_rate_fraction=0.02")
+    line = estimate_error("quantum-ftqc", "gpt2-124m", "--set", "hardware.physical_error_rate_fraction=0.02")
     assert QUANTUM in line and "physical_error_rate_fraction" in line
 
 
 def test_quantum_profile_negative_time_is_refused():
-    line = estimate_error(QUANTUM, "gpt2-124m", "--set", "hardware.code_cycle_s=-1e-6")
+    line = estimate_error("quantum-ftqc", "gpt2-124m", "--set", "hardware.code_cycle_s=-1e-6")
     assert "code_cycle_s" in line
 
 

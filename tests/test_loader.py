@@ -259,9 +259,9 @@ def test_workload_name_is_not_looked_up_among_profiles():
         resolve("h200", "workload")
 
 
-def test_raw_profile_reports_its_source_path():
+def test_raw_profile_reports_its_source_by_bundled_name():
     data, source = raw_profile("h100-2x-bandwidth")
-    assert source == str(REPO_ROOT / "hardware_profiles" / "h100-2x-bandwidth.yaml")
+    assert source == "h100-2x-bandwidth (bundled hardware profile)"
     assert "extends" not in data and data["kind"] == "gpu"
 
 
@@ -328,7 +328,8 @@ def test_set_factor_scales_the_current_value(pair):
 
 def test_set_factor_matches_bundled_what_if():
     hw, _ = load_pair("h100-sxm", "gpt2-124m", ["hardware.memory_bandwidth_bytes_per_s=*2"])
-    assert hw.memory_bandwidth_bytes_per_s == pytest.approx(load_profile("h100-2x-bandwidth").memory_bandwidth_bytes_per_s)
+    expected = load_profile("h100-2x-bandwidth").memory_bandwidth_bytes_per_s
+    assert hw.memory_bandwidth_bytes_per_s == pytest.approx(expected)
 
 
 def test_set_value_uses_yaml_number_resolution(pair):
@@ -395,7 +396,7 @@ def test_set_hardware_path_without_hardware_is_an_error():
 def test_set_result_is_validated_like_the_file():
     with pytest.raises(CostsimError) as info:
         load_pair("h100-sxm", "gpt2-124m", ["layers=many"])
-    assert info.value.source == str(GPT2) and info.value.field == "layers"
+    assert info.value.source == "gpt2-124m (bundled workload)" and info.value.field == "layers"
 
 
 # ---------------------------------------------------------------- schema errors

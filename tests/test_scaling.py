@@ -12,9 +12,9 @@ from simulator import scaling
 from simulator.errors import CostsimError
 from simulator.loader import load_thompson
 
-from .conftest import SHARED
+from .conftest import DATA
 
-THOMPSON = SHARED / "data" / "thompson"
+THOMPSON = DATA / "thompson"
 
 # The paper's finding for ImageNet, as its authors summarise it (IEEE Spectrum, "Deep Learning's Diminishing
 # Returns", 2021): compute has scaled with at least the ninth power of the improvement, i.e. k ~ 9 in
@@ -25,8 +25,6 @@ K_TOLERANCE_FACTOR = 1.5  # accept k within [9 / 1.5, 9 * 1.5] = [6, 13.5]
 
 @pytest.fixture(scope="module")
 def rows():
-    if not THOMPSON.is_dir():
-        pytest.skip(f"Thompson data set not found at {THOMPSON}")
     return {name: load_thompson(THOMPSON / b.file_name) for name, b in scaling.BENCHMARKS.items()}
 
 

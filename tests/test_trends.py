@@ -13,16 +13,14 @@ from simulator.loader import (bundled_names, finish_profile, load_csv_raw, load_
                               validate_profile)
 from simulator.units import GIGA
 
-from .conftest import SHARED
+from .conftest import DATA
 
-HISTORY = SHARED / "data" / "hardware-history"
+HISTORY = DATA / "hardware-history"
 WHAT_IF = {"h100-2x-bandwidth"}  # hypothetical devices: not data points
 
 
 @pytest.fixture(scope="module")
 def tables():
-    if not (HISTORY / "gpus.csv").is_file():
-        pytest.skip(f"hardware history not found at {HISTORY}")
     return {name: load_csv_raw(HISTORY / f"{name}s.csv") for name in ("gpu", "cpu", "tpu")}
 
 

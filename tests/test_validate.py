@@ -8,8 +8,10 @@ from click.testing import CliRunner
 from cli.main import main
 from simulator import api
 
+from .conftest import DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-VTRAIN = ROOT.parent / "shared" / "validation" / "vtrain"
+VTRAIN = DATA / "vtrain"
 
 
 def run(*args):
@@ -79,8 +81,6 @@ def _mape(report, which):
 
 
 def test_vtrain_suite_estimates_every_plan():
-    if not VTRAIN.is_dir():
-        pytest.skip("vTrain data not found")
     report = api.validate_suite("vtrain", str(VTRAIN))
     assert report.summary.runs == 1549
     assert report.summary.estimated == 1549
@@ -89,8 +89,6 @@ def test_vtrain_suite_estimates_every_plan():
 def test_vtrain_single_node_within_20_percent_calibrated_there():
     """The one vTrain-fitted number (Megatron-DeepSpeed's host time per kernel) was fitted on the
     single-node set (scripts/fit_vtrain_host.py): this is its training error, target at most 20%."""
-    if not VTRAIN.is_dir():
-        pytest.skip("vTrain data not found")
     mape, n = _mape(api.validate_suite("vtrain", str(VTRAIN / "ground_truth_single.csv")), "single")
     assert n == 1440 and mape <= 0.20
 
@@ -98,12 +96,11 @@ def test_vtrain_single_node_within_20_percent_calibrated_there():
 def test_vtrain_multi_node_within_12_percent_held_out():
     """The 109 multi-node runs are held out from every fit (the README says which structural choices
     were made with them in view). The cluster issue's target: MAPE at most 12%."""
-    if not VTRAIN.is_dir():
-        pytest.skip("vTrain data not found")
     mape, n = _mape(api.validate_suite("vtrain", str(VTRAIN / "ground_truth_multi.csv")), "multi")
     assert n == 109 and mape <= 0.12  # the cluster issue's target
 
 
-def test_vtrain_suite_needs_its_data():
-    result = run("validate", "--suite", "vtrain")
-    assert result.exit_code == 2 and "--data" in result.stderr
+def test_vtrain_suite_reads_its_bundled_data_by_default():
+    result = run("validate", "--suite", "vtrain", "--show", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "1549 of 1549 runs estimated" in result.stdout and "bundled vtrain/ground_truth_multi.csv" in result.stdout

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..bundled import DATASETS, data_folder, dataset, label
 from ..errors import CostsimError
 from ..loader import bundled_names
 from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files
@@ -22,15 +23,17 @@ def validate(measurements: str | None = None, *, suite: str | None = None, data:
 
 
 def calibrate(*, device: str | None = None, files: Iterable[str] = (), name: str = "calibrated",
-              base: str | None = None, quick: bool = False):
+              base: str | None = None, quick: bool = False, force: bool = False, keep_price: bool = False):
     """``costsim calibrate``: measure this machine (``device`` cpu or cuda) or fit measurement ``files``.
-    Returns the profile's YAML text and the fit (and, when measured, the raw records)."""
+    Returns the profile's YAML text and the fit (and, when measured, the raw records). ``force`` writes a
+    profile whose fit is worse than the stated bound (with a warning in it); ``keep_price`` keeps the
+    CPU base's price (marked as borrowed)."""
     if files:
-        return calibrate_files(list(files), base=base or "h200", name=name)
+        return calibrate_files(list(files), base=base or "h200", name=name, force=force)
     if device == "cpu":
-        return calibrate_cpu(quick=quick, base=base or "xeon-8480", name=name)
+        return calibrate_cpu(quick=quick, base=base or "xeon-8480", name=name, force=force, keep_price=keep_price)
     if device == "cuda":
-        return calibrate_cuda(quick=quick, base=base or "h200", name=name)
+        return calibrate_cuda(quick=quick, base=base or "h200", name=name, force=force)
     raise CostsimError("give device='cpu' or 'cuda', or measurement files", field="--device")
 
 
@@ -42,3 +45,16 @@ def profiles() -> list[str]:
 def workloads() -> list[str]:
     """``costsim workloads list``: the bundled workloads."""
     return bundled_names("workload")
+
+
+def data(name: str | None = None) -> list[dict]:
+    """``costsim data list|path``: the data sets commands read by default, each with what it is, its
+    licence, the commands that read it, and the folder it is read from now (``$COSTSIM_DATA`` or the
+    bundled copy): ``{name, title, licence, used_by, folder, shown_as, files}``."""
+    names = [dataset(name).name] if name else list(DATASETS)
+    rows = []
+    for n in names:
+        ds, folder = DATASETS[n], data_folder(n)
+        rows.append({"name": n, "title": ds.title, "licence": ds.licence, "used_by": ds.used_by,
+                     "folder": str(folder), "shown_as": label(folder), "files": sorted(ds.files)})
+    return rows

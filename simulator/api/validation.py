@@ -6,7 +6,8 @@ from pathlib import Path
 from ..errors import CostsimError
 from ..estimate import estimate_run
 from ..loader import load_profile
-from .core import SHARED, estimate, run_options
+from ..bundled import data_folder, label
+from .core import estimate, run_options
 from .projections import thompson_rows
 
 
@@ -21,23 +22,21 @@ def validate_file(path: str):
 
 
 def validate_suite(name: str, data: str | None = None, host_overhead_s: float | None = None):
-    """A bundled suite: ``h200`` (the shared H200 training steps) or ``vtrain`` (its CSVs; ``data`` is
-    the folder or one CSV)."""
+    """A bundled suite: ``h200`` (the H200 training steps) or ``vtrain`` (vTrain's A100 iteration times).
+    ``data``: the suite's folder (or, for vtrain, one CSV); default ``$COSTSIM_DATA`` or the bundled copy."""
     from ..loader import find_files, load_csv_raw, load_measurements
     from ..validation import h200_suite, validate, vtrain_suite
 
     if name == "h200":
-        folder = Path(data) if data else SHARED / "calibration" / "h200"
+        folder = data_folder("h200", data)
         path = (find_files(folder, "measurements.jsonl") or [folder])[0]
-        return validate("h200", h200_suite(load_measurements(path)), estimate, data=str(path),
+        return validate("h200", h200_suite(load_measurements(path)), estimate, data=label(path),
                         load_profile=load_profile)
     if name == "vtrain":
-        if not data:
-            raise CostsimError("the vtrain suite needs --data: the folder of its CSVs or one CSV", field="--data")
-        folder = Path(data)
+        folder = data_folder("vtrain", data)
         paths = find_files(folder, "ground_truth_*.csv")
         if not paths:
-            raise CostsimError("no ground_truth_*.csv files", source=str(folder))
+            raise CostsimError("no ground_truth_*.csv files", source=label(folder))
         runs = [run for p in paths for run in vtrain_suite(load_csv_raw(p), str(p))]
         from ..hardware import Link
         from ..validation import VTRAIN_HOST_OVERHEAD_S, VTRAIN_INTER_NODE_BYTES_PER_S
@@ -45,8 +44,9 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
         overhead = VTRAIN_HOST_OVERHEAD_S if host_overhead_s is None else host_overhead_s
         inter = load_profile("a100-sxm-80gb").inter_node_link
         update = {"kernel_launch_overhead_s": overhead,
-                  "inter_node_link": Link(bandwidth_bytes_per_s=VTRAIN_INTER_NODE_BYTES_PER_S, latency_s=inter.latency_s)}
-        return validate("vtrain", runs, estimate, data=", ".join(map(str, paths)), load_profile=load_profile,
+                  "inter_node_link": Link(bandwidth_bytes_per_s=VTRAIN_INTER_NODE_BYTES_PER_S,
+                                          latency_s=inter.latency_s)}
+        return validate("vtrain", runs, estimate, data=", ".join(map(label, paths)), load_profile=load_profile,
                         profile_update=update)
     raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, compression", field="--suite")
 
@@ -59,11 +59,11 @@ def compression_checks(data: str | None = None):
     from ..loader import find_files, load_measurements
     from ..validation import compression_checks as checks
 
-    folder = Path(data) if data else SHARED / "calibration" / "h200"
+    folder = data_folder("h200", data)
     records = [r for name in ("measurements.jsonl", "operators.jsonl")
                for p in find_files(folder, name) for r in load_measurements(p)]
     if not records:
-        raise CostsimError("no measurements.jsonl or operators.jsonl", source=str(folder))
+        raise CostsimError("no measurements.jsonl or operators.jsonl", source=label(folder))
     profile = load_profile("h200")
     return checks(records, profile, fit(profile, records).floors_s)
 
