@@ -56,19 +56,19 @@ def parse_plan(text: str) -> Plan:
         else:
             key, sep, value = part.partition("=")
             if key in fields:
-                raise CostsimError(f"'{key}' given twice", field="--plan")
+                raise CostsimError(f"'{key}' given twice", field="plan")
             if not sep or key not in _KEYS:
                 raise CostsimError(f"cannot read '{part}': expected tp=, pp=, dp=, ep=, mb=, zero=, sp, gpipe or "
-                                   f"no-overlap", field="--plan")
+                                   f"no-overlap", field="plan")
             try:
                 fields[key] = _KEYS[key](value)
             except ValueError:
-                raise CostsimError(f"'{value}' is not a whole number", field=f"--plan.{key}") from None
+                raise CostsimError(f"'{value}' is not a whole number", field=f"plan.{key}") from None
     try:
         return Plan(**fields)
     except ValidationError as err:
         first = err.errors()[0]
-        raise CostsimError(first["msg"], field="--plan." + ".".join(map(str, first["loc"]))) from None
+        raise CostsimError(first["msg"], field="plan." + ".".join(map(str, first["loc"]))) from None
 
 
 def check_plan(plan: Plan, workload, devices: int) -> int:
@@ -77,18 +77,18 @@ def check_plan(plan: Plan, workload, devices: int) -> int:
 
     if plan.devices != devices:
         raise CostsimError(f"tp x pp x dp = {plan.tp} x {plan.pp} x {plan.dp} = {plan.devices}, not the "
-                           f"{devices} devices", field="--plan")
+                           f"{devices} devices", field="plan")
     if not isinstance(workload, TransformerWorkload) and (plan.tp > 1 or plan.pp > 1 or plan.sp):
         raise CostsimError(f"tensor and pipeline parallelism are modelled for transformers; a {workload.kind} "
-                           f"workload takes data parallelism (dp) only", field="--plan")
+                           f"workload takes data parallelism (dp) only", field="plan")
     if plan.ep > 1 and (not isinstance(workload, TransformerWorkload) or workload.experts % plan.ep
                         or plan.dp % plan.ep):
-        raise CostsimError(f"ep ({plan.ep}) must divide the experts and dp ({plan.dp})", field="--plan.ep")
+        raise CostsimError(f"ep ({plan.ep}) must divide the experts and dp ({plan.dp})", field="plan.ep")
     if isinstance(workload, TransformerWorkload):
         if workload.heads % plan.tp:
-            raise CostsimError(f"heads ({workload.heads}) not divisible by tp ({plan.tp})", field="--plan.tp")
+            raise CostsimError(f"heads ({workload.heads}) not divisible by tp ({plan.tp})", field="plan.tp")
         if workload.layers % plan.pp:
-            raise CostsimError(f"layers ({workload.layers}) not divisible by pp ({plan.pp})", field="--plan.pp")
+            raise CostsimError(f"layers ({workload.layers}) not divisible by pp ({plan.pp})", field="plan.pp")
     gbs = workload.training.global_batch_size
     if gbs % plan.dp:
         raise CostsimError(f"global_batch_size {gbs} not divisible by dp ({plan.dp})",
@@ -96,7 +96,7 @@ def check_plan(plan: Plan, workload, devices: int) -> int:
     per_replica = gbs // plan.dp
     mb = plan.mb or workload.training.micro_batch_size or (per_replica if plan.pp == 1 else 1)
     if per_replica % mb:
-        field = "--plan.mb" if plan.mb else "training.micro_batch_size"
+        field = "plan.mb" if plan.mb else "training.micro_batch_size"
         raise CostsimError(f"micro-batch {mb} does not divide the {per_replica} samples per data-parallel "
                            f"replica", field=field)
     return mb

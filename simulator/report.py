@@ -6,23 +6,208 @@ import csv
 import io
 import json
 import math
+import re
+import textwrap
+from typing import NamedTuple
 
+from . import human
+from .errors import CostsimError
 from .estimate import Estimate
 from .units import GIGA, KILO, MEGA, MICRO, MILLI, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR, TERA, kwh
 
-SUMMARY_COLUMNS = (
-    ("hardware", "hardware", None),
-    ("step_time_s", "step (ms)", lambda v: v / MILLI),
-    ("total_time_s", "total (days)", lambda v: v / SECONDS_PER_DAY),
-    ("samples_per_s", "samples/s", None),
-    ("mfu_fraction", "MFU", None),
-    ("average_device_power_watts", "power/device (W)", None),
-    ("energy_joules", "energy (kWh)", kwh),
-    ("cost_usd", "cost ($)", None),
-    ("pricing", "pricing", None),
-    ("co2_kg", "CO2 (kg)", None),
-    ("peak_memory_bytes", "memory (GB)", lambda v: v / GIGA),
-)
+
+class Column(NamedTuple):
+    """A column of an estimate or comparison table. ``key``: the JSON/CSV field (SI, unit in the name);
+    ``kind``: how a person reads it (a :mod:`simulator.human` kind, or text, number, count, micro)."""
+    key: str
+    title: str
+    kind: str
+
+
+# every scalar field of an Estimate, and of a comparison row, that a table can show (--columns)
+COLUMNS = {c.key: c for c in (
+    Column("hardware", "hardware", "text"),
+    Column("workload", "workload", "text"),
+    Column("devices", "devices", "count"),
+    Column("plan", "plan", "text"),
+    Column("batch_per_device", "batch/device", "number"),
+    Column("micro_batch_size", "micro-batch", "micro"),
+    Column("steps", "steps", "number"),
+    Column("step_time_s", "step", "time"),
+    Column("total_time_s", "total time", "time"),
+    Column("device_hours", "device-hours", "number"),
+    Column("tokens_per_s", "tokens/s", "number"),
+    Column("images_per_s", "images/s", "number"),
+    Column("samples_per_s", "samples/s", "number"),
+    Column("model_flops_per_step", "model FLOP/step", "flops"),
+    Column("executed_flops_per_step", "executed FLOP/step", "flops"),
+    Column("achieved_flops_per_s", "achieved", "flops_per_s"),
+    Column("mfu_fraction", "MFU", "fraction"),
+    Column("device_energy_per_step_joules", "energy/step", "energy"),
+    Column("average_device_power_watts", "power/device", "power"),
+    Column("device_energy_joules", "device energy", "energy"),
+    Column("host_energy_joules", "host energy", "energy"),
+    Column("facility_overhead_joules", "facility energy", "energy"),
+    Column("energy_joules", "energy", "energy"),
+    Column("cost_usd", "cost", "usd"),
+    Column("pricing", "pricing", "text"),
+    Column("co2_kg", "CO2", "co2"),
+    Column("peak_memory_bytes", "memory", "bytes"),
+    Column("memory_capacity_bytes", "capacity", "bytes"),
+    Column("problem", "not estimated", "text"),
+)}
+# what a person sees by default (it fits a terminal), and what CSV holds by default
+DISPLAY_COLUMNS = ("hardware", "step_time_s", "total_time_s", "mfu_fraction", "energy_joules", "cost_usd", "pricing",
+                   "co2_kg", "peak_memory_bytes", "micro_batch_size")
+CSV_COLUMNS = ("hardware", "step_time_s", "total_time_s", "samples_per_s", "mfu_fraction",
+               "average_device_power_watts", "energy_joules", "cost_usd", "pricing", "co2_kg", "peak_memory_bytes",
+               "micro_batch_size", "batch_per_device", "problem")
+TABLE_FORMATS = ("table", "json", "csv", "markdown", "latex")
+PRICING_NOTES = {
+    "cloud": "cloud = rental per device-hour (electricity included)",
+    "owned": "owned = purchase price amortised over the hardware's lifetime, plus electricity",
+    "electricity": "electricity = electricity alone (the device has neither a purchase nor a cloud price)",
+}
+NOTE_WIDTH = 100
+
+
+def parse_columns(text: str | None, what: str = "compare") -> tuple[str, ...] | None:
+    """``a,b,c`` (the JSON/CSV field names) to a column tuple; an unknown name is one line listing the valid
+    ones. ``what``: 'compare' (hardware and problem too) or 'estimate'."""
+    if text is None:
+        return None
+    valid = [k for k in COLUMNS if what == "compare" or k != "problem"]
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise CostsimError(f"names no column; valid: {', '.join(valid)}", field="columns")
+    for n in names:
+        if n not in valid:
+            raise CostsimError(f"unknown column '{n}'; valid: {', '.join(valid)}", field="columns")
+    return names
+
+
+def _numeric(kind: str) -> bool:
+    return kind != "text"
+
+
+def _cell_text(col: Column, d: dict) -> str:
+    """A cell as a person reads it: human units, chosen per value."""
+    v = d.get(col.key)
+    if v is None:
+        return human.MISSING
+    if col.kind == "text":
+        return str(v)
+    if col.kind == "count":
+        return f"{v:,}"
+    if col.kind == "micro":
+        batch = d.get("batch_per_device")
+        return f"{v:g} of {batch:g}" if batch is not None and batch != v else f"{v:g}"
+    if col.kind == "number":
+        return human.number(v)
+    if col.kind == "co2":
+        return human.co2_kg(v).removesuffix(" CO2")  # the header says CO2
+    return human.FORMATTERS[col.kind](v)
+
+
+def _header_unit(col: Column, values: list) -> tuple[float, str]:
+    """One unit for a whole LaTeX column: (scale, header)."""
+    if col.kind in human.FORMATTERS:
+        scale, unit = human.axis_unit(col.kind, values)
+        unit = unit.removesuffix(" CO2")
+        return scale, f"{col.title} ({unit})"
+    return 1.0, col.title
+
+
+def _align_line(numeric: list[bool]) -> str:
+    return "|" + "|".join("---:" if n else "---" for n in numeric) + "|"
+
+
+def latex_table(headers: list[str], rows: list[list[str]], numeric: list[bool], notes: list[str] = ()) -> str:
+    """The one LaTeX renderer: a booktabs tabular (\\toprule, \\midrule, \\bottomrule), numbers
+    right-aligned. ``headers`` and text cells are escaped here; a row of one cell spans the table.
+    ``notes`` follow as LaTeX comments, for the caption."""
+    out = [latex_head(headers, numeric)]
+    for r in rows:
+        if len(r) == 2 and r[1].startswith("\\multicolumn"):  # a not-estimated row, escaped already
+            out.append(_latex(r[0]) + " & " + r[1] + " \\\\\n")
+        else:
+            out.append(latex_row(r))
+    out.append(latex_tail())
+    return "".join(out) + "".join(f"% {n}\n" for n in notes)
+
+
+def latex_head(headers: list[str], numeric: list[bool]) -> str:
+    return ("\\begin{tabular}{" + "".join("r" if n else "l" for n in numeric) + "}\n\\toprule\n"
+            + " & ".join(_latex(h) for h in headers) + " \\\\\n\\midrule\n")
+
+
+def latex_row(cells: list[str]) -> str:
+    return " & ".join(_latex(c) for c in cells) + " \\\\\n"
+
+
+def latex_tail() -> str:
+    return "\\bottomrule\n\\end{tabular}\n"
+
+
+def column_table(records: list[dict], columns, fmt: str, notes: list[str] = (), problems: dict | None = None) -> str:
+    """Rows of plain estimate fields (``records``) in the chosen ``columns`` as ``fmt``: text and Markdown in
+    human units, LaTeX with one unit per column in its header, CSV and JSON in SI. ``problems``: row index
+    to the short reason a row was not estimated (its other cells stay empty)."""
+    cols = [COLUMNS[k] for k in columns]
+    problems = problems or {}
+    if fmt == "json":
+        return json.dumps([{c.key: r.get(c.key) for c in cols} for r in records], indent=2, allow_nan=False)
+    if fmt == "csv":
+        return _csv([c.key for c in cols], [["" if r.get(c.key) is None else r.get(c.key) for c in cols]
+                                            for r in records])
+    numeric = [_numeric(c.kind) for c in cols]
+    if fmt == "latex":
+        units = [_header_unit(c, [r.get(c.key) for i, r in enumerate(records) if i not in problems
+                                  and c.kind in human.FORMATTERS]) for c in cols]
+        rows = []
+        for i, r in enumerate(records):
+            if i in problems and len(cols) > 1:
+                rows.append([str(r.get(cols[0].key, "")), f"\\multicolumn{{{len(cols) - 1}}}{{l}}"
+                                                          f"{{not estimated: {_latex(problems[i])}}}"])
+                continue
+            rows.append([human.MISSING if r.get(c.key) is None else
+                         human.number(r[c.key] / scale) if c.kind in human.FORMATTERS else _cell_text(c, r)
+                         for c, (scale, _) in zip(cols, units)])
+        return latex_table([h for _, h in units], rows, numeric, notes)
+    headers = [c.title for c in cols]
+    display = []
+    for i, r in enumerate(records):
+        if i in problems:  # markdown: the reason in the second cell; text: spanning the row (below)
+            first = str(r.get(cols[0].key, ""))
+            rest = [f"not estimated: {problems[i]}" if fmt == "markdown" else ""] + [""] * (len(cols) - 2)
+            display.append([first] + rest[:len(cols) - 1])
+            continue
+        display.append([_cell_text(c, r) for c in cols])
+    if fmt == "markdown":
+        table = _markdown_table(headers, display, numeric)
+        return table + ("\n\n" + "\n".join(f"- {n}" for n in notes) if notes else "")
+    lines = _text_table(headers, display, numeric).split("\n")
+    width = len(lines[1].split("  ")[0])  # the first column's
+    for i in problems:
+        lines[2 + i] = f"{str(records[i].get(cols[0].key, '')).ljust(width)}  not estimated: {problems[i]}"
+    notes = [textwrap.fill(n, NOTE_WIDTH, subsequent_indent="  ") for n in notes]
+    return "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def _table_notes(records: list[dict], columns) -> list[str]:
+    """Footnotes a reader needs: how costs were priced when rows mix pricings, and what 'm of b' means."""
+    notes = []
+    pricings = list(dict.fromkeys(r["pricing"] for r in records if r.get("pricing")))
+    if "cost_usd" in columns and len(pricings) > 1:
+        notes.append("cost: the rows are priced differently (see pricing): "
+                     + "; ".join(PRICING_NOTES.get(p, p) for p in pricings))
+    elif "cost_usd" in columns and pricings == ["electricity"]:
+        notes.append("cost: " + PRICING_NOTES["electricity"])
+    if "micro_batch_size" in columns and any(r.get("micro_batch_size") is not None and r.get("batch_per_device")
+                                             not in (None, r["micro_batch_size"]) for r in records):
+        notes.append("micro-batch 'm of b': each data-parallel replica's b samples run as b/m micro-batches "
+                     "of m (gradient accumulation, or a pipeline's micro-batches)")
+    return notes
 
 
 def _fmt(v) -> str:
@@ -40,18 +225,23 @@ def _fmt(v) -> str:
     return f"{v:.3g}"
 
 
-def _text_table(headers: list[str], rows: list[list[str]], numeric: bool = True) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+def _text_table(headers: list[str], rows: list[list[str]], numeric: bool | list[bool] = True) -> str:
+    """A plain-text table; ``numeric``: right-align every column but the first (True), none (False), or
+    the columns marked in a list."""
+    widths = [max(len(h), *(len(r[i]) for r in rows if i < len(r))) if rows else len(h)
+              for i, h in enumerate(headers)]
+    right = numeric if isinstance(numeric, list) else [bool(i and numeric) for i in range(len(headers))]
 
     def line(cells):
-        return "  ".join(c.rjust(w) if (i and numeric) else c.ljust(w)
+        return "  ".join(c.rjust(w) if right[i] else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def _markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+def _markdown_table(headers: list[str], rows: list[list[str]], numeric: list[bool] | None = None) -> str:
+    """A Markdown table; ``numeric`` columns right-aligned (``---:``)."""
+    out = ["| " + " | ".join(headers) + " |", _align_line(numeric or [False] * len(headers))]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
 
@@ -76,72 +266,83 @@ def estimate_json(e: Estimate) -> str:
     return json.dumps(e.to_dict(), indent=2, allow_nan=False)
 
 
-def estimate_table(e: Estimate, fmt: str = "table") -> str:
-    """One estimate: a summary, the breakdown by operation class, and the assumptions."""
-    if fmt == "json":
+def _record(e: Estimate) -> dict:
+    return {k: v for k, v in e.to_dict().items() if k in COLUMNS}
+
+
+def estimate_table(e: Estimate, fmt: str = "table", columns=None) -> str:
+    """One estimate: a summary, the breakdown by operation class, and the assumptions; with ``columns``
+    (or as LaTeX), one row of those fields."""
+    if fmt == "json" and columns is None:
         return estimate_json(e)
-    d = e.to_dict()
-    if fmt == "csv":
-        headers = [k for k, v in d.items() if isinstance(v, (int, float, str)) or v is None]
-        return _csv(headers, [[d[k] for k in headers]])
+    if columns is not None or fmt in ("csv", "latex"):
+        d = _record(e)
+        if columns is None:  # CSV: every scalar field; LaTeX: the comparison's columns
+            columns = [k for k in d if k != "problem"] if fmt == "csv" else DISPLAY_COLUMNS
+        if fmt == "json":
+            return json.dumps({k: d.get(k) for k in columns}, indent=2, allow_nan=False)
+        return column_table([d], columns, fmt, _table_notes([d], columns))
+    h = human
+    throughput = (f"{h.number(e.tokens_per_s)} tokens/s" if e.tokens_per_s else
+                  f"{h.number(e.images_per_s)} images/s" if e.images_per_s else
+                  f"{h.number(e.samples_per_s)} samples/s")
+    parts = ", ".join(f"{k.removesuffix('_usd')} {h.usd(v)}" for k, v in e.cost_breakdown.items() if v)
     summary = [
         ["hardware", f"{e.hardware} x {e.devices}"],
         ["workload", e.workload],
-        ["step time", f"{e.step_time_s / MILLI:.4g} ms ({e.batch_per_device:g} samples per replica, "
+        ["step time", f"{h.time_s(e.step_time_s)} ({e.batch_per_device:g} samples per replica, "
                       f"micro-batch {e.micro_batch_size:g}; plan {e.plan})"],
-        ["steps", _fmt(e.steps)],
-        ["total time", f"{e.total_time_s / SECONDS_PER_HOUR:.4g} h ({e.total_time_s / SECONDS_PER_DAY:.3g} days)"],
-        ["throughput", (f"{e.tokens_per_s:,.0f} tokens/s" if e.tokens_per_s else
-                        f"{e.images_per_s:,.0f} images/s" if e.images_per_s else f"{e.samples_per_s:,.0f} samples/s")],
-        ["achieved", f"{e.achieved_flops_per_s / TERA:.4g} TFLOP/s, MFU {e.mfu_fraction:.1%}"],
-        ["device energy", f"{e.device_energy_per_step_joules:.4g} J per step, {e.average_device_power_watts:.0f} W per device"],
-        ["energy", f"{kwh(e.energy_joules):,.4g} kWh (devices {kwh(e.device_energy_joules):,.4g}, host "
-                   f"{kwh(e.host_energy_joules):,.4g}, facility {kwh(e.facility_overhead_joules):,.4g})"],
-        ["cost", f"${e.cost_usd:,.2f} (" + ", ".join(f"{k.removesuffix('_usd')} ${v:,.2f}"
-                                                 for k, v in e.cost_breakdown.items() if v) + ")"],
-        ["CO2", f"{e.co2_kg:,.4g} kg"],
-        ["peak memory", f"{e.peak_memory_bytes / GIGA:.4g} GB of {e.memory_capacity_bytes / GIGA:.4g} GB"],
+        ["steps", h.number(e.steps)],
+        ["total time", f"{h.time_s(e.total_time_s)} ({h.number(e.device_hours)} device-hours)"],
+        ["throughput", throughput],
+        ["achieved", f"{h.flops_per_s(e.achieved_flops_per_s)}, MFU {h.fraction(e.mfu_fraction)}"],
+        ["device energy", f"{h.energy_joules(e.device_energy_per_step_joules)} per step, "
+                          f"{h.power_watts(e.average_device_power_watts)} per device"],
+        ["energy", f"{h.energy_joules(e.energy_joules)} (devices {h.energy_joules(e.device_energy_joules)}, host "
+                   f"{h.energy_joules(e.host_energy_joules)}, facility {h.energy_joules(e.facility_overhead_joules)})"],
+        ["cost", f"{h.usd(e.cost_usd)}" + (f" ({parts})" if parts else "")],
+        ["pricing", PRICING_NOTES.get(e.pricing, e.pricing)],
+        ["CO2", h.co2_kg(e.co2_kg)],
+        ["peak memory", f"{h.bytes_(e.peak_memory_bytes)} of {h.bytes_(e.memory_capacity_bytes)}"],
     ]
     classes = [(k, v) for k, v in e.breakdown.items() if v.time_s > 0]
-    headers = ["class", "time (ms)", "share", "energy (J)", "TFLOP", "GB moved", "kernels"]
-    rows = [[k, f"{v.time_s / MILLI:.4g}", f"{v.time_s / e.step_time_s:.1%}", f"{v.device_energy_joules:.4g}",
-             f"{v.flops / TERA:.4g}", f"{v.bytes / GIGA:.4g}", f"{v.kernels:.0f}"] for k, v in classes]
-    rows.append(["total", f"{e.step_time_s / MILLI:.4g}", "100.0%", f"{e.device_energy_per_step_joules:.4g}",
-                 f"{sum(v.flops for _, v in classes) / TERA:.4g}", f"{sum(v.bytes for _, v in classes) / GIGA:.4g}",
-                 f"{sum(v.kernels for _, v in classes):.0f}"])
+    headers = ["class", "time", "share", "energy", "FLOP", "moved", "kernels"]
+    rows = [[k, h.time_s(v.time_s), h.fraction(v.time_s / e.step_time_s), h.energy_joules(v.device_energy_joules),
+             h.flops(v.flops), h.bytes_(v.bytes), h.number(v.kernels)] for k, v in classes]
+    rows.append(["total", h.time_s(e.step_time_s), "100%", h.energy_joules(e.device_energy_per_step_joules),
+                 h.flops(sum(v.flops for _, v in classes)), h.bytes_(sum(v.bytes for _, v in classes)),
+                 h.number(sum(v.kernels for _, v in classes))])
     notes = [f"- {a}" for a in e.assumptions] + [f"- WARNING: {w}" for w in e.warnings]
     if fmt == "markdown":
         return "\n\n".join([_markdown_table(["", ""], summary), "Per step, by operation class:",
-                            _markdown_table(headers, rows), "Assumptions:\n" + "\n".join(notes)])
+                             _markdown_table(headers, rows, [False] + [True] * 6),
+                             "Assumptions:\n" + "\n".join(notes)])
     return "\n\n".join([_text_table(["estimate", ""], summary, numeric=False), "per step, by operation class:\n"
-                        + _text_table(headers, rows), "assumptions:\n" + "\n".join(notes)])
+                         + _text_table(headers, rows), "assumptions:\n" + "\n".join(notes)])
 
 
-def comparison_table(rows, fmt: str = "table") -> str:
-    """Rows of :class:`simulator.api.CompareRow`: one line per device, problems kept in their row."""
-    if fmt == "json":
-        return json.dumps([{"hardware": r.hardware, "problem": r.problem,
-                            "estimate": r.estimate.to_dict() if r.estimate else None} for r in rows], indent=2)
-    headers = [h for _, h, _ in SUMMARY_COLUMNS]
-    raw_headers = [k for k, _, _ in SUMMARY_COLUMNS] + ["problem"]
-    display, raw = [], []
-    for r in rows:
+def comparison_table(rows, fmt: str = "table", columns=None) -> str:
+    """Rows of :class:`simulator.api.CompareRow`: one line per device, problems kept in their row (a short
+    reason in tables and CSV, the full one in JSON). ``columns``: field names (default: a set that fits
+    a terminal; CSV: :data:`CSV_COLUMNS`)."""
+    if fmt == "json" and columns is None:
+        return json.dumps([{"hardware": r.hardware, "problem": r.problem, "reason": r.reason,
+                            "estimate": r.estimate.to_dict() if r.estimate else None} for r in rows],
+                          indent=2, allow_nan=False)
+    if columns is None:
+        columns = CSV_COLUMNS if fmt == "csv" else DISPLAY_COLUMNS
+    records, problems = [], {}
+    for i, r in enumerate(rows):
         if r.estimate is None:
-            display.append([r.hardware, f"not estimated: {r.problem}"] + [""] * (len(headers) - 2))
-            raw.append([r.hardware] + [""] * (len(headers) - 1) + [r.problem])
-            continue
-        d = r.estimate.to_dict()
-        vals = [d[k] if f is None else f(d[k]) for k, _, f in SUMMARY_COLUMNS]
-        display.append([vals[0]] + [_fmt(v) for v in vals[1:]])
-        raw.append([d[k] for k, _, _ in SUMMARY_COLUMNS] + [""])
-    if fmt == "table":
-        # long problem lines would stretch the second column: put them under the table
-        problems = [f"{r.hardware}: {r.problem}" for r in rows if r.estimate is None]
-        short = [row if not row[1].startswith("not estimated") else [row[0], "not estimated"] + row[2:]
-                 for row in display]
-        table = _text_table(headers, short)
-        return table + ("\n\nnot estimated:\n" + "\n".join(f"- {p}" for p in problems) if problems else "")
-    return _render(headers, display, raw_headers, raw, fmt)
+            reason = r.reason or r.problem
+            records.append({"hardware": r.hardware, "problem": r.problem if fmt == "json" else reason})
+            problems[i] = reason
+        else:
+            records.append({**_record(r.estimate), "problem": None})
+    if fmt in ("json", "csv"):
+        return column_table(records, columns, fmt)
+    estimated = [rec for i, rec in enumerate(records) if i not in problems]
+    return column_table(records, columns, fmt, _table_notes(estimated, columns), problems)
 
 
 # ------------------------------------------------------------------------------------- validation
@@ -192,7 +393,8 @@ def _pyplot(fmt: str, field: str = "--plot"):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise CostsimError("plots need matplotlib: pip install '.[plot]'", field=field) from None
+        raise CostsimError("plots need matplotlib, a dependency of costsim: pip install matplotlib",
+                           field=field) from None
     return plt
 
 
@@ -201,8 +403,9 @@ IMAGE_METADATA = {"svg": {"Creator": None, "Date": None, "Format": None, "Type":
                   "png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None}}
 
 
-def _image(fig, plt, fmt: str) -> bytes:
-    fig.tight_layout()
+def _image(fig, plt, fmt: str, bottom: float = 0.0) -> bytes:
+    """The figure laid out (leaving ``bottom``, a share of its height, to a footnote) and saved as ``fmt``."""
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, metadata=IMAGE_METADATA.get(fmt))
     plt.close(fig)
@@ -240,21 +443,22 @@ def validation_scatter(report, fmt: str = "png") -> bytes:
 
 
 def plan_table(found, fmt: str = "table") -> str:
-    """Ranked plans: (Plan, Estimate) pairs, best first."""
+    """Ranked plans: (Plan, Estimate) pairs, best first; human units in text and Markdown, SI in CSV."""
     if fmt == "json":
         return json.dumps([{"plan": p.label(), "estimate": e.to_dict()} for p, e in found], indent=2)
-    headers = ["#", "plan", "step (ms)", "MFU", "total (days)", "cost ($)", "energy (MWh)", "memory (GB)",
-               "bubble", "comm"]
-    rows = []
-    for i, (p, e) in enumerate(found, 1):
-        share = lambda c: f"{e.breakdown[c].time_s / e.step_time_s:.0%}"  # noqa: E731
-        rows.append([str(i), p.label(), f"{e.step_time_s / MILLI:.4g}", f"{e.mfu_fraction:.1%}",
-                     f"{e.total_time_s / SECONDS_PER_DAY:.3g}", f"{e.cost_usd:,.0f}",
-                     f"{kwh(e.energy_joules) / KILO:.4g}", f"{e.peak_memory_bytes / GIGA:.3g}",
-                     share("pipeline_bubble"), share("communication")])
+    raw_headers = ["rank", "plan", "step_time_s", "mfu_fraction", "total_time_s", "cost_usd", "pricing",
+                   "energy_joules", "peak_memory_bytes", "pipeline_bubble_fraction", "communication_fraction"]
+    raw = [[i, p.label(), e.step_time_s, e.mfu_fraction, e.total_time_s, e.cost_usd, e.pricing, e.energy_joules,
+            e.peak_memory_bytes, e.breakdown["pipeline_bubble"].time_s / e.step_time_s,
+            e.breakdown["communication"].time_s / e.step_time_s] for i, (p, e) in enumerate(found, 1)]
     if fmt == "csv":
-        return _csv(headers, rows)
-    return _markdown_table(headers, rows) if fmt == "markdown" else _text_table(headers, rows)
+        return _csv(raw_headers, raw)
+    headers = ["#", "plan", "step", "MFU", "total time", "cost", "pricing", "energy", "memory", "bubble", "comm"]
+    h = human
+    rows = [[str(r[0]), r[1], h.time_s(r[2]), h.fraction(r[3]), h.time_s(r[4]), h.usd(r[5]), r[6],
+             h.energy_joules(r[7]), h.bytes_(r[8]), f"{r[9]:.0%}", f"{r[10]:.0%}"] for r in raw]
+    numeric = [True, False, True, True, True, True, False, True, True, True, True]
+    return _markdown_table(headers, rows, numeric) if fmt == "markdown" else _text_table(headers, rows, numeric)
 
 
 def simulation_table(e, mc, fmt: str = "table") -> str:
@@ -264,7 +468,8 @@ def simulation_table(e, mc, fmt: str = "table") -> str:
     rows = [
         ["wall time (days)", *(f"{getattr(mc.wall_time_s, q) / SECONDS_PER_DAY:.4g}" for q in ("p5", "p50", "p95")),
          f"{e.total_time_s / SECONDS_PER_DAY:.4g}"],
-        ["device-hours", *(f"{getattr(mc.device_hours, q):,.0f}" for q in ("p5", "p50", "p95")), f"{e.device_hours:,.0f}"],
+        ["device-hours", *(f"{getattr(mc.device_hours, q):,.0f}" for q in ("p5", "p50", "p95")),
+         f"{e.device_hours:,.0f}"],
         ["energy (MWh)", *(f"{kwh(getattr(mc.energy_joules, q)) / KILO:,.4g}" for q in ("p5", "p50", "p95")),
          f"{kwh(e.energy_joules) / KILO:,.4g}"],
         ["cost ($)", *(f"{getattr(mc.cost_usd, q):,.0f}" for q in ("p5", "p50", "p95")), f"{e.cost_usd:,.0f}"],
@@ -408,7 +613,8 @@ def priced_table(priced, fmt: str = "table") -> str:
         else:
             display.append([p.label, p.hardware, str(p.devices), _fmt(p.compute_flops),
                             _range(p.compute_low_flops, p.compute_high_flops), _fmt(p.time_s / SECONDS_PER_YEAR),
-                            _fmt(kwh(p.energy_joules) / MEGA), _fmt(p.cost_usd), _range(p.cost_low_usd, p.cost_high_usd),
+                            _fmt(kwh(p.energy_joules) / MEGA), _fmt(p.cost_usd),
+                            _range(p.cost_low_usd, p.cost_high_usd),
                             _fmt(p.co2_kg / KILO)] + [_fmt(p.strategy_cost_usd.get(s)) for s in strategies])
         raw.append([p.label, p.hardware, p.devices, p.compute_flops, p.compute_low_flops, p.compute_high_flops,
                     p.time_s, p.energy_joules, p.cost_usd, p.cost_low_usd, p.cost_high_usd, p.co2_kg]
@@ -425,65 +631,85 @@ def priced_table(priced, fmt: str = "table") -> str:
 
 def scaling_plot(points, fit, targets=(), fmt: str = "png") -> bytes:
     """A benchmark's models (error against compute, log-log), the fitted line with its 95% band, and the
-    targets' projected compute."""
+    targets' projected compute. Error in per cent, compute in FLOP; each target marked with its compute."""
     import numpy as np
 
+    from . import plots
     from .scaling import compute_for_error
 
     plt = _pyplot(fmt, "--plot-dir")
-    fig, ax = plt.subplots(figsize=(7.0, 5.0), dpi=120)
-    xs = np.array([p.compute_flops for p in points])
-    ys = np.array([p.error_fraction for p in points])
-    ax.scatter(xs, ys, s=16, alpha=0.7, label=f"{len(points)} models")
-    lo = math.log10(xs.min())
-    hi = max([math.log10(xs.max())] + [math.log10(compute_for_error(fit, t, True).compute_flops) for t in targets])
-    u = np.linspace(lo, hi, 200)
-    line = fit.intercept + fit.slope * u
-    half = fit.t_critical * fit.residual_std * np.sqrt(1 / fit.n + (u - fit.mean_log10_compute) ** 2 / fit.sxx)
-    to_err = (lambda y: 10 ** y) if fit.model == "polynomial" else (lambda y: y)
-    ax.plot(10 ** u, to_err(line), color="C1", label=f"{fit.model} fit, k = {fit.exponent_k:.3g}")
-    ax.fill_between(10 ** u, to_err(line - half), to_err(line + half), color="C1", alpha=0.2, label="95% band")
-    for t in targets:
-        c = compute_for_error(fit, t, True)
-        ax.axhline(t, color="grey", lw=0.8, ls="--")
-        ax.plot([c.compute_flops], [t], marker="x", color="black")
-        ax.annotate(f"{t:g}: {c.compute_flops:.2g} FLOP", (c.compute_flops, t), textcoords="offset points",
-                    xytext=(-10, 6), ha="right", fontsize=9)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(f"compute: {fit.compute_measure.replace('_', ' ')} (FLOP)")
-    ax.set_ylabel(f"{fit.metric} (fraction)")
-    ax.set_title(f"{fit.benchmark}: error against compute ({fit.subset} models, n={fit.n})")
-    ax.legend(loc="lower left")
-    ax.grid(True, which="both", alpha=0.3)
-    return _image(fig, plt, fmt)
+    pct, unit = human.axis_unit("fraction", [])
+    with plt.rc_context(plots.STYLE):
+        fig, ax = plt.subplots(figsize=plots.FIGSIZE, dpi=plots.DPI)
+        xs = np.array([p.compute_flops for p in points])
+        ys = np.array([p.error_fraction for p in points])
+        ax.scatter(xs, ys / pct, s=18, alpha=0.7, label=f"{len(points)} models")
+        lo = math.log10(xs.min())
+        found = [(t, compute_for_error(fit, t, True)) for t in targets]
+        hi = max([math.log10(xs.max())] + [math.log10(c.compute_flops) for _, c in found])
+        u = np.linspace(lo, hi, 200)
+        line = fit.intercept + fit.slope * u
+        half = fit.t_critical * fit.residual_std * np.sqrt(1 / fit.n + (u - fit.mean_log10_compute) ** 2 / fit.sxx)
+        to_err = (lambda y: 10 ** y) if fit.model == "polynomial" else (lambda y: y)
+        ax.plot(10 ** u, to_err(line) / pct, color="C1", label=f"{fit.model} fit, k = {human.number(fit.exponent_k)}")
+        ax.fill_between(10 ** u, to_err(line - half) / pct, to_err(line + half) / pct, color="C1", alpha=0.2,
+                        label="95% band")
+        for t, c in found:
+            ax.axhline(t / pct, color="grey", lw=0.8, ls="--")
+            ax.plot([c.compute_flops], [t / pct], marker="x", color="black")
+            ax.annotate(f"{human.fraction(t)} error: {human.flops(c.compute_flops)}", (c.compute_flops, t / pct),
+                        textcoords="offset points", xytext=(-10, 6), ha="right", fontsize=10)
+        ax.set_xscale("log")
+        plots._log_scale(ax, "y", list(ys / pct) + [t / pct for t, _ in found])
+        ax.set_xlabel(f"compute: {fit.compute_measure.replace('_', ' ')} (FLOP)")
+        ax.set_ylabel(f"{fit.metric} ({unit})")
+        ax.set_title(f"{fit.benchmark}: {fit.metric} ({unit}) against compute (FLOP), {fit.subset} models")
+        ax.legend(loc="lower left")
+        ax.grid(True, which="both", alpha=0.3)
+        return _image(fig, plt, fmt)
 
 
 def cost_plot(priced, fmt: str = "png") -> bytes:
-    """The dollars to reach each target on each device (log scale), with the fit's interval as bars."""
-    import numpy as np
+    """The dollars to reach each target on each device, as points on a log axis with the fit's 95% interval
+    as error bars (no bars: a bar's length means nothing on a log axis); a device with no price is named at
+    the foot, with the reason."""
+    from . import plots
 
     plt = _pyplot(fmt, "--plot-dir")
-    shown = [p for p in priced if not p.problem]
+    shown = [p for p in priced if not p.problem and p.cost_usd]
+    if not shown:
+        raise CostsimError("no device could be priced: nothing to plot", field="--plot-dir")
     labels = list(dict.fromkeys(p.label for p in shown))
     devices = list(dict.fromkeys(p.hardware for p in shown))
-    fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(devices) * len(labels) / 2), 5.0), dpi=120)
-    width = 0.8 / max(len(labels), 1)
-    for i, label in enumerate(labels):
-        rows = {p.hardware: p for p in shown if p.label == label}
-        x = np.arange(len(devices)) + i * width
-        y = [rows[d].cost_usd if d in rows else np.nan for d in devices]
-        err = [[(rows[d].cost_usd - (rows[d].cost_low_usd or rows[d].cost_usd)) if d in rows else 0 for d in devices],
-               [((rows[d].cost_high_usd or rows[d].cost_usd) - rows[d].cost_usd) if d in rows else 0 for d in devices]]
-        ax.bar(x, y, width, yerr=err, capsize=3, label=label)
-    ax.set_xticks(np.arange(len(devices)) + width * (len(labels) - 1) / 2)
-    ax.set_xticklabels(devices, rotation=30, ha="right")
-    ax.set_yscale("log")
-    ax.set_ylabel("cost to reach the target ($)")
-    ax.set_title("cost of reaching each target, by device (bars: 95% interval of the fit)")
-    ax.legend(fontsize=8)
-    ax.grid(True, axis="y", which="both", alpha=0.3)
-    return _image(fig, plt, fmt)
+    def why(problem):  # the reason in a few words: no field in front, no advice after
+        return re.sub(r"^[\w.]+: ", "", problem).split(";")[0].split(": set")[0].rstrip(".")
+
+    left_out = {f"{p.hardware} ({why(p.problem)})": None for p in priced if p.problem and p.hardware not in devices}
+    scale, unit = human.axis_unit("usd", [min(p.cost_low_usd or p.cost_usd for p in shown)])
+    with plt.rc_context(plots.STYLE):
+        fig, ax = plt.subplots(figsize=(min(12.0, max(plots.FIGSIZE[0], 0.6 * len(devices))), plots.FIGSIZE[1]),
+                               dpi=plots.DPI)
+        width = 0.6 / max(len(labels), 1)
+        for i, label in enumerate(labels):
+            rows = {p.hardware: p for p in shown if p.label == label}
+            at = [d for d in devices if d in rows]
+            x = [devices.index(d) - 0.3 + width * (i + 0.5) for d in at]
+            y = [rows[d].cost_usd / scale for d in at]
+            err = [[(rows[d].cost_usd - (rows[d].cost_low_usd or rows[d].cost_usd)) / scale for d in at],
+                   [((rows[d].cost_high_usd or rows[d].cost_usd) - rows[d].cost_usd) / scale for d in at]]
+            ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, markersize=6, label=plots._escape(label),
+                        gid=f"cost-{i}")
+        plots._log_scale(ax, "y", [p.cost_usd / scale for p in shown] +
+                         [(p.cost_high_usd or p.cost_usd) / scale for p in shown])
+        ax.set_ylabel(f"cost to reach the target ({unit})")
+        ax.set_title("cost of reaching each target, by device (error bars: the fit's 95% interval)")
+        if len(labels) > 1:
+            ax.legend(loc="best")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.set_xlim(-0.6, len(devices) - 0.4)
+        bottom = plots._footnote(fig, list(left_out))
+        plots._fit_ticks(fig, ax, list(range(len(devices))), devices, bottom=bottom)
+        return _image(fig, plt, fmt, bottom)
 
 
 # ------------------------------------------------------------------------------------- projections
@@ -521,7 +747,8 @@ def cheaper_year_text(base, benchmark, target, budget_usd, devices, year, costs,
                            "budget_usd": budget_usd, "devices": devices, "first_year": year,
                            "cost_usd_by_year": dict(costs)}, indent=2)
     head = (f"{benchmark} at error {target:g} on {devices} x {base}'s line: "
-            + (f"first under ${budget_usd:,.4g} in {year}" if year else f"not under ${budget_usd:,.4g} by {costs[-1][0]}"))
+            + (f"first under ${budget_usd:,.4g} in {year}" if year
+               else f"not under ${budget_usd:,.4g} by {costs[-1][0]}"))
     rows = [[str(y), _fmt(c)] for y, c in costs]
     return head + "\n" + _render(["year", "cost ($)"], rows, ["year", "cost_usd"], [[y, c] for y, c in costs], fmt)
 
@@ -567,7 +794,8 @@ def quantum_estimate_text(q, fmt: str = "table") -> str:
             ["surface code", f"distance {q.resources['code_distance']}, {q.resources['physical_qubits']:,} physical "
                              f"qubits, Toffoli {q.resources['toffoli_time_s'] / MICRO:.3g} us"],
             ["quantum run", f"{_duration(v['quantum_time_s'])} (quantum steps {_duration(v['accelerated_time_s'])}, "
-                            f"classical rest {_duration(v['classical_rest_time_s'])}, I/O {_duration(v['io_time_s'])})"],
+                            f"classical rest {_duration(v['classical_rest_time_s'])}, "
+                            f"I/O {_duration(v['io_time_s'])})"],
             ["speedup", f"{v['speedup']:.3g}x (Amdahl limit " + (f"{v['amdahl_limit_speedup']:.3g}x)" if
                         math.isfinite(v["amdahl_limit_speedup"]) else "unbounded: all of the work is accelerated)")],
             ["ties at (each alone)", ", ".join(x for x in [
@@ -614,7 +842,7 @@ def limits_notes(r) -> str:
 
 
 # ------------------------------------------------------------------------------------- sweeps
-SWEEP_FORMATS = ("csv", "jsonl", "markdown", "latex")
+SWEEP_FORMATS = ("csv", "json", "jsonl", "markdown", "latex")
 
 
 def _cell(v) -> str:
@@ -633,6 +861,15 @@ def _latex(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in text)
 
 
+_NUMERIC_NAME = re.compile(r"(_s|_joules|_usd|_kg|_bytes|_fraction|_watts|_flops|_per_kwh|_years|_per_hour)$"
+                           r"|^(devices|pue)$")
+
+
+def _numeric_name(column: str) -> bool:
+    """A sweep column holds numbers (right-aligned in LaTeX) when its name carries a unit."""
+    return bool(_NUMERIC_NAME.search(column))
+
+
 class SweepWriter:
     """Rows of a sweep as text in one format, piece by piece: ``head()``, ``rows(batch)`` as they come,
     ``tail()``; so a file written as the sweep runs keeps every finished row if it is cut short."""
@@ -642,19 +879,25 @@ class SweepWriter:
             from .errors import CostsimError
 
             raise CostsimError(f"unknown sweep format '{fmt}'; use one of {', '.join(SWEEP_FORMATS)}", field="--format")
-        self.cols, self.fmt = cols, fmt
+        self.cols, self.fmt, self.count = cols, fmt, 0
 
     def head(self) -> str:
+        if self.fmt == "json":
+            return "["
         if self.fmt == "csv":
             return _csv(self.cols, [])
         if self.fmt == "markdown":
             return "| " + " | ".join(self.cols) + " |\n|" + "|".join("---" for _ in self.cols) + "|\n"
         if self.fmt == "latex":
-            return ("\\begin{tabular}{" + "l" * len(self.cols) + "}\n\\hline\n"
-                    + " & ".join(_latex(c) for c in self.cols) + " \\\\\n\\hline\n")
+            return latex_head(self.cols, [_numeric_name(c) for c in self.cols])
         return ""
 
     def rows(self, rows: list[dict]) -> str:
+        if self.fmt == "json":  # one array; ",\n" between rows, as they come
+            text = "".join(("," if self.count + i else "") + "\n" + json.dumps({c: r.get(c) for c in self.cols})
+                           for i, r in enumerate(rows))
+            self.count += len(rows)
+            return text
         if self.fmt == "jsonl":
             return "".join(json.dumps({c: r.get(c) for c in self.cols}) + "\n" for r in rows)
         if self.fmt == "csv":
@@ -664,10 +907,12 @@ class SweepWriter:
         if self.fmt == "markdown":
             return "".join("| " + " | ".join(_cell(r.get(c)).replace("|", "\\|") for c in self.cols) + " |\n"
                            for r in rows)
-        return "".join(" & ".join(_latex(_cell(r.get(c))) for c in self.cols) + " \\\\\n" for r in rows)
+        return "".join(latex_row([_cell(r.get(c)) for c in self.cols]) for r in rows)
 
     def tail(self) -> str:
-        return "\\hline\n\\end{tabular}\n" if self.fmt == "latex" else ""
+        if self.fmt == "json":
+            return "\n]\n"
+        return latex_tail() if self.fmt == "latex" else ""
 
 
 def sweep_text(rows: list[dict], fmt: str = "csv") -> str:
@@ -675,3 +920,14 @@ def sweep_text(rows: list[dict], fmt: str = "csv") -> str:
     cols = list(dict.fromkeys(k for r in rows for k in r))
     w = SweepWriter(cols, fmt)
     return w.head() + w.rows(rows) + w.tail()
+
+
+def data_table(rows: list[dict], fmt: str = "table") -> str:
+    """``costsim data list``: each data set, its licence, the commands that read it and where it lies."""
+    headers = ["data set", "what", "licence", "read by", "read from"]
+    raw = ["name", "title", "licence", "used_by", "folder"]
+    display = [[r["name"], r["title"], r["licence"], r["used_by"], r["shown_as"]] for r in rows]
+    if fmt == "table":
+        return "\n\n".join(f"{r['name']}: {r['title']}\n  licence:   {r['licence']}\n  read by:   {r['used_by']}"
+                           f"\n  read from: {r['folder']}" for r in rows)
+    return _render(headers, display, raw, [[r[k] for k in raw] for r in rows], fmt)

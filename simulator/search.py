@@ -44,24 +44,55 @@ def candidate_plans(workload, devices: int, devices_per_node: int) -> Iterator[P
                             yield Plan(tp=tp, pp=pp, dp=dp, ep=ep, mb=mb, zero=zero, sp=sp)
 
 
+def _has_plan(workload, devices: int, devices_per_node: int) -> bool:
+    return next(iter(candidate_plans(workload, devices, devices_per_node)), None) is not None
+
+
+def nearest_device_counts(workload, devices: int, devices_per_node: int) -> tuple[int | None, int | None]:
+    """The nearest device counts below and above ``devices`` for which some plan divides the work
+    (None where there is none: below, down to 1; above, up to four times ``devices`` plus 64)."""
+    below = next((d for d in range(devices - 1, 0, -1) if _has_plan(workload, d, devices_per_node)), None)
+    above = next((d for d in range(devices + 1, 4 * devices + 65) if _has_plan(workload, d, devices_per_node)),
+                 None)
+    return below, above
+
+
+def no_factorisation(workload, devices: int, devices_per_node: int) -> str:
+    """Why no plan exists for ``devices`` devices, naming the constraints, and the nearest counts that work."""
+    gbs = workload.training.global_batch_size
+    if isinstance(workload, TransformerWorkload):
+        what = (f"no factorisation of {devices} into tp x pp x dp has tp dividing the {workload.heads} heads "
+                f"(tp at most {devices_per_node}, within a node), pp dividing the {workload.layers} layers and dp "
+                f"dividing the global batch of {gbs}")
+    else:
+        what = (f"a {workload.kind} workload is split data parallel only, and dp = {devices} does not divide the "
+                f"global batch of {gbs}")
+    near = [str(d) for d in nearest_device_counts(workload, devices, devices_per_node) if d is not None]
+    hint = f"; nearest device counts that work: {' and '.join(near)}" if near else ""
+    return f"no plan for {devices} devices: {what}{hint}"
+
+
 def search(profile, workload, devices: int, objective: str = "time", options: RunOptions | None = None,
            top: int = 10) -> list[tuple[Plan, Estimate]]:
     """The ``top`` plans that fit, best first by ``objective`` (time, cost or energy)."""
     if objective not in OBJECTIVES:
-        raise CostsimError(f"unknown objective '{objective}'; known: {', '.join(OBJECTIVES)}", field="--objective")
+        raise CostsimError(f"unknown objective '{objective}'; known: {', '.join(OBJECTIVES)}", field="objective")
     base = options or RunOptions(devices=devices)
     key = OBJECTIVES[objective]
-    found, last_error = [], None
-    domain = profile.topology.scale_up_domain_devices or profile.devices_per_node
-    for plan in candidate_plans(workload, devices, min(domain, 64)):
+    found, last_error, candidates = [], None, 0
+    domain = min(profile.topology.scale_up_domain_devices or profile.devices_per_node, 64)
+    for plan in candidate_plans(workload, devices, domain):
+        candidates += 1
         try:
             e = estimate_run(profile, workload, base.model_copy(update={"devices": devices, "plan": plan}))
         except CostsimError as err:  # does not fit, or not valid here: not a candidate
             last_error = err
             continue
         found.append((plan, e))
+    if not candidates:
+        raise CostsimError(no_factorisation(workload, devices, domain), field="devices")
     if not found:
         reason = f" (for example: {last_error.problem})" if last_error else ""
-        raise CostsimError(f"no plan for {devices} devices fits{reason}", field="--plan")
+        raise CostsimError(f"no plan for {devices} devices fits{reason}", field="devices")
     found.sort(key=lambda pe: (getattr(pe[1], key), pe[1].step_time_s))
     return found[:top]

@@ -6,7 +6,8 @@ from simulator.loader import bundled_names, load_profile, load_workload, raw_pro
 
 UNIT_SUFFIXES = ("_s", "_bytes", "_flops", "_flops_per_s", "_bytes_per_s", "_watts", "_joules", "_usd",
                  "_usd_per_hour", "_kg_co2", "_fraction")
-UNITLESS = {"year", "devices_per_node", "scale_up_domain_devices", "inter_oversubscription", "exponent", "magic_state_factories", "logical_qubits",
+UNITLESS = {"year", "devices_per_node", "scale_up_domain_devices", "inter_oversubscription", "exponent",
+            "magic_state_factories", "logical_qubits",
             "cycles_per_toffoli", "classical_parallelism", "degree", "sparse_2_4_accelerated",
             # per-dtype rates: the unit is in the parent's name (peak_dense_flops_per_s)
             "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
@@ -70,3 +71,12 @@ def test_what_if_profile_is_a_three_line_override():
 def test_workload_loads_and_cites_sources(name):
     w = load_workload(name)
     assert w.name == name and w.sources
+
+
+def test_h100_derates_as_the_calibrated_h200_does():
+    """The H100 SXM (the same GH100 die at the same 700 W limit) takes the H200's fitted power-limit
+    derating; a refit of the H200 must carry over."""
+    from simulator.loader import load_profile
+
+    assert load_profile("h100-sxm").efficiency.sustained_compute_fraction == \
+        load_profile("h200").efficiency.sustained_compute_fraction

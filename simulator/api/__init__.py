@@ -6,8 +6,8 @@ Each command of the CLI is a function here with the same name (``estimate``, ``c
 ``.to_dict()`` and ``.table(fmt)``. The modules group them by theme.
 """
 from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files, calibrate_from_records
-from .commands import calibrate, profiles, validate, workloads
-from .core import (SHARED, CompareRow, Pair, Rows, compare, estimate, plan, run_options, strategies,
+from .commands import calibrate, data, profiles, validate, workloads
+from .core import (CURRENT_HARDWARE, CompareRow, Pair, Rows, compare, estimate, plan, run_options, strategies,
                    strategy_definitions, workload_summary)
 from .projections import (LimitsReport, cheaper_year, hardware_trends, limits, lm_limits, profile_trends, project,
                      scaling_fits, thompson_rows)

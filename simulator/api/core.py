@@ -1,23 +1,23 @@
 """Estimates, comparisons, plans and strategy tables: the closed-form entry points."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from pydantic import ValidationError
 
-from ..errors import CostsimError
-from ..plan import parse_plan
+from .. import human
+from ..errors import CostsimError, OutOfMemoryError, UnsupportedError
+from ..plan import Plan, parse_plan
 from ..estimate import Estimate, RunOptions, estimate_run
 from ..hardware import ClassicalProfile, Strict
 from ..loader import (apply_overrides, bundled_names, finish_profile, load_profile, load_workload, raw_profile,
-                      raw_workload, resolve, validate_workload)
+                      raw_workload, resolve, validate_workload, where)
 from ..regions import PUE
-from ..units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
+from ..units import GIGA, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from ..workload import CNNWorkload, TransformerWorkload
 
-# the shared data folder beside the project (calibration, validation and reference data)
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 
 class Rows(tuple):
     """A result that is a list of rows (compare, plan, strategies): iterate it as a tuple, or take it
@@ -37,10 +37,11 @@ class Rows(tuple):
             return x
         return [plain(r) for r in self]
 
-    def table(self, fmt: str = "table") -> str:
+    def table(self, fmt: str = "table", **options) -> str:
+        """The CLI's table; ``options`` go to the renderer (compare: ``columns``)."""
         from .. import report as report_layer
 
-        return getattr(report_layer, self._render)(list(self), fmt)
+        return getattr(report_layer, self._render)(list(self), fmt, **options)
 
 
 class Pair(tuple):
@@ -108,6 +109,12 @@ def _load(hardware, workload, sets: Iterable[str]):
 
 
 _HARDWARE_FIELDS = ("kind", "cloud_price_usd_per_hour", "purchase_price_usd", "efficiency")
+# parameters of a run rather than fields of a file: errors about them name no file
+_OPTION_FIELDS = frozenset(RunOptions.model_fields) | {"objective", "fit", "columns", "hardware", "options"}
+
+
+def _option_field(field: str | None) -> bool:
+    return bool(field) and (field.startswith("--") or field.split(".")[0] in _OPTION_FIELDS)
 
 
 def _run(profile, wl, opts, hw_source: str | None, wl_source: str | None) -> Estimate:
@@ -116,27 +123,93 @@ def _run(profile, wl, opts, hw_source: str | None, wl_source: str | None) -> Est
     try:
         return estimate_run(profile, wl, opts)
     except CostsimError as err:
-        if err.field and err.field.startswith("--"):  # the command line's own option
+        if _option_field(err.field):  # the run's own options (plan, devices), not a file's
             raise
         source = hw_source if err.field in _HARDWARE_FIELDS else wl_source
         raise err.with_source(source) if source else err
 
 
+FITS = ("strict", "accumulate")
+
+
+def _check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise CostsimError(f"unknown fit '{fit}'; known: {', '.join(FITS)}", field="fit")
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _run_fitted(profile, wl, opts: RunOptions, fit: str, hw_source: str | None, wl_source: str | None) -> Estimate:
+    """``_run``; with ``fit='accumulate'``, a run that does not fit at its micro-batch runs with gradient
+    accumulation instead: the largest micro-batch dividing a replica's batch that fits (an explicit
+    ``mb`` in the plan is kept as given). Only a run that does not fit at micro-batch 1 is an error."""
+    try:
+        return _run(profile, wl, opts, hw_source, wl_source)
+    except OutOfMemoryError:
+        plan0 = opts.plan or Plan(dp=opts.devices)
+        if fit != "accumulate" or plan0.mb is not None or not isinstance(profile, ClassicalProfile):
+            raise
+        per_replica = wl.training.global_batch_size // plan0.dp
+        tried = wl.training.micro_batch_size or (per_replica if plan0.pp == 1 else 1)
+        smaller = [d for d in _divisors(per_replica) if d < tried]
+        if not smaller:
+            raise
+
+    def attempt(mb: int) -> Estimate | None:
+        try:
+            return _run(profile, wl, opts.model_copy(update={"plan": plan0.model_copy(update={"mb": mb})}),
+                        hw_source, wl_source)
+        except OutOfMemoryError as err:
+            if mb == 1:
+                raise OutOfMemoryError("does not fit even at micro-batch 1 (gradient accumulation cannot help): "
+                                   + err.problem.removeprefix("does not fit: "), source=err.source,
+                                   field=err.field) from None
+            return None
+
+    best, lo, hi = attempt(1), 0, len(smaller) - 1  # memory grows with the micro-batch: bisect
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        found = attempt(smaller[mid])
+        if found is None:
+            hi = mid - 1
+        else:
+            best, lo = found, mid
+    mb = smaller[lo]
+    note = (f"gradient accumulation: {per_replica} samples per replica do not fit at micro-batch {tried}; "
+            f"micro-batch {mb} is the largest that fits in {profile.memory_bytes / GIGA:.3g} GB, "
+            f"{per_replica // mb} micro-batches per step")
+    return best.model_copy(update={"assumptions": best.assumptions + (note,)})
+
+
 def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict, *, sets: Iterable[str] = (),
-             pricing: str = "auto", **options) -> Estimate:
+             pricing: str = "auto", fit: str = "strict", **options) -> Estimate:
     """Estimate one training run. ``hardware`` and ``workload``: bundled names, paths, dicts or models.
 
-    Options: devices, plan ('tp=8,pp=16,dp=4,mb=2' or a Plan), region, grid_g_co2_per_kwh, pue (a number or a facility class), pricing
-    ('auto', 'cloud' or 'owned'), lifetime_years, electricity_usd_per_kwh. ``sets``: ``field=value``
-    overrides as on the command line.
+    Options: devices, plan ('tp=8,pp=16,dp=4,mb=2' or a Plan), region, grid_g_co2_per_kwh, pue (a number
+    or a facility class), pricing ('auto', 'cloud' or 'owned'), lifetime_years, electricity_usd_per_kwh.
+    ``sets``: ``field=value`` overrides as on the command line. ``fit``: 'strict' (a run that does not fit
+    at its micro-batch is an error) or 'accumulate' (it runs with gradient accumulation at the largest
+    micro-batch that fits; the estimate's assumptions say which). Under pricing 'auto' a device with no
+    price at all is priced at its electricity alone (``pricing='electricity'``, and an assumption says so).
     """
+    _check_fit(fit)
     profile, wl = _load(hardware, workload, sets)
     if options.get("plan") == "auto":
         best = plan(profile, wl, devices=options.pop("devices", None) or 1, pricing=pricing,
                     **{k: v for k, v in options.items() if k != "plan"}, top=1)
         return best[0][1]
     opts = run_options(pricing=pricing, **options)
-    return _run(profile, wl, opts, _source(hardware, "hardware"), _source(workload, "workload"))
+    run = _electricity_only if pricing == "auto" and _unpriced(profile) else _run_fitted
+    return run(profile, wl, opts, fit, _source(hardware, "hardware"), _source(workload, "workload"))
+
+
+def _unpriced(profile) -> bool:
+    """A classical device with neither a cloud nor a purchase price (a freshly calibrated CPU, an FPGA
+    with no published price): under pricing 'auto' its runs are priced at their electricity alone."""
+    return (isinstance(profile, ClassicalProfile) and profile.cloud_price_usd_per_hour is None
+            and profile.purchase_price_usd is None)
 
 
 def plan(hardware, workload, *, devices: int, objective: str = "time", top: int = 10, sets: Iterable[str] = (),
@@ -163,44 +236,116 @@ def load_reference(kind: str, name: str, extra: tuple = ()):
 def _source(ref, what: str) -> str | None:
     if isinstance(ref, str):
         try:
-            return str(resolve(ref, what))
+            return where(resolve(ref, what))
         except CostsimError:
             return None
     return None
 
 
+# The devices ``compare`` runs on by default: the current generation of each kind bundled (data
+# centre GPUs, a TPU, an AI ASIC, a server CPU, an FPGA). ``compare(hardware="all")`` adds the
+# historical and what-if profiles (and the quantum one, which keeps its row with the reason).
+CURRENT_HARDWARE = ("h200", "h100-sxm", "a100-sxm-80gb", "tpu-v5p", "gaudi3", "xeon-8480", "alveo-u280")
+
+
 class CompareRow(Strict):
     hardware: str
     estimate: Estimate | None
-    problem: str | None
+    problem: str | None  # the full reason a device was not estimated
+    reason: str | None = None  # the same in one line of under 100 characters, for tables
 
 
-def compare(hardware: Iterable[str | Mapping | Strict] | None, workload, *, sets: Iterable[str] = (),
-            pricing: str = "auto", **options) -> list[CompareRow]:
-    """Estimate the same workload on several devices (default: every bundled classical profile).
+_SHORT = 99
+_NO_PLAN = re.compile(r"no plan for (\d+) devices: no factorisation.*?(?:nearest device counts that work: (.*))?$")
+_NEEDS = re.compile(r"needs ([\d.,]+ GB) per device .*?has ([\d.,]+ GB)")
 
-    A device on which the run cannot be estimated (it does not fit, has no price, is a quantum
-    profile) keeps its row, with the reason instead of an estimate.
+
+def short_reason(err: CostsimError) -> str:
+    """One line of under 100 characters saying why a device was not estimated."""
+    problem = err.problem
+    if isinstance(err, OutOfMemoryError):
+        m = _NEEDS.search(problem)
+        where = " even at micro-batch 1" if "micro-batch 1" in problem else ""
+        if m:
+            need, has = (human.bytes_(float(g.removesuffix(" GB").replace(",", "")) * GIGA) for g in m.groups())
+            return f"does not fit{where}: needs {need} per device, has {has}"
+    plan_for = _NO_PLAN.match(problem)
+    if plan_for:
+        near = f"; nearest that do: {plan_for.group(2)}" if plan_for.group(2) else ""
+        return f"no tp x pp x dp plan for {plan_for.group(1)} devices divides the work{near}"
+    if isinstance(err, UnsupportedError) and err.field == "kind":
+        return "quantum accelerator: no training cost model yet"
+    first = problem.split("; ")[0]
+    return first if len(first) <= _SHORT else first[:_SHORT - 1].rstrip() + "…"
+
+
+_NO_PRICE = {"cloud": ("cloud_price_usd_per_hour", "no cloud price (pricing 'owned' would use its purchase price)"),
+             "owned": ("purchase_price_usd", "no purchase price (pricing 'cloud' would use its cloud price)")}
+
+
+def _electricity_only(profile, wl, opts: RunOptions, fit: str, hw_source, wl_source) -> Estimate:
+    """A device with no price at all, under pricing 'auto': the run priced at its electricity alone
+    (``pricing='electricity'``), so its time, energy and CO2 still compare; the assumptions say so."""
+    free = profile.model_copy(update={"purchase_price_usd": 0.0})  # no purchase cost counted, not a price
+    e = _run_fitted(free, wl, opts.model_copy(update={"pricing": "owned"}), fit, hw_source, wl_source)
+    note = (f"cost is electricity alone: {profile.name} has neither a cloud price nor a purchase price, so no "
+            f"rental or amortisation is counted")
+    kept = tuple(a for a in e.assumptions if not a.startswith("owned hardware: purchase price"))
+    return e.model_copy(update={"pricing": "electricity", "assumptions": kept + (note,)})
+
+
+def _compare_names(hardware) -> list:
+    if hardware is None or hardware == "current":
+        return list(CURRENT_HARDWARE)
+    if hardware == "all":
+        return bundled_names("hardware")
+    if isinstance(hardware, (str, Mapping, Strict)):
+        return [hardware]
+    return list(hardware)
+
+
+def compare(hardware: Iterable[str | Mapping | Strict] | str | None, workload, *, sets: Iterable[str] = (),
+            pricing: str = "auto", fit: str = "accumulate", **options) -> list[CompareRow]:
+    """Estimate the same workload on several devices: names, paths, dicts or models; ``None`` (or
+    'current') for :data:`CURRENT_HARDWARE`, 'all' for every bundled profile.
+
+    ``fit='accumulate'`` (the default) runs a workload that does not fit a device at its batch with
+    gradient accumulation, at the largest micro-batch that fits, as a user would; 'strict' does not.
+    A device on which the run cannot be estimated (it does not fit even at micro-batch 1, has no price
+    of the kind asked for, is a quantum profile) keeps its row, with the reason instead of an estimate.
+    Under pricing 'auto' a device with no price at all is priced at its electricity alone
+    (``pricing='electricity'``).
     """
-    names = list(hardware) if hardware is not None else bundled_names("hardware")
+    _check_fit(fit)
+    names = _compare_names(hardware)
     rows = []
     auto = options.get("plan") == "auto"
     for hw in names:
         profile, wl = _load(hw, workload, sets)  # bad input is an error, not a row
+        hw_source, wl_source = _source(hw, "hardware"), _source(workload, "workload")
         try:
+            if pricing in _NO_PRICE and isinstance(profile, ClassicalProfile) \
+                    and getattr(profile, _NO_PRICE[pricing][0]) is None:
+                other = "purchase_price_usd" if pricing == "cloud" else "cloud_price_usd_per_hour"
+                why = _NO_PRICE[pricing][1] if getattr(profile, other) is not None else \
+                    "no price: neither a cloud nor a purchase price"
+                rows.append(CompareRow(hardware=profile.name, estimate=None, problem=why, reason=why))
+                continue
+            unpriced = pricing == "auto" and _unpriced(profile)
             if auto:  # the fastest plan that fits on this device
                 others = {k: v for k, v in options.items() if k not in ("plan", "devices")}
                 found = plan(profile, wl, devices=options.get("devices") or 1, pricing=pricing, top=1, **others)
                 rows.append(CompareRow(hardware=profile.name, problem=None, estimate=found[0][1]))
                 continue
             opts = run_options(pricing=pricing, **options)
+            run = _electricity_only if unpriced else _run_fitted
             rows.append(CompareRow(hardware=profile.name, problem=None,
-                                   estimate=_run(profile, wl, opts, _source(hw, "hardware"),
-                                                 _source(workload, "workload"))))
+                                   estimate=run(profile, wl, opts, fit, hw_source, wl_source)))
         except CostsimError as err:
-            if err.field and err.field.startswith("--") and not auto:
+            if _option_field(err.field) and not auto:
                 raise
-            rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line()))
+            rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line(),
+                                   reason=short_reason(err)))
     return Rows(rows, "comparison_table")
 
 
