@@ -43,8 +43,9 @@ def train_step(params, x: np.ndarray, y: np.ndarray, lr: float = 1e-3) -> float:
     return loss
 
 
-def median_step_s(sizes: list[int], batch: int, rng: np.random.Generator, warmup: int = 2, reps: int = 7) -> float:
-    """Median wall time of one training step, after warm-up steps."""
+def step_times_s(sizes: list[int], batch: int, rng: np.random.Generator, warmup: int = 2, reps: int = 7
+                 ) -> list[float]:
+    """Wall times of ``reps`` training steps, after warm-up steps."""
     params = init(rng, sizes)
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     y = rng.integers(0, sizes[-1], size=batch)
@@ -55,4 +56,9 @@ def median_step_s(sizes: list[int], batch: int, rng: np.random.Generator, warmup
         t0 = time.perf_counter()
         train_step(params, x, y)
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return times
+
+
+def median_step_s(sizes: list[int], batch: int, rng: np.random.Generator, warmup: int = 2, reps: int = 7) -> float:
+    """Median wall time of one training step, after warm-up steps."""
+    return float(np.median(step_times_s(sizes, batch, rng, warmup, reps)))

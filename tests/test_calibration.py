@@ -66,3 +66,62 @@ def test_groups_without_measurements_keep_the_base_values(h200_records):
     assert result.efficiency.memory_class_fraction == base.efficiency.memory_class_fraction
     assert result.power == base.power
     assert any("kept from the base profile" in n for n in result.notes)
+
+
+# ---------------------------------------------------------------- fit bound and CPU profile pieces
+def test_the_bundled_h200_fit_is_within_the_bounds_a_calibration_is_refused_at(h200_records):
+    from simulator.calibration import FIT_BOUNDS_MEDIAN_FRACTION, fit_bound_failures
+
+    measurements, operators = h200_records
+    assert FIT_BOUNDS_MEDIAN_FRACTION == {"gemm": 0.25, "memory": 0.50}
+    assert fit_bound_failures(fit(load_profile("h200"), measurements + operators)) == []
+
+
+def test_power_is_scaled_to_the_cpus_used_only_where_the_base_is_bigger():
+    from simulator.calibration import scaled_power
+
+    xeon = load_profile("xeon-8480")
+    power, status, note = scaled_power(xeon, "xeon-8480", 8, "Intel(R) Xeon(R) Platinum 8375C")
+    assert (power.tdp_watts, power.idle_watts, power.host_per_device_watts) == (25.0, 4.5, 150 * 8 / 112)
+    assert power.compute_bound_fraction == xeon.power.compute_bound_fraction
+    assert status == "estimate" and "same family (Xeon)" in note
+    power, status, note = scaled_power(xeon, "xeon-8480", 112, "Intel(R) Xeon(R) Platinum 8480+")
+    assert power == xeon.power and status == "assumption" and "unscaled" in note
+    power, status, note = scaled_power(xeon, "my-own-cpu", 2, "Intel(R) Xeon(R) Processor")
+    assert power == xeon.power and status == "assumption" and "does not know" in note
+
+
+def test_machine_info_reports_the_cpus_this_process_may_use_and_the_memory():
+    import os
+
+    from simulator.measure import machine_info
+
+    info = machine_info()
+    assert info["cpus_allowed"] == len(os.sched_getaffinity(0)) <= info["cpu_count"]
+    assert info["memory_bytes"] == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_blas_thread_count_comes_from_the_environment_when_the_library_is_not_asked(monkeypatch):
+    import importlib.util
+
+    from simulator.measure import blas_info
+
+    if importlib.util.find_spec("threadpoolctl"):
+        assert blas_info(2)["blas_threads_from"] == "threadpoolctl"
+        return
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    assert (blas_info(2)["blas_threads"], blas_info(2)["blas_threads_from"]) == (3, "environment OPENBLAS_NUM_THREADS")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    assert blas_info(5)["blas_threads"] == 5 and blas_info(5)["blas_threads_from"].startswith("assumed")
+
+
+def test_interleaved_sweep_times_every_point_in_every_round():
+    from simulator.measure import Plan, interleaved_times
+
+    calls, rounds = [], []
+    plan = Plan((), (), 1, (), (), rounds=4, min_rounds=2, budget_s=1e9)
+    times = interleaved_times([lambda: calls.append("a"), lambda: calls.append("b")], plan, rounds.append)
+    assert [len(t) for t in times] == [4, 4] and rounds == [1, 2, 3, 4]
+    assert calls == ["a", "a", "b", "b"] * 4  # an untimed call, then the timed one, point after point

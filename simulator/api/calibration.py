@@ -22,33 +22,63 @@ def _base_for_calibration(base: str, measured: dict | None):
     return profile
 
 
+DRIFT_HINT = "the measurements are not consistent with one another: check them"
+CPU_HINT = ("the machine's speed probably changed while it was measured (another process preempting the BLAS "
+            "threads): rerun on a quieter machine, or with OPENBLAS_NUM_THREADS=1 to measure one core")
+
+
+def check_fit(result: "FitResult", force: bool, hint: str = DRIFT_HINT) -> str:
+    """Refuse a fit worse than the stated bounds (``calibration.FIT_BOUNDS_MEDIAN_FRACTION``, on the GEMM
+    and streaming groups) unless ``force``; return the warning a forced profile carries ('' if none)."""
+    from ..calibration import fit_bound_failures, fit_bound_problem
+
+    failures = fit_bound_failures(result)
+    if not failures:
+        return ""
+    problem = fit_bound_problem(failures)
+    if not force:
+        raise CostsimError(f"{problem}: no profile written; {hint}; or give --force to write it with a warning",
+                           field="calibrate")
+    return (f"written with --force although the fit is worse than its bound: {problem}; estimates on it "
+            "inherit that error.")
+
+
 def calibrate_from_records(records: list[dict], *, base: str, name: str, source_files: str,
-                           provenance: str, measured: dict | None = None) -> tuple[str, "FitResult"]:
-    """Fit ``records`` on top of the ``base`` profile; return the new profile's YAML text and the fit."""
+                           provenance: str, measured: dict | None = None, force: bool = False
+                           ) -> tuple[str, "FitResult"]:
+    """Fit ``records`` on top of the ``base`` profile; return the new profile's YAML text and the fit.
+    A fit worse than the bound is refused unless ``force`` (see ``check_fit``)."""
     from ..calibration import calibrated_profile_text, fit
 
     result = fit(_base_for_calibration(base, measured), records)
-    return calibrated_profile_text(base, name, result, provenance, source_files, measured), result
+    warning = check_fit(result, force)
+    return calibrated_profile_text(base, name, result, provenance, source_files, measured, warning), result
 
 
-def calibrate_files(paths: list[str], *, base: str = "h200", name: str) -> tuple[str, "FitResult"]:
-    """``costsim calibrate --from``: fit measurement files in the format of ../shared/calibration/h200."""
+def calibrate_files(paths: list[str], *, base: str = "h200", name: str, force: bool = False
+                    ) -> tuple[str, "FitResult"]:
+    """``costsim calibrate --from``: fit measurement files in the format of the bundled H200 files
+    (``costsim data path h200``)."""
     from ..loader import load_measurements
 
     records = [r for p in paths for r in load_measurements(p)]
     kinds = sorted({r["kind"] for r in records})
     provenance = f"{len(records)} records ({', '.join(kinds)}) from {len(paths)} file(s)"
     return calibrate_from_records(records, base=base, name=name, source_files=", ".join(paths),
-                                  provenance=provenance)
+                                  provenance=provenance, force=force)
 
 
-def calibrate_cpu(*, quick: bool, base: str = "xeon-8480", name: str, rng=None, progress=None
-                  ) -> tuple[str, "FitResult", list[dict]]:
-    """``costsim calibrate --device cpu``: measure this machine through numpy and fit a profile whose
-    peaks are the best measured rates. Returns the YAML text, the fit and the raw records."""
+def calibrate_cpu(*, quick: bool, base: str = "xeon-8480", name: str, rng=None, progress=None,
+                  keep_price: bool = False, force: bool = False) -> tuple[str, "FitResult", list[dict]]:
+    """``costsim calibrate --device cpu``: measure this machine through numpy and write a self-contained
+    profile: peaks, bandwidth, memory size and call overhead measured; GEMM and streaming curves
+    fitted; power scaled from ``base`` by the CPUs used; everything else borrowed from ``base`` and
+    marked so; no price unless ``keep_price``. A fit worse than the bound is refused unless ``force``.
+    Returns the YAML text, the fit and the raw records."""
     import numpy as np
 
-    from ..loader import read_cpu_model
+    from ..calibration import cpu_profile_text, fit
+    from ..loader import parse_yaml_text, read_cpu_model
     from ..measure import measure_cpu, measured_peaks
 
     records = measure_cpu(rng or np.random.default_rng(0), quick=quick, progress=progress)
@@ -58,14 +88,16 @@ def calibrate_cpu(*, quick: bool, base: str = "xeon-8480", name: str, rng=None, 
     measured = {"peak_dense_flops_per_s": {d: peaks.get(d) for d in
                                            ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")},
                 "memory_bandwidth_bytes_per_s": peaks["bandwidth"], "sparse_2_4_accelerated": False}
-    provenance = (f"{env['device']}, {env['cpu_count']} logical CPUs, numpy {env['numpy']} with {env['blas']} "
-                  f"on {env['threads']} threads, {'quick' if quick else 'full'} sweep, measured {env['when']}")
-    text, result = calibrate_from_records(records, base=base, name=name, source_files="numpy microbenchmarks",
-                                          provenance=provenance, measured=measured)
+    base_profile = _base_for_calibration(base, measured)
+    result = fit(base_profile, records)
+    warning = check_fit(result, force, CPU_HINT)
+    text = cpu_profile_text(name=name, base_name=base, base=base_profile, result=result, env=env, peaks=peaks,
+                            keep_price=keep_price, warning=warning)
+    finish_profile(parse_yaml_text(text, f"calibrated profile {name}"), f"calibrated profile {name}")  # valid
     return text, result, records
 
 
-def calibrate_cuda(*, quick: bool, base: str = "h200", name: str, progress=None
+def calibrate_cuda(*, quick: bool, base: str = "h200", name: str, progress=None, force: bool = False
                    ) -> tuple[str, "FitResult", list[dict]]:
     """``costsim calibrate --device cuda``: measure the first NVIDIA GPU through PyTorch (an optional
     extra), NVML power included where pynvml is installed, in the shared measurement format."""
@@ -76,7 +108,7 @@ def calibrate_cuda(*, quick: bool, base: str = "h200", name: str, progress=None
     provenance = (f"{env.get('name')}, torch {env.get('torch')}, {'quick' if quick else 'full'} sweep, "
                   f"measured {env.get('when')}")
     text, result = calibrate_from_records(records, base=base, name=name, source_files="PyTorch microbenchmarks",
-                                          provenance=provenance)
+                                          provenance=provenance, force=force)
     return text, result, records
 
 
