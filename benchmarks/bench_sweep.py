@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Sweep speed: a grid of 120,000 closed-form scenarios (160 runs x 750 option points: every bundled region), evaluated and
+"""Sweep speed: a grid of 120,000 closed-form scenarios (160 runs x 750 option points: every bundled
+region), evaluated and
 written as CSV, serial and with two worker processes; each timed cold (fresh process) and warm.
 
     python benchmarks/bench_sweep.py

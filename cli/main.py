@@ -12,13 +12,15 @@ import click
 
 from simulator import api, report
 from simulator import report as report_layer
+from simulator.bundled import ENVIRONMENT_VARIABLE
 from simulator.errors import CostsimError
 from simulator.loader import (bundled_names, load_profile, load_workload, make_folder, open_rows_file, raw_profile,
                               validate_profile, write_bytes_atomically, write_text_atomically)
-from simulator.regions import GRID_G_CO2_PER_KWH, PUE
+from simulator.show import LIST_FORMATS, SHOW_FORMATS, listing, profile_text, workload_text
+from simulator.regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
+                               GRID_G_CO2_PER_KWH, PUE)
 from simulator.units import GIGA, SECONDS_PER_HOUR
 
-FORMATS = click.Choice(["table", "json", "csv", "markdown"])
 
 
 def fail(message: str) -> None:
@@ -52,34 +54,146 @@ class OneLineErrors(click.Group):
             fail(err.format_message() + hint)
 
 
-def run_options(f):
-    """Options shared by estimate and compare."""
-    opts = [
+def data_option(dataset: str, prefix: str = "", suffix: str = ""):
+    """``--data DIR``: the folder a command reads its data set from instead of the bundled copy (or
+    ``$COSTSIM_DATA``). One definition, so every data-reading command says the same."""
+    return click.option("--data", default=None, metavar="DIR",
+                        help=f"{prefix}folder of {dataset} data{suffix} [default: ${ENVIRONMENT_VARIABLE}, "
+                             "else the copy bundled in the package; see 'costsim data list']")
+
+
+# ------------------------------------------------------------------ option families, each defined once
+# Every command that takes one of these takes it from here, so a flag means the same (name, type,
+# default, help) everywhere; tests/test_cli_options.py walks the command tree and checks it.
+TABLE_FORMATS = ("table", "json", "csv", "markdown")
+SWEEP_FORMATS = ("csv", "json", "jsonl", "markdown", "latex")
+
+_COST_HELP = {
+    "region": f"named grid for carbon intensity [default: {DEFAULT_REGION}]",
+    "grid": "grid carbon intensity in gCO2e/kWh (overrides --region)",
+    "pue": f"power usage effectiveness, a number >= 1 or one of {', '.join(PUE)} [default: {DEFAULT_PUE:g}]",
+    "pricing": "cloud: price per device-hour; owned: purchase amortised plus electricity; "
+               "auto: cloud where the profile has a cloud price [default: auto]",
+    "lifetime_years": f"amortisation period for owned hardware, in years [default: {DEFAULT_LIFETIME_YEARS:g}]",
+    "electricity_usd_per_kwh": f"electricity price for owned hardware, in $/kWh "
+                               f"[default: {DEFAULT_ELECTRICITY_USD_PER_KWH:g}]",
+}
+QUIET_HELP = "no progress bar and no progress messages on stderr (the result is printed as usual)"
+SET_HELP = ("override a workload or profile field for this run; VALUE may be *FACTOR "
+            "(e.g. --set global_batch_size=32 --set hardware.memory_bandwidth_bytes_per_s=*2)")
+
+
+def _stack(f, opts):
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def carbon_options(f):
+    """--region, --grid-intensity, --pue: where the run's energy comes from (parameters region, grid, pue)."""
+    return _stack(f, [
+        click.option("--region", type=click.Choice(sorted(GRID_G_CO2_PER_KWH)), default=None,
+                     help=_COST_HELP["region"]),
+        click.option("--grid-intensity", "grid", type=float, default=None, help=_COST_HELP["grid"]),
+        click.option("--pue", default=None, help=_COST_HELP["pue"]),
+    ])
+
+
+def pricing_options(f):
+    """--pricing, --lifetime-years, --electricity-usd-per-kwh: how device time is paid for."""
+    return _stack(f, [
+        click.option("--pricing", type=click.Choice(["auto", "cloud", "owned"]), default="auto",
+                     help=_COST_HELP["pricing"]),
+        click.option("--lifetime-years", type=float, default=None, help=_COST_HELP["lifetime_years"]),
+        click.option("--electricity-usd-per-kwh", type=float, default=None,
+                     help=_COST_HELP["electricity_usd_per_kwh"]),
+    ])
+
+
+def cost_options(f):
+    """The carbon and pricing options of every command that prices a run (see ``_cost``)."""
+    return carbon_options(pricing_options(f))
+
+
+def cost_axes(f):
+    """The same options for ``sweep``, where each is an axis: a comma-separated list of values."""
+    listed = "comma-separated, one axis: "
+    return _stack(f, [
+        click.option("--region", "regions", default=None, help=listed + _COST_HELP["region"]),
+        click.option("--grid-intensity", "grids", default=None,
+                     help=listed + "grid carbon intensities in gCO2e/kWh (grids besides any --region ones)"),
+        click.option("--pue", default=None, help=listed + _COST_HELP["pue"]),
+        click.option("--pricing", default=None, help=listed + _COST_HELP["pricing"]),
+        click.option("--lifetime-years", default=None, help=listed + _COST_HELP["lifetime_years"]),
+        click.option("--electricity-usd-per-kwh", default=None, help=listed + _COST_HELP["electricity_usd_per_kwh"]),
+    ])
+
+
+def set_option(f):
+    """--set FIELD=VALUE (repeatable), on every command that loads a profile or a workload (parameter sets)."""
+    return click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)(f)
+
+
+def format_options(*formats: str, default: str | None = "first"):
+    """--format (one of ``formats``; default the first) and --json, the same as --format json (parameters
+    fmt and as_json; ``_format(fmt, as_json)`` folds them)."""
+    default = formats[0] if default == "first" else default
+
+    def decorate(f):
+        return _stack(f, [
+            click.option("--format", "fmt", type=click.Choice(list(formats)), default=default,
+                         help=f"output format [default: {default or 'from the --out extension, else csv'}]"),
+            click.option("--json", "as_json", is_flag=True, help="same as --format json"),
+        ])
+    return decorate
+
+
+def quiet_option(f):
+    """--quiet, on every command with a progress bar or progress messages on stderr (parameter quiet)."""
+    return click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)(f)
+
+
+def _format(fmt, as_json: bool):
+    return "json" if as_json else fmt
+
+
+def run_options(f=None, *, formats: tuple[str, ...] = TABLE_FORMATS):
+    """Options shared by estimate, compare and simulate: devices and plan, cost, --set, format (one of
+    ``formats``: ``@run_options(formats=PAPER_FORMATS)`` for the commands that also write LaTeX)."""
+    if f is None:
+        return lambda g: run_options(g, formats=formats)
+    return _stack(f, [
         click.option("--devices", type=click.IntRange(min=1), default=None,
                      help="devices [default: the plan's, else 1]; without --plan, data parallel"),
         click.option("--plan", "plan", default=None, metavar="PLAN",
                      help="tp=8,pp=16,dp=4,mb=2[,zero=1][,sp][,gpipe][,no-overlap], or auto: the fastest plan "
                           "that fits"),
-        click.option("--grid-intensity", "grid", type=float, default=None,
-                     help="grid carbon intensity in gCO2e/kWh (overrides --region)"),
-        click.option("--region", type=click.Choice(sorted(GRID_G_CO2_PER_KWH)), default=None,
-                     help="named grid for carbon intensity [default: world]"),
-        click.option("--pue", default=None,
-                     help=f"power usage effectiveness, a number >= 1 or one of {', '.join(PUE)} [default: 1.58]"),
-        click.option("--pricing", type=click.Choice(["auto", "cloud", "owned"]), default="auto", show_default=True,
-                     help="cloud: price per device-hour; owned: purchase amortised plus electricity; "
-                          "auto: cloud where the profile has a cloud price"),
-        click.option("--lifetime-years", type=float, default=None, help="amortisation period for owned hardware [4]"),
-        click.option("--electricity-usd-per-kwh", type=float, default=None, help="for owned hardware [0.08]"),
-        click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
-                     help="override a workload or profile field for this run; VALUE may be *FACTOR "
-                          "(e.g. --set global_batch_size=32 --set hardware.memory_bandwidth_bytes_per_s=*2)"),
-        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True),
-        click.option("--json", "as_json", is_flag=True, help="same as --format json"),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+        cost_options, set_option, format_options(*formats),
+    ])
+
+
+def _columns(text, what: str):
+    try:
+        return report.parse_columns(text, what)
+    except CostsimError as err:
+        raise CostsimError(err.problem, field="--columns") from None
+
+
+# estimate and compare: tables for papers too
+PAPER_FORMATS = TABLE_FORMATS + ("latex",)
+
+
+def table_options(f):
+    """--fit and --columns, on estimate and compare (parameters fit, columns)."""
+    return _stack(f, [
+        click.option("--fit", type=click.Choice(["strict", "accumulate"]), default=None,
+                     help="a run that does not fit a device at its batch: accumulate: gradient accumulation "
+                          "at the largest micro-batch that fits; strict: not estimated "
+                          "[default: compare accumulate, estimate strict]"),
+        click.option("--columns", default=None, metavar="A,B,C",
+                     help="the columns to show, by their JSON/CSV field names (e.g. hardware,total_time_s,"
+                          "cost_usd,pricing,co2_kg); a one-row table for estimate"),
+    ])
 
 
 def _pue(value):
@@ -91,9 +205,14 @@ def _pue(value):
         return value  # a facility class name; the core checks it
 
 
+def _cost(grid, region, pue, lifetime_years, electricity_usd_per_kwh) -> dict:
+    """The carbon and pricing options (but --pricing) as the core's keyword arguments."""
+    return dict(grid_g_co2_per_kwh=grid, region=region, pue=_pue(pue), lifetime_years=lifetime_years,
+                electricity_usd_per_kwh=electricity_usd_per_kwh)
+
+
 def _options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh) -> dict:
-    return dict(devices=devices, plan=plan, grid_g_co2_per_kwh=grid, region=region, pue=_pue(pue),
-                lifetime_years=lifetime_years, electricity_usd_per_kwh=electricity_usd_per_kwh)
+    return dict(devices=devices, plan=plan, **_cost(grid, region, pue, lifetime_years, electricity_usd_per_kwh))
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,14 +229,18 @@ def main():
                    "quantize:fp8, lowrank:0.25, lora:16, nas:darts,saving=0.3 (see 'costsim strategies list')")
 @click.option("--rows", type=click.Choice(["both", "each", "combined"]), default="both", show_default=True,
               help="with several strategies: a row for each alone, one for their composition, or both")
-@run_options
+@run_options(formats=PAPER_FORMATS)
+@table_options
 @guarded
 def estimate(hardware, workload, strategy, rows, devices, plan, grid, region, pue, pricing, lifetime_years,
-             electricity_usd_per_kwh, sets, fmt, as_json):
+             electricity_usd_per_kwh, sets, fmt, as_json, fit, columns):
     """Estimate one training run on one device type; with --strategy, a cost table of the baseline and
     the strategies."""
     options = _options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh)
     fmt = "json" if as_json else fmt
+    if (strategy or api.is_quantum(hardware, sets)) and (fmt == "latex" or columns):
+        raise CostsimError("--format latex and --columns are for a classical estimate without --strategy",
+                           field="--format" if fmt == "latex" else "--columns")
     if strategy:
         table = api.strategies(hardware, workload, strategy, rows=rows, sets=sets, pricing=pricing, **options)
         click.echo(report.strategy_table(table, fmt))
@@ -127,32 +250,45 @@ def estimate(hardware, workload, strategy, rows, devices, plan, grid, region, pu
                                  sets=[x for x in sets if not x.startswith("hardware.")], **options)
         click.echo(report.quantum_estimate_text(q, fmt))
         return
-    e = api.estimate(hardware, workload, sets=sets, pricing=pricing, **options)
-    click.echo(report.estimate_table(e, fmt))
+    chosen = _columns(columns, "estimate")
+    e = api.estimate(hardware, workload, sets=sets, pricing=pricing, fit=fit or "strict", **options)
+    click.echo(report.estimate_table(e, fmt, chosen))
 
 
 @main.command()
 @click.option("--hardware", "-H", default=None,
-              help="comma-separated profile names or paths [default: every bundled profile]")
+              help="comma-separated profile names or paths [default: the current device of each kind: "
+                   + ", ".join(api.CURRENT_HARDWARE) + "]")
+@click.option("--all", "all_hardware", is_flag=True,
+              help="every bundled profile, the historical and what-if ones too (instead of --hardware)")
 @click.option("--workload", "-w", required=True, help="bundled workload name or path to a YAML workload")
-@run_options
+@run_options(formats=PAPER_FORMATS)
+@table_options
 @guarded
-def compare(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years,
-            electricity_usd_per_kwh, sets, fmt, as_json):
-    """Compare one workload across devices: one row per device."""
+def compare(hardware, all_hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years,
+            electricity_usd_per_kwh, sets, fmt, as_json, fit, columns):
+    """Compare one workload across devices: one row per device (by default the current device of each
+    kind; --all for every bundled profile)."""
+    if hardware and all_hardware:
+        raise CostsimError("give --hardware or --all, not both", field="--all")
     names = [h.strip() for h in hardware.split(",") if h.strip()] if hardware else None
     if names == []:
-        raise CostsimError("--hardware names no profile")
-    rows = api.compare(names, workload, sets=sets, pricing=pricing,
+        raise CostsimError("names no profile", field="--hardware")
+    chosen = _columns(columns, "compare")
+    rows = api.compare("all" if all_hardware else names, workload, sets=sets, pricing=pricing,
+                       fit=fit or "accumulate",
                        **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
-    click.echo(report.comparison_table(rows, "json" if as_json else fmt))
+    fmt = "json" if as_json else fmt
+    click.echo(report.comparison_table(rows, fmt, chosen))
+    if fmt == "table" and any(r.reason and "even at micro-batch 1" in r.reason for r in rows):
+        click.echo("\nhint: a model this large must be sharded over many devices, e.g. --devices 1024 --plan auto")
 
 
 @contextlib.contextmanager
-def _progress(length: int = 1000, label: str = "measuring"):
-    """A progress bar on a terminal (stderr), nothing otherwise. Yields a callback: (what, fraction)
-    for measurements, (count done) for replicas."""
-    if not sys.stderr.isatty() or length <= 1:
+def _progress(length: int = 1000, label: str = "measuring", quiet: bool = False):
+    """A progress bar on a terminal (stderr), nothing otherwise (or with ``quiet``). Yields a callback:
+    (what, fraction) for measurements, (count done) for replicas."""
+    if quiet or not sys.stderr.isatty() or length <= 1:
         yield None
         return
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
@@ -170,36 +306,47 @@ def _progress(length: int = 1000, label: str = "measuring"):
 @main.command()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="measure this machine's device")
 @click.option("--from", "from_files", multiple=True, metavar="FILE.jsonl",
-              help="fit measurement files someone else took (the format of ../shared/calibration/h200)")
+              help="fit measurement files someone else took "
+                   "(the format of the bundled H200 files: costsim data path h200)")
 @click.option("--base", default=None,
-              help="profile the result extends [default: xeon-8480 for --device cpu, else h200]")
+              help="profile the result extends, or for --device cpu borrows what it cannot measure from "
+                   "[default: xeon-8480 for --device cpu, else h200]")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="profile YAML to write")
 @click.option("--name", default=None, help="profile name [default: the --out file's stem]")
-@click.option("--quick", is_flag=True, help="a shorter sweep (under 20 s on 2 cores)")
+@click.option("--quick", is_flag=True, help="a shorter sweep (under 10 s on 2 cores)")
 @click.option("--save-measurements", type=click.Path(dir_okay=False), default=None,
               help="also write the raw measurements as JSON lines")
+@click.option("--keep-price", is_flag=True,
+              help="--device cpu: keep the base's price (a whole part's), marked as borrowed [default: no price]")
+@click.option("--force", is_flag=True,
+              help="write the profile even if its fit is off by more than the bound (median |error| of time: "
+                   "GEMM 25%, streaming 50%), with a warning in the file")
+@quiet_option
 @guarded
-def calibrate(device, from_files, base, out, name, quick, save_measurements):
+def calibrate(device, from_files, base, out, name, quick, save_measurements, keep_price, force, quiet):
     """Measure this machine (--device) or fit measurement files (--from) into a hardware profile."""
     if bool(device) == bool(from_files):
         raise CostsimError("give either --device or --from")
     name = name or Path(out).stem
     records = None
     if from_files:
-        text, result = api.calibrate_files(list(from_files), base=base or "h200", name=name)
+        text, result = api.calibrate_files(list(from_files), base=base or "h200", name=name, force=force)
     elif device == "cpu":
-        with _progress() as progress:
+        with _progress(quiet=quiet) as progress:
             text, result, records = api.calibrate_cpu(quick=quick, base=base or "xeon-8480", name=name,
-                                                      progress=progress)
+                                                      progress=progress, keep_price=keep_price, force=force)
     else:
-        text, result, records = api.calibrate_cuda(quick=quick, base=base or "h200", name=name)
+        text, result, records = api.calibrate_cuda(quick=quick, base=base or "h200", name=name, force=force)
     if save_measurements and records is not None:
         write_text_atomically(save_measurements, "".join(json.dumps(r) + "\n" for r in records))
     write_text_atomically(out, text)
-    from simulator.calibration import group_stats  # scipy: imported only when calibrating
+    from simulator.calibration import fit_bound_failures, fit_bound_problem, group_stats  # scipy: only here
 
-    for group, (n, med, worst) in group_stats(result.residuals).items():
-        click.echo(f"{group:22s} {n:3d} cases   median |error| {med:6.1%}   worst {worst:6.1%}", err=True)
+    if not quiet:
+        for group, (n, med, worst) in group_stats(result.residuals).items():
+            click.echo(f"{group:22s} {n:3d} cases   median |error| {med:6.1%}   worst {worst:6.1%}", err=True)
+    if fit_bound_failures(result):
+        click.echo(f"warning: written with --force: {fit_bound_problem(fit_bound_failures(result))}", err=True)
     click.echo(out)
 
 
@@ -224,11 +371,12 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements):
               help="replicas in this many local processes")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
+@quiet_option
 @guarded
 def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
              sets, fmt, as_json, mtbf_hours, straggler_cv, preemptions_per_hour, checkpoint_interval_s,
              storage_gb_per_s, queue_wait_hours, replicas, seed, requeue_on_failure, interval_sweep, workers, executor,
-             scheduler):
+             scheduler, quiet):
     """A whole training run as a discrete-event simulation: failures, checkpoints, restarts, stragglers,
     pre-emptions and queueing, over Monte Carlo replicas (p5/p50/p95)."""
     if mtbf_hours is not None and mtbf_hours <= 0:
@@ -237,7 +385,8 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
                         ("--queue-wait-hours", queue_wait_hours)):
         if value < 0:
             raise CostsimError(f"must not be negative, got {value:g}", field=name)
-    with _progress(replicas, "replicas") as progress:
+    fmt = _format(fmt, as_json)
+    with _progress(replicas, "replicas", quiet) as progress:
         e, mc = api.simulate(
             hardware, workload, replicas=replicas, seed=seed, mtbf_hours=mtbf_hours,
             straggler_cv_fraction=straggler_cv, preemptions_per_hour=preemptions_per_hour,
@@ -245,7 +394,7 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
             queue_wait_s=queue_wait_hours * SECONDS_PER_HOUR, requeue_on_failure=requeue_on_failure, sets=sets,
             pricing=pricing, progress=progress, workers=workers, executor=executor, scheduler=scheduler,
             **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
-    click.echo(report_layer.simulation_table(e, mc, "json" if as_json else fmt))
+    shown = report_layer.simulation_table(e, mc, fmt)
     if interval_sweep:
         sweep = api.checkpoint_interval_sweep(
             hardware, workload, replicas=replicas, seed=seed, mtbf_hours=mtbf_hours,
@@ -253,7 +402,10 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
             storage_bandwidth_bytes_per_s=storage_gb_per_s * GIGA, queue_wait_s=queue_wait_hours * SECONDS_PER_HOUR,
             requeue_on_failure=requeue_on_failure, sets=sets,
             pricing=pricing, **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
-        click.echo(report_layer.interval_sweep_table(sweep, "json" if as_json else fmt))
+        table = report_layer.interval_sweep_table(sweep, fmt)
+        shown = (json.dumps({**json.loads(shown), "interval_sweep": json.loads(table)}, indent=2) if fmt == "json"
+                 else shown + "\n" + table)  # JSON: one document
+    click.echo(shown)
 
 
 @main.command("plan")
@@ -262,13 +414,17 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
 @click.option("--devices", type=click.IntRange(min=1), required=True)
 @click.option("--objective", type=click.Choice(["time", "cost", "energy"]), default="time", show_default=True)
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@cost_options
+@set_option
+@format_options(*TABLE_FORMATS)
 @guarded
-def plan_command(hardware, workload, devices, objective, top, sets, fmt):
-    """Search the parallel plans for N devices: the best that fit, by time, cost or energy."""
-    found = api.plan(hardware, workload, devices=devices, objective=objective, top=top, sets=sets)
-    click.echo(report_layer.plan_table(found, fmt))
+def plan_command(hardware, workload, devices, objective, top, grid, region, pue, pricing, lifetime_years,
+                 electricity_usd_per_kwh, sets, fmt, as_json):
+    """Search the parallel plans for N devices: the best that fit, by time, cost or energy (priced and
+    ranked under the pricing, grid and PUE options)."""
+    found = api.plan(hardware, workload, devices=devices, objective=objective, top=top, sets=sets, pricing=pricing,
+                     **_cost(grid, region, pue, lifetime_years, electricity_usd_per_kwh))
+    click.echo(report_layer.plan_table(found, _format(fmt, as_json)))
 
 
 @main.command()
@@ -277,15 +433,16 @@ def plan_command(hardware, workload, devices, objective, top, sets, fmt):
               help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, "
                    "compression (the H200 fp8, low-rank and 2:4 speedups), or history (Thompson et al.'s "
                    "recorded training runs)")
-@click.option("--data", default=None, help="where the suite's data lies (vtrain: its folder or one CSV)")
+@data_option("the suite's", "--suite: ")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="write a scatter plot of predicted against measured (PNG or SVG)")
 @click.option("--show", type=click.IntRange(min=1), default=None,
               help="list only the N runs with the largest errors")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_options(*TABLE_FORMATS)
 @guarded
-def validate(measurements, suite, data, plot_path, show, fmt):
+def validate(measurements, suite, data, plot_path, show, fmt, as_json):
     """Compare predictions with measured runs: per-run signed errors, MAPE, worst case."""
+    fmt = _format(fmt, as_json)
     if bool(measurements) == bool(suite):
         raise CostsimError("give a measurements file or --suite")
     if suite in ("compression", "history"):
@@ -311,20 +468,25 @@ def profiles():
 
 
 @profiles.command("list")
+@format_options(*LIST_FORMATS)
 @guarded
-def profiles_list():
+def profiles_list(fmt, as_json):
     """Bundled profiles, one a line."""
-    for name in bundled_names("hardware"):
-        p = load_profile(name)
-        click.echo(f"{name:22s} {p.kind:8s} {p.description}")
+    rows = [{"name": name, "kind": p.kind, "description": p.description}
+            for name, p in ((n, load_profile(n)) for n in bundled_names("hardware"))]
+    click.echo(listing(rows, _format(fmt, as_json), {"name": 22, "kind": 8}))
 
 
 @profiles.command("show")
 @click.argument("name")
+@set_option
+@format_options(*SHOW_FORMATS)
 @guarded
-def profiles_show(name):
-    """A profile, with extends: resolved and borrowed curves filled in, as JSON."""
-    click.echo(json.dumps(load_profile(name).model_dump(), indent=2))
+def profiles_show(name, sets, fmt, as_json):
+    """A profile (a bundled name or a file), with extends: resolved and borrowed curves filled in: YAML
+    (a profile file you can save and edit), a table with human units, or JSON."""
+    profile = load_profile(name, sets)
+    click.echo(profile_text(profile, _format(fmt, as_json)))
 
 
 @profiles.command("validate")
@@ -345,32 +507,25 @@ def workloads():
 
 
 @workloads.command("list")
+@format_options(*LIST_FORMATS)
 @guarded
-def workloads_list():
-    for name in bundled_names("workload"):
-        w = load_workload(name)
-        click.echo(f"{name:22s} {w.kind:12s} {w.description.split('.')[0]}")
+def workloads_list(fmt, as_json):
+    """Bundled workloads, one a line."""
+    rows = [{"name": name, "kind": w.kind, "description": w.description.split('.')[0]}
+            for name, w in ((n, load_workload(n)) for n in bundled_names("workload"))]
+    click.echo(listing(rows, _format(fmt, as_json), {"name": 22, "kind": 12}))
 
 
 @workloads.command("show")
 @click.argument("name")
+@set_option
+@format_options(*SHOW_FORMATS)
 @guarded
-def workloads_show(name):
-    """A workload and what it implies (parameters, tokens or images, FLOPs), as JSON."""
-    w = load_workload(name)
-    click.echo(json.dumps({"workload": w.model_dump(), "derived": api.workload_summary(w)}, indent=2))
-
-
-def _pricing_options(f):
-    """Pricing and carbon options shared by limits and project."""
-    for opt in reversed([
-        click.option("--region", type=click.Choice(sorted(GRID_G_CO2_PER_KWH)), default=None,
-                     help="named grid for carbon intensity [default: world]"),
-        click.option("--pricing", type=click.Choice(["auto", "cloud", "owned"]), default="auto", show_default=True),
-        click.option("--format", "fmt", type=FORMATS, default="table", show_default=True),
-    ]):
-        f = opt(f)
-    return f
+def workloads_show(name, sets, fmt, as_json):
+    """A workload and what it implies (parameters, tokens or images, FLOPs): YAML, a table with human
+    units, or JSON."""
+    w = load_workload(name, sets)
+    click.echo(workload_text(w, api.workload_summary(w), _format(fmt, as_json)))
 
 
 def _names(text):
@@ -393,24 +548,27 @@ def _names(text):
 @click.option("--law", default="chinchilla", show_default=True, help="chinchilla or besiroglu")
 @click.option("--lm-devices", type=click.IntRange(min=1), default=1024, show_default=True,
               help="devices for the language models (their batch of 1,024 sequences must split over them)")
-@click.option("--data", default=None, help="folder of the Thompson et al. CSVs [default: ../shared/data/thompson]")
+@data_option("thompson")
 @click.option("--plot-dir", default=None, type=click.Path(file_okay=False),
               help="write the fit and cost plots (PNG and SVG) into this folder and print their paths")
-@click.option("--quiet", is_flag=True, help="no progress bar")
-@_pricing_options
+@quiet_option
+@cost_options
+@format_options(*TABLE_FORMATS)
 @guarded
 def limits(benchmarks, targets, extrapolate, hardware, devices, strategy, all_fits, lm_losses, lm_computes, law,
-           lm_devices, data, plot_dir, quiet, region, pricing, fmt):
+           lm_devices, data, plot_dir, quiet, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
+           fmt, as_json):
     """What the next step of performance costs: scaling fits of Thompson et al.'s data, the compute to
     reach each target error, priced on each device and under each strategy."""
+    fmt, cost = _format(fmt, as_json), _cost(grid, region, pue, lifetime_years, electricity_usd_per_kwh)
     progress = Progress("pricing", quiet)
     try:
         r = api.limits(benchmarks, targets, extrapolate=extrapolate, hardware=_names(hardware), devices=devices,
-                       strategy=strategy, data=data, pricing=pricing, region=region, progress=progress)
+                       strategy=strategy, data=data, pricing=pricing, progress=progress, **cost)
     finally:
         progress.close()
     lm = api.lm_limits(losses=lm_losses, computes=lm_computes, law=law, hardware=_names(hardware), devices=lm_devices,
-                       pricing=pricing, region=region) if (lm_losses or lm_computes) else []
+                       pricing=pricing, **cost) if (lm_losses or lm_computes) else []
     images = []
     if plot_dir:  # rendered before anything is printed or written, so a failure leaves nothing behind
         for name, f in r.pricing_fits.items():
@@ -451,18 +609,26 @@ def limits(benchmarks, targets, extrapolate, hardware, devices, strategy, all_fi
 @click.option("--budget", "budget_usd", type=float, default=None, help="dollars")
 @click.option("--devices", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--extrapolate", is_flag=True, help="allow targets beyond the fit's support")
-@click.option("--data", default=None, help="folder of the hardware-history CSVs [default: ../shared/data/hardware-history]")
-@_pricing_options
+@data_option("hardware-history", "",
+             " (a root of data sets, laid out as COSTSIM_DATA, also gives --benchmark its Thompson et al. data)")
+@cost_options
+@set_option
+@format_options(*TABLE_FORMATS)
 @guarded
 def project(base, year, doubling_flops, doubling_bandwidth, doubling_efficiency, workload, out, benchmark, target,
-            budget_usd, devices, extrapolate, data, region, pricing, fmt):
+            budget_usd, devices, extrapolate, data, grid, region, pue, pricing, lifetime_years, electricity_usd_per_kwh,
+            sets, fmt, as_json):
     """A future device grown from BASE at the fitted hardware trends (or stated doubling times); or the
-    first year a target error costs less than a budget on that device line."""
+    first year a target error costs less than a budget on that device line. --set applies to the
+    --workload estimate (workload fields, or hardware.<field> of the projected device)."""
+    fmt, cost = _format(fmt, as_json), _cost(grid, region, pue, lifetime_years, electricity_usd_per_kwh)
+    if sets and not workload:
+        raise CostsimError("--set changes the --workload estimate: give --workload", field="--set")
     if benchmark or target is not None or budget_usd is not None:
         if not (benchmark and target is not None and budget_usd is not None):
             raise CostsimError("give --benchmark, --target and --budget together", field="--budget")
         found, costs = api.cheaper_year(base, benchmark, target, budget_usd, devices=devices, extrapolate=extrapolate,
-                                        data=data, pricing=pricing, region=region)
+                                        data=data, pricing=pricing, **cost)
         click.echo(report_layer.cheaper_year_text(base, benchmark, target, budget_usd, devices, found, costs, fmt))
         return
     if year is None:
@@ -472,7 +638,10 @@ def project(base, year, doubling_flops, doubling_bandwidth, doubling_efficiency,
                                        doubling_efficiency_years=doubling_efficiency, data=data)
     shown = report_layer.projection_text(profile, trends, fmt, api.profile_trends())
     if workload:
-        shown += "\n\n" + report.estimate_table(api.estimate(profile, workload, pricing=pricing, region=region), fmt)
+        # with --set, from the projected profile's file dict (a loaded profile has its borrowed curves filled in)
+        e = api.estimate(raw if sets else profile, workload, sets=sets, pricing=pricing, **cost)
+        shown = (json.dumps({**json.loads(shown), "estimate": e.to_dict()}, indent=2, allow_nan=False)
+                 if fmt == "json" else shown + "\n\n" + report.estimate_table(e, fmt))  # JSON: one document
     if out:  # written before anything is printed: a bad path leaves no half output
         write_text_atomically(out, report_layer.profile_yaml(raw))
     click.echo(shown)
@@ -512,6 +681,25 @@ def _numbers(text, option: str, kind=float):
         raise CostsimError(f"'{text}' is not a comma-separated list of numbers", field=option) from None
 
 
+def _set_axes(sets) -> dict:
+    """``--set FIELD=V1,V2`` flags of a sweep as its ``set`` axes (numbers where they read as numbers)."""
+    def value(text: str):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    axes = {}
+    for item in sets:
+        field, eq, values = item.partition("=")
+        if not (eq and field.strip() and values.strip()):
+            raise CostsimError(f"'{item}' is not FIELD=V1,V2,...", field="--set")
+        axes[field.strip()] = tuple(value(v.strip()) for v in values.split(",") if v.strip())
+    return axes
+
+
 def _pues(text):
     from simulator.sweep import pue_value
 
@@ -524,31 +712,36 @@ def _pues(text):
 @click.option("--workload", "-w", default=None, help="comma-separated workloads")
 @click.option("--devices", default=None, help="comma-separated device counts")
 @click.option("--strategy", "strategies", multiple=True, help="a strategy (a+b composes); 'none' for the baseline")
-@click.option("--region", "regions", default=None, help="comma-separated grid regions")
-@click.option("--pue", default=None, help="comma-separated PUEs")
-@click.option("--pricing", default=None, help="comma-separated: auto, cloud, owned")
+@cost_axes
 @click.option("--price", default=None, help="comma-separated cloud prices in $ per device-hour (override)")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=V1,V2,...",
+              help="a field axis (repeatable): a workload field or hardware.<field> and its comma-separated values, "
+                   "e.g. --set global_batch_size=16,32")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="write the rows here as they are computed (format from the extension or --format)")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "markdown", "latex"]), default=None,
-              help="csv [default], jsonl, markdown or latex")
+@format_options(*SWEEP_FORMATS, default=None)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="local worker processes")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@quiet_option
 @guarded
-def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pricing, price, out, fmt, workers,
-          executor, scheduler, quiet):
+def sweep(sweep_file, hardware, workload, devices, strategies, regions, grids, pue, pricing, lifetime_years,
+          electricity_usd_per_kwh, price, sets, out, fmt, as_json, workers, executor, scheduler, quiet):
     """Evaluate a grid of scenarios (a sweep file, or flags) into a tidy table: one row per scenario,
-    inputs and outputs as columns, infeasible points kept with their reason."""
+    inputs and outputs as columns (named as in 'estimate --format json'), infeasible points kept with
+    their reason. Flags replace the sweep file's axis of the same name."""
     from simulator.report import SweepWriter
     from simulator.sweep import columns, expand
 
     axes = dict(hardware=_names(hardware), workloads=_names(workload),
                 devices=_numbers(devices, "--devices", int), strategies=tuple(strategies), regions=_names(regions),
-                pue=_pues(pue), pricing=_names(pricing), cloud_price_usd_per_hour=_numbers(price, "--price"))
+                grid_g_co2_per_kwh=_numbers(grids, "--grid-intensity"), pue=_pues(pue), pricing=_names(pricing),
+                lifetime_years=_numbers(lifetime_years, "--lifetime-years"),
+                electricity_usd_per_kwh=_numbers(electricity_usd_per_kwh, "--electricity-usd-per-kwh"),
+                cloud_price_usd_per_hour=_numbers(price, "--price"), set=_set_axes(sets))
     spec = api.sweep_spec(sweep_file, **axes)
-    fmt = fmt or {".jsonl": "jsonl", ".md": "markdown", ".tex": "latex"}.get(Path(out).suffix if out else "", "csv")
+    fmt = _format(fmt, as_json) or {".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".tex": "latex"}.get(
+        Path(out).suffix if out else "", "csv")
     writer = SweepWriter(columns(spec.set), fmt)
     grid = spec.option_grid()
     progress = Progress("sweeping", quiet)
@@ -585,17 +778,19 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, pue, pri
 @click.option("--workload", "-w", default=None)
 @click.option("--strategy", "strategy", multiple=True, help="compare: strategies on one device")
 @click.option("--devices", type=click.IntRange(min=1), default=None)
-@click.option("--x", "x", default="time_s", show_default=True, help="pareto: x key; scaling: the swept column")
+@click.option("--x", "x", default=None,
+              help="pareto: the x column [default: total_time_s]; scaling: the swept column [default: devices]")
 @click.option("--y", "y", default="cost_usd", show_default=True)
 @click.option("--series", default="hardware", show_default=True, help="scaling: one line per value of this column")
 @click.option("--benchmark", default="imagenet", show_default=True, help="limits: the benchmark's fit")
 @click.option("--target", "targets", multiple=True, type=float, help="limits: target errors to mark")
+@data_option("thompson", "limits: ")
 @click.option("--out", "outs", multiple=True, type=click.Path(dir_okay=False),
               help="image file(s), PNG, SVG or PDF by extension [default: KIND.png]")
-@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
+@set_option
 @guarded
-def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y, series, benchmark, targets, outs,
-                 sets):
+def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y, series, benchmark, targets, data,
+                 outs, sets):
     """Write a plot: roofline (-H, -w), compare (-H a,b,c -w, or --strategy on one device), pareto and
     scaling (a sweep file or the CSV 'costsim sweep' wrote), limits (--benchmark, --target). Prints the
     paths written."""
@@ -605,7 +800,7 @@ def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y
         options = {"devices": devices} if devices else {}
         images.append((out, api.plot(kind, hardware=_names(hardware), workload=workload, strategy=strategy,
                                      source=sweep_source, x=x, y=y, series=series, fmt=fmt, sets=sets,
-                                     benchmark=benchmark, targets=targets, **options)))
+                                     benchmark=benchmark, targets=targets, data=data, **options)))
     for out, image in images:
         write_bytes_atomically(out, image)
         click.echo(out)
@@ -615,7 +810,7 @@ def plot_command(kind, sweep_source, hardware, workload, strategy, devices, x, y
 @click.argument("source", metavar="SCENARIO_OR_SWEEP")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for index.html and the CSV")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@quiet_option
 @guarded
 def report_command(source, out, workers, quiet):
     """A self-contained HTML page (tables and plots, no external assets) and the CSV it was made from."""
@@ -647,15 +842,15 @@ def quantum():
 @click.option("--toffolis-per-step", type=float, default=None, help="Toffolis per quantum step [100]")
 @click.option("--distillation-speedup", type=float, default=1.0, show_default=True,
               help="magic-state distillation this many times faster (Babbush et al. Table II)")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_options(*TABLE_FORMATS)
 @guarded
 def quantum_breakeven(profile_ref, degrees, parallelism, classical_step_s, toffolis_per_step, distillation_speedup,
-                      fmt):
+                      fmt, as_json):
     """Break-even problem size and time per speedup degree and classical parallelism, for a profile."""
     r = api.quantum_breakeven(profile_ref, degrees=degrees, parallelism=parallelism,
                               classical_step_s=classical_step_s, toffolis_per_step=toffolis_per_step,
                               distillation_speedup=distillation_speedup)
-    click.echo(report_layer.breakeven_text(r, fmt))
+    click.echo(report_layer.breakeven_text(r, _format(fmt, as_json)))
 
 
 @main.group("strategies")
@@ -664,19 +859,26 @@ def strategies_group():
 
 
 @strategies_group.command("list")
+@format_options(*LIST_FORMATS)
 @guarded
-def strategies_list():
+def strategies_list(fmt, as_json):
     """Strategies, one a line, with an example."""
-    for d in api.strategy_definitions():
-        click.echo(f"{d['example']:34s} {d['summary']}")
+    rows = [{"name": d["name"], "example": d["example"], "summary": d["summary"]} for d in api.strategy_definitions()]
+    fmt = _format(fmt, as_json)
+    click.echo(listing([{k: r[k] for k in ("example", "summary")} for r in rows] if fmt == "table" else rows, fmt,
+                       {"example": 34}))
 
 
 @strategies_group.command("show")
 @click.argument("name")
+@format_options("table", "json")
 @guarded
-def strategies_show(name):
+def strategies_show(name, fmt, as_json):
     """A strategy: its argument, parameters, quality assumption and sources (and NAS presets)."""
     d = api.strategy_definitions(name)[0]
+    if _format(fmt, as_json) == "json":
+        click.echo(json.dumps(d, indent=2, allow_nan=False))
+        return
     click.echo(f"{d['name']}: {d['summary']}\nusage: {d['usage']}\nexample: {d['example']}")
     if d["params"]:
         click.echo("parameters:")
@@ -687,6 +889,34 @@ def strategies_show(name):
     for name, preset in d.get("presets", {}).items():
         click.echo(f"preset {name}: {preset['method']}, {preset['search_trainings']:,.4g} trainings: "
                    f"{preset['derivation']} ({preset['source']})")
+
+
+
+@main.group("data")
+def data_group():
+    """The data sets commands read by default (bundled in the package) and where they are read from."""
+
+
+@data_group.command("list")
+@format_options(*TABLE_FORMATS)
+@guarded
+def data_list(fmt, as_json):
+    """Each data set: what it is, its licence, which commands read it, and the folder read now."""
+    rows = api.data()
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(report_layer.data_table(rows, fmt))
+
+
+@data_group.command("path")
+@click.argument("name")
+@guarded
+def data_path(name):
+    """The folder data set NAME is read from (for example: costsim calibrate --from
+    "$(costsim data path h200)/measurements.jsonl")."""
+    click.echo(api.data(name)[0]["folder"])
 
 
 if __name__ == "__main__":

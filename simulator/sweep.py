@@ -89,17 +89,17 @@ class SweepSpec(Strict):
 
     def option_grid(self) -> dict[str, np.ndarray | list]:
         """The option axes as aligned columns (their product), with the defaults where an axis is absent."""
-        grids = ([("region", r, kg_co2_per_joule(GRID_G_CO2_PER_KWH[r][0])) for r in self.regions] +
-                 [("grid", f"{g:g} g/kWh", kg_co2_per_joule(g)) for g in self.grid_g_co2_per_kwh])
-        if not grids:
-            grids = [("region", DEFAULT_REGION, kg_co2_per_joule(GRID_G_CO2_PER_KWH[DEFAULT_REGION][0]))]
+        # (region name or None, gCO2e/kWh): a region axis, an intensity axis, or the default region
+        grids = ([(r, GRID_G_CO2_PER_KWH[r][0]) for r in self.regions] +
+                 [(None, g) for g in self.grid_g_co2_per_kwh]) or [(DEFAULT_REGION,
+                                                                     GRID_G_CO2_PER_KWH[DEFAULT_REGION][0])]
         axes = [grids, list(self.pue) or [DEFAULT_PUE], list(self.pricing),
                 list(self.cloud_price_usd_per_hour) or [None],
                 list(self.electricity_usd_per_kwh) or [DEFAULT_ELECTRICITY_USD_PER_KWH],
                 list(self.lifetime_years) or [DEFAULT_LIFETIME_YEARS]]
         rows = list(itertools.product(*axes))
-        return {"grid_label": [r[0][1] for r in rows],
-                "grid_kg_co2_per_joule": np.array([r[0][2] for r in rows]),
+        return {"region": [r[0][0] for r in rows], "grid_g_co2_per_kwh": [r[0][1] for r in rows],
+                "grid_kg_co2_per_joule": np.array([kg_co2_per_joule(r[0][1]) for r in rows]),
                 "pue": np.array([r[1] for r in rows], float), "pricing": [r[2] for r in rows],
                 "price_override": [r[3] for r in rows],
                 "electricity_usd_per_joule": np.array([usd_per_joule(r[4]) for r in rows]),
@@ -131,7 +131,7 @@ class CoreResult(Strict):
     set: dict
     devices: int
     strategy: str
-    time_s: float | None = None
+    total_time_s: float | None = None
     step_time_s: float | None = None
     peak_memory_bytes: float | None = None
     mfu_fraction: float | None = None
@@ -142,8 +142,15 @@ class CoreResult(Strict):
     problem: str | None = None
 
 
-OUTPUT_COLUMNS = ("time_s", "device_hours", "energy_joules", "cost_usd", "co2_kg", "step_time_s",
-                  "peak_memory_bytes", "mfu_fraction", "samples_per_s", "tokens_per_s", "plan", "pricing_used")
+# the outputs, named as in ``costsim estimate --format json`` and holding what it gives at the same point
+# (``pricing``: the mode that priced the run, "cloud" or "owned"; with a strategy whose phases are priced
+# differently, both joined by "+")
+OUTPUT_COLUMNS = ("total_time_s", "device_hours", "energy_joules", "cost_usd", "co2_kg", "pricing", "step_time_s",
+                  "peak_memory_bytes", "mfu_fraction", "samples_per_s", "tokens_per_s", "plan")
+# the option inputs: region (None where the grid was given as an intensity), the intensity used, the PUE,
+# the pricing asked for (auto, cloud or owned) and the prices
+OPTION_COLUMNS = ("region", "grid_g_co2_per_kwh", "pue", "pricing_requested", "cloud_price_usd_per_hour",
+                  "electricity_usd_per_kwh", "lifetime_years")
 
 
 def expand(core: CoreResult, grid: dict) -> list[dict]:
@@ -152,8 +159,9 @@ def expand(core: CoreResult, grid: dict) -> list[dict]:
     arithmetic as ``estimate.run_cost`` and ``estimate_run``'s totals, over arrays."""
     n = len(grid["pue"])
     inputs = [{"hardware": core.hardware, "workload": core.workload, **{f"set.{k}": v for k, v in core.set.items()},
-               "devices": core.devices, "strategy": core.strategy, "grid": grid["grid_label"][i],
-               "pue": float(grid["pue"][i]), "pricing": grid["pricing"][i],
+               "devices": core.devices, "strategy": core.strategy, "region": grid["region"][i],
+               "grid_g_co2_per_kwh": grid["grid_g_co2_per_kwh"][i], "pue": float(grid["pue"][i]),
+               "pricing_requested": grid["pricing"][i],
                "cloud_price_usd_per_hour": grid["price_override"][i],
                "electricity_usd_per_kwh": grid["electricity_usd_per_kwh"][i],
                "lifetime_years": grid["lifetime_years"][i]} for i in range(n)]
@@ -187,11 +195,12 @@ def expand(core: CoreResult, grid: dict) -> list[dict]:
         if problems[i]:
             out.append({**row, **dict.fromkeys(OUTPUT_COLUMNS), "problem": problems[i]})
             continue
-        out.append({**row, "time_s": core.time_s, "device_hours": device_hours, "energy_joules": float(energy[i]),
-                    "cost_usd": float(cost[i]), "co2_kg": float(co2[i]), "step_time_s": core.step_time_s,
+        out.append({**row, "total_time_s": core.total_time_s, "device_hours": device_hours,
+                    "energy_joules": float(energy[i]), "cost_usd": float(cost[i]), "co2_kg": float(co2[i]),
+                    "pricing": "+".join(sorted(used[i])), "step_time_s": core.step_time_s,
                     "peak_memory_bytes": core.peak_memory_bytes, "mfu_fraction": core.mfu_fraction,
                     "samples_per_s": core.samples_per_s, "tokens_per_s": core.tokens_per_s, "plan": core.plan,
-                    "pricing_used": "+".join(sorted(used[i])), "problem": None})
+                    "problem": None})
     return out
 
 
@@ -207,5 +216,4 @@ def pue_value(value) -> float:
 def columns(set_keys) -> list[str]:
     """The tidy table's columns: inputs, then outputs (units in the names), then the problem."""
     return (["hardware", "workload"] + [f"set.{k}" for k in set_keys] +
-            ["devices", "strategy", "grid", "pue", "pricing", "cloud_price_usd_per_hour", "electricity_usd_per_kwh",
-             "lifetime_years"] + list(OUTPUT_COLUMNS) + ["problem"])
+            ["devices", "strategy"] + list(OPTION_COLUMNS) + list(OUTPUT_COLUMNS) + ["problem"])

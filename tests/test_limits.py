@@ -8,7 +8,6 @@ from click.testing import CliRunner
 from cli.main import main
 from simulator import api, scaling_laws as laws
 from simulator.errors import CostsimError
-from simulator.limits import pricing_fit
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 local processes and Dask give the rows of the serial run; bad sweep files are one line."""
 import csv
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -29,8 +28,9 @@ def rows():
 
 def test_grid_size_and_columns(rows):
     assert len(rows) == 2 * 1 * 3 * 2 * 2 * 2 * 2
-    assert {"hardware", "devices", "strategy", "grid", "pue", "pricing", "time_s", "cost_usd", "co2_kg",
-            "energy_joules", "peak_memory_bytes", "problem"} <= set(rows[0])
+    assert {"hardware", "devices", "strategy", "region", "grid_g_co2_per_kwh", "pue", "pricing_requested", "pricing",
+            "total_time_s", "cost_usd", "co2_kg", "energy_joules", "peak_memory_bytes", "problem"} <= set(rows[0])
+    assert not {"time_s", "grid", "pricing_used"} & set(rows[0])  # the old names are gone
 
 
 @pytest.mark.parametrize("hw,n,strategy,region,pue,pricing", [
@@ -39,17 +39,24 @@ def test_grid_size_and_columns(rows):
     ("h200", 1, "quantize:fp8", "world", 1.1, "cloud"),
 ])
 def test_every_row_equals_the_estimate_at_its_point(rows, hw, n, strategy, region, pue, pricing):
-    row = [r for r in rows if (r["hardware"], r["devices"], r["strategy"], r["grid"], r["pue"], r["pricing"])
-           == (hw, n, strategy, region, pue, pricing)][0]
+    row = [r for r in rows if (r["hardware"], r["devices"], r["strategy"], r["region"], r["pue"],
+                               r["pricing_requested"]) == (hw, n, strategy, region, pue, pricing)][0]
     if strategy == "none":
-        e = api.estimate(hw, "gpt2-124m", devices=n, region=region, pue=pue, pricing=pricing)
-        expected = {"time_s": e.total_time_s, "energy_joules": e.energy_joules, "cost_usd": e.cost_usd,
-                    "co2_kg": e.co2_kg, "step_time_s": e.step_time_s}
+        e = api.estimate(hw, "gpt2-124m", devices=n, region=region, pue=pue, pricing=pricing).model_dump()
+        shared = set(row) & set(e)  # every column named as an estimate JSON key holds the estimate's value
+        assert {"total_time_s", "energy_joules", "cost_usd", "co2_kg", "step_time_s", "pricing", "plan",
+                "device_hours", "peak_memory_bytes", "mfu_fraction"} <= shared
+        for k in shared:
+            if isinstance(e[k], float):
+                assert row[k] == pytest.approx(e[k], rel=1e-12), k
+            else:
+                assert row[k] == e[k], k
     else:
         s = api.strategies(hw, "gpt2-124m", [strategy], devices=n, region=region, pue=pue, pricing=pricing)[-1]
-        expected = {"time_s": s.time_s, "energy_joules": s.energy_joules, "cost_usd": s.cost_usd, "co2_kg": s.co2_kg}
-    for k, v in expected.items():
-        assert row[k] == pytest.approx(v, rel=1e-12), k
+        expected = {"total_time_s": s.time_s, "energy_joules": s.energy_joules, "cost_usd": s.cost_usd,
+                    "co2_kg": s.co2_kg}
+        for k, v in expected.items():
+            assert row[k] == pytest.approx(v, rel=1e-12), k
 
 
 def test_infeasible_points_stay_with_their_reason(rows):

@@ -9,7 +9,8 @@ from ..errors import CostsimError
 from ..estimate import estimate_run
 from ..hardware import ClassicalProfile, Strict
 from ..loader import bundled_names, finish_profile, load_profile, raw_profile
-from .core import SHARED, _load, load_reference, plan, run_options
+from ..bundled import data_folder, in_root
+from .core import _load, load_reference, plan, run_options
 
 # projections: how far ahead a trend is carried, and the fastest doubling accepted (a trend, not a leap)
 MAX_PROJECTION_YEARS = 100
@@ -38,11 +39,12 @@ class LimitsReport(Strict):
 
 
 def thompson_rows(data: str | None = None, benchmarks=None) -> dict[str, list[dict]]:
-    """The Thompson et al. CSVs (``data``: their folder; default ../shared/data/thompson), by benchmark."""
+    """The Thompson et al. CSVs, by benchmark (``data``: their folder; default ``$COSTSIM_DATA`` or the
+    bundled copy)."""
     from ..loader import load_thompson
     from ..scaling import BENCHMARKS, benchmark
 
-    folder = Path(data) if data else SHARED / "data" / "thompson"
+    folder = data_folder("thompson", data)
     names = list(benchmarks) if benchmarks else list(BENCHMARKS)
     return {name: load_thompson(folder / benchmark(name).file_name) for name in names}
 
@@ -138,7 +140,7 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
     if law not in LAWS:
         raise CostsimError(f"unknown law '{law}'; known: {', '.join(LAWS)}", field="--law")
     chosen = LAWS[law]
-    budgets = [(f"loss {l:g}", compute_for_loss(chosen, l)) for l in losses]
+    budgets = [(f"loss {loss:g}", compute_for_loss(chosen, loss)) for loss in losses]
     budgets += [(f"compute {c:.3g} FLOPs", c) for c in computes]
     out = []
     for label, c in budgets:
@@ -163,11 +165,11 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
 
 def hardware_trends(data: str | None = None) -> dict:
     """Growth per year of peak FP32 FLOP/s, FLOP/s per watt and memory bandwidth, fitted on the MIT
-    FutureTech GPU table (``data``: its folder; default ../shared/data/hardware-history), one point per GPU."""
+    FutureTech GPU table (``data``: its folder; default ``$COSTSIM_DATA`` or the bundled copy), one point per GPU."""
     from ..loader import load_csv_raw
     from ..trends import METRICS, history_points
 
-    folder = Path(data) if data else SHARED / "data" / "hardware-history"
+    folder = data_folder("hardware-history", data)
     gpus = load_csv_raw(folder / "gpus.csv")
     return {m: history_points(gpu_rows=gpus, metric=m).fit() for m in METRICS}
 
@@ -236,7 +238,9 @@ def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *,
 
     if not budget_usd > 0:
         raise CostsimError("the budget must be positive", field="--budget")
-    f = pricing_fit(fit_all(thompson_rows(None, [benchmark])), benchmark)
+    # ``data`` names the hardware-history folder, or a root of data sets that may hold Thompson et al.'s too
+    thompson = data if data and in_root(Path(data), "thompson") else None
+    f = pricing_fit(fit_all(thompson_rows(thompson, [benchmark])), benchmark)
     compute = compute_for_error(f, target, extrapolate).compute_flops
     ref = _reference(REFERENCE_WORKLOAD[benchmark], devices)
     opts = run_options(devices=devices, pricing=pricing, **options)

@@ -135,7 +135,7 @@ def evaluate_core(point: dict, plan_mode: str = "dp"):
                      own=p.profile.name in prices)
 
     phases = tuple(phase(p, e) for p, e in priced)
-    return CoreResult(**base, time_s=math.fsum(p.repeats * e.total_time_s for p, e in priced),
+    return CoreResult(**base, total_time_s=math.fsum(p.repeats * e.total_time_s for p, e in priced),
                       step_time_s=last.step_time_s, peak_memory_bytes=max(e.peak_memory_bytes for _, e in priced),
                       mfu_fraction=last.mfu_fraction, samples_per_s=last.samples_per_s, tokens_per_s=last.tokens_per_s,
                       plan=last.plan, phases=phases)
