@@ -98,7 +98,8 @@ def predict(run: dict, load_profile, estimate_fn) -> HistoricalRun:
         return HistoricalRun(**base, **missing, profile=None, precision="-",
                              verdict=f"no bundled profile for '{run['processor']}'")
     if not run["parameters"]:
-        return HistoricalRun(**base, **missing, profile=name, precision="-", verdict="the record gives no parameter count")
+        return HistoricalRun(**base, **missing, profile=name, precision="-",
+                             verdict="the record gives no parameter count")
     profile = load_profile(name)
     precision = precision_for(profile, year)
     optimizer = "sgd_momentum" if run["benchmark"] == "imagenet" else "adam"

@@ -7,14 +7,16 @@ find the operations, bars and points in the image.
 """
 from __future__ import annotations
 
+import itertools
 import math
-import textwrap
+import re
 
+from . import human
 from .errors import CostsimError
 from .estimate import BREAKDOWN_CLASSES
 from .hardware import DTYPES
 from .report import _image, _pyplot
-from .units import SECONDS_PER_DAY, SECONDS_PER_HOUR, TERA, kwh
+from .units import TERA
 
 FIELD = "--plot"
 FIGSIZE = (8.0, 5.0)  # inches: a 16:10 slide panel
@@ -28,18 +30,46 @@ CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
                  "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939")
 OTHER_COLOUR = "#c7c7c7"
 LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
-DAYS_ABOVE_HOURS = 72.0  # time axes switch from hours to days above this many hours
 MIN_MARKER_AREA = 6.0  # pt^2: the smallest operation stays visible
 MAX_MARKER_AREA = 1500.0  # pt^2: the marker of the operation with the largest share of step time
 HEADROOM = 1.25  # bar panels reach this multiple of the largest bar, leaving room for the value labels
 FOLD_SHARE = 0.02  # breakdown classes under this share of every row's time are drawn together as "other"
+NOTE_COLOUR = "#444444"
+GROUP_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
-# Known point keys: (axis label, conversion from the SI value). Time is handled by _time_axis.
-KNOWN_KEYS = {
-    "cost_usd": ("cost ($)", lambda v: v),
-    "energy_joules": ("energy (kWh)", kwh),
-    "co2_kg": ("CO2 (kg)", lambda v: v),
+# What a reader calls each sweep column or point key, and the kind of quantity (simulator.human) that picks
+# its unit; a key with no kind is a plain count or ratio. Any other key reads as itself, "_" as spaces.
+QUANTITIES = {
+    "total_time_s": ("training time", "time"),
+    "time_s": ("training time", "time"),
+    "step_time_s": ("step time", "time"),
+    "energy_joules": ("energy", "energy"),
+    "cost_usd": ("cost", "usd"),
+    "co2_kg": ("emissions", "co2"),
+    "peak_memory_bytes": ("peak memory", "bytes"),
+    "mfu_fraction": ("MFU", "fraction"),
+    "device_hours": ("device-hours", None),
+    "devices": ("devices", None),
+    "samples_per_s": ("throughput (samples/s)", None),
+    "tokens_per_s": ("throughput (tokens/s)", None),
+    "grid_g_co2_per_kwh": ("grid carbon intensity (g CO2/kWh)", None),
+    "pue": ("PUE", None),
+    "cloud_price_usd_per_hour": ("cloud price ($ per device-hour)", None),
+    "electricity_usd_per_kwh": ("electricity price ($/kWh)", None),
+    "lifetime_years": ("device lifetime (years)", None),
 }
+
+
+def quantity(key: str, values) -> tuple[float, str]:
+    """(scale, axis label) for a point key or sweep column: plot ``value / scale`` against the label, which
+    names the quantity in words and its unit, picked for ``values`` ("training time (days)", "cost ($)")."""
+    words, kind = QUANTITIES.get(key, (None, None))
+    if words is None:
+        words = key.removeprefix("set.").replace("_", " ")
+    if kind is None:
+        return 1.0, words
+    scale, unit = human.axis_unit(kind, values)
+    return scale, f"{words} ({unit})"
 
 
 def _fail(problem: str):
@@ -77,35 +107,115 @@ def _class_order(names) -> list[str]:
     return known + sorted(n for n in names if n not in BREAKDOWN_CLASSES)
 
 
-def _time_axis(max_seconds: float):
-    """(conversion from seconds, unit): hours, or days once the largest time passes DAYS_ABOVE_HOURS hours."""
-    if max_seconds / SECONDS_PER_HOUR > DAYS_ABOVE_HOURS:
-        return (lambda s: s / SECONDS_PER_DAY), "days"
-    return (lambda s: s / SECONDS_PER_HOUR), "h"
-
-
-def _short(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
-
-
 def _spans_decade(values) -> bool:
     lo, hi = min(values), max(values)
     return lo > 0 and hi / lo > 10
 
 
-def _log_scale(ax, which: str, values) -> None:
+def _plain(v, _=None) -> str:
+    """A tick value as a person writes it: "0.5", "20", "1,000", "1.5e-05" only where nothing shorter fits."""
+    return human.number(v) if v != 0 else "0"
+
+
+def _log_scale(ax, which: str, values, at_values: bool = False) -> None:
     """A log axis; over less than two decades its ticks read as plain numbers (2, 5, 10, 20, ...) rather than
-    powers of ten, which would leave most of the axis unlabelled."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    powers of ten, which would leave most of the axis unlabelled. ``at_values``: ticks at the data's own
+    values (a handful of device counts) instead."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
 
     getattr(ax, f"set_{which}scale")("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
     lo, hi = min(values), max(values)
-    if lo > 0 and hi / lo < 100:
-        axis = ax.xaxis if which == "x" else ax.yaxis
-        plain = FuncFormatter(lambda v, _: f"{v:g}")
+    distinct = sorted(set(values))
+    if at_values and len(distinct) <= 12:
+        axis.set_major_locator(FixedLocator(distinct))
+        axis.set_major_formatter(FuncFormatter(_plain))
+        axis.set_minor_locator(NullLocator())
+    elif lo > 0 and hi / lo < 100:
+        plain = FuncFormatter(_plain)
         axis.set_major_formatter(plain)
         axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
         axis.set_minor_formatter(plain)
+    elif lo > 0 and hi / lo < 1e6:  # powers of ten as plain numbers (0.1, 1, 10, 1,000) while they stay short
+        axis.set_major_formatter(FuncFormatter(_plain))
+
+
+def _footnote(fig, left_out=(), lines=()) -> float:
+    """Small print across the foot of the figure: ``lines`` (what each point is), then what the figure leaves
+    out and why ("Left out: v100-sxm2 (needs 90 GB, has 32 GB)."). Returns the share of the figure's height
+    it takes, for ``_image(..., bottom=...)``; nothing to say: 0."""
+    import textwrap
+
+    left_out = [str(n) for n in dict.fromkeys(left_out) if str(n).strip()]
+    paragraphs = [str(s) for s in lines if str(s).strip()]
+    if left_out:
+        paragraphs.append("Left out: " + "; ".join(left_out) + ".")
+    if not paragraphs:
+        return 0.0
+    width = int(fig.get_figwidth() * 13)  # characters of 10 pt text across the figure
+    wrapped = [line for p in paragraphs for line in textwrap.wrap(p, width)]
+    if len(wrapped) > 5:
+        wrapped = wrapped[:4] + [f"... and more ({len(left_out)} left out in all)"]
+    fig.text(0.01, 0.01, _escape("\n".join(wrapped)), fontsize=10, ha="left", va="bottom", color=NOTE_COLOUR,
+             gid="left-out")
+    return (len(wrapped) * 10 * 1.25 / 72 + 0.12) / fig.get_figheight()
+
+
+_BREAK_AFTER = re.compile(r"(?<=[:+/,\- ])")
+
+
+def _wrap(label: str, width: int) -> str:
+    """A label over lines of at most ``width`` characters, broken after ':', '+', '/', ',', '-' or a space
+    (a piece longer than the width stays whole)."""
+    lines, line = [], ""
+    for piece in _BREAK_AFTER.split(label):
+        if line and len(line) + len(piece) > width:
+            lines.append(line.rstrip())
+            line = piece
+        else:
+            line += piece
+    lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _fit_ticks(fig, ax, positions, labels, max_lines: int = 3, bottom: float = 0.0) -> None:
+    """Category labels under ``ax`` that do not overlap: each as it is where it fits its slot, else wrapped
+    at its punctuation onto up to ``max_lines`` lines; where some label fits neither way, all are set aslant
+    (upright when even that is too tight)."""
+    labels = [_escape(s) for s in labels]
+    ax.set_xticks(positions)
+    ax.set_xticklabels(labels)
+    ax.get_xlim()  # settles the autoscaled limits before measuring
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    renderer = fig.canvas.get_renderer()
+    xs = sorted(float(v) for v in ax.transData.transform([(p, 0) for p in positions])[:, 0])
+    slot = min([b - a for a, b in itertools.pairwise(xs)] or [ax.get_window_extent(renderer).width]) * 0.85
+    size = ax.xaxis.get_ticklabels()[0].get_fontsize() if labels else 10
+
+    def extent(text):
+        t = fig.text(0, 0, text, fontsize=size)
+        box = t.get_window_extent(renderer)
+        t.remove()
+        return box
+
+    chosen = []
+    for label in labels:
+        fit = None
+        for width in range(len(label), 2, -1):
+            candidate = _wrap(label, width)
+            if candidate.count("\n") >= max_lines:
+                break
+            if extent(candidate).width <= slot:
+                fit = candidate
+                break
+        chosen.append(fit)
+    if all(c is not None for c in chosen):
+        ax.set_xticklabels(chosen)
+        return
+    height = max(extent(s).height for s in labels)
+    angle = 30 if slot >= 2.2 * height else 90
+    ax.set_xticklabels(labels, rotation=angle, ha="right" if angle == 30 else "center",
+                       rotation_mode="anchor" if angle == 30 else "default")
 
 
 # ------------------------------------------------------------------------------------------ roofline
@@ -121,9 +231,10 @@ def _roofs(profile) -> list[tuple[list[str], float]]:
 
 
 def _roof_label(names: list[str], rate: float) -> str:
+    # in the axis's unit (TFLOP/s, the roofline convention), not the magnitude's own
     ints = [n for n in names if n.startswith("int")]
     unit = "TOP/s" if len(ints) == len(names) else "TFLOP/s" if not ints else "TFLOP/s (TOP/s)"
-    return f"{'/'.join(names)}: {_short(rate / TERA)} {unit}"
+    return f"{'/'.join(names)}: {human.number(rate / TERA)} {unit}"
 
 
 def roofline_plot(profile, ops, fmt: str = "png", title: str | None = None) -> bytes:
@@ -197,7 +308,7 @@ def roofline_plot(profile, ops, fmt: str = "png", title: str | None = None) -> b
         fig.tight_layout()
         x0 = x_lo * 2
         (a, b), (c, d) = ax.transData.transform([(x0, bw * x0 / TERA), (x0 * 10, bw * x0 * 10 / TERA)])
-        ax.annotate(f"memory: {_short(bw / TERA)} TB/s", (x0, bw * x0 / TERA), textcoords="offset points",
+        ax.annotate(f"memory: {human.bytes_(bw)}/s", (x0, bw * x0 / TERA), textcoords="offset points",
                     xytext=(-4, 4), rotation=math.degrees(math.atan2(d - b, c - a)), rotation_mode="anchor",
                     ha="left", va="bottom", fontsize=10)
         return _image(fig, plt, fmt)
@@ -244,40 +355,42 @@ def _stack_classes(rows) -> tuple[list[str], bool]:
     return keep, other
 
 
-def comparison_plot(rows, fmt: str = "png", title: str | None = None) -> bytes:
+def comparison_plot(rows, fmt: str = "png", title: str | None = None, left_out=()) -> bytes:
     """Bars of time, energy, cost and CO2 per row (2x2 panels); the time bars stacked by breakdown class.
 
     ``rows``: [{"label", "time_s", "energy_joules", "cost_usd", "co2_kg", "breakdown": {class: seconds}}]. The
     breakdown gives each class's share of the row's time_s (its seconds over their sum, so per-step seconds do);
     a row with an empty (or all-zero) breakdown gets a plain time bar. Classes under FOLD_SHARE of every row's
-    time are drawn as one "other" segment. Time in hours (days when large), energy in
-    kWh, cost in $, CO2 in kg. Gids in SVG: ``time-<row>-<class>`` (``time-<row>-total`` for a plain bar,
-    ``time-<row>-other``), ``energy-<row>``, ``cost-<row>``, ``co2-<row>``.
+    time are drawn as one "other" segment. Each panel's unit is the one ``simulator.human`` picks for its
+    largest bar (hours or days, kWh or MWh, ...). ``left_out``: what the caller could not draw, and why
+    ("v100-sxm2: needs 90 GB, has 32 GB"), printed at the foot of the figure. Gids in SVG:
+    ``time-<row>-<class>`` (``time-<row>-total`` for a plain bar, ``time-<row>-other``), ``energy-<row>``,
+    ``cost-<row>``, ``co2-<row>``, ``left-out``.
     """
     rows = _check_rows(rows)
-    to_time, time_unit = _time_axis(max(r["time_s"] for r in rows))
+    time_scale, time_label = quantity("time_s", [r["time_s"] for r in rows])
+
+    def to_time(s):
+        return s / time_scale
+
     keep, other = _stack_classes(rows)
     colours = _class_colours(keep)
-    labels = [_escape(r["label"]) for r in rows]
     x = list(range(len(rows)))
-    # Row labels go under the bottom panels only, wrapped to the width of a bar's slot (about 37 characters of
-    # 10 pt text across a panel); labels that still do not fit in three lines are set aslant, unwrapped.
-    width = max(6, int(37 / len(rows)))
-    wrapped = [textwrap.wrap(s, width) or [""] for s in labels]
-    rotate = any(len(lines) > 3 or max(len(line) for line in lines) > width for lines in wrapped)
-    ticks = labels if rotate else ["\n".join(lines) for lines in wrapped]
 
     plt = _pyplot(fmt, FIELD)
     with plt.rc_context(STYLE):
         fig = plt.figure(figsize=WIDE_FIGSIZE, dpi=DPI)
-        grid = fig.add_gridspec(2, 3, width_ratios=(1, 1, 0.8))
+        broken_down = any(r["breakdown"] for r in rows)  # else no legend: the time bars are plain totals
+        grid = fig.add_gridspec(2, 3 if broken_down else 2, width_ratios=(1, 1, 0.8) if broken_down else (1, 1))
         axes = [fig.add_subplot(grid[r, c]) for r in range(2) for c in range(2)]
-        legend_ax = fig.add_subplot(grid[:, 2])
-        legend_ax.axis("off")
+        if broken_down:
+            legend_ax = fig.add_subplot(grid[:, 2])
+            legend_ax.axis("off")
 
         ax = axes[0]
         bottoms = [0.0] * len(rows)
         handles = []
+
         def segment(heights, name, colour, label):
             """One class's segments on top of the stacks so far, only where the class takes time."""
             at = [i for i, h in enumerate(heights) if h > 0]
@@ -299,42 +412,43 @@ def comparison_plot(rows, fmt: str = "png", title: str | None = None) -> bytes:
         ax.set_ylim(0, max(to_time(r["time_s"]) for r in rows) * HEADROOM or 1.0)
         plain = [i for i, r in enumerate(rows) if not r["breakdown"]]
         if plain:
-            bars = ax.bar(plain, [to_time(rows[i]["time_s"]) for i in plain], color="#4d4d4d",
-                          label="total (no breakdown)")
+            bars = ax.bar(plain, [to_time(rows[i]["time_s"]) for i in plain],
+                          color="#4d4d4d" if broken_down else "#4c72b0", label="total (no breakdown)")
             for i, patch in zip(plain, bars):
                 patch.set_gid(f"time-{i}-total")
             handles.append(bars)
         for i, r in enumerate(rows):
-            ax.annotate(_short(to_time(r["time_s"])), (i, to_time(r["time_s"])), textcoords="offset points",
+            ax.annotate(human.number(to_time(r["time_s"])), (i, to_time(r["time_s"])), textcoords="offset points",
                         xytext=(0, 2), ha="center", va="bottom", fontsize=10)
-        ax.set_ylabel(f"time ({time_unit})")
-        ax.set_title("training time")
+        ax.set_title(time_label)
 
-        panels = (("energy_joules", "energy", "energy (kWh)", kwh, "#55a868"),
-                  ("cost_usd", "cost", "cost ($)", lambda v: v, "#c44e52"),
-                  ("co2_kg", "co2", "CO2 (kg)", lambda v: v, "#8172b3"))
-        for ax, (key, gid, unit, conv, colour) in zip(axes[1:], panels):
-            values = [conv(r[key]) for r in rows]
+        panels = (("energy_joules", "energy", "#55a868"), ("cost_usd", "cost", "#c44e52"),
+                  ("co2_kg", "co2", "#8172b3"))
+        for ax, (key, gid, colour) in zip(axes[1:], panels):
+            scale, label = quantity(key, [r[key] for r in rows])
+            values = [r[key] / scale for r in rows]
             bars = ax.bar(x, values, color=colour)
             for i, patch in enumerate(bars):
                 patch.set_gid(f"{gid}-{i}")
-            prefix = "$" if key == "cost_usd" else ""
-            ax.bar_label(bars, labels=[_escape(prefix) + _short(v) for v in values], padding=2, fontsize=10)
+            texts = [human.usd(r[key]) if key == "cost_usd" else human.number(v) for r, v in zip(rows, values)]
+            ax.bar_label(bars, labels=[_escape(t) for t in texts], padding=2, fontsize=10)
             ax.set_ylim(0, max(values) * HEADROOM or 1.0)
-            ax.set_ylabel(unit)
-            ax.set_title(unit.split(" (")[0])
+            ax.set_title(_escape(label))
 
         for n, ax in enumerate(axes):
-            ax.set_xticks(x)
-            if n < 2:
-                ax.tick_params(labelbottom=False)
-            else:
-                ax.set_xticklabels(ticks, rotation=30 if rotate else 0, ha="right" if rotate else "center")
             ax.grid(True, axis="y", alpha=0.3)
-        if handles:
+            ax.yaxis.set_major_formatter(plt.FuncFormatter(_plain))
+        if broken_down:
             legend_ax.legend(handles=handles[::-1], loc="center right", title="time by class", frameon=False)
         fig.suptitle(_escape(title) if title else f"comparison of {len(rows)} runs")
-        return _image(fig, plt, fmt)
+        bottom = _footnote(fig, left_out)
+        for n, ax in enumerate(axes):
+            if n < 2:
+                ax.set_xticks(x)
+                ax.tick_params(labelbottom=False)
+            else:
+                _fit_ticks(fig, ax, x, [r["label"] for r in rows], bottom=bottom)
+        return _image(fig, plt, fmt, bottom)
 
 
 # ------------------------------------------------------------------------------------------ Pareto
@@ -366,67 +480,142 @@ def pareto_front(points, x: str, y: str) -> list[int]:
 
 
 def _axis(key: str, values: list[float]):
-    """(values in the axis unit, axis label) for a point key."""
-    if key == "time_s":
-        conv, unit = _time_axis(max(values))
-        return [conv(v) for v in values], f"time ({unit})"
-    if key in KNOWN_KEYS:
-        label, conv = KNOWN_KEYS[key]
-        return [conv(v) for v in values], label
-    return values, key.replace("_", " ")
+    """(values in the axis unit, axis label) for a point key. A log axis (over a decade) takes the unit its
+    smallest value reads in, so that its ticks read 1, 10, 100 rather than 0.01, 0.1, 1."""
+    scale, label = quantity(key, [min(values)] if _spans_decade(values) else values)
+    return [v / scale for v in values], label
+
+
+def _overlaps(a, b, pad: float = 2.0) -> bool:
+    return not (a.x1 + pad <= b.x0 or b.x1 + pad <= a.x0 or a.y1 + pad <= b.y0 or b.y1 + pad <= a.y0)
+
+
+# label positions tried around a point, nearest first: (dx, dy) in points, horizontal and vertical alignment
+_LABEL_SPOTS = ((6, 3, "left", "bottom"), (6, -3, "left", "top"), (-6, 3, "right", "bottom"),
+                (-6, -3, "right", "top"), (0, 8, "center", "bottom"), (0, -8, "center", "top"),
+                (10, 16, "left", "bottom"), (10, -16, "left", "top"), (-10, 16, "right", "bottom"),
+                (-10, -16, "right", "top"), (0, 24, "center", "bottom"), (0, -24, "center", "top"),
+                (16, 30, "left", "bottom"), (16, -30, "left", "top"), (-16, 30, "right", "bottom"),
+                (-16, -30, "right", "top"), (0, 40, "center", "bottom"), (0, -40, "center", "top"))
+LEADER = {"arrowstyle": "-", "color": "#888888", "lw": 0.7, "shrinkA": 1, "shrinkB": 4}  # far labels: a thin line
+
+
+def _place_labels(fig, ax, xs, ys, texts: dict, must: set, colours: dict, bottom: float = 0.0) -> int:
+    """Labels beside their points where they overlap no other label, marker or the legend and stay inside the
+    axes; a label in ``must`` that finds no free spot takes one where it covers only markers, and any label
+    that would cover another label is left off. Returns how many labels were left off."""
+    from matplotlib.transforms import Bbox
+
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    at = ax.transData.transform(list(zip(xs, ys)))
+    legend = ax.get_legend()
+    if legend is not None:  # "best" is settled now, with the points alone, and kept where it is
+        fig.canvas.draw()
+        corner = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+        legend.set_loc((corner.x0, corner.y0))
+    taken = [Bbox.from_extents(px - 4, py - 4, px + 4, py + 4) for px, py in at]
+    if legend is not None:
+        taken.append(legend.get_window_extent(renderer))
+    skipped = 0
+    for i in sorted(texts, key=lambda i: (i not in must, i)):
+        best = None
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            a = ax.annotate(_escape(texts[i]), (xs[i], ys[i]), textcoords="offset points", xytext=(dx, dy),
+                            ha=ha, va=va, fontsize=10, color=colours.get(i, "black"), gid=f"label-{i}",
+                            arrowprops=LEADER if abs(dy) > 10 else None)
+            box = a.get_window_extent(renderer)
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1)
+            # covering a marker is bad, covering another label or the legend (taken after the markers) worse
+            clashes = sum((1 if n < len(xs) else 50) * _overlaps(box, t) for n, t in enumerate(taken) if n != i)
+            if inside and not clashes:
+                if best is not None:
+                    best[1].remove()
+                best = (0, a, box)
+                break
+            score = clashes + (0 if inside else 1000)
+            if best is None or score < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (score, a, box)
+            else:
+                a.remove()
+        if best[0] >= 50 or best[0] and i not in must:  # a front label may cover a marker, never a label
+            best[1].remove()
+            skipped += 1
+            continue
+        taken.append(best[2])
+    return skipped
 
 
 def pareto_plot(points, x: str = "time_s", y: str = "cost_usd", fmt: str = "png", label_key: str | None = "label",
-                title: str | None = None) -> bytes:
+                title: str | None = None, group_key: str | None = None, left_out=(), figsize=FIGSIZE) -> bytes:
     """All points, the Pareto front (minimising both keys) highlighted and joined; log axes where the data span
-    more than a decade. Points are labelled with ``label_key`` (all of them up to 20 points, else the front).
-    Gids in SVG: ``point-<index>`` for each point, ``frontier`` for the line joining the front."""
-    front = pareto_front(points, x, y)
+    more than a decade. With ``group_key`` (a workload, say: options for different jobs are not alternatives),
+    each group has its own front and colour. Labels (``label_key``) go beside the points where they fit
+    without overlapping: every front point's, and the others' up to 20 points in all. ``left_out``: what the
+    caller could not draw, and why, printed at the foot; ``figsize`` in inches. Gids in SVG: ``point-<index>``
+    for each point, ``frontier`` for the line joining the front (``frontier-<n>`` per group), ``label-<i>``."""
+    if not points:
+        _fail("no points: nothing has a Pareto front")
     raw_x, raw_y = _values(points, x), _values(points, y)
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(points):
+        groups.setdefault(str(p.get(group_key)) if group_key else "", []).append(i)
+    fronts = {g: [members[j] for j in pareto_front([points[i] for i in members], x, y)]
+              for g, members in groups.items()}
+    on_front = {i for f in fronts.values() for i in f}
     xs, x_label = _axis(x, raw_x)
     ys, y_label = _axis(y, raw_y)
-    on_front = set(front)
-    named = range(len(points)) if len(points) <= 20 else front
+    colour = {g: GROUP_COLOURS[n % len(GROUP_COLOURS)] for n, g in enumerate(groups)}
+    group_of = {i: g for g, members in groups.items() for i in members}
 
     plt = _pyplot(fmt, FIELD)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+        fig, ax = plt.subplots(figsize=figsize, dpi=DPI)
         for i in range(len(points)):
-            best = i in on_front
-            ax.scatter([xs[i]], [ys[i]], s=70 if best else 36, color="#d62728" if best else "#9e9e9e",
-                       edgecolors="black" if best else "none", linewidths=0.6, zorder=3 if best else 2,
-                       gid=f"point-{i}")
-        ax.plot([xs[i] for i in front], [ys[i] for i in front], color="#d62728", lw=1.5, zorder=2, gid="frontier",
-                drawstyle="default")
-        handles = [plt.Line2D([], [], ls="-", marker="o", color="#d62728", markeredgecolor="black",
-                              label=f"Pareto front ({len(front)})"),
-                   plt.Line2D([], [], ls="", marker="o", color="#9e9e9e", label=f"dominated ({len(points) - len(front)})")]
-        ax.legend(handles=handles, loc="upper right")
-        if label_key:
-            for n, i in enumerate(named):  # labels alternate above and below so neighbours do not collide
-                text = points[i].get(label_key)
-                if text is not None:
-                    ax.annotate(_escape(text), (xs[i], ys[i]), textcoords="offset points",
-                                xytext=(5, 5 if n % 2 == 0 else -14), fontsize=10,
-                                color="black" if i in on_front else "#616161")
+            best, c = i in on_front, colour[group_of[i]]
+            ax.scatter([xs[i]], [ys[i]], s=70 if best else 30, color=c if best else "#b0b0b0",
+                       edgecolors="black" if best else (c if len(groups) > 1 else "none"),
+                       linewidths=0.6 if best else 0.9, zorder=3 if best else 2, gid=f"point-{i}")
+        handles = []
+        for n, (g, front) in enumerate(fronts.items()):
+            gid = "frontier" if len(groups) == 1 else f"frontier-{n}"
+            ax.plot([xs[i] for i in front], [ys[i] for i in front], color=colour[g], lw=1.5, zorder=2, gid=gid)
+            name = f"{g}: Pareto front" if len(groups) > 1 else "Pareto front"
+            handles.append(plt.Line2D([], [], ls="-", marker="o", color=colour[g], markeredgecolor="black",
+                                      label=_escape(f"{name} ({len(front)})")))
+        handles.append(plt.Line2D([], [], ls="", marker="o", color="#b0b0b0",
+                                  label=f"dominated ({len(points) - len(on_front)})"))
         if _spans_decade(xs):
             _log_scale(ax, "x", xs)
         if _spans_decade(ys):
             _log_scale(ax, "y", ys)
         ax.margins(0.12)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(y_label)
-        ax.set_title(_escape(title) if title else f"{y_label.split(' (')[0]} against {x_label.split(' (')[0]}: "
-                     f"Pareto front of {len(points)} options")
+        ax.set_xlabel(_escape(x_label))
+        ax.set_ylabel(_escape(y_label))
+        ax.set_title(_escape(title) if title else _escape(f"{y_label} against {x_label}"))
         ax.grid(True, which="major", alpha=0.3)
-        return _image(fig, plt, fmt)
+        bottom = _footnote(fig, left_out)
+        if label_key:
+            named = [i for i in range(len(points)) if points[i].get(label_key) is not None
+                     and (i in on_front or len(points) <= 20)]
+            _place_labels(fig, ax, xs, ys, {i: str(points[i][label_key]) for i in named}, on_front,
+                          {i: "black" if i in on_front else "#616161" for i in named}, bottom)
+        # under the axes, where no point or label can be: "best" inside a crowded plot still covers some
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2,
+                  fontsize=10, frameon=False)
+        return _image(fig, plt, fmt, bottom)
 
 
 # ------------------------------------------------------------------------------------------ series
 def series_plot(series, x_label: str, y_label: str, fmt: str = "png", title: str | None = None, logx: bool = True,
-                logy: bool = True) -> bytes:
+                logy: bool = True, left_out=(), note: str | None = None) -> bytes:
     """Lines of y against x (sorted by x), one per labelled series: ``{label: [(x, y), ...]}``, for example cost
-    against model size or device count. The labels should carry the units. Gids: ``series-<n>`` in dict order."""
+    against model size or device count. The labels should carry the units (``quantity`` gives them). A log x
+    axis with a dozen x values or fewer has its ticks at those values. ``note``: a line under the plot
+    (what each point is); ``left_out``: what was not drawn, and why. Gids: ``series-<n>`` in dict order."""
     if not series or not isinstance(series, dict):
         _fail("no series to plot: pass {label: [(x, y), ...]}")
     clean = {}
@@ -451,12 +640,13 @@ def series_plot(series, x_label: str, y_label: str, fmt: str = "png", title: str
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=5, lw=1.8,
                     label=_escape(label), gid=f"series-{n}")
         if logx:
-            _log_scale(ax, "x", [p[0] for pts in clean.values() for p in pts])
+            _log_scale(ax, "x", [p[0] for pts in clean.values() for p in pts], at_values=True)
         if logy:
             _log_scale(ax, "y", [p[1] for pts in clean.values() for p in pts])
         ax.set_xlabel(_escape(x_label))
         ax.set_ylabel(_escape(y_label))
         ax.set_title(_escape(title) if title else f"{_escape(y_label)} against {_escape(x_label)}")
-        ax.legend(loc="best")
+        ax.legend(loc="best", fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-        return _image(fig, plt, fmt)
+        bottom = _footnote(fig, left_out, [note] if note else [])
+        return _image(fig, plt, fmt, bottom)

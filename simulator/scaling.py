@@ -215,7 +215,8 @@ def fit(pts: Sequence[Point], model: str = "polynomial", *, benchmark_name: str 
         slope_ci95=slope_ci, intercept_ci95=(intercept - t * se_intercept, intercept + t * se_intercept),
         r_squared=1 - ss_res / ss_tot if ss_tot > 0 else 1.0, residual_std=s,
         exponent_k=_k(slope, model, best), exponent_k_ci95=k_ci, t_critical=t, mean_log10_compute=x_mean,
-        sxx=sxx, best_error_fraction=best, worst_error_fraction=float(err.max()), min_compute_flops=float(10 ** x.min()),
+        sxx=sxx, best_error_fraction=best, worst_error_fraction=float(err.max()),
+        min_compute_flops=float(10 ** x.min()),
         max_compute_flops=float(10 ** x.max()))
 
 
@@ -254,7 +255,8 @@ def compute_for_error(f: ScalingFit, target_error_fraction: float, extrapolate: 
     centre = (y_t - f.intercept) / f.slope
     outside = target > f.worst_error_fraction
     if outside and not extrapolate:
-        raise CostsimError(f"{target:g} is worse than the worst error in the fit's data ({f.worst_error_fraction:.4g}): "
+        raise CostsimError(f"{target:g} is worse than the worst error in the fit's data "
+                           f"({f.worst_error_fraction:.4g}): "
                            f"the fit would put it at {10 ** centre:.3g} FLOPs, outside its data; pass extrapolate to "
                            f"project beyond it", field="--target")
     extrapolated = target < f.best_error_fraction or outside

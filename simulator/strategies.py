@@ -274,7 +274,8 @@ def _prune(sc: Scenario, spec: Spec, load: Load) -> Scenario:
                                f"linears); on {p.profile.name} the pruned ResNet would run sparse",
                                field=f"--strategy {where}")
         if not runs:
-            warnings.append(f"{p.profile.name} has no {'sparse tensor cores' if pattern == '2:4' else 'unstructured-sparsity support'}: "
+            lacks = "sparse tensor cores" if pattern == "2:4" else "unstructured-sparsity support"
+            warnings.append(f"{p.profile.name} has no {lacks}: "
                             f"the pruned model runs dense there (no speedup)")
         sparse = _pruned_phase(p, pattern, density, spec) if runs else p
         if schedule == "scratch":

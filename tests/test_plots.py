@@ -54,8 +54,8 @@ def figures(monkeypatch):
     drawn = []
     real = plots._image
 
-    def keep(fig, plt, fmt):
-        data = real(fig, plt, fmt)
+    def keep(fig, plt, fmt, bottom=0.0):
+        data = real(fig, plt, fmt, bottom)
         drawn.append(fig)
         return data
 
@@ -150,7 +150,7 @@ def test_without_matplotlib_a_plot_is_a_one_line_error():
             "try:\n    plots.series_plot({'a': [(1, 2)]}, 'x', 'y')\nexcept CostsimError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=plots.__file__.rsplit("/simulator/", 1)[0]).stdout
-    assert out.strip() == "--plot: plots need matplotlib: pip install '.[plot]'"
+    assert out.strip() == "--plot: plots need matplotlib, a dependency of costsim: pip install matplotlib"
 
 
 # ------------------------------------------------------------------------------------------ roofline
@@ -204,8 +204,9 @@ def test_comparison_has_four_unit_labelled_panels_and_a_bar_per_row(figures):
     for panel in ("energy-", "cost-", "co2-"):
         assert svg_ids(svg, panel) == [f"{panel}{i}" for i in range(len(ROWS))]
     texts = svg_texts(svg)
-    for label in ("time (h)", "energy (kWh)", "cost ($)", "CO2 (kg)", "h200 x8", "a100 x8", "cpu", "$1,234",
-                  "833"):  # 3e9 J = 833 kWh
+    # each panel in the unit its largest bar reads in: 60 h is 2.5 days
+    for label in ("training time (days)", "energy (kWh)", "cost (thousand $)", "emissions (kg CO2)", "h200 x8",
+                  "a100 x8", "cpu", "$1,234", "833"):  # 3e9 J = 833 kWh
         assert label in texts, label
     time_bars = svg_ids(svg, "time-")
     assert "time-2-total" in time_bars and not any(b.startswith("time-2-") and b != "time-2-total"
@@ -218,7 +219,7 @@ def test_comparison_has_four_unit_labelled_panels_and_a_bar_per_row(figures):
     assert "time-0-other" in time_bars
 
 
-def test_comparison_time_stacks_add_up_to_each_run_in_hours(figures):
+def test_comparison_time_stacks_add_up_to_each_run_in_days(figures):
     plots.comparison_plot(ROWS)
     (fig,) = figures
     heights = {}
@@ -228,16 +229,16 @@ def test_comparison_time_stacks_add_up_to_each_run_in_hours(figures):
             row = int(gid.split("-")[1])
             heights[row] = heights.get(row, 0.0) + patch.get_height()
     for i, row in enumerate(ROWS):
-        assert heights[i] == pytest.approx(row["time_s"] / H)
+        assert heights[i] == pytest.approx(row["time_s"] / SECONDS_PER_DAY)
     gemm = {p.get_gid(): p.get_height() for p in fig.axes[0].patches if (p.get_gid() or "").endswith("-gemm")}
-    assert gemm == {"time-0-gemm": pytest.approx(18.0), "time-1-gemm": pytest.approx(40.0)}  # 40/60 of 60 h
+    assert gemm == {"time-0-gemm": pytest.approx(18 / 24), "time-1-gemm": pytest.approx(40 / 24)}  # 40/60 of 60 h
 
 
-def test_comparison_switches_to_days_for_long_runs():
-    rows = [dict(r, time_s=r["time_s"] * 10, breakdown={}) for r in ROWS]
+def test_comparison_switches_to_hours_for_short_runs():
+    rows = [dict(r, time_s=r["time_s"] / 10, breakdown={}) for r in ROWS]
     texts = svg_texts(plots.comparison_plot(rows, fmt="svg"))
-    assert "time (days)" in texts and "time (h)" not in texts
-    assert f"{600 * H / SECONDS_PER_DAY:.3g}" in texts  # the longest bar's label, in days
+    assert "training time (h)" in texts and "training time (days)" not in texts
+    assert "6" in texts and "3" in texts  # the bars' labels, in hours
 
 
 def test_comparison_rejects_bad_rows():
@@ -277,11 +278,13 @@ def test_pareto_plot_draws_every_point_and_joins_the_front(figures):
     assert sorted(svg_ids(svg, "point-")) == sorted(f"point-{i}" for i in range(len(POINTS)))
     assert svg_ids(svg, "frontier") == ["frontier"]
     texts = svg_texts(svg)
-    assert "time (h)" in texts and "cost ($)" in texts and "opt6" in texts
+    # a log axis reads in the unit of its smallest value: 0.5 h is 30 min
+    assert "training time (min)" in texts and "cost ($)" in texts and "opt6" in texts
+    assert "cost ($) against training time (min)" in texts
     assert f"Pareto front ({len(FRONT)})" in texts and f"dominated ({len(POINTS) - len(FRONT)})" in texts
     (ax,) = figures[0].axes
-    line = next(l for l in ax.lines if l.get_gid() == "frontier")
-    assert list(line.get_xdata()) == [PAIRS[i][0] for i in FRONT]  # hours, by ascending time
+    line = next(ln for ln in ax.lines if ln.get_gid() == "frontier")
+    assert list(line.get_xdata()) == pytest.approx([PAIRS[i][0] * 60 for i in FRONT])  # minutes, ascending
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"  # 0.5-10 h and $19-500 span > a decade
 
 
@@ -289,11 +292,11 @@ def test_pareto_plot_axes_are_linear_within_a_decade_and_know_energy_and_co2(fig
     points = [{"label": "a", "energy_joules": 3.6e9, "co2_kg": 400.0},
               {"label": "b", "energy_joules": 7.2e9, "co2_kg": 300.0}]
     texts = svg_texts(plots.pareto_plot(points, x="energy_joules", y="co2_kg", fmt="svg"))
-    assert "energy (kWh)" in texts and "CO2 (kg)" in texts
+    assert "energy (MWh)" in texts and "emissions (kg CO2)" in texts
     (ax,) = figures[0].axes
     assert ax.get_xscale() == "linear" and ax.get_yscale() == "linear"
     assert sorted(ax.collections[0].get_offsets()[0].tolist() + ax.collections[1].get_offsets()[0].tolist()) \
-        == sorted([1000.0, 400.0, 2000.0, 300.0])  # kWh and kg
+        == sorted([1.0, 400.0, 2.0, 300.0])  # MWh and kg
 
 
 # ------------------------------------------------------------------------------------------ series
@@ -304,7 +307,7 @@ def test_series_plot_draws_one_sorted_line_per_series(figures):
     for label in ("model size (parameters)", "cost ($)", "cost by size", "h200", "a100"):
         assert label in texts, label
     (ax,) = figures[0].axes
-    a100 = next(l for l in ax.lines if l.get_gid() == "series-1")
+    a100 = next(ln for ln in ax.lines if ln.get_gid() == "series-1")
     assert list(a100.get_xdata()) == sorted(x for x, _ in SERIES["a100"])
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
 
@@ -315,3 +318,70 @@ def test_series_plot_rejects_what_a_log_axis_cannot_show():
     assert plots.series_plot({"a": [(1, 1), (2, 0)]}, "devices", "cost ($)", logy=False)[:8] == PNG_MAGIC
     with pytest.raises(CostsimError, match=r"must be an \(x, y\) pair"):
         plots.series_plot({"a": [(1, 2, 3)]}, "x", "y")
+
+
+# ------------------------------------------------------------------------------------------ what a reader sees
+def _renderer(fig):
+    """A renderer for a figure already saved and closed (closing detaches its canvas)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _overlapping(boxes):
+    return [(a, b) for n, (a, ba) in enumerate(boxes) for b, bb in boxes[n + 1:]
+            if ba.x0 < bb.x1 and bb.x0 < ba.x1 and ba.y0 < bb.y1 and bb.y0 < ba.y1]
+
+
+def test_long_category_labels_are_wrapped_or_set_aslant_never_overlapping(figures):
+    long = [dict(r, label=f"{r['label']} lowrank:0.25+quantize:fp8+prune:2:4") for r in ROWS] * 2
+    for rows in (ROWS, long):
+        plots.comparison_plot(rows)
+    for fig in figures:
+        renderer = _renderer(fig)
+        for ax in fig.axes[2:4]:
+            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.get_xticklabels() if t.get_text()]
+            assert len(boxes) in (len(ROWS), len(long)) and not _overlapping(boxes)
+
+
+def test_pareto_labels_do_not_overlap_and_groups_get_their_own_front(figures):
+    points = [dict(p, job="a" if i % 2 else "b", label=f"device-{i} x8 lowrank:0.25+quantize:fp8")
+              for i, p in enumerate(POINTS)]
+    svg = plots.pareto_plot(points, fmt="svg", group_key="job", left_out=["v100 (does not fit)"])
+    assert svg_ids(svg, "frontier") == ["frontier-0", "frontier-1"]
+    texts = svg_texts(svg)
+    assert any("Left out: v100 (does not fit)." in t for t in texts)
+    fig = figures[0]
+    renderer = _renderer(fig)
+    labels = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.axes[0].texts]
+    assert labels and not _overlapping(labels)
+
+
+def test_a_figure_names_what_it_left_out(figures):
+    svg = plots.comparison_plot(ROWS, fmt="svg", left_out=["v100-sxm2 (needs 57 GB, has 32 GB)"])
+    assert svg_ids(svg, "left-out") == ["left-out"]
+    assert any("v100-sxm2 (needs 57 GB, has 32 GB)" in t for t in svg_texts(svg))
+
+
+def test_the_limits_cost_plot_has_no_bars_on_its_log_axis(monkeypatch):
+    from types import SimpleNamespace
+
+    from simulator import report
+    from simulator.report import cost_plot
+
+    figures, real = [], report._image
+    monkeypatch.setattr(report, "_image", lambda fig, plt, fmt, bottom=0.0: figures.append(fig) or
+                        real(fig, plt, fmt, bottom))
+
+    priced = [SimpleNamespace(label="top-1 error 0.1", hardware=h, cost_usd=c, cost_low_usd=c / 2,
+                              cost_high_usd=c * 2, problem=None) for h, c in (("h200", 2e5), ("k80", 3e6))]
+    why = "alveo-u280 has neither a cloud price nor a purchase price"
+    priced.append(SimpleNamespace(label="top-1 error 0.1", hardware="alveo-u280", cost_usd=None, cost_low_usd=None,
+                                  cost_high_usd=None, problem=why))
+    svg = cost_plot(priced, "svg")
+    (ax,) = figures[0].axes
+    assert ax.get_yscale() == "log" and not [p for p in ax.patches if p.get_height() > 0]
+    assert any("Left out: alveo-u280 (alveo-u280 has neither a cloud price nor a purchase price)." in t
+               for t in svg_texts(svg))

@@ -90,3 +90,42 @@ def test_python_results_have_dicts_and_tables():
     sw = api.sweep(hardware=["h200"], workloads=["gpt2-124m"])
     assert sw.to_dict()["rows"][0]["hardware"] == "h200" and sw.table("jsonl").count("\n") == 1
     assert "h200" in api.profiles() and "gpt2-124m" in api.workloads()
+
+
+def test_the_report_opens_with_the_answer_and_merges_rows_that_change_nothing(tmp_path):
+    # a100 has no fp8 units: quantize:fp8 gives the same numbers as none there, so those rows are one
+    path = tmp_path / "fp8.yaml"
+    path.write_text("name: fp8\nhardware: [h200, a100-sxm-80gb]\nworkloads: [gpt2-124m]\n"
+                    "strategies: [none, quantize:fp8]\n")
+    r = api.report(str(path))
+    page = r.html
+    summary = page[page.index('<section id="summary">'):page.index("</section>")]
+    for words in ("The answer", "cheapest", "fastest", "lowest CO2", "Pareto front",
+                  "The cheapest scenario of each device", "$"):
+        assert words in summary, words
+    assert 'merged">none / quantize:fp8</td>' in page
+    assert "strategy none and quantize:fp8 give the same numbers on a100-sxm-80gb" in page
+    assert len(list(csv.DictReader(io.StringIO(r.csv)))) == 4  # the CSV keeps every scenario
+    # sorting and column choice without a script
+    assert 'type="radio"' in page and 'type="checkbox"' in page and "<details" in page and "<script" not in page
+    assert "tbody.by-time { display: table-row-group; }" in page
+
+
+def test_a_device_that_cannot_run_is_named_in_the_figures_not_dropped(tmp_path):
+    # gpt-1.3b does not fit one v100 with data parallelism; on eight it does
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("name: s\nhardware: [h200, v100-sxm2]\nworkloads: [gpt-1.3b]\ndevices: [1, 8]\n")
+    for kind in ("pareto", "scaling"):
+        out = tmp_path / f"{kind}.svg"
+        r = CliRunner().invoke(main, ["plot", kind, str(sweep), "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        assert "Left out: v100-sxm2" in out.read_text()
+
+
+def test_plot_titles_are_words_with_units(tmp_path, sweep_file):
+    out = tmp_path / "s.svg"
+    r = CliRunner().invoke(main, ["plot", "scaling", str(sweep_file), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "cost ($) against devices" in text and "cost_usd" not in text
+    assert "Each point: the lowest cost over the swept strategy" in text
