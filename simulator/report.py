@@ -465,20 +465,19 @@ def simulation_table(e, mc, fmt: str = "table") -> str:
     """Monte Carlo outcomes: p5 / p50 / p95, against the closed form."""
     if fmt == "json":
         return json.dumps({"closed_form": e.to_dict(), "simulation": mc.to_dict()}, indent=2)
-    rows = [
-        ["wall time (days)", *(f"{getattr(mc.wall_time_s, q) / SECONDS_PER_DAY:.4g}" for q in ("p5", "p50", "p95")),
-         f"{e.total_time_s / SECONDS_PER_DAY:.4g}"],
-        ["device-hours", *(f"{getattr(mc.device_hours, q):,.0f}" for q in ("p5", "p50", "p95")),
-         f"{e.device_hours:,.0f}"],
-        ["energy (MWh)", *(f"{kwh(getattr(mc.energy_joules, q)) / KILO:,.4g}" for q in ("p5", "p50", "p95")),
-         f"{kwh(e.energy_joules) / KILO:,.4g}"],
-        ["cost ($)", *(f"{getattr(mc.cost_usd, q):,.0f}" for q in ("p5", "p50", "p95")), f"{e.cost_usd:,.0f}"],
-        ["CO2 (t)", *(f"{getattr(mc.co2_kg, q) / KILO:,.4g}" for q in ("p5", "p50", "p95")), f"{e.co2_kg / KILO:,.4g}"],
-        ["interruptions", *(f"{getattr(mc.failures, q):.0f}" for q in ("p5", "p50", "p95")), "0"],
-    ]
-    headers = ["outcome", "p5", "p50", "p95", "closed form"]
-    if fmt == "csv":
-        return _csv(headers, rows)
+    quantiles = ("p5", "p50", "p95")
+    measures = [("wall_time_s", "wall time", human.time_s, e.total_time_s),
+                ("device_hours", "device-hours", human.number, e.device_hours),
+                ("energy_joules", "energy", human.energy_joules, e.energy_joules),
+                ("cost_usd", f"cost ({e.pricing})", human.usd, e.cost_usd),
+                ("co2_kg", "CO2", human.co2_kg, e.co2_kg),
+                ("failures", "interruptions", human.number, 0.0)]
+    headers = ["outcome", *quantiles, "closed form"]
+    if fmt == "csv":  # SI numbers, the unit in the outcome's name
+        return _csv(headers, [[k, *(getattr(getattr(mc, k), q) for q in quantiles), closed]
+                              for k, _, _, closed in measures])
+    rows = [[label, *(show(getattr(getattr(mc, k), q)) for q in quantiles), show(closed)]
+            for k, label, show, closed in measures]
     table = _markdown_table(headers, rows) if fmt == "markdown" else _text_table(headers, rows)
     wall = sum(mc.mean_breakdown_s.values()) or 1.0
     spent = ", ".join(f"{k.removesuffix('_s')} {v / wall:.1%}" for k, v in mc.mean_breakdown_s.items())
@@ -505,14 +504,16 @@ def interval_sweep_table(sweep, fmt: str = "table") -> str:
 
 
 # ------------------------------------------------------------------------------------- strategies
+# (field, header, how a person reads it); CSV and JSON keep the SI field
 STRATEGY_COLUMNS = (
-    ("label", "strategy", None),
-    ("time_s", "time (h)", lambda v: v / SECONDS_PER_HOUR),
-    ("energy_joules", "energy (kWh)", kwh),
-    ("cost_usd", "cost ($)", None),
-    ("co2_kg", "CO2 (kg)", None),
-    ("peak_memory_bytes", "memory (GB)", lambda v: v / GIGA),
-    ("model_bytes", "model (MB)", lambda v: v / (GIGA / KILO)),
+    ("label", "strategy", str),
+    ("time_s", "time", human.time_s),
+    ("energy_joules", "energy", human.energy_joules),
+    ("cost_usd", "cost", human.usd),
+    ("pricing", "pricing", str),
+    ("co2_kg", "CO2", human.co2_kg),
+    ("peak_memory_bytes", "memory", human.bytes_),
+    ("model_bytes", "model", human.bytes_),
     ("time_ratio", "time x", None),
     ("energy_ratio", "energy x", None),
     ("cost_ratio", "cost x", None),
@@ -534,8 +535,7 @@ def strategy_table(rows, fmt: str = "table") -> str:
     display, raw = [], []
     for r in rows:
         d = r.to_dict()
-        vals = [d[k] if f is None else f(d[k]) for k, _, f in STRATEGY_COLUMNS]
-        display.append([vals[0]] + [_fmt(v) for v in vals[1:7]] + [_ratio(v) for v in vals[7:]])
+        display.append([_ratio(d[k]) if f is None else f(d[k]) for k, _, f in STRATEGY_COLUMNS])
         raw.append([d[k] for k, _, _ in STRATEGY_COLUMNS] + [json.dumps(r.analysis), " | ".join(r.assumptions),
                                                              " | ".join(r.warnings)])
     if fmt == "csv":
@@ -543,12 +543,16 @@ def strategy_table(rows, fmt: str = "table") -> str:
     table = _markdown_table(headers, display) if fmt == "markdown" else _text_table(headers, display)
     bullet = "- " if fmt == "markdown" else "  "
     notes = []
+    pricings = list(dict.fromkeys(p for r in rows for p in r.pricing.split("+")))
+    if len(pricings) > 1 or pricings == ["electricity"]:
+        notes.append(textwrap.fill("\ncost: " + "; ".join(PRICING_NOTES.get(p, p) for p in pricings),
+                                   NOTE_WIDTH, subsequent_indent="  "))
     for r in rows:
         notes.append(f"\n{r.label}:")
         for p in r.phases:
             notes.append(f"{bullet}{p.label}: {p.hardware} x {p.devices}, {p.workload}, x{p.repeats:.4g}, "
-                         f"step {p.step_time_s / MILLI:.4g} ms, {p.time_s / SECONDS_PER_HOUR:,.4g} h, "
-                         f"${p.cost_usd:,.2f}")
+                         f"step {human.time_s(p.step_time_s)}, {human.time_s(p.time_s)}, "
+                         f"{human.usd(p.cost_usd)} ({p.pricing})")
         for k, v in r.analysis.items():
             notes.append(f"{bullet}{k.replace('_', ' ')}: " + ("never (no saving)" if v is None else
                                                                 v if isinstance(v, str) else f"{v:,.6g}"))

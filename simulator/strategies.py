@@ -715,6 +715,7 @@ class PhaseCost(Strict):
     co2_kg: float
     peak_memory_bytes: float
     step_time_s: float
+    pricing: str  # how the phase's cost was priced: cloud, owned or electricity
 
 
 class StrategyRow(Strict):
@@ -729,6 +730,7 @@ class StrategyRow(Strict):
     co2_kg: float
     peak_memory_bytes: float
     model_bytes: float
+    pricing: str  # how the phases were priced (cloud, owned, electricity; 'a+b' when they differ)
     time_ratio: float
     energy_ratio: float
     cost_ratio: float
@@ -753,7 +755,8 @@ def _phase_cost(p: Phase, e) -> PhaseCost:
     return PhaseCost(label=p.label, hardware=p.profile.name, workload=p.workload.name, devices=e.devices, plan=e.plan,
                      repeats=p.repeats, main=p.main, time_s=p.repeats * e.total_time_s,
                      energy_joules=p.repeats * e.energy_joules, cost_usd=p.repeats * e.cost_usd,
-                     co2_kg=p.repeats * e.co2_kg, peak_memory_bytes=e.peak_memory_bytes, step_time_s=e.step_time_s)
+                     co2_kg=p.repeats * e.co2_kg, peak_memory_bytes=e.peak_memory_bytes, step_time_s=e.step_time_s,
+                     pricing=e.pricing)
 
 
 def model_bytes(workload, bytes_per_param: float | None = None, sparsity: tuple[str, float] | None = None) -> float:
@@ -823,6 +826,7 @@ def price(sc: Scenario, estimate_fn, label: str, baseline: StrategyRow | None = 
         warnings.append("2:4 at fp8: the sparse curve measured at 16 bits is applied at the fp8 peak (not measured)")
     return StrategyRow(label=label, strategies=sc.applied, **totals, **ratios,
                        peak_memory_bytes=max(c.peak_memory_bytes for c in costs),
+                       pricing="+".join(dict.fromkeys(c.pricing for c in costs)),
                        model_bytes=model_bytes(last_main.workload, sc.deploy_bytes_per_param, sc.deploy_sparsity),
                        phases=tuple(costs), analysis=_analysis(sc, costs), assumptions=sc.assumptions,
                        warnings=tuple(dict.fromkeys(warnings)))
