@@ -15,6 +15,37 @@ class CostsimError(ValueError):
         parts = [p for p in (self.source, self.field) if p]
         return ": ".join(parts + [self.problem])
 
+    @classmethod
+    def from_validation(cls, err, *, source: str | None = None, prefix: str | None = None,
+                        tags: frozenset[str] | set[str] = frozenset(), unknown: str | None = None) -> "CostsimError":
+        """The project's one line for a pydantic ``ValidationError`` (every site uses this).
+
+        The first problem is named, a misspelt field (unknown, and as the right spelling missing) before
+        any other; pydantic's "Value error, " prefix is dropped; the field is the error's location as a
+        dotted path, after ``prefix`` (``plan``, ``strategy lowrank:2``), without the discriminator's
+        tag (``tags``: the kinds of a tagged union, such as gpu or transformer); further problems are
+        counted. ``unknown`` replaces the message for an unknown field (default: check the spelling)."""
+        errors = err.errors()
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        msg = str(first["msg"])
+        for noise in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(noise)
+        parts = [str(p) for p in first["loc"]]
+        if parts and parts[0] in tags:
+            parts = parts[1:]
+        field = ".".join(p for p in parts if not p.startswith("function-"))
+        if first["type"] == "extra_forbidden":
+            msg = unknown or "unknown field (check the spelling; see docs/profiles-and-workloads.md)"
+        elif first["type"] == "union_tag_invalid":
+            msg, field = f"unknown kind {first['ctx']['tag']!r}; expected one of {', '.join(sorted(tags))}", "kind"
+        elif first["type"] == "union_tag_not_found":
+            msg, field = f"missing (one of {', '.join(sorted(tags))})", "kind"
+        more = len(errors) - 1
+        if more:
+            msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+        field = ".".join(p for p in (prefix, field) if p) or "(top level)"
+        return cls(msg, source=source, field=field)
+
     def with_source(self, source: str) -> "CostsimError":
         if self.source:
             return self

@@ -252,49 +252,22 @@ def apply_overrides(hardware: dict | None, workload: dict | None, sets: Iterable
 
 
 # ---------------------------------------------------------------- validation
-def _loc(loc: tuple, root_tags: set[str]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in root_tags:
-        parts = parts[1:]
-    return ".".join(p for p in parts if not p.startswith("function-")) or "(top level)"
-
-
-def _validation_error(err: ValidationError, source: str, tags: set[str]) -> CostsimError:
-    errors = err.errors()
-    # a misspelt field is both unknown and (as the right spelling) missing: name the misspelling
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    msg = first["msg"].removeprefix("Value error, ")
-    field = _loc(first["loc"], tags)
-    if first["type"] == "extra_forbidden":
-        msg = "unknown field (check the spelling; see docs/profiles-and-workloads.md)"
-    elif first["type"] == "union_tag_invalid":
-        msg = f"unknown kind {first['ctx']['tag']!r}; expected one of {', '.join(sorted(tags))}"
-        field = "kind"
-    elif first["type"] == "union_tag_not_found":
-        msg = f"missing (one of {', '.join(sorted(tags))})"
-        field = "kind"
-    more = len(errors) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return CostsimError(msg, source=source, field=field)
-
-
-_HW_TAGS = {"cpu", "gpu", "tpu", "fpga", "asic", "quantum"}
-_WL_TAGS = {"transformer", "cnn", "mlp"}
+_HW_TAGS = frozenset({"cpu", "gpu", "tpu", "fpga", "asic", "quantum"})
+_WL_TAGS = frozenset({"transformer", "cnn", "mlp", "generic"})
 
 
 def validate_profile(data: Mapping, source: str = "<profile>"):
     try:
         return _HARDWARE.validate_python(dict(data))
     except ValidationError as err:
-        raise _validation_error(err, source, _HW_TAGS) from None
+        raise CostsimError.from_validation(err, source=source, tags=_HW_TAGS) from None
 
 
 def validate_workload(data: Mapping, source: str = "<workload>"):
     try:
         return _WORKLOAD.validate_python(dict(data))
     except ValidationError as err:
-        raise _validation_error(err, source, _WL_TAGS) from None
+        raise CostsimError.from_validation(err, source=source, tags=_WL_TAGS) from None
 
 
 # ---------------------------------------------------------------- public entry points

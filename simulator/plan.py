@@ -67,8 +67,7 @@ def parse_plan(text: str) -> Plan:
     try:
         return Plan(**fields)
     except ValidationError as err:
-        first = err.errors()[0]
-        raise CostsimError(first["msg"], field="plan." + ".".join(map(str, first["loc"]))) from None
+        raise CostsimError.from_validation(err, prefix="plan") from None
 
 
 def check_plan(plan: Plan, workload, devices: int) -> int:

@@ -152,8 +152,7 @@ def _validated(cls, data: dict, where: str):
     try:
         return cls.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        raise CostsimError(first["msg"].removeprefix("Value error, "), field=f"--strategy {where}") from None
+        raise CostsimError.from_validation(err, prefix=f"--strategy {where}") from None
 
 
 def _revalidate(workload, where: str, key: str, changes: dict):

@@ -96,10 +96,8 @@ def run_from_row(row: dict, where: str) -> ValidationRun:
         return ValidationRun(label=str(row.get("label") or where), hardware=str(row["hardware"]),
                              workload=workload, sets=sets, measured_step_time_s=row["measured_step_time_s"],
                              tensor_parallel=tp, pipeline_parallel=pp, **fields)
-    except ValidationError as err:  # name the first field at fault
-        first = err.errors()[0]
-        raise CostsimError(first["msg"].removeprefix("Value error, "), source=where,
-                           field=".".join(str(p) for p in first["loc"])) from None
+    except ValidationError as err:
+        raise CostsimError.from_validation(err, source=where) from None
 
 
 def _error(predicted: float | None, measured: float | None) -> float | None:

@@ -90,9 +90,7 @@ def run_options(*, devices: int | None = None, plan=None, region: str | None = N
     try:
         return RunOptions(**fields)
     except ValidationError as err:
-        first = err.errors()[0]
-        raise CostsimError(first["msg"].removeprefix("Value error, "),
-                           field=".".join(str(p) for p in first["loc"]) or "options") from None
+        raise CostsimError.from_validation(err) from None
 
 
 def _load(hardware, workload, sets: Iterable[str]):

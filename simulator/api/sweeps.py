@@ -34,18 +34,15 @@ def sweep_spec(source=None, **axes):
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            from ..sweep import CORE_AXES, OPTION_AXES
+        from ..sweep import CORE_AXES, OPTION_AXES
 
-            msg = f"unknown axis; known: {', '.join(CORE_AXES + OPTION_AXES + ('name', 'description', 'plan'))}"
-        elif first["type"] == "too_short":
-            msg = "an empty list makes an empty grid"
+        first = next((e for e in err.errors() if e["type"] == "extra_forbidden"), err.errors()[0])
+        known = ", ".join(CORE_AXES + OPTION_AXES + ("name", "description", "plan"))
         line = lines.get((str(first["loc"][0]), first["loc"][1])) if len(first["loc"]) > 1 and isinstance(
             first["loc"][1], int) else None
-        raise CostsimError(msg + (f" (line {line})" if line else ""), source=where, field=loc) from None
+        e = CostsimError.from_validation(err, source=where, unknown=f"unknown axis; known: {known}")
+        problem = "an empty list makes an empty grid" if first["type"] == "too_short" else e.problem
+        raise CostsimError(problem + (f" (line {line})" if line else ""), source=where, field=e.field) from None
     from ..strategies import parse
 
     for i, text in enumerate(spec.strategies):
