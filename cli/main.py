@@ -23,6 +23,54 @@ from simulator.units import GIGA, SECONDS_PER_HOUR
 
 
 
+# The core names parameters (``strategy``, ``targets``); on the command line they are these flags. The
+# one table: an error's field is shown as its flag (``strategy prune:2of4`` as ``--strategy prune:2of4``).
+FLAGS = {
+    "base": "--base",
+    "benchmark": "--benchmark",
+    "budget_usd": "--budget",
+    "computes": "--lm-compute",
+    "device": "--device",
+    "doubling_bandwidth_years": "--doubling-bandwidth",
+    "doubling_efficiency_years": "--doubling-efficiency",
+    "doubling_flops_years": "--doubling-flops",
+    "executor": "--executor",
+    "fmt": "--format",
+    "hardware": "--hardware",
+    "kind": "KIND",
+    "law": "--law",
+    "losses": "--lm-loss",
+    "mtbf_hours": "--mtbf-hours",
+    "plot": "--plot",
+    "plot_dir": "--plot-dir",
+    "profile_ref": "--profile",
+    "rows": "--rows",
+    "scheduler": "--scheduler",
+    "strategy": "--strategy",
+    "suite": "--suite",
+    "targets": "--target",
+    "workload": "--workload",
+    "x": "--x",
+    "y": "--y",
+    "year": "--year",
+}
+
+
+def _command_names(command) -> set[str]:
+    """What a command's parameters are called on its command line: its flags, and its arguments' names."""
+    return {o for p in command.params for o in (p.opts if isinstance(p, click.Option) else [p.human_readable_name])}
+
+
+def as_flag(field: str | None, command=None) -> str | None:
+    """``field`` as the command line names it: a parameter's first word mapped through FLAGS. Only where
+    no file is named (a field of a file stays that field) and, given ``command``, only to one of its own."""
+    head, sep, rest = (field or "").partition(" ")
+    flag = FLAGS.get(head)
+    if flag is None or (command is not None and flag not in _command_names(command)):
+        return field
+    return flag + sep + rest
+
+
 def fail(message: str) -> None:
     click.echo(f"costsim: error: {message}", err=True)
     sys.exit(2)
@@ -36,6 +84,9 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except CostsimError as err:
+            if err.source is None:  # it exits: the error is not raised on, so renaming its field is safe
+                ctx = click.get_current_context(silent=True)
+                err.field = as_flag(err.field, ctx.command if ctx else None)
             fail(err.line())
 
     return wrapper

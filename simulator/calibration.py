@@ -635,8 +635,8 @@ def cpu_profile_text(*, name: str, base_name: str, base: ClassicalProfile, resul
             + f"Fit quality: {quality}; bounds on the median: "
             + ", ".join(f"{g} {b:.0%}" for g, b in FIT_BOUNDS_MEDIAN_FRACTION.items()) + ".")
     if not keep_price:
-        meta += (" No price: the base's is for a whole part. Price it with --set hardware.cloud_price_usd_per_hour"
-                 "=... (or purchase_price_usd), or calibrate again keeping the base's price.")
+        meta += (" No price: the base's is for a whole part. Price it by setting hardware.cloud_price_usd_per_hour"
+                 " (or purchase_price_usd), or calibrate again keeping the base's price.")
     notes = f"WARNING: {warning} {meta}" if warning else meta
 
     measured_fields = ["peak_dense_flops_per_s", "memory_bandwidth_bytes_per_s", "kernel_launch_overhead_s"]

@@ -231,8 +231,8 @@ def run_cost(profile: ClassicalProfile, options: RunOptions, device_s: float, en
     amortised over the lifetime plus electricity. Returns the pricing used, the parts, and a note."""
     pricing = options.pricing
     if profile.cloud_price_usd_per_hour is None and profile.purchase_price_usd is None:
-        raise CostsimError(f"{profile.name} has neither a cloud price nor a purchase price: set one, e.g. "
-                           f"--set hardware.cloud_price_usd_per_hour=2.5", field="cloud_price_usd_per_hour")
+        raise CostsimError(f"{profile.name} has neither a cloud price nor a purchase price: set one "
+                           "(e.g. hardware.cloud_price_usd_per_hour to 2.5)", field="cloud_price_usd_per_hour")
     if pricing == "auto":
         pricing = "owned" if profile.cloud_price_usd_per_hour is None else "cloud"
     if pricing == "cloud":

@@ -54,7 +54,7 @@ def pricing_fit(fits, benchmark: str):
               and f.model == "polynomial" and f.subset == "all"]
     chosen = chosen or [f for f in fits if f.benchmark == benchmark and f.headline]
     if not chosen:
-        raise CostsimError(f"no usable fit for benchmark '{benchmark}'", field="--benchmark")
+        raise CostsimError(f"no usable fit for benchmark '{benchmark}'", field="benchmark")
     return chosen[0]
 
 
@@ -93,4 +93,4 @@ def target_label(benchmark: str, metric: str, target: float) -> str:
 def check_targets(targets) -> None:
     for t in targets:
         if not (isinstance(t, (int, float)) and math.isfinite(t) and 0 < t < 1):
-            raise CostsimError(f"target error must be a fraction in (0, 1), got {t!r}", field="--target")
+            raise CostsimError(f"target error must be a fraction in (0, 1), got {t!r}", field="targets")

@@ -21,10 +21,10 @@ def _torch(smoke: bool):
     try:
         import torch
     except ImportError:
-        raise CostsimError("--device cuda needs PyTorch (pip install torch); it is not installed",
-                           field="--device") from None
+        raise CostsimError("device cuda needs PyTorch (pip install torch); it is not installed",
+                           field="device") from None
     if not smoke and not torch.cuda.is_available():
-        raise CostsimError("--device cuda: PyTorch sees no CUDA GPU on this machine", field="--device")
+        raise CostsimError("device cuda: PyTorch sees no CUDA GPU on this machine", field="device")
     return torch
 
 

@@ -18,7 +18,7 @@ from .hardware import DTYPES
 from .report import _image, _pyplot
 from .units import TERA
 
-FIELD = "--plot"
+FIELD = "plot"
 FIGSIZE = (8.0, 5.0)  # inches: a 16:10 slide panel
 WIDE_FIGSIZE = (10.0, 6.0)  # the 2x2 comparison plus its legend column
 DPI = 120

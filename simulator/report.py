@@ -381,7 +381,7 @@ def validation_table(report, fmt: str = "table", limit: int | None = None) -> st
 PLOT_FORMATS = ("png", "svg", "pdf")
 
 
-def _pyplot(fmt: str, field: str = "--plot"):
+def _pyplot(fmt: str, field: str = "plot"):
     """matplotlib's pyplot on the Agg backend, imported only when a plot is asked for."""
     from .errors import CostsimError
 
@@ -420,7 +420,7 @@ def validation_scatter(report, fmt: str = "png") -> bytes:
     if not pts:
         from .errors import CostsimError
 
-        raise CostsimError("no run could be estimated: nothing to plot", field="--plot")
+        raise CostsimError("no run could be estimated: nothing to plot", field="plot")
     fig, ax = plt.subplots(figsize=(6.4, 6.0), dpi=120)
     xs, ys = zip(*pts)
     ax.scatter(xs, ys, s=14, alpha=0.7, label=f"{len(pts)} runs")
@@ -641,7 +641,7 @@ def scaling_plot(points, fit, targets=(), fmt: str = "png") -> bytes:
     from . import plots
     from .scaling import compute_for_error
 
-    plt = _pyplot(fmt, "--plot-dir")
+    plt = _pyplot(fmt, "plot_dir")
     pct, unit = human.axis_unit("fraction", [])
     with plt.rc_context(plots.STYLE):
         fig, ax = plt.subplots(figsize=plots.FIGSIZE, dpi=plots.DPI)
@@ -679,10 +679,10 @@ def cost_plot(priced, fmt: str = "png") -> bytes:
     the foot, with the reason."""
     from . import plots
 
-    plt = _pyplot(fmt, "--plot-dir")
+    plt = _pyplot(fmt, "plot_dir")
     shown = [p for p in priced if not p.problem and p.cost_usd]
     if not shown:
-        raise CostsimError("no device could be priced: nothing to plot", field="--plot-dir")
+        raise CostsimError("no device could be priced: nothing to plot", field="plot_dir")
     labels = list(dict.fromkeys(p.label for p in shown))
     devices = list(dict.fromkeys(p.hardware for p in shown))
     def why(problem):  # the reason in a few words: no field in front, no advice after
@@ -882,7 +882,7 @@ class SweepWriter:
         if fmt not in SWEEP_FORMATS:
             from .errors import CostsimError
 
-            raise CostsimError(f"unknown sweep format '{fmt}'; use one of {', '.join(SWEEP_FORMATS)}", field="--format")
+            raise CostsimError(f"unknown sweep format '{fmt}'; use one of {', '.join(SWEEP_FORMATS)}", field="fmt")
         self.cols, self.fmt, self.count = cols, fmt, 0
 
     def head(self) -> str:

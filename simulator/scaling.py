@@ -242,15 +242,15 @@ def compute_for_error(f: ScalingFit, target_error_fraction: float, extrapolate: 
     target = cell_number(target_error_fraction) if not isinstance(target_error_fraction, bool) else None
     if target is None or not 0 < target < 1:
         raise CostsimError(f"target error must be a fraction between 0 and 1 (exclusive), got "
-                           f"{target_error_fraction!r}", field="--target")
+                           f"{target_error_fraction!r}", field="targets")
     if interval not in ("confidence", "prediction"):
         raise CostsimError(f"unknown interval '{interval}'; expected confidence or prediction", field="interval")
     if not f.slope < 0:
         raise CostsimError(f"the {f.benchmark or 'fitted'} error does not fall with compute (slope "
-                           f"{f.slope:.3g}); no compute reaches a lower error", field="--target")
+                           f"{f.slope:.3g}); no compute reaches a lower error", field="targets")
     if target < f.best_error_fraction and not extrapolate:
         raise CostsimError(f"{target:g} is better than the best error in the fit's data "
-                           f"({f.best_error_fraction:.4g}); pass extrapolate to project beyond it", field="--target")
+                           f"({f.best_error_fraction:.4g}); pass extrapolate to project beyond it", field="targets")
     y_t = float(_y(target, f.model))
     centre = (y_t - f.intercept) / f.slope
     outside = target > f.worst_error_fraction
@@ -258,10 +258,10 @@ def compute_for_error(f: ScalingFit, target_error_fraction: float, extrapolate: 
         raise CostsimError(f"{target:g} is worse than the worst error in the fit's data "
                            f"({f.worst_error_fraction:.4g}): "
                            f"the fit would put it at {10 ** centre:.3g} FLOPs, outside its data; pass extrapolate to "
-                           f"project beyond it", field="--target")
+                           f"project beyond it", field="targets")
     extrapolated = target < f.best_error_fraction or outside
     if centre > math.log10(np.finfo(float).max):
-        raise CostsimError(f"the fit puts error {target:g} beyond 1e308 FLOPs", field="--target")
+        raise CostsimError(f"the fit puts error {target:g} beyond 1e308 FLOPs", field="targets")
     # (D - b u)^2 = t^2 s^2 (c + 1/n + u^2 / Sxx), u = x - mean(x), D = y_t - mean(y)
     b, ts2 = f.slope, (f.t_critical * f.residual_std) ** 2
     c = 1.0 if interval == "prediction" else 0.0

@@ -45,7 +45,7 @@ def loss(law: LossLaw, parameters: float, tokens: float) -> float:
 def compute_optimal(law: LossLaw, compute_flops: float) -> tuple[float, float]:
     """Parameters and tokens that minimise the loss for ``compute_flops`` of training."""
     if compute_flops <= 0 or not math.isfinite(compute_flops):
-        raise CostsimError("the compute budget must be positive and finite", field="--compute-flops")
+        raise CostsimError("the compute budget must be positive and finite", field="computes")
     s = law.alpha + law.beta
     g = (law.alpha * law.a_coefficient / (law.beta * law.b_coefficient)) ** (1 / s)
     c = compute_flops / FLOPS_PER_PARAMETER_TOKEN
@@ -56,7 +56,7 @@ def compute_for_loss(law: LossLaw, target_loss: float) -> float:
     """The smallest training compute whose compute-optimal model reaches ``target_loss``."""
     if not target_loss > law.irreducible_loss:
         raise CostsimError(f"loss {target_loss:g} is not above the law's irreducible loss "
-                           f"{law.irreducible_loss:g}: no finite compute reaches it", field="--target-loss")
+                           f"{law.irreducible_loss:g}: no finite compute reaches it", field="losses")
 
     def gap(log_c: float) -> float:
         return loss(law, *compute_optimal(law, math.exp(log_c))) - target_loss
@@ -64,9 +64,9 @@ def compute_for_loss(law: LossLaw, target_loss: float) -> float:
     lo, hi = math.log(1e10), math.log(1e40)
     if gap(lo) < 0:
         raise CostsimError(f"loss {target_loss:g} is reached below 1e10 FLOPs, outside the law's range",
-                           field="--target-loss")
+                           field="losses")
     if gap(hi) > 0:
-        raise CostsimError(f"loss {target_loss:g} needs more than 1e40 FLOPs", field="--target-loss")
+        raise CostsimError(f"loss {target_loss:g} needs more than 1e40 FLOPs", field="losses")
     return math.exp(brentq(gap, lo, hi, xtol=1e-12))
 
 

@@ -75,12 +75,12 @@ def _number(text: str, kind, where: str) -> float | int:
 def parse(text: str) -> Spec:
     """Parse and check one strategy's text against its definition (unknown names, unknown or bad
     parameters are errors naming ``--strategy``)."""
-    where = f"--strategy {text}"
+    where = f"strategy {text}"
     head, *pairs = [p.strip() for p in text.strip().split(",")]
     name, _, arg = head.partition(":")
     name = name.strip().lower()
     if name not in STRATEGIES:
-        raise CostsimError(f"unknown strategy '{name}'; known: {', '.join(STRATEGIES)}", field="--strategy")
+        raise CostsimError(f"unknown strategy '{name}'; known: {', '.join(STRATEGIES)}", field="strategy")
     d = STRATEGIES[name]
     known = {p.name: p for p in d.params}
     params = {p.name: p.default for p in d.params}
@@ -109,7 +109,7 @@ def check_combination(specs: list[Spec]) -> None:
         fam = STRATEGIES[s.name].family
         if fam in seen:
             raise CostsimError(f"'{s.text}' cannot be combined with '{seen[fam]}': both change the "
-                               f"{FAMILY_WHAT[fam]}", field="--strategy")
+                               f"{FAMILY_WHAT[fam]}", field="strategy")
         seen[fam] = s.text
 
 
@@ -152,7 +152,7 @@ def _validated(cls, data: dict, where: str):
     try:
         return cls.model_validate(data)
     except ValidationError as err:
-        raise CostsimError.from_validation(err, prefix=f"--strategy {where}") from None
+        raise CostsimError.from_validation(err, prefix=f"strategy {where}") from None
 
 
 def _revalidate(workload, where: str, key: str, changes: dict):
@@ -199,7 +199,7 @@ def _hardware(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     profile = load("hardware", spec.arg, sets)
     if not isinstance(profile, ClassicalProfile):
         raise CostsimError(f"'{spec.arg}' is a {profile.kind} profile: training runs move only to a cpu, gpu, "
-                           f"tpu, fpga or asic", field=f"--strategy {spec.text}")
+                           f"tpu, fpga or asic", field=f"strategy {spec.text}")
     warnings = []
 
     def move(p: Phase) -> Phase:
@@ -216,10 +216,10 @@ def _hardware(sc: Scenario, spec: Spec, load: Load) -> Scenario:
 
 
 def _devices(sc: Scenario, spec: Spec, load: Load) -> Scenario:
-    n = int(_number(spec.arg, int, f"--strategy {spec.text}"))
+    n = int(_number(spec.arg, int, f"strategy {spec.text}"))
     plan = spec.params["plan"]
     if plan not in ("dp", "auto"):
-        raise CostsimError(f"plan is dp or auto, not '{plan}'", field=f"--strategy {spec.text}")
+        raise CostsimError(f"plan is dp or auto, not '{plan}'", field=f"strategy {spec.text}")
 
     def move(p: Phase) -> Phase:
         opts = p.options.model_copy(update={"devices": n, "plan": None})
@@ -237,7 +237,7 @@ def _devices(sc: Scenario, spec: Spec, load: Load) -> Scenario:
 def _needs_linears(workload, spec: Spec) -> None:
     if not isinstance(workload, TransformerWorkload):
         raise CostsimError(f"{spec.name} rewrites the linear layers of transformer blocks; the {workload.kind} "
-                           f"workload '{workload.name}' has none it models", field=f"--strategy {spec.text}")
+                           f"workload '{workload.name}' has none it models", field=f"strategy {spec.text}")
 
 
 def _prune(sc: Scenario, spec: Spec, load: Load) -> Scenario:
@@ -245,23 +245,23 @@ def _prune(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     where = spec.text
     if pattern is None:
         raise CostsimError(f"unknown pruning pattern '{spec.arg}'; known: 2of4, unstructured",
-                           field=f"--strategy {where}")
+                           field=f"strategy {where}")
     density = spec.params["density"]
     if pattern == "2:4":
         if density not in (None, 0.5):
             raise CostsimError("the 2:4 pattern keeps exactly half the weights: density is 0.5",
-                               field=f"--strategy {where}")
+                               field=f"strategy {where}")
         density = 0.5
     elif density is None:
         raise CostsimError("unstructured pruning needs density=FRACTION (kept weights, in (0, 1])",
-                           field=f"--strategy {where}")
+                           field=f"strategy {where}")
     schedule = spec.params["schedule"]
     if schedule not in ("retrain", "scratch", "gradual"):
         raise CostsimError(f"unknown schedule '{schedule}'; known: retrain, scratch, gradual",
-                           field=f"--strategy {where}")
+                           field=f"strategy {where}")
     if schedule == "gradual" and pattern == "2:4":
         raise CostsimError("a gradual schedule lowers the density step by step; 2:4 is a fixed pattern "
-                           "(use schedule=retrain or scratch)", field=f"--strategy {where}")
+                           "(use schedule=retrain or scratch)", field=f"strategy {where}")
     warnings, phases = [], []
     for p in sc.phases:
         if not p.main:
@@ -271,7 +271,7 @@ def _prune(sc: Scenario, spec: Spec, load: Load) -> Scenario:
         if isinstance(p.workload, CNNWorkload) and runs:
             raise CostsimError(f"sparse execution of convolutions is not modelled (only transformer block "
                                f"linears); on {p.profile.name} the pruned ResNet would run sparse",
-                               field=f"--strategy {where}")
+                               field=f"strategy {where}")
         if not runs:
             lacks = "sparse tensor cores" if pattern == "2:4" else "unstructured-sparsity support"
             warnings.append(f"{p.profile.name} has no {lacks}: "
@@ -350,7 +350,7 @@ def _gradual(p: Phase, sparse: Phase | None, pattern: str, density: float, spec:
     start, end = spec.params["start"], spec.params["end"]
     if not 0 <= start < end <= 1:
         raise CostsimError(f"need 0 <= start < end <= 1 (got start={start:g}, end={end:g})",
-                           field=f"--strategy {spec.text}")
+                           field=f"strategy {spec.text}")
     if sparse is None:  # dense hardware: every step runs dense whatever the mask
         return [replace(p, label=f"{p.label}, gradual pruning to density {density:g} (runs dense)")]
     out = [replace(p, label=f"{p.label}: dense before pruning starts", repeats=p.repeats * start)] if start else []
@@ -373,22 +373,22 @@ def _quantize(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     dtype = spec.arg.lower()
     if dtype not in QUANTIZE_PRECISION:
         raise CostsimError(f"unknown training data type '{spec.arg}'; known: {', '.join(QUANTIZE_PRECISION)} "
-                           f"(integer widths are deployment formats: see qat)", field=f"--strategy {spec.text}")
+                           f"(integer widths are deployment formats: see qat)", field=f"strategy {spec.text}")
     fallback = spec.params["fallback"]
     if fallback not in ("yes", "no"):
-        raise CostsimError(f"fallback is yes or no, not '{fallback}'", field=f"--strategy {spec.text}")
+        raise CostsimError(f"fallback is yes or no, not '{fallback}'", field=f"strategy {spec.text}")
     warnings = []
 
     def apply(p: Phase) -> Phase:
         if p.profile.peak_dense_flops_per_s.rate(dtype) is None:
             if fallback == "no":
                 raise CostsimError(f"{p.profile.name} has no {dtype} units and fallback=no",
-                                   field=f"--strategy {spec.text}")
+                                   field=f"strategy {spec.text}")
             warnings.append(f"{p.profile.name} has no {dtype} units: {spec.text} falls back to the run's own "
                             f"{p.workload.training.precision} (no gain)")
             return p
         if getattr(p.workload, "kind", "") == "mlp":
-            raise CostsimError("the numpy mlp runs in fp32 only", field=f"--strategy {spec.text}")
+            raise CostsimError("the numpy mlp runs in fp32 only", field=f"strategy {spec.text}")
         return replace(p, workload=_training(p.workload, spec.text, precision=QUANTIZE_PRECISION[dtype]))
 
     extra = []
@@ -402,7 +402,7 @@ def _quantize(sc: Scenario, spec: Spec, load: Load) -> Scenario:
 def _qat(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     bits = {"int8": 8, "int4": 4}.get(spec.arg.lower())
     if bits is None:
-        raise CostsimError(f"unknown deployment type '{spec.arg}'; known: int8, int4", field=f"--strategy {spec.text}")
+        raise CostsimError(f"unknown deployment type '{spec.arg}'; known: int8, int4", field=f"strategy {spec.text}")
     p = _final(sc)
     tuned = replace(p, label=f"quantization-aware fine-tuning ({spec.arg})", repeats=spec.params["finetune"],
                     workload=_variant(p.workload, spec.text, fake_quant_bits=bits), main=False)
@@ -414,14 +414,14 @@ def _lowrank(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     where = spec.text
     fraction, rank = None, spec.params["rank"]
     if spec.arg:
-        fraction = _number(spec.arg, "fraction", f"--strategy {where}")
+        fraction = _number(spec.arg, "fraction", f"strategy {where}")
     if (fraction is None) == (rank is None):
         raise CostsimError("give the rank as a fraction (lowrank:0.25) or rank=R, one of them",
-                           field=f"--strategy {where}")
+                           field=f"strategy {where}")
     change = {"low_rank_fraction": fraction} if fraction is not None else {"low_rank": int(rank)}
     warmup, finetune = spec.params["warmup"], spec.params["finetune"]
     if not warmup < 1:
-        raise CostsimError(f"warmup is a fraction of the steps below 1 (got {warmup:g})", field=f"--strategy {where}")
+        raise CostsimError(f"warmup is a fraction of the steps below 1 (got {warmup:g})", field=f"strategy {where}")
     phases = []
     for p in sc.phases:
         if not p.main:
@@ -447,11 +447,11 @@ def _check_rank(workload, rank, where: str) -> None:
     smallest = min(min(i, o) for i, o, _ in block_linears(workload))
     if rank > smallest:
         raise CostsimError(f"rank {rank:g} is larger than the smallest block linear ({smallest:g} wide): a "
-                           f"factor can have at most min(d_in, d_out) columns", field=f"--strategy {where}")
+                           f"factor can have at most min(d_in, d_out) columns", field=f"strategy {where}")
 
 
 def _lora(sc: Scenario, spec: Spec, load: Load) -> Scenario:
-    r = int(_number(spec.arg, int, f"--strategy {spec.text}"))
+    r = int(_number(spec.arg, int, f"strategy {spec.text}"))
 
     def apply(p: Phase) -> Phase:
         _needs_linears(p.workload, spec)
@@ -467,12 +467,12 @@ def _lora(sc: Scenario, spec: Spec, load: Load) -> Scenario:
 def _distill(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     teacher_ref = spec.params["teacher"]
     if not teacher_ref:
-        raise CostsimError("distill needs teacher=WORKLOAD (a bundled name or a path)", field=f"--strategy {spec.text}")
+        raise CostsimError("distill needs teacher=WORKLOAD (a bundled name or a path)", field=f"strategy {spec.text}")
     p = _final(sc)
     teacher = load("workload", teacher_ref, ())
     if teacher.kind != p.workload.kind:
         raise CostsimError(f"the teacher '{teacher.name}' is a {teacher.kind} workload, the student a "
-                           f"{p.workload.kind}", field=f"--strategy {spec.text}")
+                           f"{p.workload.kind}", field=f"strategy {spec.text}")
     data = teacher.model_dump()
     data["training"] = p.workload.training.model_dump()  # the same batches, the same number of steps
     if isinstance(teacher, TransformerWorkload):  # it reads the student's sequences
@@ -539,16 +539,16 @@ def _nas(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     preset = NAS_PRESETS.get(spec.arg)
     if preset is None:
         raise CostsimError(f"unknown NAS preset '{spec.arg}'; known: {', '.join(NAS_PRESETS)}",
-                           field=f"--strategy {where}")
+                           field=f"strategy {where}")
     found_ref, saving = spec.params["found"], spec.params["saving"]
     if (found_ref is None) == (saving is None):
         raise CostsimError("nas needs the found model: found=WORKLOAD (priced on the same hardware) or "
                            "saving=FRACTION (its training cost saved against this workload's), one of them",
-                           field=f"--strategy {where}")
+                           field=f"strategy {where}")
     trainings = spec.params["trainings"] if spec.params["trainings"] is not None else preset.search_trainings
     if spec.params["versus"] not in NAS_PRESETS:
         raise CostsimError(f"unknown preset '{spec.params['versus']}' to compare with; known: "
-                           f"{', '.join(NAS_PRESETS)}", field=f"--strategy {where}")
+                           f"{', '.join(NAS_PRESETS)}", field=f"strategy {where}")
     phases = []
     for p in sc.phases:
         if not p.main:
@@ -844,7 +844,7 @@ def compare(profile, workload, options, texts: list[str], load: Load, estimate_f
     are given) and their composition in the order given ('combined' or 'both')."""
     specs = [parse(t) for t in texts]
     if rows not in ROWS:
-        raise CostsimError(f"rows is one of {', '.join(ROWS)}, not '{rows}'", field="--rows")
+        raise CostsimError(f"rows is one of {', '.join(ROWS)}, not '{rows}'", field="rows")
     base = baseline(profile, workload, options)
     base_row = price(base, estimate_fn, "baseline")
     out = [base_row]

@@ -131,8 +131,8 @@ def test_an_unknown_format_and_empty_inputs_are_one_line_errors(h200, ops):
     for call in calls:
         with pytest.raises(CostsimError) as err:
             call()
-        assert err.value.field == "--plot"
-        assert "\n" not in str(err.value) and str(err.value).startswith("--plot: ")
+        assert err.value.field == "plot"
+        assert "\n" not in str(err.value) and str(err.value).startswith("plot: ")
     with pytest.raises(CostsimError, match="png, svg, pdf"):
         plots.pareto_plot(POINTS, fmt="jpg")
 
@@ -150,7 +150,7 @@ def test_without_matplotlib_a_plot_is_a_one_line_error():
             "try:\n    plots.series_plot({'a': [(1, 2)]}, 'x', 'y')\nexcept CostsimError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=plots.__file__.rsplit("/simulator/", 1)[0]).stdout
-    assert out.strip() == "--plot: plots need matplotlib, a dependency of costsim: pip install matplotlib"
+    assert out.strip() == "plot: plots need matplotlib, a dependency of costsim: pip install matplotlib"
 
 
 # ------------------------------------------------------------------------------------------ roofline

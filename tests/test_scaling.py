@@ -202,7 +202,7 @@ def test_extrapolation_is_refused_unless_asked(table):
     target = f.best_error_fraction * 0.5
     with pytest.raises(CostsimError) as err:
         scaling.compute_for_error(f, target)
-    assert err.value.field == "--target" and "extrapolate" in err.value.problem and "\n" not in str(err.value)
+    assert err.value.field == "targets" and "extrapolate" in err.value.problem and "\n" not in str(err.value)
     est = scaling.compute_for_error(f, target, extrapolate=True)
     assert est.extrapolated and est.compute_flops > f.max_compute_flops
     assert not scaling.compute_for_error(f, f.best_error_fraction).extrapolated
@@ -212,7 +212,7 @@ def test_extrapolation_is_refused_unless_asked(table):
 def test_impossible_targets_are_refused(table, target):
     with pytest.raises(CostsimError) as err:
         scaling.compute_for_error(headline(table, "imagenet"), target, extrapolate=True)
-    assert err.value.field == "--target"
+    assert err.value.field == "targets"
 
 
 def test_an_insignificant_slope_gives_an_unbounded_interval(table):

@@ -18,7 +18,7 @@ def _base_for_calibration(base: str, measured: dict | None):
     profile = finish_profile(data, source)
     if not isinstance(profile, ClassicalProfile):
         raise CostsimError(f"'{base}' is a {profile.kind} profile: calibration needs a cpu, gpu, tpu, fpga or "
-                           f"asic base", field="--base")
+                           f"asic base", field="base")
     return profile
 
 

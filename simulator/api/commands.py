@@ -12,7 +12,7 @@ from .validation import compression_checks, history, validate_file, validate_sui
 def validate(measurements: str | None = None, *, suite: str | None = None, data: str | None = None):
     """``costsim validate``: a measurements file, or a bundled suite (h200, vtrain, compression, history)."""
     if bool(measurements) == bool(suite):
-        raise CostsimError("give a measurements file or a suite", field="--suite")
+        raise CostsimError("give a measurements file or a suite", field="suite")
     if measurements:
         return validate_file(measurements)
     if suite == "compression":
@@ -34,7 +34,7 @@ def calibrate(*, device: str | None = None, files: Iterable[str] = (), name: str
         return calibrate_cpu(quick=quick, base=base or "xeon-8480", name=name, force=force, keep_price=keep_price)
     if device == "cuda":
         return calibrate_cuda(quick=quick, base=base or "h200", name=name, force=force)
-    raise CostsimError("give device='cpu' or 'cuda', or measurement files", field="--device")
+    raise CostsimError("give device='cpu' or 'cuda', or measurement files", field="device")
 
 
 def profiles() -> list[str]:

@@ -109,10 +109,16 @@ def _load(hardware, workload, sets: Iterable[str]):
 _HARDWARE_FIELDS = ("kind", "cloud_price_usd_per_hour", "purchase_price_usd", "efficiency")
 # parameters of a run rather than fields of a file: errors about them name no file
 _OPTION_FIELDS = frozenset(RunOptions.model_fields) | {"objective", "fit", "columns", "hardware", "options"}
+# parameters of the API's calls that no file has a field of the same name ("strategy prune:2of4" names
+# the strategy text too): errors about them name no file either
+_CALL_PARAMETERS = frozenset({"strategy", "rows", "targets", "plot", "plot_dir", "fmt", "executor", "scheduler",
+                              "mtbf_hours", "law", "doubling_flops_years", "doubling_bandwidth_years",
+                              "doubling_efficiency_years", "budget_usd", "suite", "device", "profile_ref", "y",
+                              "losses", "computes"})
 
 
 def _option_field(field: str | None) -> bool:
-    return bool(field) and (field.startswith("--") or field.split(".")[0] in _OPTION_FIELDS)
+    return bool(field) and (field.split(" ")[0] in _CALL_PARAMETERS or field.split(".")[0] in _OPTION_FIELDS)
 
 
 def _run(profile, wl, opts, hw_source: str | None, wl_source: str | None) -> Estimate:

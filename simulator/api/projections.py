@@ -79,14 +79,14 @@ def _priced_devices(hardware, workload, devices: int, strategy, pricing: str, op
         profile = load_profile(name)
         if not isinstance(profile, ClassicalProfile):
             raise CostsimError(f"'{name}' is a {profile.kind} profile: the limits table prices classical devices "
-                               f"(see 'costsim quantum breakeven')", field="--hardware")
+                               f"(see 'costsim quantum breakeven')", field="hardware")
         ratios = {}
         for s in strategy:
             try:
                 row = strat.compare(profile, workload, opts, [s], load_reference, estimate_run, rows="each")[-1]
                 ratios[s] = row.cost_ratio
             except CostsimError as err:
-                if err.field and err.field.startswith("--strategy") and "unknown" in err.problem:
+                if err.field and err.field.split(" ")[0] == "strategy" and "unknown" in err.problem:
                     raise
         out.append((profile, run, ratios))
     return out
@@ -138,7 +138,7 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
     from ..scaling_laws import LAWS, compute_for_loss, compute_optimal, loss, transformer_for
 
     if law not in LAWS:
-        raise CostsimError(f"unknown law '{law}'; known: {', '.join(LAWS)}", field="--law")
+        raise CostsimError(f"unknown law '{law}'; known: {', '.join(LAWS)}", field="law")
     chosen = LAWS[law]
     budgets = [(f"loss {loss:g}", compute_for_loss(chosen, loss)) for loss in losses]
     budgets += [(f"compute {c:.3g} FLOPs", c) for c in computes]
@@ -193,17 +193,17 @@ def project(base: str, year: int, *, doubling_flops_years: float | None = None,
 
     raw, source = raw_profile(base)
     if raw.get("kind") == "quantum":
-        raise CostsimError(f"'{base}' is a quantum profile: trends project classical devices", field="--base")
+        raise CostsimError(f"'{base}' is a quantum profile: trends project classical devices", field="base")
     base_year = raw.get("year")
     if not base_year:
         raise CostsimError("the base profile has no year to project from", source=source, field="year")
     if not base_year <= year <= base_year + MAX_PROJECTION_YEARS:
         raise CostsimError(f"project forward from the base's {base_year}, at most {MAX_PROJECTION_YEARS} years "
-                           f"(got {year})", field="--year")
+                           f"(got {year})", field="year")
     trends = hardware_trends(data)
-    stated = {"peak_flops_per_s": ("--doubling-flops", doubling_flops_years),
-              "memory_bandwidth_bytes_per_s": ("--doubling-bandwidth", doubling_bandwidth_years),
-              "flops_per_s_per_watt": ("--doubling-efficiency", doubling_efficiency_years)}
+    stated = {"peak_flops_per_s": ("doubling_flops_years", doubling_flops_years),
+              "memory_bandwidth_bytes_per_s": ("doubling_bandwidth_years", doubling_bandwidth_years),
+              "flops_per_s_per_watt": ("doubling_efficiency_years", doubling_efficiency_years)}
     growth, basis = {}, []
     for key, (option, years) in stated.items():
         if years is not None:
@@ -237,7 +237,7 @@ def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *,
     from ..trends import first_year_below
 
     if not budget_usd > 0:
-        raise CostsimError("the budget must be positive", field="--budget")
+        raise CostsimError("the budget must be positive", field="budget_usd")
     # ``data`` names the hardware-history folder, or a root of data sets that may hold Thompson et al.'s too
     thompson = data if data and in_root(Path(data), "thompson") else None
     f = pricing_fit(fit_all(thompson_rows(thompson, [benchmark])), benchmark)
@@ -264,7 +264,7 @@ def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *,
                     break
                 per_device //= 2
             if p.problem:
-                raise CostsimError(p.problem, field="--base")
+                raise CostsimError(p.problem, field="base")
             costs[y] = p.cost_usd
         return costs[y]
 

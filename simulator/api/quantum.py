@@ -90,7 +90,7 @@ def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), p
 
     profile = load_profile(profile_ref)
     if not isinstance(profile, QuantumProfile):
-        raise CostsimError(f"'{profile_ref}' is a {profile.kind} profile, not a quantum one", field="--profile")
+        raise CostsimError(f"'{profile_ref}' is a {profile.kind} profile, not a quantum one", field="profile_ref")
     res = surface_code_resources(profile)
     g = BABBUSH_TOFFOLIS_PER_STEP if toffolis_per_step is None else toffolis_per_step
     t_q = quantum_step_time_s(g, res.toffoli_time_s, distillation_speedup)

@@ -96,10 +96,10 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
     from ..estimate import op_table
 
     if kind not in PLOT_KINDS:
-        raise CostsimError(f"unknown plot '{kind}'; known: {', '.join(PLOT_KINDS)}", field="KIND")
+        raise CostsimError(f"unknown plot '{kind}'; known: {', '.join(PLOT_KINDS)}", field="kind")
     if kind == "roofline":
         if not (hardware and workload):
-            raise CostsimError("the roofline needs --hardware and --workload", field="--hardware")
+            raise CostsimError("the roofline needs hardware and workload", field="hardware")
         profile, wl = _load(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, workload, sets)
         return plots.roofline_plot(profile, op_table(profile, wl, run_options(**options)), fmt,
                                    title=f"{wl.name} on {profile.name}: roofline")
@@ -113,7 +113,7 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
         return scaling_plot(points(rows[benchmark], benchmark, f.compute_measure), f, tuple(targets), fmt)
     if kind == "compare":
         if not workload:
-            raise CostsimError("the comparison needs --workload", field="--workload")
+            raise CostsimError("the comparison needs a workload", field="workload")
         if strategy:
             name = hardware[0] if isinstance(hardware, (list, tuple)) else (hardware or "h200")
             rows = strategies(name, workload, list(strategy), rows="each", sets=sets, **options)
@@ -123,7 +123,7 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
         found = [r.estimate for r in results if r.estimate]
         missing = [f"{r.hardware} ({r.reason or _reason(r.problem)})" for r in results if not r.estimate]
         if not found:
-            raise CostsimError("no device could run the workload: " + "; ".join(missing), field="--hardware")
+            raise CostsimError("no device could run the workload: " + "; ".join(missing), field="hardware")
         bars = [_bars(e.hardware, e, {k: v.time_s for k, v in e.breakdown.items()}) for e in found]
         return plots.comparison_plot(bars, fmt, title=f"{workload} on {len(found)} devices compared",
                                      left_out=missing)
@@ -136,7 +136,7 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
     if not rows:
         raise CostsimError("no scenario of the sweep could be priced: " + "; ".join(_left_out(every)), field="SWEEP")
     keys = []
-    for axis, key in (("--x", x), ("--y", y)):
+    for axis, key in (("x", x), ("y", y)):
         if key not in rows[0] and ALIASES.get(key) in rows[0]:
             key = ALIASES[key]
         if key not in rows[0]:

@@ -80,7 +80,7 @@ def _mapper(workers: int = 1, executor: str = "local", scheduler: str | None = N
                 client.close()
         return on_dask
     if executor != "local":
-        raise CostsimError(f"unknown executor '{executor}'; known: local, dask", field="--executor")
+        raise CostsimError(f"unknown executor '{executor}'; known: local, dask", field="executor")
     if workers <= 1:
         return None
 
@@ -101,8 +101,8 @@ def checkpoint_interval_sweep(hardware, workload, *, replicas: int = 20, seed: i
     kwargs.pop("checkpoint_interval_s", None)
     e, base = simulate(hardware, workload, replicas=1, seed=seed, **kwargs)
     if base.checkpoint_interval_s is None:
-        raise CostsimError("no failures or pre-emptions to checkpoint against: give --mtbf-hours",
-                           field="--interval-sweep")
+        raise CostsimError("no failures or pre-emptions to checkpoint against: give mtbf_hours",
+                           field="mtbf_hours")
     optimum = base.checkpoint_interval_s
     out = []
     for factor in INTERVAL_FACTORS:
@@ -117,11 +117,11 @@ def _dask_client(scheduler: str | None, timeout_s: float):
         from distributed import Client
     except ImportError:
         raise CostsimError("the Dask executor needs the distributed extra: pip install '.[distributed]'",
-                           field="--executor") from None
+                           field="executor") from None
     if not scheduler:
-        raise CostsimError("the Dask executor needs --scheduler ADDRESS (tcp://host:8786)", field="--scheduler")
+        raise CostsimError("the Dask executor needs a scheduler address (tcp://host:8786)", field="scheduler")
     try:
         return Client(scheduler, timeout=timeout_s)
     except (OSError, TimeoutError, ValueError) as err:
         raise CostsimError(f"could not reach the Dask scheduler at {scheduler} within {timeout_s:g} s "
-                           f"({type(err).__name__})", field="--scheduler") from None
+                           f"({type(err).__name__})", field="scheduler") from None

@@ -48,7 +48,7 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
                                           latency_s=inter.latency_s)}
         return validate("vtrain", runs, estimate, data=", ".join(map(label, paths)), load_profile=load_profile,
                         profile_update=update)
-    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, compression", field="--suite")
+    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, compression", field="suite")
 
 
 def compression_checks(data: str | None = None):
