@@ -37,12 +37,8 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
                         storage_bandwidth_bytes_per_s=storage_bandwidth_bytes_per_s,
                         checkpoint_interval_s=checkpoint_interval_s, detection_s=detection_s, restart_s=restart_s,
                         queue_wait_s=queue_wait_s, requeue_on_failure=requeue_on_failure)
-    except ValidationError as err:
-        first = err.errors()[0]
-        cli_names = {"storage_bandwidth_bytes_per_s": "storage-gb-per-s", "straggler_cv_fraction": "straggler-cv",
-                     "queue_wait_s": "queue-wait-hours"}
-        name = str(first["loc"][0])
-        raise CostsimError(first["msg"], field="--" + cli_names.get(name, name.replace("_", "-"))) from None
+    except ValidationError as err:  # the field is the parameter of the same name
+        raise CostsimError.from_validation(err) from None
     grid, _ = opts.grid()
 
     def outcome(tally):
