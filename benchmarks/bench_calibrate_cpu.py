@@ -3,7 +3,7 @@
 things, and a machine's speed is not CI's to assert).
 
 Claim: a profile calibrated on this CPU predicts a real numpy training step of an MLP (forward,
-backward, SGD; tests/numpy_mlp.py, the code simulator/mlp.py models op for op) within --tolerance
+backward, SGD; tests/numpy_mlp.py, the code simulator/model/mlp.py models op for op) within --tolerance
 (25%), on medians.
 
 A shared machine's speed drifts by tens of percent over seconds, and other processes preempt this
@@ -13,7 +13,7 @@ warm-up steps, predict the step from the same workload given as data; every othe
 opposite order, so that neither side always runs first.
 
 Like is compared with like. Preemption only ever adds time, and the calibration keeps each
-microbenchmark's fastest round (simulator/measure.py): it describes the machine when it is not
+microbenchmark's fastest round (simulator/calibration/measure_cpu.py): it describes the machine when it is not
 interrupted. So a round's measured step is its fastest of the 7 steps. The median step is shown as
 well: on a loaded machine it is slower than any profile can know.
 
@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from simulator import estimate  # noqa: E402
 from simulator.api import calibrate_cpu  # noqa: E402
-from simulator.calibration import fit_bound_failures, group_stats  # noqa: E402
-from simulator.loader import parse_yaml_text  # noqa: E402
+from simulator.calibration.fit import fit_bound_failures, group_stats  # noqa: E402
+from simulator.files.loader import parse_yaml_text  # noqa: E402
 from simulator.units import MILLI  # noqa: E402
 from tests.numpy_mlp import step_times_s  # noqa: E402
 

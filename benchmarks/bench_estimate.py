@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulator.loader import bundled_names, load_profile, load_workload  # noqa: E402
-from simulator.transformer import WHOLE  # noqa: E402
+from simulator.files.loader import bundled_names, load_profile, load_workload  # noqa: E402
+from simulator.model.transformer import WHOLE  # noqa: E402
 
-E = importlib.import_module("simulator.estimate")
+E = importlib.import_module("simulator.run.estimate")
 
 
 def cli_wall_s(runs: int) -> float:

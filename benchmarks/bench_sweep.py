@@ -35,7 +35,7 @@ def run(args: list[str]) -> float:
 
 
 def main() -> int:
-    from simulator.regions import GRID_G_CO2_PER_KWH
+    from simulator.schema.regions import GRID_G_CO2_PER_KWH
 
     regions = list(GRID_G_CO2_PER_KWH)
     spec_text = SPEC.format(regions=", ".join(regions))

@@ -6,22 +6,40 @@ import functools
 import itertools
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 
-from simulator import api, report
-from simulator import report as report_layer
-from simulator.bundled import ENVIRONMENT_VARIABLE
+from simulator import api
+from simulator.calibration.fit import fit_bound_failures, fit_bound_problem, group_stats
 from simulator.errors import CostsimError
-from simulator.loader import (bundled_names, load_profile, load_workload, make_folder, open_rows_file, raw_profile,
-                              validate_profile, write_bytes_atomically, write_text_atomically)
-from simulator.show import LIST_FORMATS, SHOW_FORMATS, listing, profile_text, workload_text
-from simulator.regions import (DEFAULT_ELECTRICITY_USD_PER_KWH, DEFAULT_LIFETIME_YEARS, DEFAULT_PUE, DEFAULT_REGION,
-                               GRID_G_CO2_PER_KWH, PUE)
+from simulator.files.bundled import ENVIRONMENT_VARIABLE
+from simulator.files.loader import (
+    bundled_names,
+    load_profile,
+    load_workload,
+    make_folder,
+    open_rows_file,
+    raw_profile,
+    validate_profile,
+    write_bytes_atomically,
+    write_text_atomically,
+)
+from simulator.output import fit_plots
+from simulator.output import tables as render
+from simulator.output.show import LIST_FORMATS, SHOW_FORMATS, listing, profile_text, workload_text
+from simulator.output.tables import SweepWriter
+from simulator.run.sweep import columns, expand, pue_value
+from simulator.schema.regions import (
+    DEFAULT_ELECTRICITY_USD_PER_KWH,
+    DEFAULT_LIFETIME_YEARS,
+    DEFAULT_PUE,
+    DEFAULT_REGION,
+    GRID_G_CO2_PER_KWH,
+    PUE,
+)
 from simulator.units import GIGA, SECONDS_PER_HOUR
-
-
 
 # The core names parameters (``strategy``, ``targets``); on the command line they are these flags. The
 # one table: an error's field is shown as its flag (``strategy prune:2of4`` as ``--strategy prune:2of4``).
@@ -227,7 +245,7 @@ def run_options(f=None, *, formats: tuple[str, ...] = TABLE_FORMATS):
 
 def _columns(text, what: str):
     try:
-        return report.parse_columns(text, what)
+        return render.parse_columns(text, what)
     except CostsimError as err:
         raise CostsimError(err.problem, field="--columns") from None
 
@@ -296,16 +314,16 @@ def estimate(hardware, workload, strategy, rows, devices, plan, grid, region, pu
                            field="--format" if fmt == "latex" else "--columns")
     if strategy:
         table = api.strategies(hardware, workload, strategy, rows=rows, sets=sets, pricing=pricing, **options)
-        click.echo(report.strategy_table(table, fmt))
+        click.echo(render.strategy_table(table, fmt))
         return
     if api.is_quantum(hardware, sets):
         q = api.quantum_estimate(api.load_profile_ref(hardware, sets), workload, pricing=pricing,
                                  sets=[x for x in sets if not x.startswith("hardware.")], **options)
-        click.echo(report.quantum_estimate_text(q, fmt))
+        click.echo(render.quantum_estimate_text(q, fmt))
         return
     chosen = _columns(columns, "estimate")
     e = api.estimate(hardware, workload, sets=sets, pricing=pricing, fit=fit or "strict", **options)
-    click.echo(report.estimate_table(e, fmt, chosen))
+    click.echo(render.estimate_table(e, fmt, chosen))
 
 
 @main.command()
@@ -332,7 +350,7 @@ def compare(hardware, all_hardware, workload, devices, plan, grid, region, pue, 
                        fit=fit or "accumulate",
                        **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
     fmt = "json" if as_json else fmt
-    click.echo(report.comparison_table(rows, fmt, chosen))
+    click.echo(render.comparison_table(rows, fmt, chosen))
     if fmt == "table" and any(r.reason and "even at micro-batch 1" in r.reason for r in rows):
         click.echo("\nhint: a model this large must be sharded over many devices, e.g. --devices 1024 --plan auto")
 
@@ -393,7 +411,6 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements, kee
     if save_measurements and records is not None:
         write_text_atomically(save_measurements, "".join(json.dumps(r) + "\n" for r in records))
     write_text_atomically(out, text)
-    from simulator.calibration import fit_bound_failures, fit_bound_problem, group_stats  # scipy: only here
 
     if not quiet:
         for group, (n, med, worst) in group_stats(result.residuals).items():
@@ -447,7 +464,7 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
             queue_wait_s=queue_wait_hours * SECONDS_PER_HOUR, requeue_on_failure=requeue_on_failure, sets=sets,
             pricing=pricing, progress=progress, workers=workers, executor=executor, scheduler=scheduler,
             **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
-    shown = report_layer.simulation_table(e, mc, fmt)
+    shown = render.simulation_table(e, mc, fmt)
     if interval_sweep:
         sweep = api.checkpoint_interval_sweep(
             hardware, workload, replicas=replicas, seed=seed, mtbf_hours=mtbf_hours,
@@ -455,7 +472,7 @@ def simulate(hardware, workload, devices, plan, grid, region, pue, pricing, life
             storage_bandwidth_bytes_per_s=storage_gb_per_s * GIGA, queue_wait_s=queue_wait_hours * SECONDS_PER_HOUR,
             requeue_on_failure=requeue_on_failure, sets=sets,
             pricing=pricing, **_options(devices, plan, grid, region, pue, lifetime_years, electricity_usd_per_kwh))
-        table = report_layer.interval_sweep_table(sweep, fmt)
+        table = render.interval_sweep_table(sweep, fmt)
         shown = (json.dumps({**json.loads(shown), "interval_sweep": json.loads(table)}, indent=2) if fmt == "json"
                  else shown + "\n" + table)  # JSON: one document
     click.echo(shown)
@@ -477,7 +494,7 @@ def plan_command(hardware, workload, devices, objective, top, grid, region, pue,
     ranked under the pricing, grid and PUE options)."""
     found = api.plan(hardware, workload, devices=devices, objective=objective, top=top, sets=sets, pricing=pricing,
                      **_cost(grid, region, pue, lifetime_years, electricity_usd_per_kwh))
-    click.echo(report_layer.plan_table(found, _format(fmt, as_json)))
+    click.echo(render.plan_table(found, _format(fmt, as_json)))
 
 
 @main.command()
@@ -502,15 +519,15 @@ def validate(measurements, suite, data, plot_path, show, fmt, as_json):
         if plot_path:
             raise CostsimError(f"the {suite} suite has no plot", field="--plot")
         if suite == "compression":
-            click.echo(report_layer.speedup_table(api.compression_checks(data), fmt))
+            click.echo(render.speedup_table(api.compression_checks(data), fmt))
         else:
-            click.echo(report_layer.history_table(*api.history(data), fmt))
+            click.echo(render.history_table(*api.history(data), fmt))
         return
     report = api.validate_file(measurements) if measurements else api.validate_suite(suite, data)
     if plot_path:  # the plot first, so a bad path prints nothing else
-        image = report_layer.validation_scatter(report, Path(plot_path).suffix.lstrip(".").lower())
+        image = fit_plots.validation_scatter(report, Path(plot_path).suffix.lstrip(".").lower())
         write_bytes_atomically(plot_path, image)
-    click.echo(report_layer.validation_table(report, fmt, show))
+    click.echo(render.validation_table(report, fmt, show))
     if plot_path:
         click.echo(plot_path)
 
@@ -627,23 +644,23 @@ def limits(benchmarks, targets, extrapolate, hardware, devices, strategy, all_fi
         for name, f in r.pricing_fits.items():
             for ext in ("png", "svg"):
                 images.append((Path(plot_dir) / f"fit-{name}.{ext}",
-                               report_layer.scaling_plot(r.points[name], f, r.targets, ext)))
+                               fit_plots.scaling_plot(r.points[name], f, r.targets, ext)))
         for ext in ("png", "svg"):
-            images.append((Path(plot_dir) / f"cost.{ext}", report_layer.cost_plot(r.priced, ext)))
+            images.append((Path(plot_dir) / f"cost.{ext}", fit_plots.cost_plot(r.priced, ext)))
         make_folder(plot_dir)
     if fmt == "json":
         click.echo(json.dumps({"limits": r.to_dict(), "language_models": [
             {**x, "priced": [p.model_dump() for p in x["priced"]]} for x in lm]}, indent=2))
     else:
-        click.echo(report_layer.fits_table(r.fits, fmt, headline_only=not all_fits))
+        click.echo(render.fits_table(r.fits, fmt, headline_only=not all_fits))
         click.echo("")
-        click.echo(report_layer.priced_table(r.priced, fmt))
+        click.echo(render.priced_table(r.priced, fmt))
         if fmt in ("table", "markdown"):
-            click.echo(report_layer.limits_notes(r))
+            click.echo(render.limits_notes(r))
         for x in lm:
             click.echo(f"\n{x['label']}: {x['parameters']:.3g} parameters, {x['tokens']:.3g} tokens, "
                        f"{x['compute_flops']:.3g} FLOPs, loss {x['loss']:.4g} ({x['law']})")
-            click.echo(report_layer.priced_table(x["priced"], fmt))
+            click.echo(render.priced_table(x["priced"], fmt))
     for path, image in images:
         write_bytes_atomically(path, image)
         click.echo(str(path))
@@ -682,21 +699,21 @@ def project(base, year, doubling_flops, doubling_bandwidth, doubling_efficiency,
             raise CostsimError("give --benchmark, --target and --budget together", field="--budget")
         found, costs = api.cheaper_year(base, benchmark, target, budget_usd, devices=devices, extrapolate=extrapolate,
                                         data=data, pricing=pricing, **cost)
-        click.echo(report_layer.cheaper_year_text(base, benchmark, target, budget_usd, devices, found, costs, fmt))
+        click.echo(render.cheaper_year_text(base, benchmark, target, budget_usd, devices, found, costs, fmt))
         return
     if year is None:
         raise CostsimError("give --year (or --benchmark, --target and --budget)", field="--year")
     profile, raw, trends = api.project(base, year, doubling_flops_years=doubling_flops,
                                        doubling_bandwidth_years=doubling_bandwidth,
                                        doubling_efficiency_years=doubling_efficiency, data=data)
-    shown = report_layer.projection_text(profile, trends, fmt, api.profile_trends())
+    shown = render.projection_text(profile, trends, fmt, api.profile_trends())
     if workload:
         # with --set, from the projected profile's file dict (a loaded profile has its borrowed curves filled in)
         e = api.estimate(raw if sets else profile, workload, sets=sets, pricing=pricing, **cost)
         shown = (json.dumps({**json.loads(shown), "estimate": e.to_dict()}, indent=2, allow_nan=False)
-                 if fmt == "json" else shown + "\n\n" + report.estimate_table(e, fmt))  # JSON: one document
+                 if fmt == "json" else shown + "\n\n" + render.estimate_table(e, fmt))  # JSON: one document
     if out:  # written before anything is printed: a bad path leaves no half output
-        write_text_atomically(out, report_layer.profile_yaml(raw))
+        write_text_atomically(out, render.profile_yaml(raw))
     click.echo(shown)
     if out:
         click.echo(out)
@@ -706,7 +723,6 @@ class Progress:
     """click's progress bar, shown only once a run has taken a second, and only on a terminal."""
 
     def __init__(self, label: str, quiet: bool):
-        import time
 
         self.label, self.quiet, self.bar, self.start, self.clock = label, quiet, None, time.monotonic(), time.monotonic
 
@@ -754,7 +770,6 @@ def _set_axes(sets) -> dict:
 
 
 def _pues(text):
-    from simulator.sweep import pue_value
 
     return tuple(pue_value(_pue(x)) for x in text.split(",")) if text else ()
 
@@ -783,8 +798,6 @@ def sweep(sweep_file, hardware, workload, devices, strategies, regions, grids, p
     """Evaluate a grid of scenarios (a sweep file, or flags) into a tidy table: one row per scenario,
     inputs and outputs as columns (named as in 'estimate --format json'), infeasible points kept with
     their reason. Flags replace the sweep file's axis of the same name."""
-    from simulator.report import SweepWriter
-    from simulator.sweep import columns, expand
 
     axes = dict(hardware=_names(hardware), workloads=_names(workload),
                 devices=_numbers(devices, "--devices", int), strategies=tuple(strategies), regions=_names(regions),
@@ -903,7 +916,7 @@ def quantum_breakeven(profile_ref, degrees, parallelism, classical_step_s, toffo
     r = api.quantum_breakeven(profile_ref, degrees=degrees, parallelism=parallelism,
                               classical_step_s=classical_step_s, toffolis_per_step=toffolis_per_step,
                               distillation_speedup=distillation_speedup)
-    click.echo(report_layer.breakeven_text(r, _format(fmt, as_json)))
+    click.echo(render.breakeven_text(r, _format(fmt, as_json)))
 
 
 @main.group("strategies")
@@ -960,7 +973,7 @@ def data_list(fmt, as_json):
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(report_layer.data_table(rows, fmt))
+    click.echo(render.data_table(rows, fmt))
 
 
 @data_group.command("path")

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulator.bundled import DATASETS, bundled_root  # noqa: E402
+from simulator.files.bundled import DATASETS, bundled_root  # noqa: E402
 
 
 def main() -> int:

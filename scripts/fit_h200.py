@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulator.bundled import bundled_folder  # noqa: E402
-from simulator.calibration import BEGIN, END, START, fit, fitted_block, group_stats  # noqa: E402
-from simulator.loader import raw_profile, validate_profile  # noqa: E402
+from simulator.calibration.fit import BEGIN, END, START, fit, fitted_block, group_stats  # noqa: E402
+from simulator.files.bundled import bundled_folder  # noqa: E402
+from simulator.files.loader import raw_profile, validate_profile  # noqa: E402
 
 # Host power attributed to each GPU: DGX H200 system maximum 10.2 kW (NVIDIA DGX H200 datasheet)
 # minus 8 x 700 W of GPUs = 575 W per GPU at nameplate; half of it taken as the running draw.

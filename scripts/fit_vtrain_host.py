@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit Megatron-DeepSpeed's host time per kernel on vTrain's single-node runs ONLY (1,440 runs), then
 report the multi-node runs (109) as the held-out test. The one fitted number goes into
-simulator/validation.py (VTRAIN_HOST_OVERHEAD_S). Deterministic grid search on MAPE.
+simulator/calibration/validation.py (VTRAIN_HOST_OVERHEAD_S). Deterministic grid search on MAPE.
 
     python scripts/fit_vtrain_host.py [--data DIR]    (default: the bundled copy, simulator/data/vtrain)
 """
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator import api  # noqa: E402
-from simulator.bundled import bundled_folder  # noqa: E402
+from simulator.files.bundled import bundled_folder  # noqa: E402
 
 
 def mape(report, which: str) -> tuple[float, int]:

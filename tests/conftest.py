@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.bundled import bundled_root
+from simulator.files.bundled import bundled_root
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"  # the source of the bundled copies: only the test that compares them reads it

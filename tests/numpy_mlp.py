@@ -1,5 +1,5 @@
 """A real training step on the CPU: a multilayer perceptron in plain numpy, fp32, ReLU, softmax
-cross-entropy, plain SGD. ``simulator/mlp.py`` models exactly this code, op for op."""
+cross-entropy, plain SGD. ``simulator/model/mlp.py`` models exactly this code, op for op."""
 from __future__ import annotations
 
 import time

@@ -1,14 +1,22 @@
 """Calibration entry points: fit measurement files, or measure this machine (CPU or CUDA)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import numpy as np
 
+from ..calibration.fit import (
+    FitResult,
+    calibrated_profile_text,
+    cpu_profile_text,
+    fit,
+    fit_bound_failures,
+    fit_bound_problem,
+)
+from ..calibration.measure_cpu import measure_cpu, measured_peaks
+from ..calibration.measure_cuda import measure_cuda
 from ..errors import CostsimError
-from ..hardware import ClassicalProfile
-from ..loader import finish_profile, raw_profile
+from ..files.loader import finish_profile, load_measurements, parse_yaml_text, raw_profile, read_cpu_model
+from ..schema.hardware import ClassicalProfile
 
-if TYPE_CHECKING:
-    from ..calibration import FitResult
 
 def _base_for_calibration(base: str, measured: dict | None):
     data, source = raw_profile(base)
@@ -30,7 +38,6 @@ CPU_HINT = ("the machine's speed probably changed while it was measured (another
 def check_fit(result: "FitResult", force: bool, hint: str = DRIFT_HINT) -> str:
     """Refuse a fit worse than the stated bounds (``calibration.FIT_BOUNDS_MEDIAN_FRACTION``, on the GEMM
     and streaming groups) unless ``force``; return the warning a forced profile carries ('' if none)."""
-    from ..calibration import fit_bound_failures, fit_bound_problem
 
     failures = fit_bound_failures(result)
     if not failures:
@@ -48,7 +55,6 @@ def calibrate_from_records(records: list[dict], *, base: str, name: str, source_
                            ) -> tuple[str, "FitResult"]:
     """Fit ``records`` on top of the ``base`` profile; return the new profile's YAML text and the fit.
     A fit worse than the bound is refused unless ``force`` (see ``check_fit``)."""
-    from ..calibration import calibrated_profile_text, fit
 
     result = fit(_base_for_calibration(base, measured), records)
     warning = check_fit(result, force)
@@ -59,7 +65,6 @@ def calibrate_files(paths: list[str], *, base: str = "h200", name: str, force: b
                     ) -> tuple[str, "FitResult"]:
     """``costsim calibrate --from``: fit measurement files in the format of the bundled H200 files
     (``costsim data path h200``)."""
-    from ..loader import load_measurements
 
     records = [r for p in paths for r in load_measurements(p)]
     kinds = sorted({r["kind"] for r in records})
@@ -75,11 +80,7 @@ def calibrate_cpu(*, quick: bool, base: str = "xeon-8480", name: str, rng=None, 
     fitted; power scaled from ``base`` by the CPUs used; everything else borrowed from ``base`` and
     marked so; no price unless ``keep_price``. A fit worse than the bound is refused unless ``force``.
     Returns the YAML text, the fit and the raw records."""
-    import numpy as np
 
-    from ..calibration import cpu_profile_text, fit
-    from ..loader import parse_yaml_text, read_cpu_model
-    from ..measure import measure_cpu, measured_peaks
 
     records = measure_cpu(rng or np.random.default_rng(0), quick=quick, progress=progress)
     env = records[0]
@@ -101,7 +102,6 @@ def calibrate_cuda(*, quick: bool, base: str = "h200", name: str, progress=None,
                    ) -> tuple[str, "FitResult", list[dict]]:
     """``costsim calibrate --device cuda``: measure the first NVIDIA GPU through PyTorch (an optional
     extra), NVML power included where pynvml is installed, in the shared measurement format."""
-    from ..measure_cuda import measure_cuda
 
     records = measure_cuda(quick=quick, progress=progress)
     env = records[0]

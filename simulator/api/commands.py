@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..bundled import DATASETS, data_folder, dataset, label
 from ..errors import CostsimError
-from ..loader import bundled_names
+from ..files.bundled import DATASETS, data_folder, dataset, label
+from ..files.loader import bundled_names
 from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files
 from .validation import compression_checks, history, validate_file, validate_suite
+
 
 def validate(measurements: str | None = None, *, suite: str | None = None, data: str | None = None):
     """``costsim validate``: a measurements file, or a bundled suite (h200, vtrain, compression, history)."""

@@ -3,27 +3,42 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from pydantic import ValidationError
 
-from .. import human
 from ..errors import CostsimError, OutOfMemoryError, UnsupportedError
-from ..plan import Plan, parse_plan
-from ..estimate import Estimate, RunOptions, estimate_run
-from ..hardware import ClassicalProfile, Strict
-from ..loader import (apply_overrides, bundled_names, finish_profile, load_profile, load_workload, raw_profile,
-                      raw_workload, resolve, validate_workload, where)
-from ..regions import PUE
+from ..files.loader import (
+    apply_overrides,
+    bundled_names,
+    finish_profile,
+    load_profile,
+    load_workload,
+    raw_profile,
+    raw_workload,
+    resolve,
+    validate_workload,
+    where,
+)
+from ..model.memory import parameter_count
+from ..output import human
+from ..output import tables as report_layer
+from ..run.estimate import Estimate, RunOptions, _step_ops, estimate_run, model_flops_per_step
+from ..run.search import search
+from ..schema.hardware import ClassicalProfile, Strict
+from ..schema.plan import Plan, parse_plan
+from ..schema.regions import PUE
+from ..schema.workload import CNNWorkload, TransformerWorkload
+from ..strategies import catalogue as strat
+from ..strategies.catalogue import describe
 from ..units import GIGA, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
-from ..workload import CNNWorkload, TransformerWorkload
 
 
 class Rows(tuple):
     """A result that is a list of rows (compare, plan, strategies): iterate it as a tuple, or take it
     as plain data (``to_dict``) or as the CLI's table (``table(fmt)``, fmt table|csv|json|markdown)."""
 
-    def __new__(cls, rows, render: str):
+    def __new__(cls, rows, render: Callable[..., str]):
         obj = super().__new__(cls, rows)
         obj._render = render
         return obj
@@ -39,16 +54,15 @@ class Rows(tuple):
 
     def table(self, fmt: str = "table", **options) -> str:
         """The CLI's table; ``options`` go to the renderer (compare: ``columns``)."""
-        from .. import report as report_layer
 
-        return getattr(report_layer, self._render)(list(self), fmt, **options)
+        return self._render(list(self), fmt, **options)
 
 
 class Pair(tuple):
     """A two-part result (simulate: the closed-form estimate and the Monte Carlo summary) with the same
     ``to_dict`` and ``table(fmt)`` as the other results."""
 
-    def __new__(cls, first, second, render: str):
+    def __new__(cls, first, second, render: Callable[..., str]):
         obj = super().__new__(cls, (first, second))
         obj._render = render
         return obj
@@ -57,9 +71,21 @@ class Pair(tuple):
         return {"estimate": self[0].model_dump(), "simulation": self[1].model_dump()}
 
     def table(self, fmt: str = "table") -> str:
-        from .. import report as report_layer
 
-        return getattr(report_layer, self._render)(self[0], self[1], fmt)
+        return self._render(self[0], self[1], fmt)
+
+
+class EstimateResult(Estimate):
+    """An :class:`Estimate` as the API returns it: the same fields, with the CLI's presentation."""
+
+    def table(self, fmt: str = "table", columns=None) -> str:
+        """The CLI's table (fmt table|csv|json|markdown|latex; ``columns``: the compare columns to show)."""
+        return report_layer.estimate_table(self, fmt, columns)
+
+
+def as_result(e: Estimate) -> EstimateResult:
+    """The same estimate, carrying ``.table(fmt)`` (no field is recomputed or revalidated)."""
+    return e if isinstance(e, EstimateResult) else EstimateResult.model_construct(**dict(e))
 
 
 def run_options(*, devices: int | None = None, plan=None, region: str | None = None,
@@ -188,7 +214,7 @@ def _run_fitted(profile, wl, opts: RunOptions, fit: str, hw_source: str | None, 
 
 
 def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict, *, sets: Iterable[str] = (),
-             pricing: str = "auto", fit: str = "strict", **options) -> Estimate:
+             pricing: str = "auto", fit: str = "strict", **options) -> EstimateResult:
     """Estimate one training run. ``hardware`` and ``workload``: bundled names, paths, dicts or models.
 
     Options: devices, plan ('tp=8,pp=16,dp=4,mb=2' or a Plan), region, grid_g_co2_per_kwh, pue (a number
@@ -203,10 +229,10 @@ def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict,
     if options.get("plan") == "auto":
         best = plan(profile, wl, devices=options.pop("devices", None) or 1, pricing=pricing,
                     **{k: v for k, v in options.items() if k != "plan"}, top=1)
-        return best[0][1]
+        return as_result(best[0][1])
     opts = run_options(pricing=pricing, **options)
     run = _electricity_only if pricing == "auto" and _unpriced(profile) else _run_fitted
-    return run(profile, wl, opts, fit, _source(hardware, "hardware"), _source(workload, "workload"))
+    return as_result(run(profile, wl, opts, fit, _source(hardware, "hardware"), _source(workload, "workload")))
 
 
 def _unpriced(profile) -> bool:
@@ -219,14 +245,13 @@ def _unpriced(profile) -> bool:
 def plan(hardware, workload, *, devices: int, objective: str = "time", top: int = 10, sets: Iterable[str] = (),
          pricing: str = "auto", **options):
     """``costsim plan``: the best plans for ``devices`` devices, as (Plan, Estimate) pairs, best first."""
-    from ..search import search
 
     profile, wl = _load(hardware, workload, sets)
     if not isinstance(profile, ClassicalProfile):
         estimate_run(profile, wl)  # refuses it with the usual message
     opts = run_options(devices=devices, pricing=pricing, **options)
     try:
-        return Rows(search(profile, wl, devices, objective, opts, top), "plan_table")
+        return Rows(search(profile, wl, devices, objective, opts, top), report_layer.plan_table)
     except CostsimError as err:
         raise err.with_source(_source(workload, "workload")) if _source(workload, "workload") else err
 
@@ -350,7 +375,7 @@ def compare(hardware: Iterable[str | Mapping | Strict] | str | None, workload, *
                 raise
             rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line(),
                                    reason=short_reason(err)))
-    return Rows(rows, "comparison_table")
+    return Rows(rows, report_layer.comparison_table)
 
 
 def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both", sets: Iterable[str] = (),
@@ -358,7 +383,6 @@ def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both
     """``costsim estimate --strategy ...``: the cost table as StrategyRows: the baseline, then each
     strategy alone (``rows`` 'each', or 'both' when several are given) and their composition in the
     order given ('combined' or 'both')."""
-    from .. import strategies as strat
 
     profile, wl = _load(hardware, workload, sets)
     if options.get("plan") == "auto":
@@ -372,12 +396,12 @@ def strategies(hardware, workload, strategy: Iterable[str], *, rows: str = "both
         return _run(profile, wl, opts, hw_source if profile.name == _name(hardware) else None,
                     wl_source if wl.name == _name(workload) else None)
 
-    return Rows(strat.compare(profile, wl, opts, list(strategy), load_reference, run, rows=rows), "strategy_table")
+    found = strat.compare(profile, wl, opts, list(strategy), load_reference, run, rows=rows)
+    return Rows(found, report_layer.strategy_table)
 
 
 def strategy_definitions(name: str | None = None) -> list[dict]:
     """``costsim strategies list|show``: the strategies' definitions as plain data."""
-    from ..strategies import describe
 
     return describe(name)
 
@@ -388,8 +412,6 @@ def _name(ref) -> str | None:
 
 def workload_summary(wl) -> dict:
     """Derived quantities of a workload: parameters, tokens or images, FLOPs per step."""
-    from ..estimate import _step_ops, model_flops_per_step
-    from ..memory import parameter_count
 
     batch = wl.training.global_batch_size
     out = {"name": wl.name, "kind": wl.kind, "parameters": parameter_count(wl), "steps": wl.total_steps,

@@ -5,11 +5,40 @@ import math
 from pathlib import Path
 from typing import Iterable
 
+from ..analysis.limits import (
+    BATCH_PER_DEVICE,
+    REFERENCE_WORKLOAD,
+    check_targets,
+    price_compute,
+    pricing_fit,
+    target_label,
+    web_app_figures,
+)
+from ..analysis.scaling import BENCHMARKS, benchmark, compute_for_error, fit_all, points
+from ..analysis.scaling_laws import LAWS, compute_for_loss, compute_optimal, loss, transformer_for
+from ..analysis.trends import (
+    METRICS,
+    first_year_below,
+    growth_from_doubling,
+    history_points,
+    profile_points,
+    project_profile,
+)
 from ..errors import CostsimError
-from ..estimate import estimate_run
-from ..hardware import ClassicalProfile, Strict
-from ..loader import bundled_names, finish_profile, load_profile, raw_profile
-from ..bundled import data_folder, in_root
+from ..files.bundled import data_folder, in_root
+from ..files.loader import (
+    bundled_names,
+    finish_profile,
+    load_csv_raw,
+    load_profile,
+    load_thompson,
+    raw_profile,
+    validate_workload,
+)
+from ..output.tables import fits_table, limits_notes, priced_table
+from ..run.estimate import estimate_run
+from ..schema.hardware import ClassicalProfile, Strict
+from ..strategies import catalogue as strat
 from .core import _load, load_reference, plan, run_options
 
 # projections: how far ahead a trend is carried, and the fastest doubling accepted (a trend, not a leap)
@@ -32,7 +61,6 @@ class LimitsReport(Strict):
         return self.model_dump()
 
     def table(self, fmt: str = "table") -> str:
-        from ..report import fits_table, limits_notes, priced_table
 
         return fits_table(self.fits, fmt, headline_only=True) + "\n\n" + priced_table(self.priced, fmt) + (
             "\n" + limits_notes(self) if fmt in ("table", "markdown") else "")
@@ -41,8 +69,6 @@ class LimitsReport(Strict):
 def thompson_rows(data: str | None = None, benchmarks=None) -> dict[str, list[dict]]:
     """The Thompson et al. CSVs, by benchmark (``data``: their folder; default ``$COSTSIM_DATA`` or the
     bundled copy)."""
-    from ..loader import load_thompson
-    from ..scaling import BENCHMARKS, benchmark
 
     folder = data_folder("thompson", data)
     names = list(benchmarks) if benchmarks else list(BENCHMARKS)
@@ -51,21 +77,17 @@ def thompson_rows(data: str | None = None, benchmarks=None) -> dict[str, list[di
 
 def scaling_fits(data: str | None = None, benchmarks=None):
     """Every scaling fit (both compute measures, both models, all models and the frontier)."""
-    from ..scaling import fit_all
 
     return fit_all(thompson_rows(data, benchmarks))
 
 
 def _reference(name: str, devices: int, per_device: int | None = None):
-    from ..limits import BATCH_PER_DEVICE
 
     return _load("h200", name, [f"global_batch_size={(per_device or BATCH_PER_DEVICE[name]) * devices}"])[1]
 
 
 def _priced_devices(hardware, workload, devices: int, strategy, pricing: str, options: dict):
     """(profile, estimate function, strategy cost ratios) per device type, for pricing compute."""
-    from .. import strategies as strat
-    from ..loader import load_profile
 
     names = list(hardware) if hardware else [n for n in bundled_names("hardware")
                                              if isinstance(load_profile(n), ClassicalProfile)]
@@ -97,10 +119,7 @@ def limits(benchmarks=("imagenet",), targets=(0.05, 0.01), *, extrapolate: bool 
            progress=None, **options) -> LimitsReport:
     """``costsim limits``: fit the Thompson et al. data, project the compute for each target error, and
     price it on each device (``devices`` of them) and under each strategy."""
-    from ..limits import REFERENCE_WORKLOAD, check_targets, price_compute, pricing_fit, target_label, web_app_figures
-    from ..scaling import compute_for_error, fit_all
 
-    from ..scaling import points
 
     check_targets(targets)
     rows = thompson_rows(data, benchmarks)
@@ -133,9 +152,6 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
               hardware=None, devices: int = 1024, pricing: str = "auto", **options) -> list[dict]:
     """Compute-optimal language models for each loss target or compute budget (a Chinchilla-style law),
     turned into transformer workloads and priced on each device (the fastest plan on ``devices``)."""
-    from ..limits import price_compute
-    from ..loader import validate_workload
-    from ..scaling_laws import LAWS, compute_for_loss, compute_optimal, loss, transformer_for
 
     if law not in LAWS:
         raise CostsimError(f"unknown law '{law}'; known: {', '.join(LAWS)}", field="law")
@@ -166,8 +182,6 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
 def hardware_trends(data: str | None = None) -> dict:
     """Growth per year of peak FP32 FLOP/s, FLOP/s per watt and memory bandwidth, fitted on the MIT
     FutureTech GPU table (``data``: its folder; default ``$COSTSIM_DATA`` or the bundled copy), one point per GPU."""
-    from ..loader import load_csv_raw
-    from ..trends import METRICS, history_points
 
     folder = data_folder("hardware-history", data)
     gpus = load_csv_raw(folder / "gpus.csv")
@@ -177,7 +191,6 @@ def hardware_trends(data: str | None = None) -> dict:
 def profile_trends() -> dict:
     """The same fits on the bundled GPU profiles (their fp32 peaks; what-if profiles left out): whether
     the recent parts keep the table's pace."""
-    from ..trends import METRICS, profile_points
 
     gpus = [p for p in (load_profile(n) for n in bundled_names("hardware"))
             if p.kind == "gpu" and p.year and not p.description.lower().startswith("what-if")]
@@ -189,7 +202,6 @@ def project(base: str, year: int, *, doubling_flops_years: float | None = None,
             data: str | None = None):
     """``costsim project``: a device of ``year`` grown from ``base`` at the fitted hardware trends (or
     at stated doubling times). Returns (the validated profile, its raw dict, the trends used)."""
-    from ..trends import growth_from_doubling, project_profile
 
     raw, source = raw_profile(base)
     if raw.get("kind") == "quantum":
@@ -232,9 +244,6 @@ def cheaper_year(base: str, benchmark: str, target: float, budget_usd: float, *,
                  pricing: str = "auto", **options) -> tuple[int | None, list[tuple[int, float]]]:
     """The first year in which reaching ``target`` on ``benchmark`` costs less than ``budget_usd`` on
     ``base``'s line of devices (grown at the fitted trends), and the cost year by year."""
-    from ..limits import BATCH_PER_DEVICE, REFERENCE_WORKLOAD, price_compute, pricing_fit
-    from ..scaling import compute_for_error, fit_all
-    from ..trends import first_year_below
 
     if not budget_usd > 0:
         raise CostsimError("the budget must be positive", field="budget_usd")

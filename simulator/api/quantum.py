@@ -3,13 +3,25 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..analysis.quantum import (
+    BABBUSH_TOFFOLIS_PER_STEP,
+    HOEFLER_A100_RATES,
+    HOEFLER_QUANTUM_RATES,
+    breakeven,
+    max_operations_per_call,
+    quantum_step_time_s,
+    surface_code_resources,
+    training_verdict,
+)
 from ..errors import CostsimError
-from ..plan import parse_plan
-from ..estimate import Estimate
-from ..hardware import ClassicalProfile, Strict
-from ..loader import apply_overrides, bundled_names, finish_profile, load_profile, raw_profile
-from ..workload import CNNWorkload, TransformerWorkload
+from ..files.loader import apply_overrides, bundled_names, finish_profile, load_profile, raw_profile
+from ..output.tables import quantum_estimate_text
+from ..run.estimate import Estimate
+from ..schema.hardware import ClassicalProfile, QuantumProfile, Strict
+from ..schema.plan import parse_plan
+from ..schema.workload import CNNWorkload, TransformerWorkload
 from .core import _load, estimate
+
 
 class QuantumEstimate(Strict):
     """``costsim estimate --hardware quantum-...``: the best classical run of the workload, and what the
@@ -29,7 +41,6 @@ class QuantumEstimate(Strict):
         return self.model_dump()
 
     def table(self, fmt: str = "table") -> str:
-        from ..report import quantum_estimate_text
 
         return quantum_estimate_text(self, fmt)
 
@@ -47,7 +58,6 @@ def quantum_estimate(profile, workload, *, devices: int | None = None, sets: Ite
                      pricing: str = "auto", **options) -> QuantumEstimate:
     """The fastest bundled classical device (``devices`` of them) on the workload, and the quantum
     profile's verdict against it: Babbush et al.'s model with Amdahl's law and the I/O bound."""
-    from ..quantum import surface_code_resources, training_verdict
 
     _, wl = _load("h200", workload, sets)
     plan_opt = options.get("plan")
@@ -84,9 +94,6 @@ def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), p
     """``costsim quantum breakeven``: the profile's surface-code resources, Babbush et al.'s break-even
     problem size and time for each degree and classical parallelism (Table I with this profile's
     Toffoli time), and Hoefler et al.'s largest work per oracle call (Table 2)."""
-    from ..hardware import QuantumProfile
-    from ..quantum import (BABBUSH_TOFFOLIS_PER_STEP, HOEFLER_A100_RATES, HOEFLER_QUANTUM_RATES, breakeven,
-                          max_operations_per_call, quantum_step_time_s, surface_code_resources)
 
     profile = load_profile(profile_ref)
     if not isinstance(profile, QuantumProfile):
@@ -114,7 +121,6 @@ def load_profile_ref(hardware, sets: Iterable[str] = ()):
 
 
 def is_quantum(hardware, sets: Iterable[str] = ()) -> bool:
-    from ..hardware import QuantumProfile
 
     return isinstance(load_profile_ref(hardware, sets), QuantumProfile)
 

@@ -5,11 +5,17 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .. import human
+from ..analysis.limits import pricing_fit
+from ..analysis.scaling import fit_all, points
 from ..errors import CostsimError
-from ..estimate import RunOptions
-from ..hardware import Strict
-from ..loader import load_workload
+from ..files.loader import load_csv_raw, load_workload
+from ..output import html, human, plots
+from ..output.fit_plots import scaling_plot
+from ..output.html import Cell
+from ..output.tables import sweep_text
+from ..run.estimate import RunOptions, op_table
+from ..schema.hardware import Strict
+from ..strategies.catalogue import STRATEGIES, parse
 from .core import _load, compare, run_options, strategies
 from .projections import thompson_rows
 from .sweeps import _sweep_profile, sweep, sweep_spec
@@ -30,7 +36,6 @@ REPORT_ROWS = 200  # rows shown per workload and ordering in the page (all of th
 
 def _sweep_rows(source) -> list[dict]:
     """A sweep's rows: from a CSV that ``sweep`` wrote, or by running a sweep file (or spec)."""
-    from ..loader import load_csv_raw
 
     if isinstance(source, (str, Path)) and str(source).endswith(".csv"):
         rows = load_csv_raw(source)
@@ -92,8 +97,6 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
     bundled copy), band and ``targets`` (the cost plot is
     ``limits --plot-dir``). Whatever a figure cannot show (a device that does not fit, a run with no price)
     is named at its foot, with the reason."""
-    from .. import plots
-    from ..estimate import op_table
 
     if kind not in PLOT_KINDS:
         raise CostsimError(f"unknown plot '{kind}'; known: {', '.join(PLOT_KINDS)}", field="kind")
@@ -104,9 +107,6 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
         return plots.roofline_plot(profile, op_table(profile, wl, run_options(**options)), fmt,
                                    title=f"{wl.name} on {profile.name}: roofline")
     if kind == "limits":
-        from ..limits import pricing_fit
-        from ..report import scaling_plot
-        from ..scaling import fit_all, points
 
         rows = thompson_rows(data, [benchmark])
         f = pricing_fit(fit_all(rows), benchmark)
@@ -155,7 +155,6 @@ def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (
 
 def _series_figure(rows: list[dict], series: str, x: str, y: str, fmt: str, left_out=()) -> bytes:
     """Lowest ``y`` against ``x``, one line per value of ``series`` (and per workload, when several)."""
-    from .. import plots
 
     jobs = len({_job(r) for r in rows}) > 1
     labelled = [{**r, "line": f"{r.get(series)} · {_job(r)}" if jobs and series != "workload" else
@@ -338,7 +337,6 @@ SORTS = (("cost", "cost", lambda r: _cheapest(r)),  # noqa: PLW0108 (defined bel
 
 
 def _cell(r: dict, col: str, fmt):
-    from ..html import Cell
 
     v = r.get(col)
     if v is None:
@@ -351,7 +349,6 @@ def _cell(r: dict, col: str, fmt):
 
 def _summary(n_priced: int, jobs: dict[str, list[dict]], varying: list[str], pareto_svg: bytes | None,
              left_out: list[str]) -> str:
-    from .. import html
 
     multi = len(jobs) > 1
     answer_groups = []
@@ -412,10 +409,6 @@ def report(source, *, workers: int = 1, progress=None) -> ReportResult:
     device count, a single scenario's roofline), every scenario in a table that sorts and chooses its columns
     without a script, what could not be priced and why, and every assumption. Scenarios that differ only in
     an axis that changes nothing are merged, and the page says so. The CSV holds every row as computed."""
-    from .. import html, plots
-    from ..estimate import op_table
-    from ..report import sweep_text
-    from ..strategies import STRATEGIES, parse
 
     spec = sweep_spec(source)
     rows = list(sweep(spec, workers=workers, progress=progress).rows)

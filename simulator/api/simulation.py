@@ -1,10 +1,18 @@
 """The discrete-event simulation entry points, and the executors (processes, Dask) that run replicas and sweeps."""
 from __future__ import annotations
 
+import multiprocessing
+import signal
 from typing import Iterable
 
+from pydantic import ValidationError
 
 from ..errors import CostsimError
+from ..model.memory import parameter_count
+from ..model.ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
+from ..output.tables import simulation_table
+from ..run.des import SimConfig, monte_carlo, replica_outcome
+from ..run.estimate import run_cost
 from .core import Pair, _load, estimate, run_options
 
 # how long a Dask scheduler may take to answer before the run is refused (no hang)
@@ -19,12 +27,7 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
              workers: int = 1, executor: str = "local", scheduler: str | None = None, **options):
     """``costsim simulate``: Monte Carlo replicas of the whole run (discrete-event, SimPy) on the
     closed-form step. Returns (the closed-form Estimate, the MonteCarlo summary)."""
-    from pydantic import ValidationError
 
-    from ..des import SimConfig, monte_carlo, replica_outcome
-    from ..estimate import run_cost
-    from ..memory import parameter_count
-    from ..ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
 
     e = estimate(hardware, workload, sets=sets, pricing=pricing, **options)
     profile, wl = _load(hardware, workload, sets)
@@ -47,7 +50,7 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours
                                grid)
 
     return Pair(e, monte_carlo(e, cfg, replicas, seed, outcome, progress, _mapper(workers, executor, scheduler)),
-                "simulation_table")
+                simulation_table)
 
 
 def _star(call):
@@ -57,7 +60,6 @@ def _star(call):
 
 def _ignore_interrupts() -> None:
     """Workers leave Ctrl-C to the parent, which stops the pool and keeps what it has."""
-    import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -81,7 +83,6 @@ def _mapper(workers: int = 1, executor: str = "local", scheduler: str | None = N
         return None
 
     def on_pool(fn, args):
-        import multiprocessing
 
         with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts) as pool:
             yield from pool.imap(_star, [(fn, a) for a in args], chunksize=max(1, len(args) // (8 * workers)))

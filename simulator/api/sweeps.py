@@ -8,19 +8,31 @@ from typing import Iterable
 from pydantic import ValidationError
 
 from ..errors import CostsimError
-from ..estimate import RunOptions, estimate_run
-from ..hardware import ClassicalProfile, Strict
-from ..loader import (apply_overrides, finish_profile, load_profile, load_workload, raw_profile, resolve,
-                      validate_workload)
+from ..files.loader import (
+    apply_overrides,
+    finish_profile,
+    load_profile,
+    load_sweep,
+    load_workload,
+    raw_profile,
+    resolve,
+    validate_workload,
+)
+from ..output.tables import sweep_text
+from ..run.estimate import RunOptions, estimate_run
+from ..run.search import search
+from ..run.sweep import CORE_AXES, OPTION_AXES, CoreResult, Phase, SweepSpec, WhatIf, expand
+from ..schema.hardware import ClassicalProfile, Strict
+from ..strategies import catalogue as strat
+from ..strategies.catalogue import parse
 from .core import load_reference
 from .simulation import SCHEDULER_TIMEOUT_S, _mapper
+
 
 def sweep_spec(source=None, **axes):
     """A :class:`SweepSpec` from a sweep file (path), a dict, or axes given as keywords (the CLI's flags).
     Unknown axes, empty lists and bad values are one-line errors; a reference that does not resolve
     (a profile or workload name in a long list) names its line in the file."""
-    from ..loader import load_sweep
-    from ..sweep import SweepSpec
 
     lines, where = {}, "<sweep>"
     if isinstance(source, SweepSpec):
@@ -34,7 +46,6 @@ def sweep_spec(source=None, **axes):
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        from ..sweep import CORE_AXES, OPTION_AXES
 
         first = next((e for e in err.errors() if e["type"] == "extra_forbidden"), err.errors()[0])
         known = ", ".join(CORE_AXES + OPTION_AXES + ("name", "description", "plan"))
@@ -43,7 +54,6 @@ def sweep_spec(source=None, **axes):
         e = CostsimError.from_validation(err, source=where, unknown=f"unknown axis; known: {known}")
         problem = "an empty list makes an empty grid" if first["type"] == "too_short" else e.problem
         raise CostsimError(problem + (f" (line {line})" if line else ""), source=where, field=e.field) from None
-    from ..strategies import parse
 
     for i, text in enumerate(spec.strategies):
         if text == "none":
@@ -73,7 +83,6 @@ def sweep_spec(source=None, **axes):
 def _sweep_profile(ref, sets: Iterable[str] = ()):
     """A sweep's device: a profile reference, or a what-if (a base with fields changed), with
     ``hardware.*`` overrides of a ``set`` axis."""
-    from ..sweep import WhatIf
 
     sets = list(sets)
     if not isinstance(ref, WhatIf):
@@ -87,9 +96,6 @@ def _sweep_profile(ref, sets: Iterable[str] = ()):
 def evaluate_core(point: dict, plan_mode: str = "dp"):
     """One run-changing point of a sweep: its closed-form run(s), or the reason it cannot run. Module
     level and pure in its inputs, so that worker processes and Dask workers can run it."""
-    from .. import strategies as strat
-    from ..search import search
-    from ..sweep import CoreResult, Phase
 
     profile, wl = point["hardware"], point["workload"]  # loaded once per sweep (see sweep_cores)
     base = dict(hardware=profile.name, workload=wl.name, set=point["set"], devices=point["devices"],
@@ -160,7 +166,6 @@ class SweepResult(Strict):
         return self.model_dump()
 
     def table(self, fmt: str = "csv") -> str:
-        from ..report import sweep_text
 
         return sweep_text(list(self.rows), fmt)
 
@@ -169,7 +174,6 @@ def sweep(source=None, *, workers: int = 1, executor: str = "local", scheduler: 
           timeout_s: float = SCHEDULER_TIMEOUT_S, progress=None, **axes) -> SweepResult:
     """Evaluate a sweep (a file, a dict or keyword axes) and return every row. ``progress(done, total)``
     is called after each core point."""
-    from ..sweep import expand
 
     spec = sweep_spec(source, **axes)
     grid = spec.option_grid()

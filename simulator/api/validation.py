@@ -3,19 +3,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..calibration.fit import fit
+from ..calibration.history import predict, runs_from_rows, summarise
+from ..calibration.validation import (
+    VTRAIN_HOST_OVERHEAD_S,
+    VTRAIN_INTER_NODE_BYTES_PER_S,
+    h200_suite,
+    run_from_row,
+    validate,
+    vtrain_suite,
+)
+from ..calibration.validation import compression_checks as checks
 from ..errors import CostsimError
-from ..estimate import estimate_run
-from ..loader import load_profile
-from ..bundled import data_folder, label
+from ..files.bundled import data_folder, label
+from ..files.loader import find_files, load_csv_raw, load_measurements, load_profile, load_rows
+from ..run.estimate import estimate_run
+from ..schema.hardware import Link
 from .core import estimate, run_options
 from .projections import thompson_rows
 
 
-
 def validate_file(path: str):
     """``costsim validate FILE``: runs described in a CSV or JSON-lines file (columns in the README)."""
-    from ..loader import load_rows
-    from ..validation import run_from_row, validate
 
     runs = [run_from_row(row, f"{path}:{i}") for i, row in enumerate(load_rows(path), 1)]
     return validate(Path(path).name, runs, estimate, data=str(path))
@@ -24,8 +33,6 @@ def validate_file(path: str):
 def validate_suite(name: str, data: str | None = None, host_overhead_s: float | None = None):
     """A bundled suite: ``h200`` (the H200 training steps) or ``vtrain`` (vTrain's A100 iteration times).
     ``data``: the suite's folder (or, for vtrain, one CSV); default ``$COSTSIM_DATA`` or the bundled copy."""
-    from ..loader import find_files, load_csv_raw, load_measurements
-    from ..validation import h200_suite, validate, vtrain_suite
 
     if name == "h200":
         folder = data_folder("h200", data)
@@ -38,8 +45,6 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
         if not paths:
             raise CostsimError("no ground_truth_*.csv files", source=label(folder))
         runs = [run for p in paths for run in vtrain_suite(load_csv_raw(p), str(p))]
-        from ..hardware import Link
-        from ..validation import VTRAIN_HOST_OVERHEAD_S, VTRAIN_INTER_NODE_BYTES_PER_S
 
         overhead = VTRAIN_HOST_OVERHEAD_S if host_overhead_s is None else host_overhead_s
         inter = load_profile("a100-sxm-80gb").inter_node_link
@@ -55,9 +60,6 @@ def compression_checks(data: str | None = None):
     """``costsim validate --suite compression``: the H200 calibration's fp8, low-rank and 2:4 rows
     against the bundled H200 profile. The timing floor of each session comes from refitting the
     microbenchmarks (the floor is a property of the measuring rig, not of the profile)."""
-    from ..calibration import fit
-    from ..loader import find_files, load_measurements
-    from ..validation import compression_checks as checks
 
     folder = data_folder("h200", data)
     records = [r for name in ("measurements.jsonl", "operators.jsonl")
@@ -72,7 +74,6 @@ def compression_checks(data: str | None = None):
 def history(data: str | None = None):
     """``costsim validate --suite history``: the Thompson et al. rows that name processor, count and
     training time, re-predicted from forward FLOPs, epochs and set size. Returns (runs, summary)."""
-    from ..history import predict, runs_from_rows, summarise
 
     runs = [r for name, rows in thompson_rows(data).items() for r in runs_from_rows(rows, name)]
     opts = {}

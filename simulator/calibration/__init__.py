@@ -1,0 +1,1 @@
+"""From measurements to profiles: fitting curves, measuring this machine, validating against measured runs."""

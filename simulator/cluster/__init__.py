@@ -1,0 +1,1 @@
+"""Many devices in one step: collective communication over the links of a profile."""

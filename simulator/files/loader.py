@@ -1,0 +1,557 @@
+"""The only module of the core that touches files: YAML profiles and workloads in, validated models out.
+
+Resolves bundled names and paths, ``extends:`` chains (with cycle detection), ``--set`` overrides, and
+PyYAML's YAML 1.1 number pitfall (``3.35e12`` and ``80e9`` are numbers here, not strings). Every
+problem becomes a one-line :class:`CostsimError` naming the file, the field path and the problem.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ..errors import CostsimError
+from ..schema.hardware import ClassicalProfile, HardwareProfile
+from ..schema.workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload, Workload
+from .bundled import label as bundled_label
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_EFFICIENCY_REFERENCE = "h200"
+
+_HARDWARE = TypeAdapter(HardwareProfile)
+_WORKLOAD = TypeAdapter(Workload)
+
+
+# ---------------------------------------------------------------- YAML with numbers that are numbers
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # LibYAML's parser where PyYAML has it
+    """SafeLoader whose float resolver also takes exponents without a dot or a sign (YAML 1.2 style)."""
+
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def parse_yaml_text(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise CostsimError(f"malformed YAML at {at}: {problem}", source=source) from None
+
+
+def read_text(path: str | Path) -> str:
+    """A file's text, or a one-line error naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CostsimError("no such file", source=where(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CostsimError(f"cannot read: {err.__class__.__name__}", source=where(path)) from None
+
+
+def read_yaml(path: Path) -> dict:
+    data = parse_yaml_text(read_text(path), where(path))
+    if not isinstance(data, dict):
+        raise CostsimError("expected a mapping of fields at the top level", source=where(path))
+    return data
+
+
+# ---------------------------------------------------------------- names and paths
+_BUNDLED_FOLDERS = {"hardware": "hardware_profiles", "workload": "workloads", "sweep": "simulator/data/examples"}
+_LABELS = {"hardware": "hardware profile", "workload": "workload", "sweep": "sweep"}
+
+
+def bundled_dir(what: str) -> Path:
+    """The folder of the bundled YAML files of one kind: hardware, workload or sweep (the examples)."""
+    return REPO_ROOT / _BUNDLED_FOLDERS[what]
+
+
+def where(path: str | Path) -> str:
+    """How a message names a file: ``gpt3-175b (bundled workload)`` or ``bundled thompson/gpus.csv`` for
+    what ships in the package (never a path inside site-packages), the path as given otherwise."""
+    p = Path(path)
+    try:
+        parent = p.resolve().parent
+    except OSError:
+        return str(path)
+    for what in _BUNDLED_FOLDERS:
+        if p.suffix == ".yaml" and parent == bundled_dir(what).resolve():
+            return f"{p.stem} (bundled {_LABELS[what]})"
+    return bundled_label(p)
+
+
+def bundled_names(what: str) -> list[str]:
+    return sorted(p.stem for p in bundled_dir(what).glob("*.yaml"))
+
+
+def resolve(ref: str, what: str, relative_to: Path | None = None) -> Path:
+    """A bundled name (``h200``) or a path (``my/h200-2x.yaml``) to an existing file."""
+    candidates = []
+    as_path = Path(ref)
+    if relative_to is not None and not as_path.is_absolute():
+        candidates.append(relative_to / as_path)
+        candidates.append(relative_to / f"{ref}.yaml")
+    candidates += [as_path, bundled_dir(what) / f"{ref}.yaml"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    known = ", ".join(bundled_names(what))
+    raise CostsimError(f"unknown {_LABELS[what]} '{ref}': not a file and not a bundled name ({known})")
+
+
+# ---------------------------------------------------------------- extends and overrides
+def _merge(base: dict, child: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        if key == "sources" and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = out[key] + value
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _expand_extends(path: Path, what: str, seen: tuple[Path, ...] = ()) -> dict:
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in (*seen, path))
+        raise CostsimError(f"cycle {chain}", source=where(seen[0]), field="extends")
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise CostsimError("must name one profile or path", source=where(path), field="extends")
+    try:
+        parent_path = resolve(parent, what, relative_to=path.parent)
+    except CostsimError as err:
+        raise CostsimError(err.problem, source=where(path), field="extends") from None
+    return _merge(_expand_extends(parent_path, what, (*seen, path)), data)
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise CostsimError(f"--set expects field=value, got '{text}'")
+    return key.strip(), value.strip()
+
+
+def _find_paths(data: Any, key: str, prefix: tuple = ()) -> list[tuple]:
+    found = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k == key:
+                found.append(prefix + (k,))
+            found += _find_paths(v, key, prefix + (k,))
+    return found
+
+
+def _set_path(data: dict, path: tuple, raw: str, label: str) -> None:
+    node = data
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    leaf = path[-1]
+    if raw.startswith("*"):
+        current = node.get(leaf)
+        try:
+            factor = parse_yaml_text(raw[1:], "--set")
+        except CostsimError:
+            factor = None
+        if not isinstance(current, (int, float)) or isinstance(current, bool):
+            raise CostsimError(f"cannot scale a field that is not a number (it is {current!r})",
+                               source="--set", field=label)
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool):
+            raise CostsimError(f"scale factor '{raw[1:]}' is not a number", source="--set", field=label)
+        node[leaf] = current * factor
+    else:
+        try:
+            node[leaf] = parse_yaml_text(raw, "--set")
+        except CostsimError as err:
+            raise CostsimError(err.problem, source="--set", field=label) from None
+
+
+def _schema_paths(*models) -> dict[str, tuple]:
+    """Leaf field name -> path, for fields that are unambiguous across the given models' trees."""
+    found: dict[str, set] = {}
+
+    def walk(model, prefix):
+        for name, info in model.model_fields.items():
+            ann = info.annotation
+            sub = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
+                        and issubclass(a, BaseModel)), None)
+            if sub is not None and name != "sources":
+                walk(sub, prefix + (name,))
+            else:
+                found.setdefault(name, set()).add(prefix + (name,))
+
+    for m in models:
+        walk(m, ())
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+
+
+_WORKLOAD_SCHEMA_PATHS = _schema_paths(TransformerWorkload, CNNWorkload, MLPWorkload, GenericWorkload)
+_HARDWARE_SCHEMA_PATHS = _schema_paths(ClassicalProfile)
+
+
+def apply_overrides(hardware: dict | None, workload: dict | None, sets: Iterable[str]) -> None:
+    """Apply ``field=value`` (or ``field=*factor``) overrides in place.
+
+    ``hardware.a.b`` and ``workload.a.b`` address a field exactly; a bare name is looked up in the
+    workload first (its training block included), then in the profile, and must be unambiguous.
+    """
+    for item in sets:
+        key, raw = parse_override(item)
+        head, _, rest = key.partition(".")
+        if head in ("hardware", "workload") and rest:
+            target = hardware if head == "hardware" else workload
+            if target is None:
+                raise CostsimError(f"no {head} to override", source="--set", field=key)
+            _set_path(target, tuple(rest.split(".")), raw, key)
+            continue
+        placed = False
+        for target, schema in ((workload, _WORKLOAD_SCHEMA_PATHS), (hardware, _HARDWARE_SCHEMA_PATHS)):
+            if target is None:
+                continue
+            paths = _find_paths(target, key)
+            if not paths and key in schema:  # a field the file leaves at its default
+                paths = [schema[key]]
+            if len(paths) > 1:
+                names = ", ".join(".".join(p) for p in paths)
+                raise CostsimError(f"ambiguous, matches {names}: name the full path", source="--set", field=key)
+            if paths:
+                _set_path(target, paths[0], raw, key)
+                placed = True
+                break
+        if not placed:
+            raise CostsimError("no such field in the workload or the hardware profile", source="--set", field=key)
+
+
+# ---------------------------------------------------------------- validation
+_HW_TAGS = frozenset({"cpu", "gpu", "tpu", "fpga", "asic", "quantum"})
+_WL_TAGS = frozenset({"transformer", "cnn", "mlp", "generic"})
+
+
+def validate_profile(data: Mapping, source: str = "<profile>"):
+    try:
+        return _HARDWARE.validate_python(dict(data))
+    except ValidationError as err:
+        raise CostsimError.from_validation(err, source=source, tags=_HW_TAGS) from None
+
+
+def validate_workload(data: Mapping, source: str = "<workload>"):
+    try:
+        return _WORKLOAD.validate_python(dict(data))
+    except ValidationError as err:
+        raise CostsimError.from_validation(err, source=source, tags=_WL_TAGS) from None
+
+
+# ---------------------------------------------------------------- public entry points
+def raw_profile(ref: str | Mapping) -> tuple[dict, str]:
+    """The merged (``extends:`` expanded) dictionary of a profile, and its source label."""
+    if isinstance(ref, Mapping):
+        return copy.deepcopy(dict(ref)), "<dict>"
+    path = resolve(str(ref), "hardware")
+    return _expand_extends(path, "hardware"), where(path)
+
+
+def raw_workload(ref: str | Mapping) -> tuple[dict, str]:
+    if isinstance(ref, Mapping):
+        return copy.deepcopy(dict(ref)), "<dict>"
+    path = resolve(str(ref), "workload")
+    data = read_yaml(path)
+    if "extends" in data:
+        data = _expand_extends(path, "workload")
+    return data, where(path)
+
+
+def _needs_reference(profile) -> bool:
+    return isinstance(profile, ClassicalProfile) and (
+        profile.efficiency is None or profile.power.compute_bound_fraction is None
+        or profile.power.memory_bound_fraction is None)
+
+
+def finish_profile(data: dict, source: str, _depth: int = 0):
+    """Validate a profile and fill what it leaves to its calibrated reference (``efficiency_from``,
+    default h200): the efficiency curves and the power model's regime fractions, as measured there."""
+    profile = validate_profile(data, source)
+    if not _needs_reference(profile):
+        return profile
+    ref = profile.efficiency_from or DEFAULT_EFFICIENCY_REFERENCE
+    if _depth > 4:
+        raise CostsimError("efficiency_from chain too long", source=source, field="efficiency_from")
+    try:
+        ref_path = resolve(ref, "hardware")
+    except CostsimError as err:
+        raise CostsimError(err.problem, source=source, field="efficiency_from") from None
+    reference = finish_profile(_expand_extends(ref_path, "hardware"), where(ref_path), _depth + 1)
+    if not isinstance(reference, ClassicalProfile) or _needs_reference(reference):
+        raise CostsimError(f"'{ref}' has no calibrated curves and power fractions to borrow", source=source,
+                           field="efficiency_from")
+    power = profile.power.model_copy(update={
+        k: getattr(reference.power, k) for k in ("compute_bound_fraction", "memory_bound_fraction")
+        if getattr(profile.power, k) is None})
+    update = {"power": power, "efficiency_from": ref if profile.efficiency is None else profile.efficiency_from}
+    if profile.efficiency is None:  # the curves carry over; the power-limit derating is the reference's own
+        update["efficiency"] = reference.efficiency.model_copy(
+            update={"sustained_compute_fraction": profile.sustained_compute_fraction or 1.0})
+    return profile.model_copy(update=update)
+
+
+def load_profile(ref: str | Mapping, sets: Iterable[str] = ()):
+    data, source = raw_profile(ref)
+    apply_overrides(data, None, list(sets))
+    return finish_profile(data, source)
+
+
+def load_workload(ref: str | Mapping, sets: Iterable[str] = ()):
+    data, source = raw_workload(ref)
+    apply_overrides(None, data, list(sets))
+    return validate_workload(data, source)
+
+
+def load_pair(hardware: str | Mapping, workload: str | Mapping, sets: Iterable[str] = ()):
+    """Load a profile and a workload together, applying overrides that may address either."""
+    hw_data, hw_source = raw_profile(hardware)
+    wl_data, wl_source = raw_workload(workload)
+    apply_overrides(hw_data, wl_data, list(sets))
+    return finish_profile(hw_data, hw_source), validate_workload(wl_data, wl_source)
+
+
+# ---------------------------------------------------------------- measurement files (calibration)
+# Required fields per kind of record, in the format of ../shared/calibration/h200/*.jsonl. Times are
+# seconds, sizes bytes, rates per second, power watts, energy joules.
+MEASUREMENT_FIELDS = {
+    "gemm": ("dtype", "m", "n", "k", "seconds"),
+    "copy": ("bytes_moved", "seconds", "bytes_per_s"),
+    "read_reduce": ("bytes_moved", "seconds", "bytes_per_s"),
+    "elementwise_add": ("bytes_moved", "seconds", "bytes_per_s"),
+    "triad": ("bytes_moved", "seconds", "bytes_per_s"),
+    "launch_overhead": ("seconds_per_call",),
+    "idle_power": ("seconds", "mean_watts"),
+    "power_regime": ("regime", "seconds", "mean_watts"),
+    "attention": ("batch", "heads", "seq", "head_dim", "fwd_flops", "fwd_seconds", "fwd_bwd_seconds"),
+    "conv2d": ("batch", "c_in", "c_out", "hw_in", "kernel", "stride", "fwd_flops", "fwd_seconds",
+               "fwd_bwd_seconds"),
+    "pointwise": ("op", "elements", "fwd_seconds"),
+    "loss": ("tokens", "vocab", "fwd_seconds", "fwd_bwd_seconds"),
+    "embedding": ("tokens", "vocab", "d", "fwd_bwd_seconds"),
+    "optimizer": ("op", "params", "seconds"),
+}
+_NOT_SI = re.compile(r"(_|^)(ms|us|ns|millis|micros|milliseconds|microseconds|gb|gib|mb|tflops|gflops|kw|mw)($|_)")
+
+
+def _check_record(row: dict, where: str, field_prefix: str) -> None:
+    kind = row.get("kind")
+    if not isinstance(kind, str):
+        raise CostsimError("missing 'kind'", source=where, field=field_prefix + "kind")
+    for key, value in row.items():
+        if _NOT_SI.search(key.lower()):
+            raise CostsimError(f"units do not match the format: '{key}' is not in SI units (seconds, bytes, "
+                               f"FLOP/s, watts)", source=where, field=field_prefix + key)
+    for key in MEASUREMENT_FIELDS.get(kind, ()):
+        if key not in row:
+            raise CostsimError(f"missing column for kind '{kind}'", source=where, field=field_prefix + key)
+    for key, value in row.items():
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if numeric and (key.endswith(("seconds", "seconds_per_call", "bytes_moved", "bytes_per_s", "flops",
+                                      "flops_per_s")) or key in ("m", "n", "k")) and not value > 0:
+            raise CostsimError(f"must be positive, got {value!r}", source=where, field=field_prefix + key)
+    if kind == "gemm" and row.get("flops") and row.get("flops_per_s"):
+        if abs(row["flops"] / row["seconds"] / row["flops_per_s"] - 1) > 0.01:
+            raise CostsimError("units do not match the format: flops / seconds != flops_per_s",
+                               source=where, field=field_prefix + "flops_per_s")
+
+
+def _json_lines(path: Path, text: str) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a one-line error naming the line otherwise."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CostsimError(f"not JSON: {err.msg}", source=f"{path}:{number}") from None
+        if not isinstance(row, dict):
+            raise CostsimError("expected one JSON object per line", source=f"{path}:{number}")
+        out.append((number, row))
+    return out
+
+
+def load_measurements(path: str | Path) -> list[dict]:
+    """Read a JSON-lines measurement file and check every record; one-line error naming file and line."""
+    path = Path(path)
+    records = []
+    for number, row in _json_lines(path, read_text(path)):
+        _check_record(row, f"{path}:{number}", "")
+        row.setdefault("run", path.stem)
+        records.append(row)
+    if not records:
+        raise CostsimError("no measurement records", source=where(path))
+    return records
+
+
+def read_cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), for provenance; empty where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` so that an interrupted write leaves no partial file."""
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- validation files
+def load_rows(path: str | Path) -> list[dict]:
+    """Rows of a CSV (header line; cells read as YAML scalars, so numbers are numbers) or JSON-lines file."""
+    path = Path(path)
+    text = read_text(path)
+    rows = []
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        rows = [row for _, row in _json_lines(path, text)]
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        for number, row in enumerate(reader, 2):
+            if None in row:
+                raise CostsimError("more cells than the header has columns", source=f"{path}:{number}")
+            rows.append({k.strip(): (parse_yaml_text(v, f"{path}:{number}") if v and v.strip() else None)
+                         for k, v in row.items()})
+    if not rows:
+        raise CostsimError("no rows", source=where(path))
+    return rows
+
+
+def load_csv_raw(path: str | Path) -> list[dict]:
+    """Rows of a CSV file as strings, for suites that read published data sets column by column."""
+    try:
+        return list(csv.DictReader(io.StringIO(read_text(path))))
+    except csv.Error as err:
+        raise CostsimError(f"not CSV: {err}", source=where(path)) from None
+
+
+def find_files(folder: str | Path, pattern: str) -> list[Path]:
+    """The files in ``folder`` matching ``pattern``, sorted; ``folder`` itself if it is a file."""
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+
+def write_bytes_atomically(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that an interrupted write leaves no partial file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        _discard(tmp)
+        raise CostsimError(f"cannot write: {err.strerror or err}", source=str(path)) from None
+    except BaseException:  # interrupted: leave nothing behind
+        _discard(tmp)
+        raise
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # the folder itself is unusable: there is nothing to remove
+        pass
+
+
+def make_folder(path: str | Path) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CostsimError(f"cannot create the folder: {err.strerror or err}", source=str(path)) from None
+
+
+# ---------------------------------------------------------------- published data sets (scaling fits)
+def cell_number(cell, positive: bool = False) -> float | None:
+    """A published table's cell as a finite number (thousands separators allowed), or None for a blank
+    or junk cell ('', 'n/a', '-', '12 GB'); with ``positive``, None for zero and negatives too."""
+    try:
+        value = float(str(cell).replace(",", "").strip())
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or (positive and value <= 0):
+        return None
+    return value
+
+
+def load_thompson(path: str | Path) -> list[dict]:
+    """Rows of one CSV of Thompson et al.'s data set as string dicts: a header line, then two lines of
+    group labels (skipped), then data rows. Blank rows are dropped; a row with more cells than the
+    header, or a file without the three header lines, is a one-line error naming the file."""
+    rows = load_csv_raw(path)
+    if len(rows) < 2:
+        raise CostsimError("expected a header line and two lines of group labels", source=where(path))
+    data = [row for row in rows[2:] if any((v or "").strip() for k, v in row.items() if k is not None)]
+    for number, row in enumerate(data, 1):
+        if None in row:
+            raise CostsimError(f"data row {number}: more cells than the header has columns", source=where(path))
+    if not data:
+        raise CostsimError("no data rows", source=where(path))
+    return data
+
+
+def load_sweep(path: str | Path) -> tuple[dict, dict[tuple[str, int], int]]:
+    """A sweep file's mapping, and the line (1-based) of every list item of a top-level axis, so that an
+    error in a long list can name its line: {(axis, index): line}. ``path`` may also name a bundled
+    example (``sweep-demo``)."""
+    path = resolve(str(path), "sweep")
+    text = read_text(path)
+    data = parse_yaml_text(text, where(path))
+    if not isinstance(data, dict):
+        raise CostsimError("expected a mapping of axes at the top level", source=where(path))
+    lines: dict[tuple[str, int], int] = {}
+    node = yaml.compose(text, Loader=_Loader)
+    for key, value in getattr(node, "value", []):
+        if isinstance(value, yaml.SequenceNode):
+            for i, item in enumerate(value.value):
+                lines[(key.value, i)] = item.start_mark.line + 1
+        elif isinstance(value, yaml.MappingNode):
+            for sub, seq in value.value:
+                if isinstance(seq, yaml.SequenceNode):
+                    for i, item in enumerate(seq.value):
+                        lines[(f"{key.value}.{sub.value}", i)] = item.start_mark.line + 1
+    return data, lines
+
+
+def open_rows_file(path: str | Path):
+    """A text file for streaming a sweep's rows, written as they come (a sweep cut short keeps them)."""
+    try:
+        return open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - the caller closes it
+    except OSError as err:
+        raise CostsimError(f"cannot write: {err.strerror}", source=str(path)) from None

@@ -1,0 +1,150 @@
+"""ResNet (He et al. 2016, torchvision's v1.5 layout: stride on the 3x3 convolution) expanded into the
+kernels of one training step: convolutions, batch normalisation, ReLU, residual adds, pooling, the
+classifier and the loss. Activations are in the matrix units' type (channels-last, as measured)."""
+from __future__ import annotations
+
+import math
+
+from ..schema.workload import CNNWorkload
+from .ops import PRECISIONS, Op, linear_ops, loss_ops, optimizer_ops, weight_cast_ops
+
+# blocks per stage and whether the block is a bottleneck (1x1, 3x3, 1x1 with 4x expansion)
+RESNET = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3), True),
+          101: ((3, 4, 23, 3), True), 152: ((3, 8, 36, 3), True)}
+
+
+def _out(size: int, kernel: int, stride: int) -> int:
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+class _Builder:
+    def __init__(self, w: CNNWorkload, batch: float):
+        self.p = PRECISIONS[w.training.precision]
+        self.batch = batch
+        self.fake_quant = bool(w.variant.fake_quant_bits)
+        self.fwd: list[Op] = []
+        self.bwd: list[Op] = []
+        self.params = 0.0
+        self.saved_bytes = 0.0
+
+    def conv(self, name, c_in, c_out, size, k, stride, input_grad=True) -> int:
+        a, n = self.p.act_bytes, self.batch
+        out = _out(size, k, stride)
+        flops = 2.0 * n * c_in * c_out * k * k * out * out
+        x_bytes, y_bytes, w_bytes = a * n * c_in * size * size, a * n * c_out * out * out, a * c_in * c_out * k * k
+        dt = self.p.matmul_dtype
+        if self.fake_quant:  # quantization-aware training: quantize-dequantize input and weight
+            elems = n * c_in * size * size + c_in * c_out * k * k
+            self.fwd.append(Op(f"{name}.fake_quant", "elementwise", 4.0 * elems, 2 * a * elems, "fp32", kernels=2))
+            self.bwd.insert(0, Op(f"{name}.fake_quant_bwd", "elementwise", elems, 3 * a * elems, "fp32", kernels=2))
+        self.fwd.append(Op(f"{name}.fwd", "conv", flops, x_bytes + w_bytes + y_bytes, dt))
+        self.bwd.insert(0, Op(f"{name}.wgrad", "conv", flops, x_bytes + y_bytes + w_bytes, dt))
+        if input_grad:
+            self.bwd.insert(0, Op(f"{name}.dgrad", "conv", flops, y_bytes + w_bytes + x_bytes, dt))
+        self.params += c_in * c_out * k * k
+        self.saved_bytes += x_bytes
+        return out
+
+    def bn_relu(self, name, c, size, relu=True):
+        """Training-mode batch norm: a statistics pass and a normalise pass (read x twice, write y);
+        backward reads dy and x for the reductions, then again to write dx. ReLU fused or not, one
+        read and one write each way."""
+        a, e = self.p.act_bytes, self.batch * c * size * size
+        self.fwd.append(Op(f"{name}.bn", "normalization", 8.0 * e, 3 * a * e, "fp32"))
+        self.bwd.insert(0, Op(f"{name}.bn_bwd", "normalization", 12.0 * e, 5 * a * e, "fp32", kernels=2))
+        self.params += 2 * c
+        self.saved_bytes += a * e
+        if relu:
+            self.fwd.append(Op(f"{name}.relu", "elementwise", e, 2 * a * e, "fp32"))
+            self.bwd.insert(0, Op(f"{name}.relu_bwd", "elementwise", e, 3 * a * e, "fp32"))
+            self.saved_bytes += a * e
+
+    def add(self, name, c, size):
+        a, e = self.p.act_bytes, self.batch * c * size * size
+        self.fwd.append(Op(f"{name}.residual_add", "elementwise", e, 3 * a * e, "fp32"))
+        self.bwd.insert(0, Op(f"{name}.residual_grad", "elementwise", e, 3 * a * e, "fp32"))
+
+
+def build(w: CNNWorkload, batch: float) -> _Builder:
+    b = _Builder(w, batch)
+    blocks, bottleneck = RESNET[w.depth]
+    size = b.conv("stem.conv", w.in_channels, 64, w.image_size, 7, 2, input_grad=False)
+    b.bn_relu("stem", 64, size)
+    a, n = b.p.act_bytes, batch
+    pooled = _out(size, 3, 2)
+    b.fwd.append(Op("stem.maxpool", "elementwise", 9.0 * n * 64 * pooled ** 2,
+                    a * n * 64 * (size ** 2 + pooled ** 2), "fp32"))
+    b.bwd.insert(0, Op("stem.maxpool_bwd", "elementwise", 0.0, a * n * 64 * (2 * size ** 2 + pooled ** 2), "fp32"))
+    size, c_in = pooled, 64
+    for stage, count in enumerate(blocks):
+        width = 64 * 2 ** stage
+        c_out = width * 4 if bottleneck else width
+        for i in range(count):
+            name = f"stage{stage + 1}.block{i + 1}"
+            stride = 2 if (i == 0 and stage > 0) else 1
+            if bottleneck:
+                s1 = b.conv(f"{name}.conv1", c_in, width, size, 1, 1)
+                b.bn_relu(f"{name}.conv1", width, s1)
+                s2 = b.conv(f"{name}.conv2", width, width, s1, 3, stride)
+                b.bn_relu(f"{name}.conv2", width, s2)
+                s3 = b.conv(f"{name}.conv3", width, c_out, s2, 1, 1)
+                b.bn_relu(f"{name}.conv3", c_out, s3, relu=False)
+            else:
+                s2 = b.conv(f"{name}.conv1", c_in, width, size, 3, stride)
+                b.bn_relu(f"{name}.conv1", width, s2)
+                s3 = b.conv(f"{name}.conv2", width, c_out, s2, 3, 1)
+                b.bn_relu(f"{name}.conv2", c_out, s3, relu=False)
+            if stride != 1 or c_in != c_out:
+                b.conv(f"{name}.downsample", c_in, c_out, size, 1, stride)
+                b.bn_relu(f"{name}.downsample", c_out, s3, relu=False)
+            b.add(name, c_out, s3)
+            e = n * c_out * s3 * s3
+            b.fwd.append(Op(f"{name}.relu", "elementwise", e, 2 * a * e, "fp32"))
+            b.bwd.insert(0, Op(f"{name}.relu_bwd", "elementwise", e, 3 * a * e, "fp32"))
+            b.saved_bytes += a * e
+            size, c_in = s3, c_out
+    e = n * c_in * size * size
+    b.fwd.append(Op("head.avgpool", "elementwise", e, a * e + a * n * c_in, "fp32"))
+    b.bwd.insert(0, Op("head.avgpool_bwd", "elementwise", 0.0, a * e + a * n * c_in, "fp32"))
+    fc_fwd, fc_bwd = linear_ops("head.fc", n, c_in, w.classes, b.p, 1)
+    b.fwd += fc_fwd
+    b.bwd[:0] = fc_bwd
+    b.params += c_in * w.classes + w.classes
+    return b
+
+
+def step_ops(w: CNNWorkload, batch: float, optimizer: str | None = None) -> dict[str, list[Op]]:
+    b = build(w, batch)
+    if w.variant.forward_only:  # a frozen model in the low-precision type: no casts, no backward
+        return {"forward": b.fwd, "loss": [], "backward": [], "optimizer": []}
+    casts = weight_cast_ops(b.params, b.p)
+    phases = {"forward": b.fwd + casts[:1], "loss": loss_ops(batch, w.classes, b.p),
+              "backward": b.bwd + casts[1:], "optimizer": optimizer_ops(b.params, optimizer or w.training.optimizer)}
+    if w.training.activation_recompute:
+        phases["recompute"] = [op._replace(name=op.name + ".recompute") for op in b.fwd
+                               if op.op_class != "elementwise" or "relu" in op.name]
+    return phases
+
+
+def parameter_count(w: CNNWorkload) -> float:
+    return build(w, 1).params
+
+
+def activation_bytes(w: CNNWorkload, batch: float) -> dict[str, float]:
+    """Saved for backward: each convolution's input, each batch norm's input and each ReLU's output.
+    With recompute, only the block boundaries (about one tensor in four) are kept, plus one block."""
+    b = build(w, batch)
+    saved = b.saved_bytes
+    if w.variant.forward_only:  # nothing kept for backward: about one block's tensors at a time
+        return {"layers": saved / sum(RESNET[w.depth][0]), "logits": batch * w.classes * b.p.act_bytes,
+                "embedding": 0.0}
+    if w.training.activation_recompute:
+        blocks = sum(RESNET[w.depth][0])
+        saved = saved / 4 + saved / max(blocks, 1)
+    logits = batch * w.classes * (b.p.act_bytes + 2 * b.p.stream_bytes)
+    return {"layers": saved, "logits": logits, "embedding": 0.0}
+
+
+def forward_flops_per_image(w: CNNWorkload) -> float:
+    b = build(w, 1)
+    return math.fsum(op.flops for op in b.fwd if op.op_class == "conv" or op.name.startswith("head.fc"))

@@ -1,0 +1,82 @@
+"""Peak device memory of a training step: model states plus what the forward pass keeps for backward."""
+from __future__ import annotations
+
+from ..errors import OutOfMemoryError
+from ..schema.workload import GenericWorkload, MLPWorkload, TransformerWorkload
+from ..units import GIGA
+from . import cnn, generic, mlp, transformer
+from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precision, sparse_storage_fraction
+
+
+def parameter_count(w) -> float:
+    if isinstance(w, TransformerWorkload):
+        return float(transformer.parameter_counts(w)["total"])
+    if isinstance(w, MLPWorkload):
+        return mlp.parameter_count(w)
+    if isinstance(w, GenericWorkload):
+        return float(w.parameters)
+    return float(cnn.parameter_count(w))
+
+
+def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=None, in_flight: float = 1.0,
+                zero: int = 0, dp: int = 1) -> dict[str, float]:
+    """Bytes per device at the end of the forward pass, where eager training peaks.
+
+    Weights (fp32 master copies), optimizer states, the low-precision weight copies of mixed precision,
+    and saved activations including the loss's logits. Gradients are not yet allocated at that point
+    (they are freed after each optimizer step); they are counted when larger than the activations freed
+    by the time they exist, which happens for small batches. ``split`` (transformers) is the device's
+    share under tensor and pipeline parallelism; ZeRO stage 1 shards the optimizer states over ``dp``,
+    stage 2 also the gradients, stage 3 also the weights.
+    """
+    p = PRECISIONS[w.training.precision]
+    if isinstance(w, TransformerWorkload):
+        p = execution_precision(w.training.precision, w.framework)
+        split = split or transformer.WHOLE
+        params = transformer.device_parameters(w, split)
+        acts = transformer.activation_bytes(w, batch_per_device, split, in_flight)
+    else:
+        total = parameter_count(w)
+        frozen = total if w.variant.forward_only else 0.0
+        params = {"total": total, "matmul": total - frozen, "trainable": total - frozen, "frozen": frozen,
+                  "sparse": 0.0}
+        module = mlp if isinstance(w, MLPWorkload) else generic if isinstance(w, GenericWorkload) else cnn
+        acts = module.activation_bytes(w, batch_per_device)
+    shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
+    trained, frozen = params["trainable"], params["frozen"]
+    v = w.variant
+    # the low-precision copies of sparse weights are kept compressed (values plus position metadata)
+    compressed = params["sparse"] * (1.0 - sparse_storage_fraction(v.sparsity, v.density_fraction, p.act_bytes))
+    states = {
+        "weights_bytes": (p.master_bytes * trained + p.act_bytes * frozen) / shard(3),
+        "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * trained
+        / shard(1),
+        "low_precision_weights_bytes": p.act_bytes * (params["matmul"] - compressed) / shard(3) if p.mixed else 0.0,
+    }
+    forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
+    gradients = p.master_bytes * trained / shard(2)
+    # during backward, gradients grow while activations shrink; the later peak is states + gradients
+    # + the loss's buffers, if that exceeds the forward-end peak
+    transient = max(forward_end, gradients + acts["logits"])
+    out = dict(states)
+    out["activations_bytes"] = transient if transient == forward_end else forward_end
+    out["gradients_bytes"] = 0.0 if transient == forward_end else transient - forward_end
+    out["total_bytes"] = sum(out.values())
+    return out
+
+
+def check_fits(needed: dict[str, float], capacity_bytes: float, device: str, batch: float) -> None:
+    if needed["total_bytes"] <= capacity_bytes:
+        return
+    parts = ", ".join(f"{k.removesuffix('_bytes')} {v / GIGA:,.1f} GB" for k, v in needed.items()
+                      if k != "total_bytes" and v)
+    states = needed["weights_bytes"] + needed["optimizer_states_bytes"] + needed["low_precision_weights_bytes"]
+    if states > capacity_bytes:
+        advice = (f"the model states alone need {states / GIGA:,.1f} GB and data parallelism copies them to "
+                  f"every device, so they must be sharded (ZeRO/FSDP, tensor or pipeline parallelism)")
+    else:
+        advice = "use more devices, a smaller batch or activation_recompute"
+    raise OutOfMemoryError(
+        f"does not fit: needs {needed['total_bytes'] / GIGA:,.1f} GB per device ({parts}) at {batch:g} samples "
+        f"per device, but {device} has {capacity_bytes / GIGA:,.1f} GB; {advice}",
+        field="training.global_batch_size")

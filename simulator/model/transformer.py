@@ -1,0 +1,280 @@
+"""A decoder-only transformer (GPT style) expanded into the kernels of one training step.
+
+Per layer, as in ``../shared/calibration/measure_gpu.py``: pre-LayerNorm, fused QKV projection, causal
+attention (flash: one fused kernel; naive: scores, softmax and context as separate kernels), output
+projection, residual add, LayerNorm, MLP (up, GELU, down), residual add. Then a final LayerNorm, the
+output head (tied to the token embedding or not) and the cross-entropy loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..schema.workload import TransformerWorkload
+from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, loss_ops, optimizer_ops, weight_cast_ops
+
+# flash-attention backward runs five matrix products against the forward's two (dQ, dK, dV, and the
+# recomputed scores and dP), so it costs 2.5x the forward FLOPs.
+FLASH_BWD_FLOPS_RATIO = 2.5
+
+
+def parameter_counts(w: TransformerWorkload) -> dict[str, float]:
+    """The whole model's parameters: what one device holds when nothing is split."""
+    return device_parameters(w, WHOLE)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The share of the model one device runs: tensor-parallel degree (with or without sequence
+    parallelism), and the layers of its pipeline stage, with or without the embedding and the head."""
+
+    tp: int = 1
+    sp: bool = False
+    ep: int = 1  # expert parallelism: experts spread over this many data-parallel ranks
+    layers: int | None = None  # None: all
+    first: bool = True  # holds the embedding
+    last: bool = True  # holds the final norm, the head and the loss
+
+
+WHOLE = Split()
+
+
+def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int = 1) -> tuple[list[Op], list[Op]]:
+    """Causal self-attention on q, k, v of shape (batch, heads / tp, seq, head_dim)."""
+    S, d, h, a = w.seq_len, w.d_model / tp, w.heads / tp, p.act_bytes
+    tokens = batch * S
+    causal_flops = 2.0 * batch * S * S * d  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
+    causal_scores = batch * h * S * S / 2
+    if w.attention == "flash":
+        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 4 * a * tokens * d, p.matmul_dtype, count,
+                  scores=causal_scores)]
+        bwd = [Op("attn.flash_bwd", "attention_backward", FLASH_BWD_FLOPS_RATIO * causal_flops,
+                  8 * a * tokens * d, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
+        return fwd, bwd
+    scores = batch * h * S * S  # the full S x S score matrix is materialised
+    s = p.stream_bytes
+    fwd = [Op("attn.scores", "attention", causal_flops, 2 * a * tokens * d + a * scores,
+              p.matmul_dtype, count),
+           Op("attn.softmax", "elementwise", 5.0 * scores, (a + s) * scores + (s + a) * scores, "fp32", count),
+           Op("attn.context", "attention", causal_flops, a * scores + 2 * a * tokens * d, p.matmul_dtype, count)]
+    bwd = [Op("attn.context_bwd", "attention", 2 * causal_flops, 2 * a * scores + 4 * a * tokens * d,
+              p.matmul_dtype, count),
+           Op("attn.softmax_bwd", "elementwise", 4.0 * scores, 3 * a * scores, "fp32", count),
+           Op("attn.scores_bwd", "attention", 2 * causal_flops, a * scores + 4 * a * tokens * d,
+              p.matmul_dtype, count)]
+    return fwd, bwd
+
+
+def _tp_comm(name: str, nbytes: float, count: float, sp: bool) -> list[Op]:
+    """Megatron's tensor-parallel exchange of the hidden state at one point of a layer: an all-reduce,
+    or with sequence parallelism a reduce-scatter here and an all-gather before the next block."""
+    if sp:
+        return [Op(f"{name}.reduce_scatter", "communication", 0.0, nbytes, "reduce_scatter", count),
+                Op(f"{name}.all_gather", "communication", 0.0, nbytes, "all_gather", count)]
+    return [Op(f"{name}.all_reduce", "communication", 0.0, nbytes, "all_reduce", count)]
+
+
+def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> tuple[list[Op], list[Op]]:
+    """Forward and backward kernels of one transformer block on one device, repeated for the layers of
+    its stage. Matrix products and attention are split over ``tp``; norms, residuals and casts run on
+    the whole hidden state, or on 1/tp of it with sequence parallelism. Communication ops (class
+    ``communication``, the collective in ``dtype``) sit where Megatron exchanges the hidden state."""
+    L = split.layers or w.layers
+    tp = split.tp
+    d, f, S = w.d_model, w.ffn_dim, w.seq_len
+    T = batch * S
+    e = T * d
+    eh = e / tp if split.sp else e  # elements each device handles outside the split matrix products
+    a, s = p.act_bytes, p.stream_bytes
+    fwd: list[Op] = []
+    bwd: list[Op] = []
+
+    def add(pair):
+        fwd.extend(pair[0])
+        bwd[:0] = pair[1]  # backward runs in reverse order
+
+    comm = tp > 1
+    add(layernorm_ops("ln1", eh, p, L))
+    add(([c for c in [cast_op("ln1.out_cast", eh, s, a, L)] if c],
+         [c for c in [cast_op("ln1.grad_cast", eh, a, s, L)] if c]))
+    v, frozen = w.variant, not w.variant.trains_base
+    r_qkv, r_proj, r_up, r_down = block_ranks(w)
+    add(linear_ops("qkv", T, d, 3 * d / tp, p, L, variant=_ranked(v, r_qkv)))
+    add(attention_ops(w, batch, p, L, tp))
+    # (b, h, S, dh) -> (b, S, d): a transpose copy before the projection, and its inverse in backward
+    add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)],
+         [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)]))
+    add(linear_ops("proj", T, d / tp, d, p, L, variant=_ranked(v, r_proj)))
+    if comm:
+        add((_tp_comm("tp.attn_out", a * e, L, split.sp), _tp_comm("tp.attn_in_grad", a * e, L, split.sp)))
+    add(([Op("residual1.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
+         [Op("residual1.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
+         [c for c in [cast_op("residual1.grad_cast", eh, s, a, L)] if c]))
+    add(layernorm_ops("ln2", eh, p, L))
+    add(([c for c in [cast_op("ln2.out_cast", eh, s, a, L)] if c],
+         [c for c in [cast_op("ln2.grad_cast", eh, a, s, L)] if c]))
+    E, k = w.experts, w.experts_per_token
+    if E > 1:  # router, then tokens dispatched to their k experts (all-to-all over the expert group)
+        add(linear_ops("moe.router", T, d, E, p, L, frozen=frozen))
+        dispatch = a * T * k * d
+        add(([Op("ep.dispatch.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
+             [Op("ep.dispatch_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
+    # each device runs its E/ep experts on the T*k token slots routed to them (balanced routing)
+    local_experts = max(E // split.ep, 1)
+    rows = T * k / local_experts
+    add(linear_ops("mlp.up", rows, d, f / tp, p, L * local_experts, variant=_ranked(v, r_up)))
+    add(([Op("mlp.gelu", "elementwise", 8.0 * T * k * f / tp, 2 * a * T * k * f / tp, "fp32", L)],
+         [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * k * f / tp, 3 * a * T * k * f / tp, "fp32", L)]))
+    add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts, variant=_ranked(v, r_down)))
+    if E > 1:
+        add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
+             [Op("ep.combine_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
+    if comm:
+        add((_tp_comm("tp.mlp_out", a * e, L, split.sp), _tp_comm("tp.mlp_in_grad", a * e, L, split.sp)))
+    add(([Op("residual2.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
+         [Op("residual2.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
+         [c for c in [cast_op("residual2.grad_cast", eh, s, a, L)] if c]))
+    return fwd, bwd
+
+
+def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[float, float, float]]:
+    """(d_in, d_out, copies per layer) of the linear layers of one block on one device: the ones
+    efficiency strategies prune, factorise or adapt (the MoE router is not among them)."""
+    d, f, tp = w.d_model, w.ffn_dim, split.tp
+    local_experts = max(w.experts // split.ep, 1)
+    return [(d, 3 * d / tp, 1), (d / tp, d, 1), (d, f / tp, local_experts), (f / tp, d, local_experts)]
+
+
+def block_ranks(w: TransformerWorkload) -> list[int]:
+    """The factorisation rank of each block linear (in ``block_linears`` order), from the whole layer's
+    widths: a tensor-parallel split shards the factors, it does not change the rank."""
+    return [w.variant.rank(i, o) for i, o, _ in block_linears(w)] if w.variant.factorised else [0, 0, 0, 0]
+
+
+def _ranked(v, rank: int):
+    """The variant with the layer's absolute rank (the shard's widths would give another)."""
+    return v.model_copy(update={"low_rank_fraction": None, "low_rank": rank}) if v.factorised else v
+
+
+def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str, float]:
+    """Parameters one device holds under ``split`` (before any ZeRO sharding across data parallelism):
+    ``total``; ``matmul``, the trained weights of the matrix products (cast to the low-precision type
+    each step); ``trainable``, what gets gradients and optimizer states; ``frozen``, what is held in
+    the low-precision type only (LoRA's base model, a forward-only model); ``sparse``, the weights
+    stored in a sparse format."""
+    d, V = w.d_model, w.vocab_size
+    L = split.layers or w.layers
+    tp = split.tp
+    v = w.variant
+    linears = block_linears(w, split)
+    dense = sum(c * i * o for i, o, c in linears)
+    block = sum(c * r * (i + o) for (i, o, c), r in zip(linears, block_ranks(w))) if v.factorised else dense
+    adapters = sum(c * v.lora_rank * (i + o) for i, o, c in linears) if v.lora_rank else 0.0
+    local_experts = max(w.experts // split.ep, 1)
+    router = d * w.experts if w.experts > 1 else 0
+    per_layer_other = (3 * d + local_experts * w.ffn_dim) / tp + d + local_experts * d + 4 * d  # biases, norms
+    matmul = L * (block + router)
+    total = L * (block + router + per_layer_other)
+    if split.first:
+        matmul += V * d / tp if w.tied_embeddings and split.last else 0.0
+        total += V * d / tp + w.seq_len * d
+    if split.last:
+        head = V * d / tp
+        if not (w.tied_embeddings and split.first):  # untied, or the last stage's copy of a tied head
+            matmul += head
+            total += head
+        total += 2 * d
+    out = {"matmul": matmul, "total": total + L * adapters, "trainable": total, "frozen": 0.0,
+           "sparse": L * dense if v.sparsity else 0.0}
+    if not v.trains_base:  # the base model is frozen: only LoRA's adapters train
+        out.update(matmul=L * adapters, trainable=L * adapters, frozen=total)
+    return out
+
+
+def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
+             split: Split = WHOLE) -> dict[str, list[Op]]:
+    """All kernels of one training step on ``batch`` sequences on one device, by phase."""
+    p = execution_precision(w.training.precision, w.framework)
+    d, V, S = w.d_model, w.vocab_size, w.seq_len
+    T = batch * S
+    e = T * d
+    s, a = p.stream_bytes, p.act_bytes
+    tp = split.tp
+    params = device_parameters(w, split)
+    layer_fwd, layer_bwd = layer_ops(w, batch, p, split)
+    frozen = not w.variant.trains_base
+    fwd, loss, bwd = [], [], []
+    if split.first:
+        # vocabulary-parallel embedding: each device looks up its slice, then the slices are summed
+        fwd += [Op("embedding.lookup", "embedding", e, (s + s) * e + s * e + s * e, "fp32", kernels=3)]
+        if tp > 1:
+            fwd += [Op("tp.embedding.all_reduce", "communication", 0.0, s * e, "all_reduce")]
+        # backward: zero the V x d gradient, then a sort-based scatter-add of the T x d token gradients
+        if not frozen:
+            bwd += [Op("embedding.grad", "embedding", e, s * V * d / tp + 3 * s * e + 8.0 * T, "fp32", kernels=4)]
+        if w.tied_embeddings and split.last and not frozen:  # the head's weight gradient joins the embedding's
+            bwd += [Op("embedding.tied_grad_add", "embedding", V * d / tp, 3 * s * V * d / tp, "fp32")]
+    head_fwd = head_bwd = []
+    if split.last:
+        lnf_fwd, lnf_bwd = layernorm_ops("ln_f", e / tp if split.sp else e, p, 1)
+        head_fwd, head_bwd = linear_ops("head", T, d, V / tp, p, 1, frozen=frozen)
+        head_bwd = [op for op in head_bwd if not op.name.endswith("bias_grad")]
+        casts = ([c for c in [cast_op("ln_f.out_cast", e, s, a, 1)] if c],
+                 [c for c in [cast_op("ln_f.grad_cast", e, a, s, 1)] if c])
+        head_fwd = lnf_fwd + casts[0] + head_fwd
+        head_bwd = head_bwd + casts[1] + lnf_bwd
+        loss = loss_ops(T, V / tp, p)
+        if tp > 1:  # vocabulary-parallel cross-entropy: max, sum and target logit reduced over tp
+            loss += [Op("tp.loss.all_reduce", "communication", 0.0, 3 * s * T, "all_reduce", kernels=3)]
+    if w.variant.forward_only:  # a frozen model in the low-precision type: no casts, no backward
+        return {"forward": fwd + layer_fwd + head_fwd, "loss": [], "backward": [], "optimizer": []}
+    casts = weight_cast_ops(params["matmul"], p)
+    phases = {"forward": fwd + layer_fwd + head_fwd + casts[:1], "loss": loss,
+              "backward": head_bwd + layer_bwd + bwd + casts[1:]}
+    if w.training.activation_recompute:
+        phases["recompute"] = [op._replace(name=op.name.replace(".fwd", ".recompute") if ".fwd" in op.name
+                                           else op.name + ".recompute") for op in layer_fwd]
+    phases["optimizer"] = optimizer_ops(params["trainable"], optimizer or w.training.optimizer)
+    return phases
+
+
+def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
+                     in_flight: float = 1.0) -> dict[str, float]:
+    """Bytes held at the end of the forward pass, when memory peaks, on one device.
+
+    Saved per token and layer: LayerNorm inputs (fp32 stream), the low-precision inputs of the four
+    matrix products, q, k, v and the attention output (flash keeps no S x S scores; naive keeps the
+    probabilities), and the MLP's up-projection output for GELU's backward. Tensor parallelism splits
+    what the split matrix products and attention keep; sequence parallelism also the norms' and the
+    replicated inputs. With recompute only each layer's input is kept, plus one layer's worth while it
+    is recomputed. A pipeline stage holds ``in_flight`` micro-batches of its layers (1F1B: up to the
+    number of stages; GPipe: all of them). The last stage's loss holds the low-precision logits, their
+    fp32 copy and the fp32 log-probabilities of one micro-batch.
+    """
+    p = execution_precision(w.training.precision, w.framework)
+    d, f, S, V, h = w.d_model, w.ffn_dim, w.seq_len, w.vocab_size, w.heads
+    L = split.layers or w.layers
+    tp = split.tp
+    rep = tp if split.sp else 1  # the share of the replicated tensors each device keeps
+    a, s = p.act_bytes, p.stream_bytes
+    T = batch * S
+    k = w.experts_per_token
+    per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + 3 * d) / tp + a * k * (f + f + d) / tp
+    v = w.variant
+    # the rank-r intermediate of each factorised or adapted linear (the MLP's for each of the k experts)
+    ranks = [v.lora_rank] * 4 if v.lora_rank else block_ranks(w)
+    per_token_layer += a * (ranks[0] + ranks[1] + k * (ranks[2] + ranks[3]))
+    if v.forward_only:  # nothing is kept for a backward pass: one layer's tensors at a time
+        per_layer = per_token_layer * T
+        logits = T * V / tp * a if split.last else 0.0
+        return {"layers": per_layer, "logits": logits, "embedding": s * d * T if split.first else 0.0}
+    if w.attention == "naive":
+        per_token_layer += a * h * S / tp  # the softmax probabilities, a full S x S matrix per head
+    per_layer = per_token_layer * T
+    if w.training.activation_recompute:
+        layers = s * d * T * L / rep * in_flight + per_layer
+    else:
+        layers = per_layer * L * in_flight
+    logits = 0.0
+    if split.last:
+        logits = T * V / tp * ((a + s + s) if a != s else 2 * s)
+    return {"layers": layers, "logits": logits, "embedding": s * d * T if split.first else 0.0}

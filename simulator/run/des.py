@@ -1,0 +1,291 @@
+"""A whole training run as a discrete-event simulation (SimPy), on top of the closed-form step.
+
+Processes: the job (waits in the queue, then trains segment by segment between checkpoints), device
+failures (exponential, per-device MTBF over N devices), optional spot pre-emptions, and the recovery
+after each interruption (detection, requeue or spare swap, checkpoint reload; the work since the last
+checkpoint is lost). Simulated time advances by events: a segment of k synchronous steps is one
+timeout, its length drawn from the distribution of the sum of k step maxima over N noisy devices
+(stragglers), so a 90-day run costs thousands of events, not millions of steps.
+
+With noise, failures, pre-emptions and queueing off, the simulation equals the closed form exactly.
+Randomness comes only from the ``numpy.random.Generator`` passed in.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+from pydantic import Field
+from scipy.stats import norm
+
+from ..schema.hardware import NonNegativeFloat, PositiveFloat, Strict
+from ..units import GIGA, SECONDS_PER_HOUR
+from .estimate import Estimate
+
+
+class SimConfig(Strict):
+    """What can go wrong, and what it costs to recover."""
+
+    straggler_cv_fraction: NonNegativeFloat = Field(
+        default=0.0, description="per-device step-time noise (coefficient of variation); a step ends when "
+                                 "the slowest device ends")
+    mtbf_hours: PositiveFloat | None = Field(default=None, description="per device; None: no failures")
+    preemptions_per_hour: NonNegativeFloat = Field(default=0.0, description="spot reclaims of the job")
+    checkpoint_bytes: NonNegativeFloat = 0.0
+    storage_bandwidth_bytes_per_s: PositiveFloat = 10e9  # assumption: a parallel file system's write rate
+    checkpoint_interval_s: PositiveFloat | None = Field(default=None, description="None: Young/Daly optimum")
+    detection_s: NonNegativeFloat = 60.0  # assumption: a hung collective times out in about a minute
+    restart_s: NonNegativeFloat = 300.0  # assumption: spare swap or requeue, and process start-up
+    queue_wait_s: NonNegativeFloat = Field(default=0.0, description="mean wait in the job queue (exponential)")
+    requeue_on_failure: bool = Field(default=False, description="after an interruption the job goes back "
+                                     "to the queue (waiting queue_wait_s on average) instead of a spare swap")
+
+
+def checkpoint_write_s(cfg: SimConfig) -> float:
+    return cfg.checkpoint_bytes / cfg.storage_bandwidth_bytes_per_s
+
+
+def system_mtbf_s(cfg: SimConfig, devices: int) -> float:
+    """Mean time between interruptions of the whole job: any device failing, or a pre-emption."""
+    rate = (devices / (cfg.mtbf_hours * SECONDS_PER_HOUR) if cfg.mtbf_hours else 0.0) \
+        + cfg.preemptions_per_hour / SECONDS_PER_HOUR
+    return 1.0 / rate if rate > 0 else math.inf
+
+
+# With free checkpoints (no write time) the optimum interval tends to zero; one checkpoint per 1/50 of
+# the mean time between interruptions loses about 1% of it per interruption and keeps events few.
+FREE_CHECKPOINTS_PER_MTBF = 50
+
+
+def young_daly_interval_s(write_s: float, mtbf_s: float) -> float:
+    """Daly's (2006) higher-order optimum of the checkpoint interval; Young's sqrt(2 delta M) to first order."""
+    if not math.isfinite(mtbf_s):
+        return math.inf
+    if write_s <= 0:
+        return mtbf_s / FREE_CHECKPOINTS_PER_MTBF
+    if write_s >= 2 * mtbf_s:
+        return mtbf_s
+    x = math.sqrt(write_s / (2 * mtbf_s))
+    return math.sqrt(2 * write_s * mtbf_s) * (1 + x / 3 + x * x / 9) - write_s
+
+
+def expected_max_of_normals(n: int) -> tuple[float, float]:
+    """Mean and standard deviation of the largest of n standard normal draws, by integrating its
+    density n phi(x) Phi(x)^(n-1) on a fine grid."""
+    if n <= 1:
+        return 0.0, 1.0
+    x = np.linspace(-8.0, 8.0, 16001)
+    log_cdf = norm.logcdf(x)
+    density = n * norm.pdf(x) * np.exp((n - 1) * log_cdf)
+    dx = x[1] - x[0]
+    mass = density.sum() * dx
+    mean = float((x * density).sum() * dx / mass)
+    var = float(((x - mean) ** 2 * density).sum() * dx / mass)
+    return mean, math.sqrt(var)
+
+
+@dataclass
+class RunTally:
+    wall_s: float = 0.0
+    queue_s: float = 0.0
+    productive_s: float = 0.0  # steps that counted
+    lost_s: float = 0.0  # work redone after interruptions
+    checkpoint_s: float = 0.0
+    recovery_s: float = 0.0  # detection + restart + reload
+    failures: int = 0
+    preemptions: int = 0
+    checkpoints: int = 0
+
+
+class _Job:
+    def __init__(self, env: simpy.Environment, e: Estimate, cfg: SimConfig, rng: np.random.Generator):
+        self.env, self.e, self.cfg, self.rng = env, e, cfg, rng
+        self.tally = RunTally()
+        self.holding = False  # devices allocated: only then can they fail or be pre-empted
+        self.write_s = checkpoint_write_s(cfg)
+        mtbf = system_mtbf_s(cfg, e.devices)
+        self.interval_s = cfg.checkpoint_interval_s or young_daly_interval_s(self.write_s, mtbf)
+        self.steps_per_segment = (max(1, int(self.interval_s // e.step_time_s)) if math.isfinite(self.interval_s)
+                                  else int(e.steps))
+        mean, sd = expected_max_of_normals(e.devices)
+        self.step_mean_s = e.step_time_s * (1 + cfg.straggler_cv_fraction * mean)
+        self.step_sd_s = e.step_time_s * cfg.straggler_cv_fraction * sd
+        self.process = env.process(self.run())
+
+    def segment_s(self, k: int) -> float:
+        """Time of k synchronous steps, each ending with its slowest device (sum of k maxima: CLT)."""
+        if self.step_sd_s == 0:
+            return k * self.step_mean_s
+        return max(0.0, self.rng.normal(k * self.step_mean_s, math.sqrt(k) * self.step_sd_s))
+
+    def wait(self, seconds: float, bucket: str, interrupted_bucket: str | None = None):
+        """Advance time by ``seconds`` into ``bucket``; an interruption ends it early, and the time spent
+        so far goes to ``interrupted_bucket`` (default: the same bucket)."""
+        start = self.env.now
+        try:
+            yield self.env.timeout(seconds)
+        except simpy.Interrupt:
+            name = interrupted_bucket or bucket
+            setattr(self.tally, name, getattr(self.tally, name) + self.env.now - start)
+            raise
+        setattr(self.tally, bucket, getattr(self.tally, bucket) + seconds)
+
+    def queued(self):
+        """Wait in the job queue with no devices held."""
+        self.holding = False
+        yield from self.wait(self.rng.exponential(self.cfg.queue_wait_s), "queue_s")
+        self.holding = True
+
+    def run(self):
+        if self.cfg.queue_wait_s > 0:
+            yield from self.queued()
+        self.holding = True
+        done, total = 0, int(self.e.steps)
+        while done < total:
+            k = min(self.steps_per_segment, total - done)
+            d = self.segment_s(k)
+            try:
+                yield from self.wait(d, "productive_s", interrupted_bucket="lost_s")
+                if done + k < total and self.write_s > 0:
+                    try:
+                        yield from self.wait(self.write_s, "checkpoint_s")
+                    except simpy.Interrupt:  # the segment was never saved: it is lost too
+                        self.tally.productive_s -= d
+                        self.tally.lost_s += d
+                        raise
+                    self.tally.checkpoints += 1
+                done += k
+            except simpy.Interrupt as stop:
+                yield from self._recover(stop.cause)
+        self.tally.wall_s = self.env.now
+
+    def _recover(self, cause: str):
+        if cause == "failure":
+            self.tally.failures += 1
+        else:
+            self.tally.preemptions += 1
+        if self.cfg.requeue_on_failure and self.cfg.queue_wait_s > 0:  # devices released while queued
+            yield from self.queued()
+        while True:  # a further interruption during recovery starts the recovery over
+            try:
+                reload_s = self.write_s  # read the checkpoint back at the storage rate
+                yield from self.wait(self.cfg.detection_s + self.cfg.restart_s + reload_s, "recovery_s")
+                return
+            except simpy.Interrupt as again:
+                if again.cause == "failure":
+                    self.tally.failures += 1
+                else:
+                    self.tally.preemptions += 1
+
+
+def _interrupter(env: simpy.Environment, job: _Job, rate_per_s: float, cause: str, rng: np.random.Generator):
+    while True:
+        yield env.timeout(rng.exponential(1.0 / rate_per_s))
+        if not job.process.is_alive:
+            return
+        if job.holding:
+            job.process.interrupt(cause)
+
+
+def simulate(e: Estimate, cfg: SimConfig, rng: np.random.Generator) -> RunTally:
+    """One replica of the run behind ``e`` (its step time, steps and devices)."""
+    env = simpy.Environment()
+    job = _Job(env, e, cfg, rng)
+    if cfg.mtbf_hours:
+        env.process(_interrupter(env, job, e.devices / (cfg.mtbf_hours * SECONDS_PER_HOUR), "failure", rng))
+    if cfg.preemptions_per_hour > 0:
+        env.process(_interrupter(env, job, cfg.preemptions_per_hour / SECONDS_PER_HOUR, "preemption", rng))
+    env.run(until=job.process)
+    return job.tally
+
+
+class Percentiles(Strict):
+    p5: float
+    p50: float
+    p95: float
+    mean: float
+
+
+class MonteCarlo(Strict):
+    """N replicas of one run: percentiles of each outcome, and what the replicas spent their time on."""
+
+    replicas: int
+    seed: int
+    devices: int
+    closed_form_total_time_s: float
+    checkpoint_interval_s: float | None
+    checkpoint_write_s: float
+    system_mtbf_s: float | None
+    wall_time_s: Percentiles
+    device_hours: Percentiles
+    energy_joules: Percentiles
+    cost_usd: Percentiles
+    co2_kg: Percentiles
+    failures: Percentiles
+    mean_breakdown_s: dict[str, float]  # queue, productive, lost, checkpoint, recovery: add up to wall time
+    assumptions: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+
+def percentiles(values) -> Percentiles:
+    a = np.asarray(values, dtype=float)
+    p5, p50, p95 = np.percentile(a, [5, 50, 95])
+    return Percentiles(p5=float(p5), p50=float(p50), p95=float(p95), mean=float(a.mean()))
+
+
+def replica_outcome(t: RunTally, e: Estimate, idle_watts: float, host_watts: float, pue: float,
+                    cost_fn, kg_co2_per_joule: float) -> dict[str, float]:
+    """Energy, cost and carbon of one replica: busy time at the estimate's average power, checkpoint
+    writes and recoveries at idle power, queueing with no device allocated."""
+    n = e.devices
+    allocated_s = t.wall_s - t.queue_s
+    device_j = ((t.productive_s + t.lost_s) * e.average_device_power_watts
+                + (t.checkpoint_s + t.recovery_s) * idle_watts) * n
+    host_j = host_watts * allocated_s * n
+    energy = device_j + host_j + (pue - 1.0) * (device_j + host_j)
+    return {"wall_time_s": t.wall_s, "device_hours": allocated_s * n / SECONDS_PER_HOUR, "energy_joules": energy,
+            "cost_usd": cost_fn(allocated_s * n, energy), "co2_kg": energy * kg_co2_per_joule,
+            "failures": float(t.failures + t.preemptions)}
+
+
+def replica(e: Estimate, cfg: SimConfig, seed: int, index: int) -> RunTally:
+    """Replica ``index`` of a Monte Carlo run: its own generator, ``default_rng([seed, index])``."""
+    return simulate(e, cfg, np.random.default_rng([seed, index]))
+
+
+def monte_carlo(e: Estimate, cfg: SimConfig, replicas: int, seed: int, outcome, progress=None,
+                mapper=None) -> MonteCarlo:
+    """``replicas`` independent runs; replica i draws from ``default_rng([seed, i])``, so results do not
+    depend on the order or the machine the replicas run on. ``outcome(tally) -> dict`` prices a replica.
+    ``mapper(fn, argument_tuples)``, where given, runs the replicas elsewhere (worker processes, Dask)
+    and returns their tallies in order."""
+    rows, tallies = [], []
+    args = [(e, cfg, seed, i) for i in range(replicas)]
+    results = mapper(replica, args) if mapper else (replica(*a) for a in args)
+    for i, t in enumerate(results):
+        tallies.append(t)
+        rows.append(outcome(t))
+        if progress:
+            progress(i + 1)
+    mtbf = system_mtbf_s(cfg, e.devices)
+    write = checkpoint_write_s(cfg)
+    interval = cfg.checkpoint_interval_s or young_daly_interval_s(write, mtbf)
+    breakdown = {k: float(np.mean([getattr(t, k) for t in tallies]))
+                 for k in ("queue_s", "productive_s", "lost_s", "checkpoint_s", "recovery_s")}
+    notes = [f"straggler noise: coefficient of variation {cfg.straggler_cv_fraction:g} per device and step",
+             f"checkpoint: {cfg.checkpoint_bytes / GIGA:,.1f} GB at {cfg.storage_bandwidth_bytes_per_s / GIGA:g} GB/s "
+             f"every {interval:,.0f} s" + ("" if cfg.checkpoint_interval_s else " (Young/Daly optimum)")
+             if math.isfinite(interval) else "no checkpoints (no interruptions expected)",
+             f"recovery after an interruption: {cfg.detection_s:g} s detection + {cfg.restart_s:g} s restart "
+             f"+ checkpoint reload; the work since the last checkpoint is redone"]
+    return MonteCarlo(
+        replicas=replicas, seed=seed, devices=e.devices, closed_form_total_time_s=e.total_time_s,
+        checkpoint_interval_s=interval if math.isfinite(interval) else None, checkpoint_write_s=write,
+        system_mtbf_s=mtbf if math.isfinite(mtbf) else None,
+        **{k: percentiles([r[k] for r in rows]) for k in ("wall_time_s", "device_hours", "energy_joules",
+                                                          "cost_usd", "co2_kg", "failures")},
+        mean_breakdown_s=breakdown, assumptions=tuple(notes))

@@ -1,0 +1,98 @@
+"""Plan search: enumerate the valid plans for a workload on N devices, estimate each, keep those that
+fit, and rank them by time, cost or energy (the "optimal execution" search of LLM performance models)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..errors import CostsimError
+from ..schema.plan import Plan
+from ..schema.workload import TransformerWorkload
+from .estimate import Estimate, RunOptions, estimate_run
+
+OBJECTIVES = {"time": "step_time_s", "cost": "cost_usd", "energy": "energy_joules"}
+MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def candidate_plans(workload, devices: int, devices_per_node: int) -> Iterator[Plan]:
+    """Every plan that divides the work evenly: tp within a node and dividing the heads, pp dividing the
+    layers, dp dividing the batch; micro-batches that divide a replica's batch; ZeRO 0-3 when data
+    parallel; sequence parallelism with tensor parallelism; expert parallelism dividing the experts
+    and dp for a mixture of experts."""
+    gbs = workload.training.global_batch_size
+    if not isinstance(workload, TransformerWorkload):
+        if gbs % devices == 0:
+            yield Plan(dp=devices)
+        return
+    for tp in _divisors(devices):
+        if tp > devices_per_node or workload.heads % tp:
+            continue
+        for pp in _divisors(devices // tp):
+            dp = devices // (tp * pp)
+            if workload.layers % pp or gbs % dp:
+                continue
+            per_replica = gbs // dp
+            mbs = sorted({mb for mb in MICRO_BATCHES if per_replica % mb == 0} | ({per_replica} if pp == 1 else set()))
+            eps = [ep for ep in _divisors(dp) if workload.experts % ep == 0] if workload.experts > 1 else [1]
+            for mb in mbs:
+                for zero in ((0, 1, 2, 3) if dp > 1 else (0,)):
+                    for sp in ((False, True) if tp > 1 else (False,)):
+                        for ep in eps:
+                            yield Plan(tp=tp, pp=pp, dp=dp, ep=ep, mb=mb, zero=zero, sp=sp)
+
+
+def _has_plan(workload, devices: int, devices_per_node: int) -> bool:
+    return next(iter(candidate_plans(workload, devices, devices_per_node)), None) is not None
+
+
+def nearest_device_counts(workload, devices: int, devices_per_node: int) -> tuple[int | None, int | None]:
+    """The nearest device counts below and above ``devices`` for which some plan divides the work
+    (None where there is none: below, down to 1; above, up to four times ``devices`` plus 64)."""
+    below = next((d for d in range(devices - 1, 0, -1) if _has_plan(workload, d, devices_per_node)), None)
+    above = next((d for d in range(devices + 1, 4 * devices + 65) if _has_plan(workload, d, devices_per_node)),
+                 None)
+    return below, above
+
+
+def no_factorisation(workload, devices: int, devices_per_node: int) -> str:
+    """Why no plan exists for ``devices`` devices, naming the constraints, and the nearest counts that work."""
+    gbs = workload.training.global_batch_size
+    if isinstance(workload, TransformerWorkload):
+        what = (f"no factorisation of {devices} into tp x pp x dp has tp dividing the {workload.heads} heads "
+                f"(tp at most {devices_per_node}, within a node), pp dividing the {workload.layers} layers and dp "
+                f"dividing the global batch of {gbs}")
+    else:
+        what = (f"a {workload.kind} workload is split data parallel only, and dp = {devices} does not divide the "
+                f"global batch of {gbs}")
+    near = [str(d) for d in nearest_device_counts(workload, devices, devices_per_node) if d is not None]
+    hint = f"; nearest device counts that work: {' and '.join(near)}" if near else ""
+    return f"no plan for {devices} devices: {what}{hint}"
+
+
+def search(profile, workload, devices: int, objective: str = "time", options: RunOptions | None = None,
+           top: int = 10) -> list[tuple[Plan, Estimate]]:
+    """The ``top`` plans that fit, best first by ``objective`` (time, cost or energy)."""
+    if objective not in OBJECTIVES:
+        raise CostsimError(f"unknown objective '{objective}'; known: {', '.join(OBJECTIVES)}", field="objective")
+    base = options or RunOptions(devices=devices)
+    key = OBJECTIVES[objective]
+    found, last_error, candidates = [], None, 0
+    domain = min(profile.topology.scale_up_domain_devices or profile.devices_per_node, 64)
+    for plan in candidate_plans(workload, devices, domain):
+        candidates += 1
+        try:
+            e = estimate_run(profile, workload, base.model_copy(update={"devices": devices, "plan": plan}))
+        except CostsimError as err:  # does not fit, or not valid here: not a candidate
+            last_error = err
+            continue
+        found.append((plan, e))
+    if not candidates:
+        raise CostsimError(no_factorisation(workload, devices, domain), field="devices")
+    if not found:
+        reason = f" (for example: {last_error.problem})" if last_error else ""
+        raise CostsimError(f"no plan for {devices} devices fits{reason}", field="devices")
+    found.sort(key=lambda pe: (getattr(pe[1], key), pe[1].step_time_s))
+    return found[:top]

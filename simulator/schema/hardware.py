@@ -1,0 +1,262 @@
+"""Hardware profiles: one frozen pydantic schema for every kind of device.
+
+A profile is a set of sourced facts (datasheet peaks, memory, links, power, prices) plus the fitted
+efficiency curves that turn peaks into achieved rates. Units are SI and named in each field.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+
+
+class Strict(BaseModel):
+    """Base of every costsim model: immutable, and unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(Strict):
+    """Where a figure comes from. ``fields`` lists the fields it backs (empty: the whole profile)."""
+
+    cite: str
+    url: str | None = None
+    fields: tuple[str, ...] = ()
+    status: Literal["datasheet", "paper", "measured", "fitted", "secondary", "estimate", "assumption"] = "datasheet"
+    note: str | None = None
+
+
+class PeakRates(Strict):
+    """Peak dense operation rates per data type (FLOP/s, or OP/s for integers). Absent: not supported."""
+
+    fp64: PositiveFloat | None = None
+    fp32: PositiveFloat | None = None
+    tf32: PositiveFloat | None = None
+    bf16: PositiveFloat | None = None
+    fp16: PositiveFloat | None = None
+    fp8: PositiveFloat | None = None
+    int8: PositiveFloat | None = None
+    int4: PositiveFloat | None = None
+
+    def rate(self, dtype: str) -> float | None:
+        return getattr(self, dtype)
+
+
+class EfficiencyCurve(Strict):
+    """Achieved fraction of a peak as a function of operation size.
+
+    Size is expressed as the operation's ideal time on this device (work / peak), so that the same
+    curve shape carries over to a device with other peaks: ``fraction(t) = max_fraction /
+    (1 + (half_saturation_s / t) ** exponent)``. A kernel whose ideal time equals ``half_saturation_s``
+    reaches half of ``max_fraction``. With exponent 1 the kernel time is ``(t + half_saturation_s) /
+    max_fraction``: a fixed per-kernel cost plus the work at the best rate.
+    """
+
+    max_fraction: Fraction
+    half_saturation_s: NonNegativeFloat
+    exponent: Annotated[float, Field(gt=0, le=1)] = 1.0  # above 1, tiny kernels would take ever longer
+
+    def fraction(self, ideal_time_s: float) -> float:
+        if ideal_time_s <= 0:
+            return self.max_fraction
+        return self.max_fraction / (1.0 + (self.half_saturation_s / ideal_time_s) ** self.exponent)
+
+
+class MemoryClassFractions(Strict):
+    """Achieved bandwidth of each class of memory-bound kernel, as a fraction of what the streaming
+    curve gives for the same bytes (reductions, scatters and multi-pass kernels stream less well)."""
+
+    elementwise: Fraction = 1.0
+    normalization: Fraction = 1.0
+    loss: Fraction = 1.0
+    embedding: Fraction = 1.0
+    optimizer: Fraction = 1.0
+
+
+class SoftmaxCost(Strict):
+    """Vector-unit work of fused attention per score-matrix element (scale, max, exp, sum, rescale;
+    recomputation and dP in the backward pass), in fp32 FLOP-equivalents priced at the fp32 peak.
+    With small head dimensions this, not the matrix units, bounds flash attention."""
+
+    forward_flops: NonNegativeFloat = 0.0
+    backward_flops: NonNegativeFloat = 0.0
+
+
+class Efficiency(Strict):
+    """Size-dependent efficiency curves, one per class of kernel."""
+
+    gemm: EfficiencyCurve = Field(description="matrix products on the matrix units, against FLOPs")
+    sparse_gemm: EfficiencyCurve | None = Field(
+        default=None, description="2:4 sparse products (sparse weight, dense input), against the kept FLOPs "
+                                  "at the dense peak; absent: the part has no measured sparse kernels")
+    attention: EfficiencyCurve = Field(description="fused (flash) attention forward, against FLOPs")
+    attention_backward: EfficiencyCurve = Field(
+        description="fused attention backward (recomputes scores, accumulates dQ), against FLOPs")
+    conv: EfficiencyCurve = Field(description="convolutions, against FLOPs")
+    memory: EfficiencyCurve = Field(description="streaming kernels, against bytes moved")
+    gemm_epilogue_fraction: NonNegativeFloat = Field(
+        default=0.0, description="share of a matrix product's output stores (at the streaming rate) that its "
+                                 "main loop does not hide: what makes short-inner-dimension products slow")
+    memory_class_fraction: MemoryClassFractions = MemoryClassFractions()
+    attention_softmax: SoftmaxCost = SoftmaxCost()
+    sustained_compute_fraction: Fraction = Field(
+        default=1.0, description="share of the (burst) compute curves a device sustains under its power "
+                                 "limit; the curves above are burst rates")
+
+
+class Link(Strict):
+    bandwidth_bytes_per_s: PositiveFloat = Field(description="per direction, per device")
+    latency_s: NonNegativeFloat
+
+
+class Topology(Strict):
+    """How devices connect. The scale-up domain is the set of devices one intra-node link reaches: an
+    NVLink/NVSwitch node, or a whole TPU pod slice over ICI. Inside it, devices form a switch (every
+    pair one hop), a ring, or a 2D/3D torus (bandwidth-optimal rings along each dimension, fewer
+    latency hops). Between domains, a fat tree that may be oversubscribed."""
+
+    intra: Literal["switch", "ring", "torus2d", "torus3d"] = "switch"
+    scale_up_domain_devices: PositiveInt | None = Field(
+        default=None, description="devices one intra-node link reaches; default: devices_per_node")
+    inter_oversubscription: Annotated[float, Field(ge=1.0)] = Field(
+        default=1.0, description="fat-tree oversubscription between domains (1: non-blocking)")
+
+
+class Power(Strict):
+    """Power model: between idle and TDP according to how busy each operation keeps the device."""
+
+    tdp_watts: PositiveFloat
+    idle_watts: NonNegativeFloat
+    host_per_device_watts: NonNegativeFloat = Field(
+        description="host CPUs, memory, NICs and fans attributed to each device")
+    compute_bound_fraction: Fraction | None = Field(
+        default=None, description="share of (TDP - idle) drawn while compute-bound kernels run flat out; "
+                                  "absent: borrowed with the efficiency curves")
+    memory_bound_fraction: Fraction | None = Field(
+        default=None, description="share of (TDP - idle) drawn while memory-bound kernels saturate memory "
+                                  "bandwidth; absent: borrowed with the efficiency curves")
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self):
+        if self.idle_watts >= self.tdp_watts:
+            raise ValueError("idle_watts must be below tdp_watts")
+        return self
+
+
+class _ProfileBase(Strict):
+    name: str
+    description: str = ""
+    vendor: str = ""
+    year: int | None = None
+    sources: tuple[Source, ...] = Field(min_length=1)
+    notes: str = ""
+
+
+class ClassicalProfile(_ProfileBase):
+    """A CPU, GPU, TPU, FPGA or ASIC: anything the roofline model prices."""
+
+    peak_dense_flops_per_s: PeakRates
+    sparse_2_4_accelerated: bool = False
+    unstructured_sparse_efficiency_fraction: Fraction | None = Field(
+        default=None, description="where the part executes unstructured sparsity natively: the share of its "
+                                  "dense GEMM rate it achieves on the kept (nonzero) work; absent: no support, "
+                                  "unstructured pruning runs dense")
+    memory_bytes: PositiveFloat
+    memory_bandwidth_bytes_per_s: PositiveFloat
+    sram_bytes: NonNegativeFloat = 0.0
+    devices_per_node: PositiveInt = 1
+    intra_node_link: Link
+    inter_node_link: Link
+    topology: Topology = Topology()
+    kernel_launch_overhead_s: NonNegativeFloat = Field(
+        description="host time to dispatch one kernel (eager frameworks)")
+    power: Power
+    purchase_price_usd: PositiveFloat | None = None
+    cloud_price_usd_per_hour: PositiveFloat | None = Field(default=None, description="per device-hour")
+    efficiency: Efficiency | None = None
+    sustained_compute_fraction: Fraction | None = Field(
+        default=None, description="with borrowed curves: this device's own power-limit derating (default 1: "
+                                  "the reference's derating belongs to the reference's power limit)")
+    efficiency_from: str | None = Field(
+        default=None,
+        description="borrow the efficiency curves of this calibrated profile (scaled by this device's "
+                    "own peaks, since curves are written against ideal time); default: h200")
+
+    @model_validator(mode="after")
+    def _has_a_rate(self):
+        if not any(self.peak_dense_flops_per_s.rate(d) for d in DTYPES):
+            raise ValueError("peak_dense_flops_per_s names no data type")
+        if self.efficiency is not None and self.efficiency_from is not None:
+            raise ValueError("give efficiency or efficiency_from, not both")
+        return self
+
+
+class CPUProfile(ClassicalProfile):
+    kind: Literal["cpu"]
+
+
+class GPUProfile(ClassicalProfile):
+    kind: Literal["gpu"]
+
+
+class TPUProfile(ClassicalProfile):
+    kind: Literal["tpu"]
+
+
+class FPGAProfile(ClassicalProfile):
+    kind: Literal["fpga"]
+
+
+class ASICProfile(ClassicalProfile):
+    kind: Literal["asic"]
+
+
+class QuantumSpeedup(Strict):
+    kind: Literal["polynomial", "exponential"]
+    degree: PositiveFloat | None = Field(default=None, description="d in classical cost M^d vs quantum M")
+    workload_fraction: Fraction = Field(description="share of the classical work the algorithm accelerates")
+
+
+class QuantumProfile(_ProfileBase):
+    """A fault-tolerant quantum accelerator, described by its error-correction parameters; priced by
+    ``simulator/analysis/quantum.py`` (surface-code resources, break-even, Amdahl and I/O bounds)."""
+
+    kind: Literal["quantum"]
+    physical_error_rate_fraction: Fraction
+    threshold_error_rate_fraction: Fraction
+    code_cycle_s: PositiveFloat
+    reaction_time_s: PositiveFloat
+    target_logical_error_rate_fraction: Fraction
+    magic_state_factories: PositiveInt
+    cycles_per_toffoli: PositiveFloat = Field(
+        description="one factory's time per distilled magic state (one Toffoli), in units of code distance x "
+                    "code cycle (Babbush et al. eq. 6: t = d x 5.5 x cycle)")
+    logical_qubits: PositiveInt
+    io_bandwidth_bytes_per_s: PositiveFloat
+    classical_parallelism: PositiveFloat = Field(
+        description="S: parallel classical lanes it races in the break-even analysis (a training estimate "
+                    "races the whole classical run instead, S = 1 on its cluster time)")
+    speedup: QuantumSpeedup
+    power: Power | None = None
+    purchase_price_usd: PositiveFloat | None = None
+    cloud_price_usd_per_hour: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _below_threshold(self):
+        if self.physical_error_rate_fraction >= self.threshold_error_rate_fraction:
+            raise ValueError("physical_error_rate_fraction must be below threshold_error_rate_fraction")
+        return self
+
+
+HardwareProfile = Annotated[
+    Union[CPUProfile, GPUProfile, TPUProfile, FPGAProfile, ASICProfile, QuantumProfile],
+    Field(discriminator="kind"),
+]

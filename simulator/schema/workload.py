@@ -1,0 +1,232 @@
+"""Workload descriptions: what is trained, how big, for how long, in which precision."""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from .hardware import Fraction, PositiveFloat, PositiveInt, Source, Strict
+
+Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
+Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
+
+
+class Training(Strict):
+    """How the model is trained. Exactly one way of saying how long: steps, tokens, or epochs."""
+
+    global_batch_size: PositiveInt = Field(description="sequences (transformer) or images (cnn) per step")
+    micro_batch_size: PositiveInt | None = Field(
+        default=None, description="samples per device per forward/backward pass; the per-device batch is "
+                                  "accumulated over several (gradient accumulation). Default: all at once")
+    steps: PositiveInt | None = None
+    tokens: PositiveFloat | None = Field(default=None, description="transformer: tokens to train on")
+    epochs: PositiveFloat | None = Field(default=None, description="cnn: passes over dataset_size images")
+    dataset_size: PositiveInt | None = Field(default=None, description="cnn: images in one epoch")
+    precision: Precision = "bf16_mixed"
+    optimizer: Optimizer = "adamw"
+    activation_recompute: bool = False
+
+
+class Variant(Strict):
+    """How efficiency strategies changed what executes (absent: the plain model). The linear layers of
+    the transformer blocks (or of an mlp) are the ones pruned, factorised or adapted; embeddings, the
+    output head and norms stay dense. The strategy layer sets these only where the device executes them
+    (a 2:4 pattern only on a part with sparse tensor cores, for instance)."""
+
+    sparsity: Literal["2:4", "unstructured"] | None = Field(
+        default=None, description="the block linears' weights run as sparse products of this pattern")
+    density_fraction: Fraction = Field(default=1.0, description="kept weights (2:4: 0.5)")
+    low_rank_fraction: Fraction | None = Field(
+        default=None, description="each block linear W (d_out x d_in) replaced by U V of rank "
+                                  "round(fraction x min(d_in, d_out))")
+    low_rank: PositiveInt | None = Field(default=None, description="the same with an absolute rank")
+    lora_rank: PositiveInt | None = Field(
+        default=None, description="LoRA: base weights frozen (held in the low-precision type), rank-r "
+                                  "adapters on every block linear are the only trained parameters")
+    fake_quant_bits: Literal[4, 8] | None = Field(
+        default=None, description="quantization-aware training: fake-quantize each linear's input and weight")
+    forward_only: bool = Field(default=False, description="forward passes only (a distillation teacher)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.sparsity == "2:4" and self.density_fraction != 0.5:
+            raise ValueError("the 2:4 pattern keeps half the weights: density_fraction must be 0.5")
+        if self.sparsity is None and self.density_fraction != 1.0:
+            raise ValueError("density_fraction below 1 needs a sparsity pattern")
+        if self.low_rank_fraction is not None and self.low_rank is not None:
+            raise ValueError("give low_rank_fraction or low_rank, not both")
+        changed = [n for n, on in (("sparsity", self.sparsity), ("low-rank", self.factorised),
+                                   ("LoRA", self.lora_rank)) if on]
+        if len(changed) > 1:
+            raise ValueError(f"{' and '.join(changed)} both rewrite the block linears; combine at most one")
+        if self.forward_only and (self.lora_rank or self.fake_quant_bits):
+            raise ValueError("a forward-only run trains nothing: no LoRA or fake quantization")
+        return self
+
+    @property
+    def factorised(self) -> bool:
+        return self.low_rank_fraction is not None or self.low_rank is not None
+
+    def rank(self, d_in: float, d_out: float) -> int:
+        """The factorisation rank of a d_in -> d_out layer."""
+        if self.low_rank is not None:
+            return self.low_rank
+        return max(1, int(round(self.low_rank_fraction * min(d_in, d_out))))
+
+    @property
+    def trains_base(self) -> bool:
+        return not (self.lora_rank or self.forward_only)
+
+
+PLAIN = Variant()
+
+
+class _WorkloadBase(Strict):
+    name: str
+    description: str = ""
+    sources: tuple[Source, ...] = ()
+    training: Training
+    variant: Variant = Field(default=PLAIN, description="set by efficiency strategies")
+
+
+class TransformerWorkload(_WorkloadBase):
+    """A decoder-only transformer language model (GPT style: pre-norm, MLP, learned positions)."""
+
+    kind: Literal["transformer"]
+    layers: PositiveInt
+    d_model: PositiveInt
+    heads: PositiveInt
+    vocab_size: PositiveInt
+    seq_len: PositiveInt
+    ffn_mult: PositiveFloat | None = None
+    d_ff: PositiveInt | None = None
+    tied_embeddings: bool = True
+    attention: Literal["flash", "naive"] = "flash"
+    framework: Literal["pytorch_amp", "megatron"] = Field(
+        default="pytorch_amp", description="execution style: eager PyTorch autocast (as calibrated) or "
+                                           "Megatron-LM (low-precision residual stream, fused kernels)")
+    experts: PositiveInt = Field(default=1, description="mixture of experts: MLP experts per layer (1: dense)")
+    experts_per_token: PositiveInt = Field(default=1, description="top-k routing: experts each token visits")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        if self.experts_per_token > self.experts:
+            raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
+        if (self.ffn_mult is None) == (self.d_ff is None):
+            if self.ffn_mult is None:
+                raise ValueError("give one of ffn_mult or d_ff")
+            raise ValueError("give ffn_mult or d_ff, not both")
+        t = self.training
+        if (t.steps is None) == (t.tokens is None):
+            raise ValueError("training: give exactly one of steps or tokens")
+        if t.epochs is not None or t.dataset_size is not None:
+            raise ValueError("training: epochs and dataset_size are for cnn workloads; use steps or tokens")
+        return self
+
+    @property
+    def ffn_dim(self) -> int:
+        return self.d_ff if self.d_ff is not None else int(round(self.ffn_mult * self.d_model))
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.training.global_batch_size * self.seq_len
+
+    @property
+    def total_steps(self) -> float:
+        t = self.training
+        return float(t.steps) if t.steps is not None else float(math.ceil(t.tokens / self.tokens_per_step))
+
+
+class _EpochWorkload(_WorkloadBase):
+    """A workload trained for steps, or for epochs over a data set of ``dataset_size`` samples."""
+
+    def _check_steps_or_epochs(self) -> None:
+        t = self.training
+        if t.tokens is not None:
+            raise ValueError("training: tokens is for transformer workloads; use steps or epochs")
+        by_epochs = t.epochs is not None or t.dataset_size is not None
+        if by_epochs and (t.epochs is None or t.dataset_size is None):
+            raise ValueError("training: epochs needs dataset_size and dataset_size needs epochs")
+        if by_epochs == (t.steps is not None):
+            raise ValueError("training: give exactly one of steps or epochs with dataset_size")
+
+    @property
+    def total_steps(self) -> float:
+        t = self.training
+        if t.steps is not None:
+            return float(t.steps)
+        return float(math.ceil(t.epochs * t.dataset_size / t.global_batch_size))
+
+
+class CNNWorkload(_EpochWorkload):
+    """A convolutional image classifier; the ResNet family by depth."""
+
+    kind: Literal["cnn"]
+    architecture: Literal["resnet"] = "resnet"
+    depth: Literal[18, 34, 50, 101, 152]
+    image_size: PositiveInt = 224
+    in_channels: PositiveInt = 3
+    classes: PositiveInt = 1000
+
+    @model_validator(mode="after")
+    def _check(self):
+        v = self.variant
+        if v.sparsity or v.factorised or v.lora_rank:
+            raise ValueError("variant: sparse execution, low-rank factorisation and LoRA are modelled for the "
+                             "linear layers of transformer workloads, not for convolutions")
+        self._check_steps_or_epochs()
+        return self
+
+
+class MLPWorkload(_WorkloadBase):
+    """A multilayer perceptron (ReLU hidden layers, softmax cross-entropy), trained in plain numpy fp32:
+    the workload a CPU calibration is checked against end to end."""
+
+    kind: Literal["mlp"]
+    input_dim: PositiveInt
+    hidden_dims: tuple[PositiveInt, ...] = Field(min_length=1)
+    classes: PositiveInt
+
+    @model_validator(mode="after")
+    def _check(self):
+        t = self.training
+        if t.steps is None or t.tokens is not None or t.epochs is not None:
+            raise ValueError("training: an mlp workload gives steps")
+        if t.precision != "fp32":
+            raise ValueError("training.precision: the numpy mlp runs in fp32")
+        if self.variant != PLAIN:
+            raise ValueError("variant: the numpy mlp (a CPU calibration check) takes no efficiency strategy")
+        return self
+
+    @property
+    def total_steps(self) -> float:
+        return float(self.training.steps)
+
+
+class GenericWorkload(_EpochWorkload):
+    """A model known only by the figures a published training record gives: parameters, forward FLOPs
+    per sample, and the ratio of a training pass to a forward pass. Its step is priced as matrix
+    products of the size those figures imply (see ``simulator/model/generic.py``)."""
+
+    kind: Literal["generic"]
+    parameters: PositiveFloat
+    forward_flops_per_sample: PositiveFloat
+    training_to_forward_flops_ratio: Annotated[float, Field(ge=1, allow_inf_nan=False)] = Field(
+        default=3.0, description="FLOPs of a forward and backward pass over those of a forward pass "
+                                 "(3: the backward pass costs twice the forward)")
+    layers: PositiveInt = Field(default=50, description="weight layers the work is spread over (an assumption "
+                                                        "where the record gives none)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.variant != PLAIN and self.variant != Variant(forward_only=True):
+            raise ValueError("variant: a generic workload takes no compression strategy (its layers are unknown)")
+        self._check_steps_or_epochs()
+        return self
+
+
+Workload = Annotated[Union[TransformerWorkload, CNNWorkload, MLPWorkload, GenericWorkload],
+                     Field(discriminator="kind")]

@@ -1,0 +1,82 @@
+"""Every bundled profile and workload loads, cites its sources, and names its units."""
+import pytest
+
+from simulator.files.loader import bundled_names, load_profile, load_workload, raw_profile
+from simulator.schema.hardware import ClassicalProfile, QuantumProfile
+
+UNIT_SUFFIXES = ("_s", "_bytes", "_flops", "_flops_per_s", "_bytes_per_s", "_watts", "_joules", "_usd",
+                 "_usd_per_hour", "_kg_co2", "_fraction")
+UNITLESS = {"year", "devices_per_node", "scale_up_domain_devices", "inter_oversubscription", "exponent",
+            "magic_state_factories", "logical_qubits",
+            "cycles_per_toffoli", "classical_parallelism", "degree", "sparse_2_4_accelerated",
+            # per-dtype rates: the unit is in the parent's name (peak_dense_flops_per_s)
+            "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
+            # memory_class_fraction's members: the unit is in the parent's name
+            "elementwise", "normalization", "loss", "embedding", "optimizer"}
+
+
+def numeric_fields(model, prefix=""):
+    for name, value in model:
+        path = f"{prefix}{name}"
+        if isinstance(value, bool) or name in ("sources",):
+            continue
+        if isinstance(value, (int, float)):
+            yield name, path
+        elif hasattr(type(value), "model_fields"):
+            yield from numeric_fields(value, path + ".")
+
+
+@pytest.mark.parametrize("name", bundled_names("hardware"))
+def test_profile_loads_and_cites_sources(name):
+    p = load_profile(name)
+    assert p.name == name
+    assert p.sources and all(s.cite for s in p.sources)
+
+
+@pytest.mark.parametrize("name", bundled_names("hardware"))
+def test_every_number_carries_its_unit_in_its_name(name):
+    p = load_profile(name)
+    for field, path in numeric_fields(p):
+        assert field in UNITLESS or field.endswith(UNIT_SUFFIXES), f"{name}: {path} has no unit suffix"
+
+
+def test_bundle_covers_the_required_device_kinds():
+    kinds = {load_profile(n).kind for n in bundled_names("hardware")}
+    assert kinds == {"cpu", "gpu", "tpu", "fpga", "asic", "quantum"}
+    for required in ("v100-sxm2", "tpu-v3", "a100-sxm-80gb", "h100-sxm", "h200", "tpu-v5p", "quantum-ftqc"):
+        assert required in bundled_names("hardware")
+
+
+def test_only_the_h200_carries_its_own_fitted_curves():
+    for name in bundled_names("hardware"):
+        raw, _ = raw_profile(name)
+        p = load_profile(name)
+        if isinstance(p, QuantumProfile):
+            continue
+        assert isinstance(p, ClassicalProfile) and p.efficiency is not None
+        if name != "h200":
+            assert "efficiency" not in raw, f"{name} has curves of its own but no measurements for them"
+            assert p.efficiency_from == "h200"
+
+
+def test_what_if_profile_is_a_three_line_override():
+    raw, _ = raw_profile("h100-2x-bandwidth")
+    base = load_profile("h100-sxm")
+    what_if = load_profile("h100-2x-bandwidth")
+    assert what_if.memory_bandwidth_bytes_per_s == 2 * base.memory_bandwidth_bytes_per_s
+    assert what_if.peak_dense_flops_per_s == base.peak_dense_flops_per_s
+
+
+@pytest.mark.parametrize("name", bundled_names("workload"))
+def test_workload_loads_and_cites_sources(name):
+    w = load_workload(name)
+    assert w.name == name and w.sources
+
+
+def test_h100_derates_as_the_calibrated_h200_does():
+    """The H100 SXM (the same GH100 die at the same 700 W limit) takes the H200's fitted power-limit
+    derating; a refit of the H200 must carry over."""
+    from simulator.files.loader import load_profile
+
+    assert load_profile("h100-sxm").efficiency.sustained_compute_fraction == \
+        load_profile("h200").efficiency.sustained_compute_fraction
