@@ -51,12 +51,14 @@ PRICE = ["hardware.cloud_price_usd_per_hour=1"]
 
 
 def mlp_workload(sizes: list[int], batch: int) -> dict:
+    """The costsim workload of the numpy MLP: layer widths ``sizes``, fp32, SGD, one step."""
     return {"name": "numpy-mlp", "kind": "mlp", "input_dim": sizes[0], "hidden_dims": sizes[1:-1],
             "classes": sizes[-1],
             "training": {"global_batch_size": batch, "steps": 1, "precision": "fp32", "optimizer": "sgd"}}
 
 
 def one_round(i: int, args, workload: dict) -> dict:
+    """One round: a calibration and a measured MLP run (in alternating order), and the prediction's errors."""
     def calibrate():
         text, result, _ = calibrate_cpu(quick=not args.full, name=f"bench-cpu-{i}", force=True)
         profile = parse_yaml_text(text, f"bench-cpu-{i}")
@@ -78,6 +80,7 @@ def one_round(i: int, args, workload: dict) -> dict:
 
 
 def main() -> int:
+    """Run the rounds, print each one, and pass (0) where the error of medians is within the tolerance."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--full", action="store_true", help="the full calibration sweep instead of --quick")

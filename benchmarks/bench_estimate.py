@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import platform
 import statistics
 import subprocess
@@ -24,12 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator.files.loader import bundled_names, load_profile, load_workload  # noqa: E402
+from simulator.model.step import expand  # noqa: E402
 from simulator.model.transformer import WHOLE  # noqa: E402
-
-E = importlib.import_module("simulator.run.estimate")
+from simulator.run.estimate import estimate_run  # noqa: E402
+from simulator.schema.options import RunOptions  # noqa: E402
 
 
 def cli_wall_s(runs: int) -> float:
+    """Median seconds of ``costsim estimate`` over ``runs`` fresh processes."""
     cmd = [sys.executable, "-m", "cli.main", "estimate", "--hardware", "h200", "--workload", "gpt2-124m"]
     times = []
     for _ in range(runs):
@@ -53,6 +54,7 @@ def rate(fn, seconds: float, windows: int = 5) -> tuple[float, float]:
 
 
 def main() -> int:
+    """Print the command's wall time and the in-process rates; return the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -61,7 +63,7 @@ def main() -> int:
     profiles = [p for p in (load_profile(n) for n in bundled_names("hardware"))
                 if p.kind != "quantum" and p.memory_bytes > 20e9]
     gpt2 = load_workload("gpt2-124m")
-    options = [E.RunOptions(region=r, pue=pue, pricing=pr) for r in ("world", "france", "us")
+    options = [RunOptions(region=r, pue=pue, pricing=pr) for r in ("world", "france", "us")
                for pue in (1.1, 1.58) for pr in ("auto", "owned")]
     options_case = [(profiles[0], o) for o in options]
     device_case = profiles
@@ -71,16 +73,16 @@ def main() -> int:
         nonlocal i
         p, o = options_case[i % len(options_case)]
         i += 1
-        E.estimate_run(p, gpt2, o)
+        estimate_run(p, gpt2, o)
 
     def device_sweep():  # expansion memoised, pricing redone for every estimate
         nonlocal i
         p = device_case[i % len(device_case)]
         i += 1
-        ex = E.expand(gpt2, 16.0, WHOLE)
+        ex = expand(gpt2, 16.0, WHOLE)
         ex.priced.clear()
         ex.stages.clear()
-        E.estimate_run(p, gpt2)
+        estimate_run(p, gpt2)
 
     h200 = load_profile("h200")
     shapes = iter(range(10**9))
@@ -88,7 +90,7 @@ def main() -> int:
     def cold():  # nothing memoised: a transformer shape not seen before
         k = next(shapes)
         w = gpt2.model_copy(update={"layers": 2 + k % 23, "seq_len": 128 + 8 * (k % 239)})
-        E.estimate_run(h200, w)
+        estimate_run(h200, w)
 
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print(f"costsim estimate (gpt2-124m on h200), wall incl. start-up, median of {args.runs}: "

@@ -25,6 +25,7 @@ MTBF_HOURS = 54 * 24 * 16384 / 419  # Llama 3 (Dubey et al. 2024, section 3.3.4)
 
 
 def main() -> int:
+    """Time the simulation of one replica, then of ``--replicas``; return the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicas", type=int, default=100)
     args = ap.parse_args()

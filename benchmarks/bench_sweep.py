@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from simulator.schema.regions import GRID_G_CO2_PER_KWH  # noqa: E402
+
 SPEC = """name: bench
 hardware: [h200, h100-sxm, a100-sxm-80gb, v100-sxm2, tpu-v5p, tpu-v3, gaudi3, rtx-2080-ti, p100-pcie, k80]
 workloads: [gpt2-124m, gpt-1.3b]
@@ -29,14 +33,14 @@ cloud_price_usd_per_hour: [1.0, 2.0, 4.0, 8.0, 16.0]
 
 
 def run(args: list[str]) -> float:
+    """Seconds of one ``costsim`` command in a fresh process."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
 def main() -> int:
-    from simulator.schema.regions import GRID_G_CO2_PER_KWH
-
+    """Time the sweep serial and with two workers; return the exit status."""
     regions = list(GRID_G_CO2_PER_KWH)
     spec_text = SPEC.format(regions=", ".join(regions))
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,8 @@ from simulator.files.bundled import DATASETS, bundled_root  # noqa: E402
 
 
 def main() -> int:
+    """Copy (or with --check, compare) every bundled file from its source: 0, 1 on a difference under --check,
+    2 where a source is missing."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="the shared folder")
     ap.add_argument("--check", action="store_true", help="report differences, copy nothing")

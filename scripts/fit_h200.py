@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulator.calibration.fit import BEGIN, END, START, fit, fitted_block, group_stats  # noqa: E402
+from simulator.calibration.fit import START, fit, group_stats  # noqa: E402
+from simulator.calibration.profile_text import BEGIN, END, fitted_block  # noqa: E402
 from simulator.files.bundled import bundled_folder  # noqa: E402
 from simulator.files.loader import raw_profile, validate_profile  # noqa: E402
 
@@ -31,10 +32,12 @@ SOURCE_FILES = "../shared/calibration/h200/{measurements,operators}.jsonl"
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """The objects of a JSON-lines file."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main() -> int:
+    """Fit, print the fit quality, and write (or with --check, compare) the fitted block."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=bundled_folder("h200"))
     ap.add_argument("--profile", type=Path, default=ROOT / "hardware_profiles" / "h200.yaml")

@@ -20,12 +20,14 @@ from simulator.files.bundled import bundled_folder  # noqa: E402
 
 
 def mape(report, which: str) -> tuple[float, int]:
+    """Mean |error| of step time over the estimated runs whose label contains ``which``, and their count."""
     errs = [abs(r.step_time_error_fraction) for r in report.results
             if which in r.label and r.step_time_error_fraction is not None]
     return statistics.mean(errs), len(errs)
 
 
 def main() -> int:
+    """Fit the host overhead on the single-node set over a grid; report it on the multi-node set."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(bundled_folder("vtrain")))
     args = ap.parse_args()

@@ -69,6 +69,7 @@ def results() -> dict:
 
 
 def main() -> int:
+    """Compare the results with the recorded ones (or record them with --write); 0 when identical."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="record the results instead of comparing")
     args = ap.parse_args()

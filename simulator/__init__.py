@@ -9,7 +9,8 @@ profile + workload + options -> estimate -> report. See docs/index.md.
 from .api import compare, estimate, run_options, workload_summary
 from .errors import CostsimError, OutOfMemoryError, UnsupportedError
 from .files.loader import load_pair, load_profile, load_workload
-from .run.estimate import Estimate, RunOptions, estimate_run
+from .run.estimate import Estimate, estimate_run
+from .schema.options import RunOptions
 
 __all__ = ["estimate", "compare", "run_options", "workload_summary", "estimate_run", "Estimate", "RunOptions",
            "load_profile", "load_workload", "load_pair", "CostsimError", "OutOfMemoryError", "UnsupportedError"]

@@ -12,6 +12,7 @@ class CostsimError(ValueError):
         super().__init__(self.line())
 
     def line(self) -> str:
+        """``FILE: FIELD: PROBLEM``, leaving out the parts not known."""
         parts = [p for p in (self.source, self.field) if p]
         return ": ".join(parts + [self.problem])
 
@@ -47,13 +48,38 @@ class CostsimError(ValueError):
         return cls(msg, source=source, field=field)
 
     def with_source(self, source: str) -> "CostsimError":
+        """The same error naming ``source`` as its file (itself where it already names one)."""
         if self.source:
             return self
         return type(self)(self.problem, source=source, field=self.field)
 
 
 class OutOfMemoryError(CostsimError):
-    """The run does not fit in device memory; the message says how much it needs."""
+    """The run does not fit in device memory; the message says how much it needs.
+
+    Attributes:
+        needed_bytes: peak bytes per device the run needs (None where the raiser did not say).
+        capacity_bytes: the device's memory in bytes (None where the raiser did not say).
+        micro_batch: samples per device per pass at which it does not fit.
+        accumulation_tried: whether gradient accumulation was tried down to micro-batch 1.
+    """
+
+    def __init__(self, problem: str, *, source: str | None = None, field: str | None = None,
+                 needed_bytes: float | None = None, capacity_bytes: float | None = None,
+                 micro_batch: float | None = None, accumulation_tried: bool = False):
+        super().__init__(problem, source=source, field=field)
+        self.needed_bytes = needed_bytes
+        self.capacity_bytes = capacity_bytes
+        self.micro_batch = micro_batch
+        self.accumulation_tried = accumulation_tried
+
+    def with_source(self, source: str) -> "OutOfMemoryError":
+        """The same error, its figures kept, naming ``source`` as its file (itself where it names one)."""
+        if self.source:
+            return self
+        return type(self)(self.problem, source=source, field=self.field, needed_bytes=self.needed_bytes,
+                          capacity_bytes=self.capacity_bytes, micro_batch=self.micro_batch,
+                          accumulation_tried=self.accumulation_tried)
 
 
 class UnsupportedError(CostsimError):

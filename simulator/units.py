@@ -47,12 +47,15 @@ def usd_per_joule(usd_per_kwh: float) -> float:
 
 
 def hours(seconds: float) -> float:
+    """Seconds to hours."""
     return seconds / SECONDS_PER_HOUR
 
 
 def days(seconds: float) -> float:
+    """Seconds to days."""
     return seconds / SECONDS_PER_DAY
 
 
 def kwh(joules: float) -> float:
+    """Joules to kilowatt-hours."""
     return joules / JOULES_PER_KWH

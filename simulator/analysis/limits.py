@@ -27,7 +27,23 @@ TOTALS = ("time_s", "energy_joules", "cost_usd", "co2_kg")
 
 
 class PricedCompute(Strict):
-    """One amount of training compute priced on one device type (``devices`` of them)."""
+    """One amount of training compute priced on one device type (``devices`` of them).
+
+    Attributes:
+        label: the target ("imagenet top-1 error 0.05") or the loss or compute budget priced.
+        compute_flops: the training compute, FLOPs.
+        compute_low_flops, compute_high_flops: its 95 % interval, FLOPs; None: unbounded or not given.
+        hardware: the device type's name.
+        devices: how many devices the run uses.
+        workload: the workload the compute is priced as (its steps scaled to the compute).
+        time_s: training time, s; None where the run could not be estimated (see ``problem``).
+        energy_joules: the run's whole energy, J (device + host + facility overhead, as the estimate's).
+        cost_usd: cost, US dollars.
+        co2_kg: emissions, kg CO2.
+        cost_low_usd, cost_high_usd: the cost at the compute interval's ends, US dollars.
+        strategy_cost_usd: strategy -> the cost under it, US dollars (its cost ratio on the reference run).
+        problem: why the device could not be priced (one line); None when it was.
+    """
 
     label: str                      # the target ("imagenet top-1 error 5%") or loss
     compute_flops: float
@@ -87,10 +103,12 @@ def web_app_figures(compute_flops: float) -> tuple[float, float]:
 
 
 def target_label(benchmark: str, metric: str, target: float) -> str:
+    """A priced row's label: benchmark, metric and target error ("imagenet top-1 error 0.05")."""
     return f"{benchmark} {metric} {target:g}"
 
 
 def check_targets(targets) -> None:
+    """Refuse a target error that is not a fraction in (0, 1) (field ``targets``)."""
     for t in targets:
         if not (isinstance(t, (int, float)) and math.isfinite(t) and 0 < t < 1):
             raise CostsimError(f"target error must be a fraction in (0, 1), got {t!r}", field="targets")

@@ -2,7 +2,7 @@
 
 Pure functions and small frozen result models, no I/O. Everything is SI: seconds, bytes, operations.
 Three published models are implemented, each reproducible against the paper's own tables (see
-tests/test_quantum.py):
+tests/analysis/test_quantum.py); the verdict on a training run built on them is in ``quantum_verdict``:
 
 * Surface-code resources. Logical error rate per logical qubit per code cycle
   ``p_L(d) = A (p / p_th) ** ((d + 1) / 2)`` with ``A = 0.1`` (the standard heuristic; Fowler,
@@ -64,6 +64,7 @@ class OperationRates(Strict):
     binary_ops_per_s: float
 
     def rate(self, operation: OperationType) -> float:
+        """The rate of ``operation`` (fp16, int32 or binary), in operations per second."""
         if operation not in ("fp16", "int32", "binary"):
             raise CostsimError(f"unknown operation type {operation!r}; use fp16, int32 or binary", field="operation")
         return getattr(self, f"{operation}_ops_per_s")
@@ -119,6 +120,16 @@ def _exp(log_value: float) -> float:
 
 
 class SurfaceCodeResources(Strict):
+    """What a quantum profile's error correction costs.
+
+    Attributes:
+        code_distance: d, the smallest odd distance (at least 3) meeting the target logical error rate.
+        logical_error_rate_fraction: p_L at that distance, per logical qubit per code cycle.
+        physical_qubits_per_logical: about 2 d**2.
+        physical_qubits: for the profile's logical qubits only (magic-state factories and routing not counted).
+        toffoli_time_s: one logical Toffoli with the profile's factories, s (floored at the reaction time).
+    """
+
     code_distance: int
     logical_error_rate_fraction: float
     physical_qubits_per_logical: int
@@ -166,6 +177,7 @@ def code_distance(physical_error_rate_fraction: float, threshold_error_rate_frac
 
 
 def physical_qubits_per_logical(distance: int) -> int:
+    """Physical qubits in one distance-d surface-code patch: 2 d**2."""
     if not isinstance(distance, int) or distance < 1:
         raise CostsimError(f"must be a positive integer, got {distance!r}", field="code_distance")
     return PHYSICAL_QUBITS_PER_LOGICAL_PER_DISTANCE_SQUARED * distance ** 2
@@ -187,6 +199,7 @@ def toffoli_time_s(distance: int, code_cycle_s: float, cycles_per_toffoli: float
 
 
 def surface_code_resources(profile: QuantumProfile) -> SurfaceCodeResources:
+    """The profile's code distance, logical error rate, physical qubits and Toffoli time."""
     _positive(profile.reaction_time_s, "reaction_time_s")
     distance = code_distance(profile.physical_error_rate_fraction, profile.threshold_error_rate_fraction,
                              profile.target_logical_error_rate_fraction)
@@ -207,6 +220,13 @@ def surface_code_resources(profile: QuantumProfile) -> SurfaceCodeResources:
 
 
 class Breakeven(Strict):
+    """Where the quantum and classical run times cross (Babbush et al.).
+
+    Attributes:
+        problem_size: M*, the quantum steps at which the two run times are equal.
+        time_s: T* = t_Q M*, the run time at that size, s.
+    """
+
     problem_size: float  # M*: quantum steps at which the two run times are equal
     time_s: float  # T* = t_Q M*
 
@@ -329,12 +349,21 @@ def multiplier_rate_ops_per_s(operand_bits: int, logical_qubits: int, logical_ga
 
 
 class IOBound(Strict):
+    """The time to load the same data into each machine (Hoefler et al.'s I/O bound).
+
+    Attributes:
+        quantum_s: at the quantum machine's I/O bandwidth, s.
+        classical_s: at the classical machine's I/O bandwidth, s.
+        slowdown: quantum_s / classical_s (the ratio of the two bandwidths).
+    """
+
     quantum_s: float
     classical_s: float
     slowdown: float  # quantum_s / classical_s
 
 
 def io_time_s(data_bytes: float, io_bandwidth_bytes_per_s: float) -> float:
+    """Seconds to read ``data_bytes`` at ``io_bandwidth_bytes_per_s``."""
     return _non_negative(data_bytes, "data_bytes") / _positive(io_bandwidth_bytes_per_s, "io_bandwidth_bytes_per_s")
 
 
@@ -347,124 +376,3 @@ def io_bound(data_bytes: float,
     classical = io_time_s(data_bytes, classical_io_bandwidth_bytes_per_s)
     return IOBound(quantum_s=quantum, classical_s=classical,
                    slowdown=classical_io_bandwidth_bytes_per_s / quantum_io_bandwidth_bytes_per_s)
-
-
-# ---------------------------------------------------------------------------------------------
-# 4. verdict for a training run
-
-
-class TrainingVerdict(Strict):
-    classical_time_s: float  # the classical competitor: best-device time / S
-    quantum_time_s: float  # accelerated + classical rest + I/O
-    accelerated_time_s: float
-    classical_rest_time_s: float
-    io_time_s: float
-    speedup: float  # classical_time_s / quantum_time_s; below 1 the quantum machine loses
-    amdahl_limit_speedup: float  # 1 / (1 - workload fraction): free quantum steps, free I/O
-    quantum_steps: float  # M: steps of the quantum algorithm for the accelerated work
-    toffoli_time_s: float
-    required_degree: float | None  # None: no polynomial degree wins (I/O and rest already lose)
-    required_toffoli_time_s: float | None  # None: no gate time wins
-    required_io_bandwidth_bytes_per_s: float | None  # None: no I/O rate wins
-    quantum_wins: bool
-    verdict: str
-
-
-def training_verdict(classical_device_time_s: float, total_operations: float, data_bytes: float,
-                     profile: QuantumProfile, *, toffolis_per_step: float = BABBUSH_TOFFOLIS_PER_STEP,
-                     classical_parallelism: float | None = None, exponential_base: float = 2.0,
-                     classical_devices: int | None = None) -> TrainingVerdict:
-    """Would the profile's quantum accelerator beat the classical side on this training run?
-    (``classical_devices``: how many devices the classical time is for, for the verdict's wording.)
-
-    Babbush et al.'s model with the classical run as its primitive: the best classical device does
-    ``total_operations`` steps in ``classical_device_time_s``, and S such devices race the quantum
-    machine, so the classical time is ``classical_device_time_s / S`` (pass ``classical_parallelism=1``
-    when the time given is already that of the whole classical cluster). The speedup applies to the
-    fraction f of the work (Amdahl): the quantum algorithm takes M = (f W) ** (1 / d) steps (exponential
-    speedup: M = log_base(f W)) of G Toffolis each; the rest, (1 - f), stays on the classical side; and
-    the data must first be read at the quantum machine's I/O bandwidth. The three parts are added
-    (no overlap: loading, then computing). Required values are those at which the quantum machine ties,
-    each holding the other two at the profile's values.
-    """
-    t_dev = _positive(classical_device_time_s, "classical_device_time_s")
-    work = _positive(total_operations, "total_operations")
-    data = _non_negative(data_bytes, "data_bytes")
-    g = _positive(toffolis_per_step, "toffolis_per_step")
-    s = _positive(profile.classical_parallelism if classical_parallelism is None else classical_parallelism,
-                  "classical_parallelism")
-    f = _fraction(profile.speedup.workload_fraction, "speedup.workload_fraction")
-    io_bandwidth = _positive(profile.io_bandwidth_bytes_per_s, "io_bandwidth_bytes_per_s")
-    t_g = surface_code_resources(profile).toffoli_time_s
-
-    log_work = math.log(f) + math.log(work)
-    if profile.speedup.kind == "exponential":
-        if not exponential_base > 1:
-            raise CostsimError(f"must be above 1, got {exponential_base!r}", field="exponential_base")
-        steps = max(log_work / math.log(exponential_base), 1.0)
-    else:
-        steps = max(_exp(log_work / _degree(profile.speedup.degree, "speedup.degree")), 1.0)
-
-    classical = t_dev / s
-    accelerated = steps * g * t_g
-    rest = (1 - f) * classical
-    loading = data / io_bandwidth
-    quantum = accelerated + rest + loading
-    budget = f * classical  # what the quantum part and the loading must fit in to tie
-
-    required_degree: float | None = None
-    step_budget = budget - loading
-    if step_budget > g * t_g:
-        log_ratio = math.log(step_budget / (g * t_g))
-        required_degree = max(log_work / log_ratio, 1.0) if log_work > 0 else 1.0
-    required_gate = (budget - loading) / (steps * g) if budget > loading else None
-    if data == 0:
-        required_io: float | None = 0.0
-    else:
-        required_io = data / (budget - accelerated) if budget > accelerated else None
-
-    speedup = classical / quantum
-    wins = quantum < classical
-    limit = math.inf if f == 1 else 1 / (1 - f)
-    return TrainingVerdict(
-        classical_time_s=classical, quantum_time_s=quantum, accelerated_time_s=accelerated,
-        classical_rest_time_s=rest, io_time_s=loading, speedup=speedup, amdahl_limit_speedup=limit,
-        quantum_steps=steps, toffoli_time_s=t_g, required_degree=required_degree,
-        required_toffoli_time_s=required_gate, required_io_bandwidth_bytes_per_s=required_io,
-        quantum_wins=wins,
-        verdict=_verdict_line(profile, wins, speedup, limit, f, s * (classical_devices or 1), accelerated, rest,
-                              loading, quantum, budget, required_degree, required_gate, required_io, t_g, io_bandwidth),
-    )
-
-
-def _verdict_line(profile, wins, speedup, limit, f, s, accelerated, rest, loading, quantum, budget,
-                  required_degree, required_gate, required_io, t_g, io_bandwidth) -> str:
-    kind = profile.speedup.kind
-    speedup_name = "exponential" if kind == "exponential" else f"degree-{profile.speedup.degree:g}"
-    devices = f"{s:,.4g} classical device" + ("" if s == 1 else "s")
-    parts = {"the quantum steps": accelerated, "the classical rest": rest, "loading the data": loading}
-    dominant = max(parts, key=parts.get)
-    share = parts[dominant] / quantum
-    if wins:
-        return (f"quantum wins: {speedup:.3g}x faster than {devices} with a {speedup_name} "
-                f"speedup on {f:.0%} of the work (Amdahl limit {limit:.3g}x); "
-                f"{share:.0%} of its time goes to {dominant}")
-    needs = []
-    if required_degree is not None and kind != "exponential":
-        needs.append(f"a degree above {required_degree:.3g}")
-    if required_gate is not None:
-        floor = ", below the reaction time" if required_gate < profile.reaction_time_s else ""
-        needs.append(f"a Toffoli time under {required_gate:.3g} s (now {t_g:.3g} s{floor})")
-    if required_io is not None and loading > 0:
-        needs.append(f"I/O above {required_io:.3g} B/s (now {io_bandwidth:.3g} B/s)")
-    if needs:
-        fix = "winning would need " + " or ".join(needs)
-    else:
-        alone = [f"{name} ({value:.3g} s)" for name, value in
-                 (("loading the data", loading), ("the quantum steps", accelerated)) if value >= budget]
-        verb = "exceeds" if len(alone) == 1 else "each exceed"
-        fix = (f"no single change wins: {' and '.join(alone)} {verb} the {budget:.3g} s the accelerated work "
-               "takes classically")
-    return (f"classical wins: the quantum machine is {1 / speedup:.3g}x slower than {devices} "
-            f"with a {speedup_name} speedup on {f:.0%} of the work; {share:.0%} of its time goes to {dominant}; "
-            f"{fix}")

@@ -1,5 +1,5 @@
 """Error against training compute: the fits of Thompson et al., "The Computational Limits of Deep Learning"
-(arXiv 2007.05558), on their published data set (../shared/data/thompson, read by ``loader.load_thompson``).
+(arXiv 2007.05558), on their published data set (../shared/data/thompson, read by ``published.load_thompson``).
 
 Two functional forms, each an ordinary least-squares line in log10 of compute ``C`` (FLOPs):
 
@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import CostsimError
-from ..files.loader import cell_number
+from ..files.published import cell_number
 from ..schema.hardware import Strict
 
 Model = Literal["polynomial", "exponential"]
@@ -70,7 +70,14 @@ BENCHMARKS: Mapping[str, Benchmark] = MappingProxyType({b.name: b for b in (
 
 
 class Point(Strict):
-    """One model of a benchmark with a usable year, compute and score."""
+    """One model of a benchmark with a usable year, compute and score.
+
+    Attributes:
+        year: the model's publication year.
+        compute_flops: its training compute in the chosen measure, FLOPs.
+        error_fraction: 1 - score / full scale, a fraction in (0, 1).
+        name: the model's name in the data set.
+    """
 
     year: int
     compute_flops: float
@@ -79,7 +86,28 @@ class Point(Strict):
 
 
 class ScalingFit(Strict):
-    """An OLS line of (log10) error on log10 compute, with what ``compute_for_error`` needs to invert it."""
+    """An OLS line of (log10) error on log10 compute, with what ``compute_for_error`` needs to invert it.
+
+    Attributes:
+        benchmark: the benchmark's name ('' if unlabelled).
+        metric: what its error measures ("top-1 error").
+        compute_measure: the compute column fitted (``COMPUTE_MEASURES``).
+        model: ``polynomial`` (y = log10 error) or ``exponential`` (y = error fraction).
+        subset: ``all`` models or the ``frontier``.
+        n: the number of points.
+        slope, intercept: the line y = intercept + slope * log10(compute in FLOPs).
+        slope_ci95, intercept_ci95: their 95 % intervals.
+        r_squared: R^2 of the fit.
+        residual_std: the residual standard deviation, in the fitted y.
+        exponent_k: compute ~ error**-k (for the exponential model its local value at the best error).
+        exponent_k_ci95: k's 95 % interval from the slope's; None where that interval includes 0.
+        t_critical: Student's t at 95 %, two-sided, n - 2 degrees of freedom.
+        mean_log10_compute: the mean of log10 compute (FLOPs).
+        sxx: the sum of squared deviations of log10 compute.
+        best_error_fraction, worst_error_fraction: the lowest and highest error in the data.
+        min_compute_flops, max_compute_flops: the range of compute in the data, FLOPs.
+        headline: whether this is the paper's headline fit (``HEADLINE``).
+    """
 
     benchmark: str
     metric: str
@@ -106,7 +134,17 @@ class ScalingFit(Strict):
 
 
 class ComputeEstimate(Strict):
-    """Compute the fit puts at a target error, with a 95 % interval (None: unbounded on that side)."""
+    """Compute the fit puts at a target error, with a 95 % interval (None: unbounded on that side).
+
+    Attributes:
+        target_error_fraction: the target error, a fraction in (0, 1).
+        interval: ``confidence`` (of the fitted line) or ``prediction`` (of one new model).
+        log10_compute_flops: log10 of the compute at the target (FLOPs).
+        log10_compute_low_flops, log10_compute_high_flops: the interval's ends, log10 FLOPs; None: unbounded.
+        compute_flops: the compute at the target, FLOPs.
+        compute_low_flops, compute_high_flops: the interval's ends, FLOPs; None: unbounded or beyond a float.
+        extrapolated: whether the target lies outside the errors in the fit's data.
+    """
 
     target_error_fraction: float
     interval: str  # "confidence": of the fitted line; "prediction": of one new model
@@ -121,6 +159,7 @@ class ComputeEstimate(Strict):
 
 # ---------------------------------------------------------------- data
 def benchmark(name: str) -> Benchmark:
+    """The benchmark of that name (``BENCHMARKS``); an unknown name is an error."""
     try:
         return BENCHMARKS[name]
     except KeyError:
@@ -283,7 +322,7 @@ def compute_for_error(f: ScalingFit, target_error_fraction: float, extrapolate: 
 def fit_all(rows_by_benchmark: Mapping[str, Sequence[Mapping[str, str]]],
             measures: Sequence[str] = ("hardware_burden", "network_operations"),
             models: Sequence[str] = MODELS, subsets: Sequence[str] = SUBSETS) -> list[ScalingFit]:
-    """Every fit of every benchmark given (name -> its rows, as ``loader.load_thompson`` reads them): each
+    """Every fit of every benchmark given (name -> its rows, as ``published.load_thompson`` reads them): each
     compute measure, model and subset (all models, or the frontier). Combinations with fewer than
     ``MIN_POINTS`` usable points, or a measure the file lacks, are left out. The rows of ``HEADLINE`` (the
     paper's choice: polynomial, hardware burden, all models) are marked ``headline=True``."""

@@ -16,6 +16,18 @@ from ..schema.hardware import Strict
 
 
 class LossLaw(Strict):
+    """A Chinchilla-style law L(N, D) = E + A / N^alpha + B / D^beta, N parameters, D training tokens.
+
+    Attributes:
+        name: the law's name (``LAWS``).
+        irreducible_loss: E, nats per token.
+        a_coefficient: A, the parameter term's coefficient.
+        b_coefficient: B, the data term's coefficient.
+        alpha: the parameter term's exponent.
+        beta: the data term's exponent.
+        source: where the fitted values come from.
+    """
+
     name: str
     irreducible_loss: float   # E, nats per token
     a_coefficient: float      # A
@@ -39,6 +51,7 @@ FLOPS_PER_PARAMETER_TOKEN = 6.0  # forward and backward, Kaplan et al. 2020
 
 
 def loss(law: LossLaw, parameters: float, tokens: float) -> float:
+    """The law's loss for ``parameters`` and ``tokens`` of training, nats per token."""
     return law.irreducible_loss + law.a_coefficient / parameters ** law.alpha + law.b_coefficient / tokens ** law.beta
 
 

@@ -1,38 +1,31 @@
-"""Hardware trends: fit how peak FLOP/s, FLOP/s per watt and memory bandwidth grew per year, and
-project a profile forward to a future year.
+"""Hardware trends: fit how peak FLOP/s, FLOP/s per watt and memory bandwidth grew per year.
 
 A trend is log-linear: ``value = a * exp(r * (year - reference_year))``, fitted by ordinary least
 squares on ``ln(value)``. Years here are calendar years (the unit of release dates), not
 ``units.SECONDS_PER_YEAR`` of elapsed time, so rates are per year and doubling times are in years
-(``doubling_time_years``); nothing in this module converts them to seconds.
+(``doubling_time_years``); nothing in this module converts them to seconds. Carrying a profile forward
+along the fitted rates is ``projection``.
 
 Inputs are rows, never files: ``history_points`` takes the rows of the MIT FutureTech hardware tables
-(``gpus.csv``, ``cpus.csv``, ``tpus.csv``, read with ``loader.load_csv_raw``), ``profile_points`` takes
-loaded profiles, ``project_profile`` takes and returns a raw profile dict that the caller validates with
-``loader.validate_profile`` (or ``loader.finish_profile``).
+(``gpus.csv``, ``cpus.csv``, ``tpus.csv``, read with ``published.load_csv_raw``), ``profile_points`` takes
+loaded profiles.
 """
 from __future__ import annotations
 
-import copy
 import math
 import re
-import sys
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 from scipy import stats
 
 from ..errors import CostsimError
-from ..files.loader import cell_number
+from ..files.published import cell_number
 from ..schema.hardware import ClassicalProfile, Strict
 from ..units import GIGA
 
 METRICS = ("peak_flops_per_s", "flops_per_s_per_watt", "memory_bandwidth_bytes_per_s")
 """What ``history_points`` and ``profile_points`` extract. Historical FLOP/s are FP32 (non-tensor)."""
-
-GROWTH_KEYS = ("peak_flops_per_s", "memory_bandwidth_bytes_per_s", "memory_bytes", "flops_per_s_per_watt",
-               "link_bandwidth_bytes_per_s")
-"""Keys ``project_profile`` accepts in ``growth`` (factors per calendar year); the first two are required."""
 
 LN2 = math.log(2.0)
 
@@ -44,6 +37,21 @@ class Trend(Strict):
     Intervals are two-sided at ``confidence_fraction`` from Student's t on the OLS slope (n - 2 degrees
     of freedom); the growth-factor and doubling-time intervals are the slope interval transformed. A
     doubling time is None where the rate is not positive (no doubling; as an interval bound: unbounded).
+
+    Attributes:
+        metric: what was fitted (a ``METRICS`` name, with ``:dtype`` for profile points; '' if unnamed).
+        n: the number of points.
+        first_year, last_year: the earliest and latest year of the points (calendar years).
+        reference_year: the mean year, where the intercept is taken.
+        value_at_reference_year: the fitted value there, in the metric's own unit.
+        growth_rate_per_year: r, the OLS slope of ln(value), per year.
+        growth_rate_interval_per_year: (low, high) of r at ``confidence_fraction``, per year.
+        growth_factor_per_year: exp(r), the factor the value grows by each year.
+        growth_factor_interval_per_year: (low, high) of that factor.
+        doubling_time_years: ln 2 / r, years; None where r is not positive.
+        doubling_time_interval_years: (shortest, longest) doubling time, years; None: unbounded.
+        r_squared: the fit's R^2 on ln(value).
+        confidence_fraction: the two-sided confidence level of the intervals (0.95: 95 %).
     """
 
     metric: str = ""
@@ -147,7 +155,16 @@ def growth_from_doubling(years: float) -> float:
 
 # ---------------------------------------------------------------- points
 class Points(Strict):
-    """Year/value pairs of one metric, with the device each came from and how many rows were unusable."""
+    """Year/value pairs of one metric, with the device each came from and how many rows were unusable.
+
+    Attributes:
+        metric: the ``METRICS`` name (profile points: ``metric:dtype`` for the FLOP/s metrics).
+        years: each point's release year (calendar years).
+        values: each point's value, in the metric's SI unit (FLOP/s, FLOP/s per W, B/s).
+        labels: the device each point came from.
+        skipped_rows: rows or profiles left out for a blank or unusable year or value.
+        frontier: whether the points are the running record (best device so far) rather than one per device.
+    """
 
     metric: str
     years: tuple[float, ...]
@@ -157,9 +174,11 @@ class Points(Strict):
     frontier: bool = False
 
     def pairs(self) -> list[tuple[float, float]]:
+        """The points as (year, value) pairs."""
         return list(zip(self.years, self.values))
 
     def fit(self, confidence_fraction: float = 0.95) -> Trend:
+        """The log-linear :class:`Trend` of these points (``fit_trend``)."""
         return fit_trend(self.years, self.values, metric=self.metric, confidence_fraction=confidence_fraction)
 
 
@@ -300,162 +319,3 @@ def profile_points(profiles: Iterable, metric: str = "peak_flops_per_s", dtype: 
     return Points(metric=f"{metric}:{dtype}" if metric != "memory_bandwidth_bytes_per_s" else metric,
                   years=tuple(float(p[0]) for p in found), values=tuple(p[1] for p in found),
                   labels=tuple(p[2] for p in found), skipped_rows=skipped)
-
-
-# ---------------------------------------------------------------- projection
-def _growth_factor(growth: Mapping, key: str, years: int, default: float | None = None) -> float:
-    value = growth.get(key, default)
-    if value is None:
-        raise CostsimError("missing: a growth factor per year is needed (e.g. growth_from_doubling(2.3))",
-                           field=f"growth.{key}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise CostsimError(f"must be a positive growth factor per year, not {value!r}", field=f"growth.{key}")
-    log_factor = years * math.log(float(value))
-    if abs(log_factor) > math.log(sys.float_info.max) / 2:
-        raise CostsimError(f"a factor of {value:g} per year over {years} years is beyond any float",
-                           field=f"growth.{key}")
-    return math.exp(log_factor)
-
-
-def _scaled(node: Mapping, key: str, factor: float, where: str) -> float:
-    value = node.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CostsimError(f"base profile needs a number here to scale, not {value!r}", field=f"{where}{key}")
-    return float(value) * factor
-
-
-def _doubling_text(factor_per_year: float) -> str:
-    if factor_per_year == 1:
-        return "constant"
-    verb = "doubling" if factor_per_year > 1 else "halving"
-    return f"x{factor_per_year:.3f}/year ({verb} every {abs(LN2 / math.log(factor_per_year)):.2f} years)"
-
-
-def project_profile(base: Mapping, base_year: int, year: int, growth: Mapping[str, float], *,
-                    basis: str = "") -> dict:
-    """A raw profile dict for a hypothetical device of ``year``, grown from ``base`` (a device of
-    ``base_year``) at the per-year factors in ``growth``; validate it with ``loader.validate_profile``.
-
-    ``base`` is a raw profile dict with ``extends`` already expanded (``loader.raw_profile(name)[0]``).
-    ``growth`` keys (factors per calendar year, e.g. ``growth_from_doubling(2.1)``):
-
-    * ``peak_flops_per_s`` (required): every dtype's dense peak, fp32 and tensor dtypes alike.
-    * ``memory_bandwidth_bytes_per_s`` (required): HBM/DRAM bandwidth.
-    * ``memory_bytes``: memory capacity; absent, it grows with the bandwidth (Epoch AI finds both doubling
-      every ~4 years). ``sram_bytes`` stays as it is.
-    * ``flops_per_s_per_watt``: absent, TDP (and idle power) stay constant, so FLOP/s per watt grows with
-      the compute factor; given, TDP and idle power scale by compute factor / efficiency factor.
-    * ``link_bandwidth_bytes_per_s``: intra- and inter-node link bandwidth; absent, constant.
-
-    Held constant: purchase and cloud prices (so FLOP/s per dollar grows with compute), link latencies,
-    host power, launch overhead, efficiency curves (written against ideal time, they carry over to new
-    peaks) and everything else. The result's ``sources`` are the base's plus one ``estimate`` entry
-    naming the scaled fields and the rates, with ``basis`` (e.g. ``Trend.describe()`` of the fits).
-    """
-    if not isinstance(base, Mapping):
-        raise CostsimError("must be a raw profile mapping", field="base")
-    if "extends" in base:
-        raise CostsimError("expand 'extends' first (loader.raw_profile)", field="base.extends")
-    for label, value in (("base_year", base_year), ("year", year)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise CostsimError(f"must be a whole calendar year, not {value!r}", field=label)
-    if not isinstance(growth, Mapping):
-        raise CostsimError("must map growth keys to factors per year", field="growth")
-    unknown = sorted(set(growth) - set(GROWTH_KEYS))
-    if unknown:
-        raise CostsimError(f"unknown key(s) {', '.join(map(str, unknown))} (known: {', '.join(GROWTH_KEYS)})",
-                           field="growth")
-    peaks = base.get("peak_dense_flops_per_s")
-    if not isinstance(peaks, Mapping) or not peaks:
-        raise CostsimError("base profile has no peak rates to scale", field="base.peak_dense_flops_per_s")
-    span = year - base_year
-    compute = _growth_factor(growth, "peak_flops_per_s", span)
-    bandwidth = _growth_factor(growth, "memory_bandwidth_bytes_per_s", span)
-    capacity = _growth_factor(growth, "memory_bytes", span, growth.get("memory_bandwidth_bytes_per_s"))
-    efficiency = _growth_factor(growth, "flops_per_s_per_watt", span, growth.get("peak_flops_per_s"))
-    links = _growth_factor(growth, "link_bandwidth_bytes_per_s", span, 1.0)
-    power_factor = compute / efficiency
-
-    out = copy.deepcopy(dict(base))
-    out["peak_dense_flops_per_s"] = {
-        k: None if v is None else _scaled(peaks, k, compute, "base.peak_dense_flops_per_s.") for k, v in peaks.items()}
-    out["memory_bandwidth_bytes_per_s"] = _scaled(base, "memory_bandwidth_bytes_per_s", bandwidth, "base.")
-    out["memory_bytes"] = _scaled(base, "memory_bytes", capacity, "base.")
-    scaled = ["peak_dense_flops_per_s", "memory_bandwidth_bytes_per_s", "memory_bytes"]
-    if links != 1:
-        for link in ("intra_node_link", "inter_node_link"):
-            node = base.get(link)
-            if not isinstance(node, Mapping):
-                raise CostsimError("base profile has no link to scale", field=f"base.{link}")
-            out[link]["bandwidth_bytes_per_s"] = _scaled(node, "bandwidth_bytes_per_s", links, f"base.{link}.")
-            scaled.append(f"{link}.bandwidth_bytes_per_s")
-    if power_factor != 1:
-        power = base.get("power")
-        if not isinstance(power, Mapping):
-            raise CostsimError("base profile has no power block to scale", field="base.power")
-        for key in ("tdp_watts", "idle_watts"):
-            out["power"][key] = _scaled(power, key, power_factor, "base.power.")
-            scaled.append(f"power.{key}")
-
-    name = str(base.get("name", "device"))
-    out["name"] = f"{name}-projected-{year}"
-    out["year"] = year
-    out["description"] = (f"Projection: a {year} device grown from {name} ({base_year}) along historical "
-                          f"trends; not a real product")
-    rates = {
-        "peak FLOP/s (every dtype)": growth["peak_flops_per_s"],
-        "memory bandwidth": growth.get("memory_bandwidth_bytes_per_s"),
-        "memory capacity": growth.get("memory_bytes", growth.get("memory_bandwidth_bytes_per_s")),
-        "FLOP/s per watt": growth.get("flops_per_s_per_watt", growth.get("peak_flops_per_s")),
-        "link bandwidth": growth.get("link_bandwidth_bytes_per_s", 1.0),
-    }
-    note = "; ".join(f"{k}: {_doubling_text(float(v))}" for k, v in rates.items())
-    note += (f". Over {span} years from {base_year}: compute x{compute:.3g}, bandwidth x{bandwidth:.3g}, "
-             f"capacity x{capacity:.3g}, TDP x{power_factor:.3g}. Held constant: prices, latencies, host "
-             f"power, SRAM, launch overhead, efficiency curves.")
-    if basis:
-        note += f" Basis: {basis}"
-    out["sources"] = list(copy.deepcopy(base.get("sources") or [])) + [{
-        "cite": f"costsim trend projection of {name} from {base_year} to {year} (simulator.analysis.trends.project_profile)",
-        "fields": scaled,
-        "status": "estimate",
-        "note": note,
-    }]
-    notes = str(base.get("notes", "") or "").strip()
-    out["notes"] = (f"{notes} " if notes else "") + f"[Projected to {year}: {note}]"
-    return out
-
-
-# ---------------------------------------------------------------- when does it become affordable
-def first_year_below(cost_of_year: Callable[[int], float], budget: float, start: int, stop: int) -> int | None:
-    """The first whole year in ``[start, stop]`` (both included) with ``cost_of_year(year) < budget``, or
-    None if even ``stop`` is not below it.
-
-    ``cost_of_year`` must be pure and non-increasing in the year (hardware only gets cheaper per unit of
-    work); the search bisects, calling it O(log(stop - start)) times. Infinite costs are allowed (not
-    feasible that year); NaN is an error.
-    """
-    for label, value in (("start", start), ("stop", stop)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise CostsimError(f"must be a whole year, not {value!r}", field=label)
-    if stop < start:
-        raise CostsimError(f"stop ({stop}) is before start ({start})", field="stop")
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or math.isnan(budget):
-        raise CostsimError(f"must be a number, not {budget!r}", field="budget")
-
-    def below(year: int) -> bool:
-        cost = cost_of_year(year)
-        if isinstance(cost, bool) or not isinstance(cost, (int, float, np.floating, np.integer)) or math.isnan(cost):
-            raise CostsimError(f"cost_of_year({year}) returned {cost!r}, not a number", field="cost_of_year")
-        return cost < budget
-
-    if not below(stop):
-        return None
-    lo, hi = start, stop  # invariant: below(hi); every year before lo is not below
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if below(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return hi

@@ -5,21 +5,26 @@ Each command of the CLI is a function here with the same name (``estimate``, ``c
 ``report``, ``validate``, ``calibrate``, ``profiles``, ``workloads``), returning typed results with
 ``.to_dict()`` and ``.table(fmt)``. The modules group them by theme.
 """
-from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files, calibrate_from_records
+from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files, calibrate_from_records, check_fit
 from .commands import calibrate, data, profiles, validate, workloads
 from .core import (
     CURRENT_HARDWARE,
     CompareRow,
+    EstimateResult,
     Pair,
     Rows,
+    as_result,
     compare,
     estimate,
+    load_reference,
     plan,
     run_options,
+    short_reason,
     strategies,
     strategy_definitions,
     workload_summary,
 )
+from .plots import PLOT_KINDS, PlotOptions, plot
 from .projections import (
     LimitsReport,
     cheaper_year,
@@ -32,9 +37,29 @@ from .projections import (
     thompson_rows,
 )
 from .quantum import QuantumEstimate, is_quantum, load_profile_ref, quantum_breakeven, quantum_estimate
-from .reports import PLOT_KINDS, ReportResult, plot, report
-from .simulation import INTERVAL_FACTORS, SCHEDULER_TIMEOUT_S, checkpoint_interval_sweep, simulate
+from .reports import ReportResult, merge_rows, report
+from .simulation import INTERVAL_FACTORS, SCHEDULER_TIMEOUT_S, SimulationOptions, checkpoint_interval_sweep, simulate
 from .sweeps import SweepResult, evaluate_core, sweep, sweep_cores, sweep_spec
 from .validation import compression_checks, history, validate_file, validate_suite
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    # closed-form runs (core)
+    "estimate", "compare", "plan", "strategies", "strategy_definitions", "run_options", "workload_summary",
+    "as_result", "load_reference", "short_reason", "EstimateResult", "CompareRow", "Rows", "Pair",
+    "CURRENT_HARDWARE",
+    # simulation
+    "simulate", "checkpoint_interval_sweep", "SimulationOptions", "INTERVAL_FACTORS", "SCHEDULER_TIMEOUT_S",
+    # limits, trends and projections
+    "limits", "lm_limits", "scaling_fits", "thompson_rows", "hardware_trends", "profile_trends", "project",
+    "cheaper_year", "LimitsReport",
+    # the quantum accelerator
+    "quantum_estimate", "quantum_breakeven", "is_quantum", "load_profile_ref", "QuantumEstimate",
+    # sweeps, plots and reports
+    "sweep", "sweep_spec", "sweep_cores", "evaluate_core", "SweepResult", "plot", "PlotOptions", "PLOT_KINDS",
+    "report", "merge_rows", "ReportResult",
+    # calibration and validation
+    "calibrate", "calibrate_files", "calibrate_cpu", "calibrate_cuda", "calibrate_from_records", "check_fit",
+    "validate", "validate_file", "validate_suite", "compression_checks", "history",
+    # the bundled data
+    "profiles", "workloads", "data",
+]

@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..calibration.fit import (
-    FitResult,
-    calibrated_profile_text,
-    cpu_profile_text,
-    fit,
-    fit_bound_failures,
-    fit_bound_problem,
-)
+from ..calibration.fit import FitResult, fit, fit_bound_failures, fit_bound_problem
 from ..calibration.measure_cpu import measure_cpu, measured_peaks
 from ..calibration.measure_cuda import measure_cuda
+from ..calibration.profile_text import calibrated_profile_text, cpu_profile_text
 from ..errors import CostsimError
-from ..files.loader import finish_profile, load_measurements, parse_yaml_text, raw_profile, read_cpu_model
+from ..files.loader import finish_profile, parse_yaml_text, raw_profile, read_cpu_model
+from ..files.records import load_measurements
 from ..schema.hardware import ClassicalProfile
 
 

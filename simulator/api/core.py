@@ -21,11 +21,13 @@ from ..files.loader import (
     where,
 )
 from ..model.memory import parameter_count
+from ..model.step import _step_ops, model_flops_per_step
 from ..output import human
 from ..output import tables as report_layer
-from ..run.estimate import Estimate, RunOptions, _step_ops, estimate_run, model_flops_per_step
+from ..run.estimate import Estimate, estimate_run
 from ..run.search import search
 from ..schema.hardware import ClassicalProfile, Strict
+from ..schema.options import RunOptions
 from ..schema.plan import Plan, parse_plan
 from ..schema.regions import PUE
 from ..schema.workload import CNNWorkload, TransformerWorkload
@@ -39,11 +41,13 @@ class Rows(tuple):
     as plain data (``to_dict``) or as the CLI's table (``table(fmt)``, fmt table|csv|json|markdown)."""
 
     def __new__(cls, rows, render: Callable[..., str]):
+        """The rows, with ``render(rows, fmt, **options)`` as their table."""
         obj = super().__new__(cls, rows)
         obj._render = render
         return obj
 
     def to_dict(self) -> list:
+        """The rows as plain data: each model dumped to a dict, tuples (a plan and its estimate) to lists."""
         def plain(x):
             if hasattr(x, "model_dump"):
                 return x.model_dump()
@@ -63,20 +67,24 @@ class Pair(tuple):
     ``to_dict`` and ``table(fmt)`` as the other results."""
 
     def __new__(cls, first, second, render: Callable[..., str]):
+        """The two parts, with ``render(first, second, fmt)`` as their table."""
         obj = super().__new__(cls, (first, second))
         obj._render = render
         return obj
 
     def to_dict(self) -> dict:
+        """Both parts as plain data: ``{estimate, simulation}``."""
         return {"estimate": self[0].model_dump(), "simulation": self[1].model_dump()}
 
     def table(self, fmt: str = "table") -> str:
+        """The CLI's table of both parts (fmt table|csv|json|markdown)."""
 
         return self._render(self[0], self[1], fmt)
 
 
 class EstimateResult(Estimate):
-    """An :class:`Estimate` as the API returns it: the same fields, with the CLI's presentation."""
+    """An :class:`Estimate` as the API returns it: the same fields (see :class:`simulator.run.estimate.Estimate`
+    for each one's meaning and unit), with the CLI's presentation (``table``)."""
 
     def table(self, fmt: str = "table", columns=None) -> str:
         """The CLI's table (fmt table|csv|json|markdown|latex; ``columns``: the compare columns to show)."""
@@ -195,7 +203,8 @@ def _run_fitted(profile, wl, opts: RunOptions, fit: str, hw_source: str | None, 
             if mb == 1:
                 raise OutOfMemoryError("does not fit even at micro-batch 1 (gradient accumulation cannot help): "
                                    + err.problem.removeprefix("does not fit: "), source=err.source,
-                                   field=err.field) from None
+                                   field=err.field, needed_bytes=err.needed_bytes, capacity_bytes=err.capacity_bytes,
+                                   micro_batch=err.micro_batch, accumulation_tried=True) from None
             return None
 
     best, lo, hi = attempt(1), 0, len(smaller) - 1  # memory grows with the micro-batch: bisect
@@ -278,6 +287,16 @@ CURRENT_HARDWARE = ("h200", "h100-sxm", "a100-sxm-80gb", "tpu-v5p", "gaudi3", "x
 
 
 class CompareRow(Strict):
+    """One device of ``compare``: its estimate, or why it has none.
+
+    Attributes:
+        hardware: the device's profile name.
+        estimate: the run on it (times in s, energy in J, cost in US dollars, CO2 in kg); None when it could
+            not be estimated.
+        problem: the full reason it was not estimated (one line); None when it was.
+        reason: the same in one line of under 100 characters, for tables; None when it was estimated.
+    """
+
     hardware: str
     estimate: Estimate | None
     problem: str | None  # the full reason a device was not estimated
@@ -286,18 +305,16 @@ class CompareRow(Strict):
 
 _SHORT = 99
 _NO_PLAN = re.compile(r"no plan for (\d+) devices: no factorisation.*?(?:nearest device counts that work: (.*))?$")
-_NEEDS = re.compile(r"needs ([\d.,]+ GB) per device .*?has ([\d.,]+ GB)")
 
 
 def short_reason(err: CostsimError) -> str:
     """One line of under 100 characters saying why a device was not estimated."""
     problem = err.problem
-    if isinstance(err, OutOfMemoryError):
-        m = _NEEDS.search(problem)
-        where = " even at micro-batch 1" if "micro-batch 1" in problem else ""
-        if m:
-            need, has = (human.bytes_(float(g.removesuffix(" GB").replace(",", "")) * GIGA) for g in m.groups())
-            return f"does not fit{where}: needs {need} per device, has {has}"
+    if isinstance(err, OutOfMemoryError) and err.needed_bytes is not None and err.capacity_bytes is not None:
+        where = " even at micro-batch 1" if err.accumulation_tried else ""
+        # at the 0.1 GB the full message prints, so that both say the same figures
+        need, has = (human.bytes_(float(f"{b / GIGA:.1f}") * GIGA) for b in (err.needed_bytes, err.capacity_bytes))
+        return f"does not fit{where}: needs {need} per device, has {has}"
     plan_for = _NO_PLAN.match(problem)
     if plan_for:
         near = f"; nearest that do: {plan_for.group(2)}" if plan_for.group(2) else ""

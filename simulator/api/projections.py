@@ -14,28 +14,21 @@ from ..analysis.limits import (
     target_label,
     web_app_figures,
 )
+from ..analysis.projection import first_year_below, project_profile
 from ..analysis.scaling import BENCHMARKS, benchmark, compute_for_error, fit_all, points
 from ..analysis.scaling_laws import LAWS, compute_for_loss, compute_optimal, loss, transformer_for
-from ..analysis.trends import (
-    METRICS,
-    first_year_below,
-    growth_from_doubling,
-    history_points,
-    profile_points,
-    project_profile,
-)
+from ..analysis.trends import METRICS, growth_from_doubling, history_points, profile_points
 from ..errors import CostsimError
 from ..files.bundled import data_folder, in_root
 from ..files.loader import (
     bundled_names,
     finish_profile,
-    load_csv_raw,
     load_profile,
-    load_thompson,
     raw_profile,
     validate_workload,
 )
-from ..output.tables import fits_table, limits_notes, priced_table
+from ..files.published import load_csv_raw, load_thompson
+from ..output.analysis_tables import fits_table, limits_notes, priced_table
 from ..run.estimate import estimate_run
 from ..schema.hardware import ClassicalProfile, Strict
 from ..strategies import catalogue as strat
@@ -47,7 +40,19 @@ MIN_DOUBLING_YEARS = 0.1
 
 
 class LimitsReport(Strict):
-    """``costsim limits``: the scaling fits, and what each target costs on each device."""
+    """``costsim limits``: the scaling fits, and what each target costs on each device.
+
+    Attributes:
+        fits: every scaling fit (``analysis.scaling.ScalingFit``): each benchmark, compute measure, model and
+            subset.
+        pricing_fits: benchmark -> the fit its costs use.
+        points: benchmark -> the models (``Point``: year, compute in FLOPs, error fraction) that fit was made on.
+        targets: the target errors priced, fractions in (0, 1).
+        priced: one ``PricedCompute`` per benchmark, device and target (time in s, energy in J, cost in US
+            dollars, CO2 in kg, with the cost's interval and per-strategy costs).
+        web_app: target label -> (US dollars, kg CO2) at the MIT FutureTech web app's fixed ratios.
+        assumptions: how the figures were made, one sentence each.
+    """
 
     fits: tuple
     pricing_fits: dict                            # benchmark -> the fit its costs use
@@ -58,10 +63,11 @@ class LimitsReport(Strict):
     assumptions: tuple[str, ...]
 
     def to_dict(self) -> dict:
+        """Every field as plain data."""
         return self.model_dump()
 
     def table(self, fmt: str = "table") -> str:
-
+        """The CLI's tables: the headline fits, the priced targets and (table, markdown) the notes."""
         return fits_table(self.fits, fmt, headline_only=True) + "\n\n" + priced_table(self.priced, fmt) + (
             "\n" + limits_notes(self) if fmt in ("table", "markdown") else "")
 

@@ -11,11 +11,11 @@ from ..analysis.quantum import (
     max_operations_per_call,
     quantum_step_time_s,
     surface_code_resources,
-    training_verdict,
 )
+from ..analysis.quantum_verdict import training_verdict
 from ..errors import CostsimError
 from ..files.loader import apply_overrides, bundled_names, finish_profile, load_profile, raw_profile
-from ..output.tables import quantum_estimate_text
+from ..output.analysis_tables import quantum_estimate_text
 from ..run.estimate import Estimate
 from ..schema.hardware import ClassicalProfile, QuantumProfile, Strict
 from ..schema.plan import parse_plan
@@ -25,7 +25,21 @@ from .core import _load, estimate
 
 class QuantumEstimate(Strict):
     """``costsim estimate --hardware quantum-...``: the best classical run of the workload, and what the
-    quantum accelerator would need to beat it."""
+    quantum accelerator would need to beat it.
+
+    Attributes:
+        hardware: the quantum profile's name.
+        workload: the workload's name.
+        classical_hardware: the fastest bundled classical device on the workload.
+        classical_devices: how many of them the classical run uses.
+        classical_estimate: that run's estimate (times in s, energy in J, cost in US dollars, CO2 in kg).
+        total_operations: the run's work, model FLOPs per step x steps.
+        data_bytes: the training data the accelerator must read (token ids at 4 bytes, or 8-bit images), bytes.
+        resources: the profile's surface-code resources (``SurfaceCodeResources`` as a dict: code distance,
+            logical error rate, physical qubits, Toffoli time in s).
+        verdict: the verdict on the run (``TrainingVerdict`` as a dict: times in s, speedups, what winning
+            would need, and its one line).
+    """
 
     hardware: str
     workload: str
@@ -38,10 +52,11 @@ class QuantumEstimate(Strict):
     verdict: dict
 
     def to_dict(self) -> dict:
+        """Every field as plain data."""
         return self.model_dump()
 
     def table(self, fmt: str = "table") -> str:
-
+        """The CLI's text of the verdict (fmt table|csv|json|markdown|latex)."""
         return quantum_estimate_text(self, fmt)
 
 
@@ -121,7 +136,7 @@ def load_profile_ref(hardware, sets: Iterable[str] = ()):
 
 
 def is_quantum(hardware, sets: Iterable[str] = ()) -> bool:
-
+    """Whether ``hardware`` (a name, path, dict or model, with ``hardware.*`` overrides) is a quantum profile."""
     return isinstance(load_profile_ref(hardware, sets), QuantumProfile)
 
 

@@ -1,228 +1,40 @@
-"""Plots and self-contained HTML reports of scenarios and sweeps."""
+"""Self-contained HTML reports of a scenario or a sweep: ``report`` and the page's parts (the answer, the
+figures, the table of every scenario, merged rows and notes)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Iterable
 
-from ..analysis.limits import pricing_fit
-from ..analysis.scaling import fit_all, points
+from ..cluster.stages import op_table
 from ..errors import CostsimError
-from ..files.loader import load_csv_raw, load_workload
-from ..output import html, human, plots
-from ..output.fit_plots import scaling_plot
+from ..files.loader import load_workload
+from ..output import breakdown_plots, html, human, sweep_plots
 from ..output.html import Cell
-from ..output.tables import sweep_text
-from ..run.estimate import RunOptions, op_table
+from ..output.stream import sweep_text
 from ..schema.hardware import Strict
+from ..schema.options import RunOptions
 from ..strategies.catalogue import STRATEGIES, parse
-from .core import _load, compare, run_options, strategies
-from .projections import thompson_rows
+from .plots import AXES, AXIS_WORDS, TIME, _devices_text, _distinct_points, _job, _left_out, _plain, _series_figure
 from .sweeps import _sweep_profile, sweep, sweep_spec
 
-PLOT_KINDS = ("roofline", "compare", "pareto", "scaling", "limits")
-TIME = "total_time_s"  # the sweep's column of training time
-ALIASES = {"time_s": TIME}  # older names of sweep columns, still accepted by --x and --y
-# the input axes of a sweep row, each with what a reader calls it; an axis's columns move together (a region
-# and its grid intensity). The axes after "devices" price a run or pick its variant, and may change nothing.
-AXES = (("hardware",), ("workload",), ("devices",), ("strategy",), ("region", "grid_g_co2_per_kwh"), ("pue",),
-        ("pricing_requested",), ("cloud_price_usd_per_hour",), ("electricity_usd_per_kwh",), ("lifetime_years",))
-MERGEABLE = AXES[3:]
-AXIS_WORDS = {"strategy": "strategy", "region": "region", "pue": "PUE", "pricing_requested": "pricing",
-              "cloud_price_usd_per_hour": "cloud price", "electricity_usd_per_kwh": "electricity price",
-              "lifetime_years": "lifetime"}
+MERGEABLE = AXES[3:]  # the axes that price a run or pick its variant: scenarios differing only there may merge
 REPORT_ROWS = 200  # rows shown per workload and ordering in the page (all of them are in the CSV)
 
 
-def _sweep_rows(source) -> list[dict]:
-    """A sweep's rows: from a CSV that ``sweep`` wrote, or by running a sweep file (or spec)."""
-
-    if isinstance(source, (str, Path)) and str(source).endswith(".csv"):
-        rows = load_csv_raw(source)
-        for r in rows:
-            for k, v in r.items():
-                try:
-                    r[k] = float(v) if v not in ("", None) else None
-                except (TypeError, ValueError):
-                    r[k] = v or None
-        return rows
-    return list(sweep(source).rows)
-
-
-def _bars(label: str, totals, breakdown: dict) -> dict:
-    """One bar group of a comparison plot: an estimate's or a strategy row's totals, time broken down."""
-    return {"label": label, "time_s": getattr(totals, "total_time_s", None) or totals.time_s,
-            "energy_joules": totals.energy_joules, "cost_usd": totals.cost_usd, "co2_kg": totals.co2_kg,
-            "breakdown": breakdown}
-
-
-def _reason(problem: str) -> str:
-    """A problem as a short phrase for a figure's foot: no field path in front, no parenthesised detail."""
-    text = re.sub(r"^[\w.\[\]-]+: (?=[a-z])", "", str(problem).strip())
-    text = re.sub(r"\s*\([^()]*\)", "", text)
-    return text.split(";")[0].strip().rstrip(".")
-
-
-def _devices_text(n) -> str:
-    return f"×{human.number(float(n))}"
-
-
-def _left_out(rows: list[dict], shown: set | None = None) -> list[str]:
-    """What a figure of the priced rows leaves out, and why: a device none of whose rows was priced, by name;
-    otherwise its unpriced points (workload and device count)."""
-    priced_hw = {r["hardware"] for r in rows if r.get("cost_usd") is not None}
-    out: dict[str, None] = {}
-    for r in rows:
-        if r.get("cost_usd") is not None:
-            continue
-        why = _reason(r.get("problem") or "not priced")
-        if r["hardware"] not in priced_hw:
-            out[f"{r['hardware']} ({why})"] = None
-        else:
-            out[f"{r['hardware']} {_devices_text(r['devices'])} on {_job(r)} ({why})"] = None
-    return list(out)
-
-
-def plot(kind: str, *, hardware=None, workload=None, strategy: Iterable[str] = (), source=None,
-         x: str | None = None, y: str = "cost_usd", series: str = "hardware", fmt: str = "png",
-         sets: Iterable[str] = (), benchmark: str = "imagenet", targets: Iterable[float] = (), data=None,
-         **options) -> bytes:
-    """``costsim plot KIND``: the image, as bytes in ``fmt``.
-
-    roofline: ``hardware`` and ``workload``; compare: several ``hardware`` (or ``strategy`` on one);
-    pareto: a sweep ``source`` (file, CSV or spec), ``y`` against ``x`` (training time by default), one
-    front per workload; scaling: ``y`` against the sweep column ``x`` (devices by default, or set.<field>),
-    one line per value of ``series`` (and workload), each point the lowest ``y`` over the other axes;
-    limits: a benchmark's scaling fit with its data (``data``: the Thompson et al. folder, default the
-    bundled copy), band and ``targets`` (the cost plot is
-    ``limits --plot-dir``). Whatever a figure cannot show (a device that does not fit, a run with no price)
-    is named at its foot, with the reason."""
-
-    if kind not in PLOT_KINDS:
-        raise CostsimError(f"unknown plot '{kind}'; known: {', '.join(PLOT_KINDS)}", field="kind")
-    if kind == "roofline":
-        if not (hardware and workload):
-            raise CostsimError("the roofline needs hardware and workload", field="hardware")
-        profile, wl = _load(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, workload, sets)
-        return plots.roofline_plot(profile, op_table(profile, wl, run_options(**options)), fmt,
-                                   title=f"{wl.name} on {profile.name}: roofline")
-    if kind == "limits":
-
-        rows = thompson_rows(data, [benchmark])
-        f = pricing_fit(fit_all(rows), benchmark)
-        return scaling_plot(points(rows[benchmark], benchmark, f.compute_measure), f, tuple(targets), fmt)
-    if kind == "compare":
-        if not workload:
-            raise CostsimError("the comparison needs a workload", field="workload")
-        if strategy:
-            name = hardware[0] if isinstance(hardware, (list, tuple)) else (hardware or "h200")
-            rows = strategies(name, workload, list(strategy), rows="each", sets=sets, **options)
-            bars = [_bars(r.label, r, {p.label: p.time_s for p in r.phases}) for r in rows]
-            return plots.comparison_plot(bars, fmt, title=f"{workload} on {name}: strategies compared")
-        results = compare(hardware, workload, sets=sets, **options)
-        found = [r.estimate for r in results if r.estimate]
-        missing = [f"{r.hardware} ({r.reason or _reason(r.problem)})" for r in results if not r.estimate]
-        if not found:
-            raise CostsimError("no device could run the workload: " + "; ".join(missing), field="hardware")
-        bars = [_bars(e.hardware, e, {k: v.time_s for k, v in e.breakdown.items()}) for e in found]
-        return plots.comparison_plot(bars, fmt, title=f"{workload} on {len(found)} devices compared",
-                                     left_out=missing)
-    if source is None:
-        raise CostsimError(f"the {kind} plot needs a sweep (a file, or a CSV that 'costsim sweep' wrote)",
-                           field="SWEEP")
-    x = x or (TIME if kind == "pareto" else "devices")
-    every = _sweep_rows(source)
-    rows = [r for r in every if r.get("cost_usd") is not None]
-    if not rows:
-        raise CostsimError("no scenario of the sweep could be priced: " + "; ".join(_left_out(every)), field="SWEEP")
-    keys = []
-    for axis, key in (("x", x), ("y", y)):
-        if key not in rows[0] and ALIASES.get(key) in rows[0]:
-            key = ALIASES[key]
-        if key not in rows[0]:
-            raise CostsimError(f"the sweep has no column '{key}'; numeric columns: "
-                               f"{', '.join(k for k, v in rows[0].items() if isinstance(v, (int, float)))}", field=axis)
-        if any(not isinstance(r[key], (int, float)) or isinstance(r[key], bool) for r in rows):
-            raise CostsimError(f"column '{key}' is not numeric in every priced row", field=axis)
-        keys.append(key)
-    x, y = keys
-    if kind == "pareto":
-        return plots.pareto_plot(_distinct_points(rows, x, y), x=x, y=y, fmt=fmt,
-                                 group_key="job" if len({_job(r) for r in rows}) > 1 else None,
-                                 left_out=_left_out(every))
-    return _series_figure(rows, series, x, y, fmt, _left_out(every))
-
-
-def _series_figure(rows: list[dict], series: str, x: str, y: str, fmt: str, left_out=()) -> bytes:
-    """Lowest ``y`` against ``x``, one line per value of ``series`` (and per workload, when several)."""
-
-    jobs = len({_job(r) for r in rows}) > 1
-    labelled = [{**r, "line": f"{r.get(series)} · {_job(r)}" if jobs and series != "workload" else
-                 str(r.get(series))} for r in rows]
-    lines = _cheapest_lines(labelled, "line", x, y)
-    x_scale, x_label = plots.quantity(x, [p[0] for pts in lines.values() for p in pts])
-    y_scale, y_label = plots.quantity(y, [p[1] for pts in lines.values() for p in pts])
-    scaled = {k: [(a / x_scale, b / y_scale) for a, b in pts] for k, pts in lines.items()}
-    y_words = plots.QUANTITIES.get(y, (y.replace("_", " "),))[0]
-    others = [AXIS_WORDS.get(cols[0], cols[0]) for cols in AXES[1:]
-              if cols[0] not in (series, x) and len({r.get(cols[0]) for r in rows}) > 1 and cols[0] != "workload"]
-    note = (f"Each point: the lowest {y_words} over the swept {', '.join(others)}." if others else None)
-    return plots.series_plot(scaled, x_label, y_label, fmt=fmt, left_out=left_out, note=note,
-                             logy=all(p[1] > 0 for pts in scaled.values() for p in pts),
-                             logx=all(p[0] > 0 for pts in scaled.values() for p in pts))
-
-
-def _cheapest_lines(rows: list[dict], series: str, x: str, y: str) -> dict[str, list]:
-    """One line per value of ``series``: at each x, the lowest y over the sweep's other axes (a grid of
-    options would otherwise give several points per x)."""
-    best: dict[str, dict] = {}
-    for r in rows:
-        line = best.setdefault(str(r.get(series)), {})
-        xv, yv = float(r[x]), float(r[y])
-        line[xv] = min(line.get(xv, yv), yv)
-    return {k: sorted(v.items()) for k, v in best.items()}
-
-
-def _job(r: dict) -> str:
-    """What a row trains: its workload and any workload fields the sweep sets (a model size, say)."""
-    fields = [f"{k[4:]}={_plain(v)}" for k, v in r.items() if k.startswith("set.")]
-    return f"{r['workload']} ({', '.join(fields)})" if fields else str(r["workload"])
-
-
-def _plain(v) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _short_label(r: dict) -> str:
-    strategy = r.get("strategy")
-    strategy = " / ".join(strategy) if isinstance(strategy, tuple) else strategy
-    return f"{r['hardware']} {_devices_text(r['devices'])}" + (f" {strategy}" if strategy and strategy != "none"
-                                                              else "")
-
-
-def _distinct_points(rows: list[dict], x: str, y: str) -> list[dict]:
-    """Sweep rows as labelled points, one per distinct (workload, x, y): option rows that price the same run
-    the same way would otherwise be drawn (and labelled) on top of each other."""
-    seen, out = set(), []
-    for r in rows:
-        key = (_job(r), round(float(r[x]), 9), round(float(r[y]), 9))
-        if key not in seen:
-            seen.add(key)
-            out.append({**r, "label": _short_label(r), "job": _job(r)})
-    return out
-
-
-# ------------------------------------------------------------------------------------------ the report
 class ReportResult(Strict):
-    """``costsim report``: a self-contained HTML page and the CSV it was made from."""
+    """``costsim report``: a self-contained HTML page and the CSV it was made from.
+
+    Attributes:
+        name: the sweep's name (its file's name), which names the CSV (``NAME.csv``).
+        html: the page, one self-contained HTML document (figures inlined, no external assets).
+        csv: every scenario's row as computed, as CSV text (the columns of ``sweep``, units in their names).
+    """
 
     name: str
     html: str
     csv: str
 
     def to_dict(self) -> dict:
+        """The page and the CSV as plain data: ``{name, html, csv}``."""
         return self.model_dump()
 
 
@@ -424,9 +236,9 @@ def report(source, *, workers: int = 1, progress=None) -> ReportResult:
     if priced:
         pareto = None
         if len(priced) > 1:
-            pareto = plots.pareto_plot(_distinct_points(priced, TIME, "cost_usd"), x=TIME, y="cost_usd", fmt="svg",
-                                       group_key="job" if len(jobs) > 1 else None, left_out=left_out,
-                                       figsize=(6.4, 4.6))
+            pareto = sweep_plots.pareto_plot(_distinct_points(priced, TIME, "cost_usd"), x=TIME, y="cost_usd",
+                                             fmt="svg", group_key="job" if len(jobs) > 1 else None,
+                                             left_out=left_out, figsize=(6.4, 4.6))
         sections.append(("", _summary(n_priced, jobs, varying, pareto, left_out), "summary"))
         for job, job_rows in list(jobs.items())[:4]:
             best: dict[str, dict] = {}
@@ -439,7 +251,7 @@ def report(source, *, workers: int = 1, progress=None) -> ReportResult:
                 missing = [x for x in left_out if x.split(" ")[0] not in best]
                 figures.append((f"Training time, energy, cost and CO2 of each device's cheapest scenario for {job}"
                                 + (f"; not priced: {'; '.join(missing)}" if missing else "") + ".",
-                                plots.comparison_plot(
+                                breakdown_plots.comparison_plot(
                     bars, "svg", title=f"{job}: the cheapest scenario of each device", left_out=missing)))
         if len(spec.devices) > 1:
             figures.append(("Cost against the number of devices: for each device (and workload), the cheapest "
@@ -449,7 +261,7 @@ def report(source, *, workers: int = 1, progress=None) -> ReportResult:
         p = spec.core_points()[0]
         profile, wl = _sweep_profile(p["hardware"]), load_workload(p["workload"])
         try:  # the plain run's kernels (a plan or strategy the roofline cannot show leaves it out)
-            figures.append((f"Roofline of {wl.name} on {profile.name}", plots.roofline_plot(
+            figures.append((f"Roofline of {wl.name} on {profile.name}", breakdown_plots.roofline_plot(
                 profile, op_table(profile, wl, RunOptions(devices=p["devices"])), "svg",
                 title=f"{wl.name} on {profile.name}: roofline")))
         except CostsimError:

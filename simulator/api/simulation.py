@@ -5,7 +5,7 @@ import multiprocessing
 import signal
 from typing import Iterable
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 
 from ..errors import CostsimError
 from ..model.memory import parameter_count
@@ -13,34 +13,57 @@ from ..model.ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS
 from ..output.tables import simulation_table
 from ..run.des import SimConfig, monte_carlo, replica_outcome
 from ..run.estimate import run_cost
+from ..schema.hardware import Strict
 from .core import Pair, _load, estimate, run_options
 
 # how long a Dask scheduler may take to answer before the run is refused (no hang)
 SCHEDULER_TIMEOUT_S = 10.0
 
 
-def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, mtbf_hours: float | None = None,
-             straggler_cv_fraction: float = 0.0, preemptions_per_hour: float = 0.0,
-             checkpoint_interval_s: float | None = None, storage_bandwidth_bytes_per_s: float = 10e9,
-             detection_s: float = 60.0, restart_s: float = 300.0, queue_wait_s: float = 0.0,
-             requeue_on_failure: bool = False, sets: Iterable[str] = (), pricing: str = "auto", progress=None,
-             workers: int = 1, executor: str = "local", scheduler: str | None = None, **options):
+SimulationOptions = create_model(
+    "SimulationOptions", __base__=Strict, __module__=__name__,
+    __doc__="""``simulate``'s keyword options about what goes wrong in the run and what recovery costs: the
+    fields of :class:`simulator.run.des.SimConfig` (same names, defaults and bounds) less
+    ``checkpoint_bytes``, which ``simulate`` takes from the workload (master weights and optimizer state).
+
+    Attributes:
+        straggler_cv_fraction: per-device step-time noise, a coefficient of variation (0: none); a step ends
+            when the slowest device ends.
+        mtbf_hours: mean time between failures of one device, hours; None: no failures.
+        preemptions_per_hour: spot reclaims of the job per hour.
+        storage_bandwidth_bytes_per_s: the checkpoint write rate, B/s.
+        checkpoint_interval_s: seconds between checkpoints; None: the Young/Daly optimum.
+        detection_s: seconds until a failure is noticed (a hung collective times out).
+        restart_s: seconds to swap in a spare or requeue, and start the processes again.
+        queue_wait_s: the mean wait in the job queue, s (exponentially distributed).
+        requeue_on_failure: after an interruption the job goes back to the queue (waiting queue_wait_s on
+            average) instead of a spare swap.
+    """,
+    **{name: (field.annotation, field) for name, field in SimConfig.model_fields.items()
+       if name != "checkpoint_bytes"})
+
+
+def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, sets: Iterable[str] = (),
+             pricing: str = "auto", progress=None, workers: int = 1, executor: str = "local",
+             scheduler: str | None = None, **options):
     """``costsim simulate``: Monte Carlo replicas of the whole run (discrete-event, SimPy) on the
-    closed-form step. Returns (the closed-form Estimate, the MonteCarlo summary)."""
+    closed-form step. Returns (the closed-form Estimate, the MonteCarlo summary).
 
-
+    Options: the fields of :class:`SimulationOptions` (``mtbf_hours``, ``straggler_cv_fraction``,
+    ``preemptions_per_hour``, ``checkpoint_interval_s``, ``storage_bandwidth_bytes_per_s``, ``detection_s``,
+    ``restart_s``, ``queue_wait_s``, ``requeue_on_failure``); any other keyword is a run option, as
+    ``estimate`` takes (devices, plan, region, ...). ``replicas`` run from ``seed``, in this process, in
+    ``workers`` processes or on a Dask ``scheduler`` (``executor`` local or dask); ``progress(done, total)``
+    is called as they finish."""
+    simulation = {name: options.pop(name) for name in SimulationOptions.model_fields if name in options}
     e = estimate(hardware, workload, sets=sets, pricing=pricing, **options)
     profile, wl = _load(hardware, workload, sets)
     opts = run_options(pricing=pricing, **{k: v for k, v in options.items() if k != "plan" or v != "auto"})
     state_bytes = parameter_count(wl) * (PRECISIONS[wl.training.precision].master_bytes
                                          + OPTIMIZER_STATE_BYTES_PER_PARAM[wl.training.optimizer])
-    try:
-        cfg = SimConfig(straggler_cv_fraction=straggler_cv_fraction, mtbf_hours=mtbf_hours,
-                        preemptions_per_hour=preemptions_per_hour, checkpoint_bytes=state_bytes,
-                        storage_bandwidth_bytes_per_s=storage_bandwidth_bytes_per_s,
-                        checkpoint_interval_s=checkpoint_interval_s, detection_s=detection_s, restart_s=restart_s,
-                        queue_wait_s=queue_wait_s, requeue_on_failure=requeue_on_failure)
-    except ValidationError as err:  # the field is the parameter of the same name
+    try:  # the field is the parameter of the same name
+        cfg = SimConfig(**SimulationOptions(**simulation).model_dump(), checkpoint_bytes=state_bytes)
+    except ValidationError as err:
         raise CostsimError.from_validation(err) from None
     grid, _ = opts.grid()
 

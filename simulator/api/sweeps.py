@@ -18,11 +18,12 @@ from ..files.loader import (
     resolve,
     validate_workload,
 )
-from ..output.tables import sweep_text
-from ..run.estimate import RunOptions, estimate_run
+from ..output.stream import sweep_text
+from ..run.estimate import estimate_run
 from ..run.search import search
 from ..run.sweep import CORE_AXES, OPTION_AXES, CoreResult, Phase, SweepSpec, WhatIf, expand
 from ..schema.hardware import ClassicalProfile, Strict
+from ..schema.options import RunOptions
 from ..strategies import catalogue as strat
 from ..strategies.catalogue import parse
 from .core import load_reference
@@ -157,15 +158,24 @@ def sweep_cores(spec, *, workers: int = 1, executor: str = "local", scheduler: s
 
 
 class SweepResult(Strict):
-    """``costsim sweep``: one row per scenario, inputs and outputs as columns (units in the names)."""
+    """``costsim sweep``: one row per scenario, inputs and outputs as columns (units in the names).
+
+    Attributes:
+        name: the sweep's name (from its file or spec).
+        rows: one dict per scenario, in grid order: its inputs (hardware, workload, devices, strategy, region,
+            pricing, ...) and outputs (total_time_s, cost_usd, co2_kg, energy_joules, ...: the unit is in each
+            column's name), or its ``problem`` where it could not be run or priced.
+    """
 
     name: str
     rows: tuple[dict, ...]
 
     def to_dict(self) -> dict:
+        """The name and every row as plain data."""
         return self.model_dump()
 
     def table(self, fmt: str = "csv") -> str:
+        """The rows as text: csv (the default), json, jsonl, markdown or latex."""
 
         return sweep_text(list(self.rows), fmt)
 

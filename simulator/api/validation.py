@@ -16,7 +16,9 @@ from ..calibration.validation import (
 from ..calibration.validation import compression_checks as checks
 from ..errors import CostsimError
 from ..files.bundled import data_folder, label
-from ..files.loader import find_files, load_csv_raw, load_measurements, load_profile, load_rows
+from ..files.loader import load_profile
+from ..files.published import load_csv_raw
+from ..files.records import find_files, load_measurements, load_rows
 from ..run.estimate import estimate_run
 from ..schema.hardware import Link
 from .core import estimate, run_options

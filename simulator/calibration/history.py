@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 from ..errors import OutOfMemoryError
-from ..files.loader import cell_number
-from ..run.estimate import matrix_peak
+from ..files.published import cell_number
+from ..model.step import matrix_peak
 from ..schema.hardware import Strict
 from ..schema.workload import GenericWorkload
 
@@ -38,6 +38,24 @@ WILD_FACTOR = 3.0
 
 
 class HistoricalRun(Strict):
+    """One recorded training run, re-predicted.
+
+    Attributes:
+        name: the model's name in the data set.
+        benchmark: the data set's benchmark (``imagenet``, ...).
+        year: the record's year, if given.
+        processor: the processor as the record names it.
+        profile: the bundled profile it was predicted on; None where there is none.
+        devices: the number of chips (a Cloud TPU board counted as its chips).
+        precision: the training precision assumed (``-`` where not predicted).
+        model_flops: forward FLOPs x training ratio x epochs x set size, FLOPs.
+        measured_s: the recorded training time, seconds.
+        predicted_s: the predicted training time, seconds; None where not predicted.
+        error_fraction: predicted / measured - 1.
+        implied_utilisation_fraction: model FLOPs / (devices x peak x measured time).
+        verdict: what the comparison says, in words (or why there is none).
+    """
+
     name: str
     benchmark: str
     year: int | None
@@ -45,11 +63,11 @@ class HistoricalRun(Strict):
     profile: str | None
     devices: int
     precision: str
-    model_flops: float               # forward FLOPs x training ratio x epochs x set size
+    model_flops: float
     measured_s: float
     predicted_s: float | None
-    error_fraction: float | None     # predicted / measured - 1
-    implied_utilisation_fraction: float | None   # model FLOPs / (devices x peak x measured time)
+    error_fraction: float | None
+    implied_utilisation_fraction: float | None
     verdict: str
 
 
@@ -136,15 +154,27 @@ def predict(run: dict, load_profile, estimate_fn) -> HistoricalRun:
 
 
 class HistorySummary(Strict):
+    """The historical runs' errors in a few numbers.
+
+    Attributes:
+        runs: the usable records.
+        predicted: the records predicted.
+        median_abs_log10_error: the median |log10(predicted / measured)| over the predicted records.
+        within_factor_2: the predictions within 2x of the record, either way.
+        within_factor_3: the predictions within 3x.
+        impossible_records: the predicted records implying more than the processors' peak.
+    """
+
     runs: int
     predicted: int
-    median_abs_log10_error: float | None   # median |log10(predicted / measured)|
+    median_abs_log10_error: float | None
     within_factor_2: int
     within_factor_3: int
     impossible_records: int
 
 
 def summarise(results: list[HistoricalRun]) -> HistorySummary:
+    """The summary of the re-predicted records."""
     done = [r for r in results if r.predicted_s is not None]
     logs = sorted(abs(math.log10(r.predicted_s / r.measured_s)) for r in done)
     return HistorySummary(

@@ -46,6 +46,7 @@ class Plan:
 
     @staticmethod
     def default(quick: bool = False) -> "Plan":
+        """The full sweep, or the quick one."""
         if quick:
             return Plan((64, 128, 256, 512, 1024), (1, 16, 128), 1024, ("float32", "float64"),
                         (1, 16, 64, 256), rounds=15, min_rounds=7, budget_s=2.5)
@@ -129,6 +130,7 @@ def machine_info() -> dict:
 
 
 def gemm_points(plan: Plan) -> list[tuple[str, int, int, int]]:
+    """The GEMMs of a plan as (dtype, m, n, k): squares in every type, then fp32 skinny products."""
     points = []
     for dtype in plan.gemm_dtypes:
         points += [(dtype, s, s, s) for s in plan.gemm_squares]

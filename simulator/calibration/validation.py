@@ -17,7 +17,7 @@ from ..model.roofline import price_ops
 from ..schema.hardware import PositiveFloat, PositiveInt, Strict
 from ..schema.workload import Training
 from ..units import BITS_PER_BYTE, MILLI
-from .fit import SPARSE_DTYPES, sparse_op
+from .cases import SPARSE_DTYPES, sparse_op
 
 TRAINING_FIELDS = set(Training.model_fields)
 RUN_FIELDS = {"label", "hardware", "workload", "devices", "measured_step_time_s",
@@ -26,6 +26,22 @@ RUN_FIELDS = {"label", "hardware", "workload", "devices", "measured_step_time_s"
 
 
 class ValidationRun(Strict):
+    """One measured run to predict.
+
+    Attributes:
+        label: the run's name in the report.
+        hardware: a bundled profile name or a path.
+        workload: a bundled workload name or a path, or the workload's fields inline.
+        sets: ``field=value`` overrides applied before estimating (``--set`` syntax).
+        devices: the number of devices.
+        tensor_parallel: the tensor-parallel degree, where ``plan`` is not given.
+        pipeline_parallel: the pipeline-parallel degree, where ``plan`` is not given.
+        plan: a full plan (``tp=..,pp=..,dp=..,...``); else built from the degrees.
+        measured_step_time_s: the measured time of one training step, seconds.
+        measured_device_energy_per_step_joules: the measured device energy of one step, joules, if any.
+        note: free text carried from the row.
+    """
+
     label: str
     hardware: str
     workload: str | dict
@@ -40,11 +56,26 @@ class ValidationRun(Strict):
 
 
 class RunResult(Strict):
+    """One run's prediction against its measurement.
+
+    Attributes:
+        label: the run's name.
+        hardware: the profile it was estimated on.
+        measured_step_time_s: the measured step time, seconds.
+        predicted_step_time_s: the predicted step time, seconds; None where not estimated.
+        step_time_error_fraction: signed: (predicted - measured) / measured.
+        measured_device_energy_per_step_joules: the measured device energy per step, joules, if any.
+        predicted_device_energy_per_step_joules: the predicted device energy per step, joules, given only
+            where one was measured.
+        energy_error_fraction: signed, as for the step time.
+        problem: why the run was not estimated (the one-line error); None where it was.
+    """
+
     label: str
     hardware: str
     measured_step_time_s: float
     predicted_step_time_s: float | None
-    step_time_error_fraction: float | None  # signed: (predicted - measured) / measured
+    step_time_error_fraction: float | None
     measured_device_energy_per_step_joules: float | None
     predicted_device_energy_per_step_joules: float | None
     energy_error_fraction: float | None
@@ -52,6 +83,20 @@ class RunResult(Strict):
 
 
 class Summary(Strict):
+    """A suite's errors in a few numbers.
+
+    Attributes:
+        runs: the runs in the suite.
+        estimated: the runs the model estimated.
+        step_time_mape_fraction: the mean |error| of step time over the estimated runs (a fraction).
+        step_time_mean_signed_error_fraction: the mean signed error of step time (a fraction).
+        step_time_worst_error_fraction: the signed error of the run with the largest |error|.
+        worst_label: that run's label.
+        energy_runs: the runs with a measured and a predicted energy.
+        energy_mape_fraction: the mean |error| of device energy per step over those runs (a fraction).
+        not_estimated: reason -> number of runs not estimated for it.
+    """
+
     runs: int
     estimated: int
     step_time_mape_fraction: float | None
@@ -60,16 +105,26 @@ class Summary(Strict):
     worst_label: str | None
     energy_runs: int
     energy_mape_fraction: float | None
-    not_estimated: dict[str, int] = Field(default_factory=dict)  # reason -> count
+    not_estimated: dict[str, int] = Field(default_factory=dict)
 
 
 class ValidationReport(Strict):
+    """A validation suite's results.
+
+    Attributes:
+        name: the suite's name (``h200``, ``vtrain``, or the runs file's name).
+        results: one result per run, in the order of the runs.
+        summary: the errors over all runs.
+        data: where the measurements were read from, in words.
+    """
+
     name: str
     results: tuple[RunResult, ...]
     summary: Summary
     data: str
 
     def to_dict(self) -> dict:
+        """The report as plain data (JSON-ready)."""
         return self.model_dump()
 
 
@@ -133,6 +188,8 @@ def evaluate(run: ValidationRun, estimate_fn) -> RunResult:
 
 
 def summarise(results: list[RunResult]) -> Summary:
+    """The summary of a suite's results; problems counted by their last clause (one reason for every
+    run that does not fit in memory)."""
     ok = [r for r in results if r.step_time_error_fraction is not None]
     errors = [r.step_time_error_fraction for r in ok]
     energy = [r.energy_error_fraction for r in results if r.energy_error_fraction is not None]
@@ -231,16 +288,25 @@ def vtrain_suite(rows: list[dict], source: str) -> list[ValidationRun]:
 # ------------------------------------------------------------------------------------- compression
 class SpeedupCheck(Strict):
     """One compression microbenchmark: the measured speedup against the model's, both from the same
-    profile's parameters (nothing copied from the measured ratio)."""
+    profile's parameters (nothing copied from the measured ratio).
+
+    Attributes:
+        what: the comparison, in words.
+        session: the measurement run it comes from.
+        measured: the measured speedup (baseline time over compressed time).
+        model: the model's speedup, priced the same way.
+        held_out: False for the rows the profile's sparse curve was fitted on.
+    """
 
     what: str
     session: str
     measured: float
     model: float
-    held_out: bool      # False: the rows the profile's sparse curve was fitted on
+    held_out: bool
 
     @property
     def error(self) -> float:
+        """The model's speedup over the measured one, less 1 (signed fraction)."""
         return self.model / self.measured - 1
 
 

@@ -1,16 +1,15 @@
-"""The only module of the core that touches files: YAML profiles and workloads in, validated models out.
+"""The only module of the core that opens files: YAML profiles and workloads in, validated models out.
 
 Resolves bundled names and paths, ``extends:`` chains (with cycle detection), ``--set`` overrides, and
 PyYAML's YAML 1.1 number pitfall (``3.35e12`` and ``80e9`` are numbers here, not strings). Every
 problem becomes a one-line :class:`CostsimError` naming the file, the field path and the problem.
+Also reads sweep files and the CPU's model name, and writes files (atomically where a partial file
+would mislead). Measurement records are read by ``files/records.py``, published tables by
+``files/published.py``, both through :func:`read_text`.
 """
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
-import math
 import os
 import re
 from pathlib import Path
@@ -52,6 +51,7 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456
 
 
 def parse_yaml_text(text: str, source: str) -> Any:
+    """YAML text parsed with exponents as numbers; malformed YAML is a one-line error naming ``source``."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
@@ -72,6 +72,7 @@ def read_text(path: str | Path) -> str:
 
 
 def read_yaml(path: Path) -> dict:
+    """A YAML file's top-level mapping, or a one-line error naming the file."""
     data = parse_yaml_text(read_text(path), where(path))
     if not isinstance(data, dict):
         raise CostsimError("expected a mapping of fields at the top level", source=where(path))
@@ -103,6 +104,7 @@ def where(path: str | Path) -> str:
 
 
 def bundled_names(what: str) -> list[str]:
+    """The names of the bundled YAML files of one kind (hardware, workload, sweep), sorted."""
     return sorted(p.stem for p in bundled_dir(what).glob("*.yaml"))
 
 
@@ -153,6 +155,7 @@ def _expand_extends(path: Path, what: str, seen: tuple[Path, ...] = ()) -> dict:
 
 
 def parse_override(text: str) -> tuple[str, str]:
+    """A ``--set`` item ``field=value`` split into its field and its raw value."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise CostsimError(f"--set expects field=value, got '{text}'")
@@ -257,6 +260,7 @@ _WL_TAGS = frozenset({"transformer", "cnn", "mlp", "generic"})
 
 
 def validate_profile(data: Mapping, source: str = "<profile>"):
+    """A hardware profile validated from its (merged) fields, nothing filled from a reference."""
     try:
         return _HARDWARE.validate_python(dict(data))
     except ValidationError as err:
@@ -264,6 +268,7 @@ def validate_profile(data: Mapping, source: str = "<profile>"):
 
 
 def validate_workload(data: Mapping, source: str = "<workload>"):
+    """A workload validated from its fields."""
     try:
         return _WORKLOAD.validate_python(dict(data))
     except ValidationError as err:
@@ -280,6 +285,7 @@ def raw_profile(ref: str | Mapping) -> tuple[dict, str]:
 
 
 def raw_workload(ref: str | Mapping) -> tuple[dict, str]:
+    """The dictionary of a workload (``extends:`` expanded where it has one), and its source label."""
     if isinstance(ref, Mapping):
         return copy.deepcopy(dict(ref)), "<dict>"
     path = resolve(str(ref), "workload")
@@ -323,12 +329,14 @@ def finish_profile(data: dict, source: str, _depth: int = 0):
 
 
 def load_profile(ref: str | Mapping, sets: Iterable[str] = ()):
+    """A hardware profile by bundled name, path or mapping, with ``field=value`` overrides applied."""
     data, source = raw_profile(ref)
     apply_overrides(data, None, list(sets))
     return finish_profile(data, source)
 
 
 def load_workload(ref: str | Mapping, sets: Iterable[str] = ()):
+    """A workload by bundled name, path or mapping, with ``field=value`` overrides applied."""
     data, source = raw_workload(ref)
     apply_overrides(None, data, list(sets))
     return validate_workload(data, source)
@@ -342,80 +350,32 @@ def load_pair(hardware: str | Mapping, workload: str | Mapping, sets: Iterable[s
     return finish_profile(hw_data, hw_source), validate_workload(wl_data, wl_source)
 
 
-# ---------------------------------------------------------------- measurement files (calibration)
-# Required fields per kind of record, in the format of ../shared/calibration/h200/*.jsonl. Times are
-# seconds, sizes bytes, rates per second, power watts, energy joules.
-MEASUREMENT_FIELDS = {
-    "gemm": ("dtype", "m", "n", "k", "seconds"),
-    "copy": ("bytes_moved", "seconds", "bytes_per_s"),
-    "read_reduce": ("bytes_moved", "seconds", "bytes_per_s"),
-    "elementwise_add": ("bytes_moved", "seconds", "bytes_per_s"),
-    "triad": ("bytes_moved", "seconds", "bytes_per_s"),
-    "launch_overhead": ("seconds_per_call",),
-    "idle_power": ("seconds", "mean_watts"),
-    "power_regime": ("regime", "seconds", "mean_watts"),
-    "attention": ("batch", "heads", "seq", "head_dim", "fwd_flops", "fwd_seconds", "fwd_bwd_seconds"),
-    "conv2d": ("batch", "c_in", "c_out", "hw_in", "kernel", "stride", "fwd_flops", "fwd_seconds",
-               "fwd_bwd_seconds"),
-    "pointwise": ("op", "elements", "fwd_seconds"),
-    "loss": ("tokens", "vocab", "fwd_seconds", "fwd_bwd_seconds"),
-    "embedding": ("tokens", "vocab", "d", "fwd_bwd_seconds"),
-    "optimizer": ("op", "params", "seconds"),
-}
-_NOT_SI = re.compile(r"(_|^)(ms|us|ns|millis|micros|milliseconds|microseconds|gb|gib|mb|tflops|gflops|kw|mw)($|_)")
+
+# ---------------------------------------------------------------- sweep files
+def load_sweep(path: str | Path) -> tuple[dict, dict[tuple[str, int], int]]:
+    """A sweep file's mapping, and the line (1-based) of every list item of a top-level axis, so that an
+    error in a long list can name its line: {(axis, index): line}. ``path`` may also name a bundled
+    example (``sweep-demo``)."""
+    path = resolve(str(path), "sweep")
+    text = read_text(path)
+    data = parse_yaml_text(text, where(path))
+    if not isinstance(data, dict):
+        raise CostsimError("expected a mapping of axes at the top level", source=where(path))
+    lines: dict[tuple[str, int], int] = {}
+    node = yaml.compose(text, Loader=_Loader)
+    for key, value in getattr(node, "value", []):
+        if isinstance(value, yaml.SequenceNode):
+            for i, item in enumerate(value.value):
+                lines[(key.value, i)] = item.start_mark.line + 1
+        elif isinstance(value, yaml.MappingNode):
+            for sub, seq in value.value:
+                if isinstance(seq, yaml.SequenceNode):
+                    for i, item in enumerate(seq.value):
+                        lines[(f"{key.value}.{sub.value}", i)] = item.start_mark.line + 1
+    return data, lines
 
 
-def _check_record(row: dict, where: str, field_prefix: str) -> None:
-    kind = row.get("kind")
-    if not isinstance(kind, str):
-        raise CostsimError("missing 'kind'", source=where, field=field_prefix + "kind")
-    for key, value in row.items():
-        if _NOT_SI.search(key.lower()):
-            raise CostsimError(f"units do not match the format: '{key}' is not in SI units (seconds, bytes, "
-                               f"FLOP/s, watts)", source=where, field=field_prefix + key)
-    for key in MEASUREMENT_FIELDS.get(kind, ()):
-        if key not in row:
-            raise CostsimError(f"missing column for kind '{kind}'", source=where, field=field_prefix + key)
-    for key, value in row.items():
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if numeric and (key.endswith(("seconds", "seconds_per_call", "bytes_moved", "bytes_per_s", "flops",
-                                      "flops_per_s")) or key in ("m", "n", "k")) and not value > 0:
-            raise CostsimError(f"must be positive, got {value!r}", source=where, field=field_prefix + key)
-    if kind == "gemm" and row.get("flops") and row.get("flops_per_s"):
-        if abs(row["flops"] / row["seconds"] / row["flops_per_s"] - 1) > 0.01:
-            raise CostsimError("units do not match the format: flops / seconds != flops_per_s",
-                               source=where, field=field_prefix + "flops_per_s")
-
-
-def _json_lines(path: Path, text: str) -> list[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; a one-line error naming the line otherwise."""
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise CostsimError(f"not JSON: {err.msg}", source=f"{path}:{number}") from None
-        if not isinstance(row, dict):
-            raise CostsimError("expected one JSON object per line", source=f"{path}:{number}")
-        out.append((number, row))
-    return out
-
-
-def load_measurements(path: str | Path) -> list[dict]:
-    """Read a JSON-lines measurement file and check every record; one-line error naming file and line."""
-    path = Path(path)
-    records = []
-    for number, row in _json_lines(path, read_text(path)):
-        _check_record(row, f"{path}:{number}", "")
-        row.setdefault("run", path.stem)
-        records.append(row)
-    if not records:
-        raise CostsimError("no measurement records", source=where(path))
-    return records
-
-
+# ---------------------------------------------------------------- this machine, and files written
 def read_cpu_model() -> str:
     """The CPU's model name (Linux /proc/cpuinfo), for provenance; empty where unknown."""
     try:
@@ -430,42 +390,6 @@ def read_cpu_model() -> str:
 def write_text_atomically(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` so that an interrupted write leaves no partial file."""
     write_bytes_atomically(path, text.encode("utf-8"))
-
-
-# ---------------------------------------------------------------- validation files
-def load_rows(path: str | Path) -> list[dict]:
-    """Rows of a CSV (header line; cells read as YAML scalars, so numbers are numbers) or JSON-lines file."""
-    path = Path(path)
-    text = read_text(path)
-    rows = []
-    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        rows = [row for _, row in _json_lines(path, text)]
-    else:
-        reader = csv.DictReader(io.StringIO(text))
-        for number, row in enumerate(reader, 2):
-            if None in row:
-                raise CostsimError("more cells than the header has columns", source=f"{path}:{number}")
-            rows.append({k.strip(): (parse_yaml_text(v, f"{path}:{number}") if v and v.strip() else None)
-                         for k, v in row.items()})
-    if not rows:
-        raise CostsimError("no rows", source=where(path))
-    return rows
-
-
-def load_csv_raw(path: str | Path) -> list[dict]:
-    """Rows of a CSV file as strings, for suites that read published data sets column by column."""
-    try:
-        return list(csv.DictReader(io.StringIO(read_text(path))))
-    except csv.Error as err:
-        raise CostsimError(f"not CSV: {err}", source=where(path)) from None
-
-
-def find_files(folder: str | Path, pattern: str) -> list[Path]:
-    """The files in ``folder`` matching ``pattern``, sorted; ``folder`` itself if it is a file."""
-    folder = Path(folder)
-    if folder.is_file():
-        return [folder]
-    return sorted(folder.glob(pattern)) if folder.is_dir() else []
 
 
 def write_bytes_atomically(path: str | Path, data: bytes) -> None:
@@ -491,62 +415,11 @@ def _discard(path: Path) -> None:
 
 
 def make_folder(path: str | Path) -> None:
+    """Create a folder and its parents (nothing if it exists), or a one-line error naming it."""
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CostsimError(f"cannot create the folder: {err.strerror or err}", source=str(path)) from None
-
-
-# ---------------------------------------------------------------- published data sets (scaling fits)
-def cell_number(cell, positive: bool = False) -> float | None:
-    """A published table's cell as a finite number (thousands separators allowed), or None for a blank
-    or junk cell ('', 'n/a', '-', '12 GB'); with ``positive``, None for zero and negatives too."""
-    try:
-        value = float(str(cell).replace(",", "").strip())
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(value) or (positive and value <= 0):
-        return None
-    return value
-
-
-def load_thompson(path: str | Path) -> list[dict]:
-    """Rows of one CSV of Thompson et al.'s data set as string dicts: a header line, then two lines of
-    group labels (skipped), then data rows. Blank rows are dropped; a row with more cells than the
-    header, or a file without the three header lines, is a one-line error naming the file."""
-    rows = load_csv_raw(path)
-    if len(rows) < 2:
-        raise CostsimError("expected a header line and two lines of group labels", source=where(path))
-    data = [row for row in rows[2:] if any((v or "").strip() for k, v in row.items() if k is not None)]
-    for number, row in enumerate(data, 1):
-        if None in row:
-            raise CostsimError(f"data row {number}: more cells than the header has columns", source=where(path))
-    if not data:
-        raise CostsimError("no data rows", source=where(path))
-    return data
-
-
-def load_sweep(path: str | Path) -> tuple[dict, dict[tuple[str, int], int]]:
-    """A sweep file's mapping, and the line (1-based) of every list item of a top-level axis, so that an
-    error in a long list can name its line: {(axis, index): line}. ``path`` may also name a bundled
-    example (``sweep-demo``)."""
-    path = resolve(str(path), "sweep")
-    text = read_text(path)
-    data = parse_yaml_text(text, where(path))
-    if not isinstance(data, dict):
-        raise CostsimError("expected a mapping of axes at the top level", source=where(path))
-    lines: dict[tuple[str, int], int] = {}
-    node = yaml.compose(text, Loader=_Loader)
-    for key, value in getattr(node, "value", []):
-        if isinstance(value, yaml.SequenceNode):
-            for i, item in enumerate(value.value):
-                lines[(key.value, i)] = item.start_mark.line + 1
-        elif isinstance(value, yaml.MappingNode):
-            for sub, seq in value.value:
-                if isinstance(seq, yaml.SequenceNode):
-                    for i, item in enumerate(seq.value):
-                        lines[(f"{key.value}.{sub.value}", i)] = item.start_mark.line + 1
-    return data, lines
 
 
 def open_rows_file(path: str | Path):

@@ -66,6 +66,7 @@ class _Builder:
 
 
 def build(w: CNNWorkload, batch: float) -> _Builder:
+    """The ResNet's forward and backward ops at ``batch`` images, its parameters and saved bytes."""
     b = _Builder(w, batch)
     blocks, bottleneck = RESNET[w.depth]
     size = b.conv("stem.conv", w.in_channels, 64, w.image_size, 7, 2, input_grad=False)
@@ -114,6 +115,8 @@ def build(w: CNNWorkload, batch: float) -> _Builder:
 
 
 def step_ops(w: CNNWorkload, batch: float, optimizer: str | None = None) -> dict[str, list[Op]]:
+    """One training step's ops at ``batch`` images by phase (forward, loss, backward, optimizer,
+    and recompute with activation recomputation)."""
     b = build(w, batch)
     if w.variant.forward_only:  # a frozen model in the low-precision type: no casts, no backward
         return {"forward": b.fwd, "loss": [], "backward": [], "optimizer": []}
@@ -127,6 +130,7 @@ def step_ops(w: CNNWorkload, batch: float, optimizer: str | None = None) -> dict
 
 
 def parameter_count(w: CNNWorkload) -> float:
+    """Parameters of the ResNet: convolution weights, batch-norm scales and shifts, the classifier."""
     return build(w, 1).params
 
 
@@ -146,5 +150,6 @@ def activation_bytes(w: CNNWorkload, batch: float) -> dict[str, float]:
 
 
 def forward_flops_per_image(w: CNNWorkload) -> float:
+    """Forward FLOPs of one image: the convolutions and the classifier."""
     b = build(w, 1)
     return math.fsum(op.flops for op in b.fwd if op.op_class == "conv" or op.name.startswith("head.fc"))

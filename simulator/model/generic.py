@@ -23,6 +23,8 @@ def layer_shape(w: GenericWorkload) -> tuple[float, float]:
 
 
 def step_ops(w: GenericWorkload, batch: float, optimizer: str | None = None) -> dict[str, list]:
+    """One training step's ops at ``batch`` samples by phase: square matrix products per layer,
+    the backward sized by the training-to-forward ratio, the optimizer over the parameters."""
     p = PRECISIONS[w.training.precision]
     a, dt = p.act_bytes, p.matmul_dtype
     d, positions = layer_shape(w)

@@ -9,6 +9,7 @@ from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precisio
 
 
 def parameter_count(w) -> float:
+    """Parameters of the whole model (before any parallel split)."""
     if isinstance(w, TransformerWorkload):
         return float(transformer.parameter_counts(w)["total"])
     if isinstance(w, MLPWorkload):
@@ -66,6 +67,9 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
 
 
 def check_fits(needed: dict[str, float], capacity_bytes: float, device: str, batch: float) -> None:
+    """Raise :class:`OutOfMemoryError` (with the figures and advice) unless ``needed``'s
+    ``total_bytes`` fits in ``capacity_bytes``; ``batch`` is the samples per device it was
+    computed at."""
     if needed["total_bytes"] <= capacity_bytes:
         return
     parts = ", ".join(f"{k.removesuffix('_bytes')} {v / GIGA:,.1f} GB" for k, v in needed.items()
@@ -79,4 +83,5 @@ def check_fits(needed: dict[str, float], capacity_bytes: float, device: str, bat
     raise OutOfMemoryError(
         f"does not fit: needs {needed['total_bytes'] / GIGA:,.1f} GB per device ({parts}) at {batch:g} samples "
         f"per device, but {device} has {capacity_bytes / GIGA:,.1f} GB; {advice}",
-        field="training.global_batch_size")
+        field="training.global_batch_size", needed_bytes=needed["total_bytes"], capacity_bytes=capacity_bytes,
+        micro_batch=batch)

@@ -10,15 +10,18 @@ F = 4  # fp32 bytes
 
 
 def dims(w: MLPWorkload) -> list[tuple[int, int]]:
+    """(inputs, outputs) of each layer, input to classes."""
     sizes = [w.input_dim, *w.hidden_dims, w.classes]
     return list(zip(sizes[:-1], sizes[1:]))
 
 
 def parameter_count(w: MLPWorkload) -> float:
+    """Weights and biases of every layer."""
     return float(sum(i * o + o for i, o in dims(w)))
 
 
 def step_ops(w: MLPWorkload, batch: float, optimizer: str | None = None) -> dict[str, list[Op]]:
+    """One training step's ops at ``batch`` samples by phase, as the numpy reference runs them."""
     B = batch
     fwd, bwd = [], []
     layers = dims(w)
@@ -51,9 +54,12 @@ def step_ops(w: MLPWorkload, batch: float, optimizer: str | None = None) -> dict
 
 
 def activation_bytes(w: MLPWorkload, batch: float) -> dict[str, float]:
+    """Bytes kept for backward: two arrays of each layer's outputs, the input, and two class-sized
+    arrays for the loss (``logits``)."""
     saved = sum(2 * F * batch * d_out for _, d_out in dims(w)) + F * batch * w.input_dim
     return {"layers": saved, "logits": 2 * F * batch * w.classes, "embedding": 0.0}
 
 
 def optimizer_state_bytes(w: MLPWorkload) -> float:
+    """Bytes of the optimizer's states over all parameters."""
     return OPTIMIZER_STATE_BYTES_PER_PARAM[w.training.optimizer] * parameter_count(w)

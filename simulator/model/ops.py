@@ -34,6 +34,7 @@ class Op(NamedTuple):
 
     @property
     def curve(self) -> str:
+        """The efficiency curve the op's class follows (the streaming curve for memory-bound classes)."""
         return CURVE_OF_CLASS.get(self.op_class, "memory")
 
 
@@ -190,6 +191,7 @@ def weight_cast_ops(params: float, p: Precision) -> list[Op]:
 
 
 def optimizer_ops(params: float, optimizer: str) -> list[Op]:
+    """The optimizer step over ``params`` parameters as one fp32 kernel."""
     return [Op(f"optimizer.{optimizer}", "optimizer", OPTIMIZER_FLOPS_PER_PARAM[optimizer] * params,
                OPTIMIZER_BYTES_PER_PARAM[optimizer] * params, "fp32")]
 
@@ -219,10 +221,12 @@ def layernorm_ops(name: str, elements: float, p: Precision, count: float) -> tup
 
 
 def cast_op(name: str, elements: float, from_bytes: int, to_bytes: int, count: float) -> Op | None:
+    """A cast of ``elements`` from one byte width to another, or None where the widths match."""
     if from_bytes == to_bytes:
         return None
     return Op(name, "elementwise", 0.0, (from_bytes + to_bytes) * elements, "fp32", count)
 
 
 def step_flops(ops: list[Op]) -> float:
+    """FLOPs of the ops, each times its count."""
     return sum(op.flops * op.count for op in ops)

@@ -44,6 +44,9 @@ def resolve_rate(profile: ClassicalProfile, dtype: str) -> tuple[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class OpCost:
+    """One op priced on one profile: the data type it ran in, its times per instance (s) and
+    its draw (W)."""
+
     op: Op
     dtype_used: str
     time_s: float            # one instance
@@ -53,10 +56,12 @@ class OpCost:
 
     @property
     def total_time_s(self) -> float:
+        """Seconds of all ``count`` instances."""
         return self.time_s * self.op.count
 
     @property
     def energy_joules(self) -> float:
+        """Joules of all ``count`` instances."""
         return self.time_s * self.op.count * self.power_watts
 
 

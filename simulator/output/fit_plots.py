@@ -70,7 +70,7 @@ def scaling_plot(points, fit, targets=(), fmt: str = "png") -> bytes:
             ax.annotate(f"{human.fraction(t)} error: {human.flops(c.compute_flops)}", (c.compute_flops, t / pct),
                         textcoords="offset points", xytext=(-10, 6), ha="right", fontsize=10)
         ax.set_xscale("log")
-        plots._log_scale(ax, "y", list(ys / pct) + [t / pct for t, _ in found])
+        plots.log_scale(ax, "y", list(ys / pct) + [t / pct for t, _ in found])
         ax.set_xlabel(f"compute: {fit.compute_measure.replace('_', ' ')} (FLOP)")
         ax.set_ylabel(f"{fit.metric} ({unit})")
         ax.set_title(f"{fit.benchmark}: {fit.metric} ({unit}) against compute (FLOP), {fit.subset} models")
@@ -106,9 +106,9 @@ def cost_plot(priced, fmt: str = "png") -> bytes:
             y = [rows[d].cost_usd / scale for d in at]
             err = [[(rows[d].cost_usd - (rows[d].cost_low_usd or rows[d].cost_usd)) / scale for d in at],
                    [((rows[d].cost_high_usd or rows[d].cost_usd) - rows[d].cost_usd) / scale for d in at]]
-            ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, markersize=6, label=plots._escape(label),
+            ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, markersize=6, label=plots.escape(label),
                         gid=f"cost-{i}")
-        plots._log_scale(ax, "y", [p.cost_usd / scale for p in shown] +
+        plots.log_scale(ax, "y", [p.cost_usd / scale for p in shown] +
                          [(p.cost_high_usd or p.cost_usd) / scale for p in shown])
         ax.set_ylabel(f"cost to reach the target ({unit})")
         ax.set_title("cost of reaching each target, by device (error bars: the fit's 95% interval)")
@@ -116,6 +116,6 @@ def cost_plot(priced, fmt: str = "png") -> bytes:
             ax.legend(loc="best")
         ax.grid(True, axis="y", which="both", alpha=0.3)
         ax.set_xlim(-0.6, len(devices) - 0.4)
-        bottom = plots._footnote(fig, list(left_out))
-        plots._fit_ticks(fig, ax, list(range(len(devices))), devices, bottom=bottom)
+        bottom = plots.footnote(fig, list(left_out))
+        plots.fit_ticks(fig, ax, list(range(len(devices))), devices, bottom=bottom)
         return save_figure(fig, plt, fmt, bottom)

@@ -44,6 +44,7 @@ class SimConfig(Strict):
 
 
 def checkpoint_write_s(cfg: SimConfig) -> float:
+    """Seconds to write one checkpoint to storage."""
     return cfg.checkpoint_bytes / cfg.storage_bandwidth_bytes_per_s
 
 
@@ -88,6 +89,8 @@ def expected_max_of_normals(n: int) -> tuple[float, float]:
 
 @dataclass
 class RunTally:
+    """Where one replica's wall-clock seconds went, and how often it was interrupted or saved."""
+
     wall_s: float = 0.0
     queue_s: float = 0.0
     productive_s: float = 0.0  # steps that counted
@@ -202,6 +205,9 @@ def simulate(e: Estimate, cfg: SimConfig, rng: np.random.Generator) -> RunTally:
 
 
 class Percentiles(Strict):
+    """The 5th, 50th and 95th percentiles and the mean of one outcome over the replicas (in the
+    outcome's unit)."""
+
     p5: float
     p50: float
     p95: float
@@ -209,7 +215,26 @@ class Percentiles(Strict):
 
 
 class MonteCarlo(Strict):
-    """N replicas of one run: percentiles of each outcome, and what the replicas spent their time on."""
+    """N replicas of one run: percentiles of each outcome, and what the replicas spent their time on.
+
+    Attributes:
+        replicas: independent runs simulated.
+        seed: the seed; replica i draws from ``default_rng([seed, i])``.
+        devices: devices in the run.
+        closed_form_total_time_s: the estimate's total time in seconds, without any interruption.
+        checkpoint_interval_s: seconds between checkpoints (given, or the Young/Daly optimum); None: none.
+        checkpoint_write_s: seconds to write one checkpoint.
+        system_mtbf_s: mean seconds between interruptions of the whole job; None: none expected.
+        wall_time_s: wall-clock seconds from submission to the end, queueing included.
+        device_hours: devices x seconds with the devices allocated, in hours.
+        energy_joules: the run's whole energy in joules (device, host and facility overhead).
+        cost_usd: the run's cost in US dollars.
+        co2_kg: kilograms of CO2e.
+        failures: interruptions, device failures and pre-emptions together.
+        mean_breakdown_s: mean seconds by part (``queue_s``, ``productive_s``, ``lost_s``, ``checkpoint_s``,
+            ``recovery_s``), adding up to the wall time.
+        assumptions: the simulation's assumptions, one sentence each.
+    """
 
     replicas: int
     seed: int
@@ -228,10 +253,12 @@ class MonteCarlo(Strict):
     assumptions: tuple[str, ...]
 
     def to_dict(self) -> dict:
+        """Every field as plain Python values (nested models as dicts)."""
         return self.model_dump()
 
 
 def percentiles(values) -> Percentiles:
+    """The percentiles and mean of ``values``."""
     a = np.asarray(values, dtype=float)
     p5, p50, p95 = np.percentile(a, [5, 50, 95])
     return Percentiles(p5=float(p5), p50=float(p50), p95=float(p95), mean=float(a.mean()))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..errors import CostsimError
+from ..schema.options import RunOptions
 from ..schema.plan import Plan
 from ..schema.workload import TransformerWorkload
-from .estimate import Estimate, RunOptions, estimate_run
+from .estimate import Estimate, estimate_run
 
 OBJECTIVES = {"time": "step_time_s", "cost": "cost_usd", "energy": "energy_joules"}
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)

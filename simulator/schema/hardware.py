@@ -25,7 +25,15 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a figure comes from. ``fields`` lists the fields it backs (empty: the whole profile)."""
+    """Where a figure comes from. ``fields`` lists the fields it backs (empty: the whole profile).
+
+    Attributes:
+        cite: the reference: a document, a measurement, a script, with the figures it gives.
+        url: where to read it, if online.
+        fields: the dotted paths of the fields it backs (empty: the whole profile).
+        status: how the figure was obtained, from a datasheet to an assumption.
+        note: how the figure was read or derived from the reference.
+    """
 
     cite: str
     url: str | None = None
@@ -47,6 +55,7 @@ class PeakRates(Strict):
     int4: PositiveFloat | None = None
 
     def rate(self, dtype: str) -> float | None:
+        """The peak of ``dtype`` in FLOP/s (OP/s for integers), or None where it is not supported."""
         return getattr(self, dtype)
 
 
@@ -65,6 +74,7 @@ class EfficiencyCurve(Strict):
     exponent: Annotated[float, Field(gt=0, le=1)] = 1.0  # above 1, tiny kernels would take ever longer
 
     def fraction(self, ideal_time_s: float) -> float:
+        """The achieved fraction of the peak for a kernel of ``ideal_time_s`` seconds at peak."""
         if ideal_time_s <= 0:
             return self.max_fraction
         return self.max_fraction / (1.0 + (self.half_saturation_s / ideal_time_s) ** self.exponent)
@@ -105,16 +115,21 @@ class Efficiency(Strict):
     gemm_epilogue_fraction: NonNegativeFloat = Field(
         default=0.0, description="share of a matrix product's output stores (at the streaming rate) that its "
                                  "main loop does not hide: what makes short-inner-dimension products slow")
-    memory_class_fraction: MemoryClassFractions = MemoryClassFractions()
-    attention_softmax: SoftmaxCost = SoftmaxCost()
+    memory_class_fraction: MemoryClassFractions = Field(
+        default=MemoryClassFractions(), description="per class of memory-bound kernel, the share of the "
+                                                    "streaming curve it achieves")
+    attention_softmax: SoftmaxCost = Field(
+        default=SoftmaxCost(), description="vector-unit work of fused attention, which may bound it")
     sustained_compute_fraction: Fraction = Field(
         default=1.0, description="share of the (burst) compute curves a device sustains under its power "
                                  "limit; the curves above are burst rates")
 
 
 class Link(Strict):
+    """One link of a device: its bandwidth and latency."""
+
     bandwidth_bytes_per_s: PositiveFloat = Field(description="per direction, per device")
-    latency_s: NonNegativeFloat
+    latency_s: NonNegativeFloat = Field(description="per message, per hop (the alpha of the alpha-beta model)")
 
 
 class Topology(Strict):
@@ -123,7 +138,8 @@ class Topology(Strict):
     pair one hop), a ring, or a 2D/3D torus (bandwidth-optimal rings along each dimension, fewer
     latency hops). Between domains, a fat tree that may be oversubscribed."""
 
-    intra: Literal["switch", "ring", "torus2d", "torus3d"] = "switch"
+    intra: Literal["switch", "ring", "torus2d", "torus3d"] = Field(
+        default="switch", description="how the scale-up domain is wired")
     scale_up_domain_devices: PositiveInt | None = Field(
         default=None, description="devices one intra-node link reaches; default: devices_per_node")
     inter_oversubscription: Annotated[float, Field(ge=1.0)] = Field(
@@ -133,8 +149,8 @@ class Topology(Strict):
 class Power(Strict):
     """Power model: between idle and TDP according to how busy each operation keeps the device."""
 
-    tdp_watts: PositiveFloat
-    idle_watts: NonNegativeFloat
+    tdp_watts: PositiveFloat = Field(description="thermal design power: the draw at full load")
+    idle_watts: NonNegativeFloat = Field(description="the draw with no kernel running (also while waiting)")
     host_per_device_watts: NonNegativeFloat = Field(
         description="host CPUs, memory, NICs and fans attributed to each device")
     compute_bound_fraction: Fraction | None = Field(
@@ -152,16 +168,31 @@ class Power(Strict):
 
 
 class _ProfileBase(Strict):
-    name: str
-    description: str = ""
-    vendor: str = ""
-    year: int | None = None
-    sources: tuple[Source, ...] = Field(min_length=1)
-    notes: str = ""
+    name: str = Field(description="the profile's name (a bundled profile: its file name)")
+    description: str = Field(default="", description="what the device is, in a line")
+    vendor: str = Field(default="", description="who makes it")
+    year: int | None = Field(default=None, description="year of release")
+    sources: tuple[Source, ...] = Field(min_length=1, description="where its figures come from")
+    notes: str = Field(default="", description="how the figures were chosen, in prose")
 
 
 class ClassicalProfile(_ProfileBase):
-    """A CPU, GPU, TPU, FPGA or ASIC: anything the roofline model prices."""
+    """A CPU, GPU, TPU, FPGA or ASIC: anything the roofline model prices (figures per device).
+
+    Attributes:
+        peak_dense_flops_per_s: peak dense rates by data type.
+        sparse_2_4_accelerated: whether it runs 2:4 structured-sparse matrix products natively.
+        memory_bytes: device memory in bytes.
+        memory_bandwidth_bytes_per_s: peak device memory bandwidth in bytes per second.
+        sram_bytes: on-chip cache (L2) in bytes; recorded, not used by the estimate.
+        devices_per_node: devices in one node.
+        intra_node_link: the link between devices of one node (or scale-up domain).
+        inter_node_link: each device's link to other nodes.
+        topology: how the devices connect.
+        power: the power model.
+        purchase_price_usd: the price of one device in US dollars (owned pricing).
+        efficiency: the fitted efficiency curves (absent: borrowed through ``efficiency_from``).
+    """
 
     peak_dense_flops_per_s: PeakRates
     sparse_2_4_accelerated: bool = False
@@ -200,26 +231,38 @@ class ClassicalProfile(_ProfileBase):
 
 
 class CPUProfile(ClassicalProfile):
+    """A CPU (``kind: cpu``)."""
+
     kind: Literal["cpu"]
 
 
 class GPUProfile(ClassicalProfile):
+    """A GPU (``kind: gpu``)."""
+
     kind: Literal["gpu"]
 
 
 class TPUProfile(ClassicalProfile):
+    """A TPU (``kind: tpu``)."""
+
     kind: Literal["tpu"]
 
 
 class FPGAProfile(ClassicalProfile):
+    """An FPGA (``kind: fpga``)."""
+
     kind: Literal["fpga"]
 
 
 class ASICProfile(ClassicalProfile):
+    """Another ASIC accelerator (``kind: asic``)."""
+
     kind: Literal["asic"]
 
 
 class QuantumSpeedup(Strict):
+    """How much faster than the classical algorithm the quantum one is, and on which share of the work."""
+
     kind: Literal["polynomial", "exponential"]
     degree: PositiveFloat | None = Field(default=None, description="d in classical cost M^d vs quantum M")
     workload_fraction: Fraction = Field(description="share of the classical work the algorithm accelerates")
@@ -227,7 +270,22 @@ class QuantumSpeedup(Strict):
 
 class QuantumProfile(_ProfileBase):
     """A fault-tolerant quantum accelerator, described by its error-correction parameters; priced by
-    ``simulator/analysis/quantum.py`` (surface-code resources, break-even, Amdahl and I/O bounds)."""
+    ``simulator/analysis/quantum.py`` (surface-code resources, break-even, Amdahl and I/O bounds).
+
+    Attributes:
+        physical_error_rate_fraction: error rate of one physical operation.
+        threshold_error_rate_fraction: the surface code's threshold; the physical rate must be below it.
+        code_cycle_s: seconds of one surface-code cycle.
+        reaction_time_s: seconds of the classical decode-and-react loop, the floor of a Toffoli's time.
+        target_logical_error_rate_fraction: the logical error rate the code distance is chosen for.
+        magic_state_factories: magic-state factories working in parallel.
+        logical_qubits: logical qubits available.
+        io_bandwidth_bytes_per_s: bytes per second in and out of the machine.
+        speedup: the algorithm's speed-up over the classical one.
+        power: the power model, where known.
+        purchase_price_usd: the price of the machine in US dollars, where known.
+        cloud_price_usd_per_hour: US dollars per hour of use, where known.
+    """
 
     kind: Literal["quantum"]
     physical_error_rate_fraction: Fraction

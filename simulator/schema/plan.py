@@ -16,6 +16,20 @@ from .workload import TransformerWorkload
 
 
 class Plan(Strict):
+    """How one training step is split over ``tp x pp x dp`` devices.
+
+    Attributes:
+        tp: tensor-parallel degree (Megatron-style, within each layer).
+        pp: pipeline stages (layers split into consecutive stages).
+        dp: data-parallel replicas.
+        ep: expert-parallel degree, within the data-parallel ranks.
+        mb: samples per micro-batch; default: the workload's, else the whole replica batch (pp = 1) or 1.
+        zero: ZeRO stage: 1 shards the optimizer states over dp, 2 also the gradients, 3 also the weights.
+        sp: sequence parallelism with the tensor parallelism.
+        schedule: the pipeline schedule over micro-batches, ``1f1b`` or ``gpipe``.
+        overlap_grad_reduce: whether the gradient reduction overlaps the backward pass.
+    """
+
     tp: PositiveInt = 1
     pp: PositiveInt = 1
     dp: PositiveInt = 1
@@ -30,9 +44,11 @@ class Plan(Strict):
 
     @property
     def devices(self) -> int:
+        """Devices the plan spans, tp x pp x dp."""
         return self.tp * self.pp * self.dp
 
     def label(self) -> str:
+        """The plan as ``parse_plan`` reads it: ``tp=..,pp=..,dp=..,mb=..`` and any options."""
         extra = [f"ep={self.ep}"] if self.ep > 1 else []
         extra += [f"zero={self.zero}"] if self.zero else []
         extra += ["sp"] if self.sp else []

@@ -19,13 +19,15 @@ class Training(Strict):
     micro_batch_size: PositiveInt | None = Field(
         default=None, description="samples per device per forward/backward pass; the per-device batch is "
                                   "accumulated over several (gradient accumulation). Default: all at once")
-    steps: PositiveInt | None = None
+    steps: PositiveInt | None = Field(default=None, description="optimizer steps to train for")
     tokens: PositiveFloat | None = Field(default=None, description="transformer: tokens to train on")
     epochs: PositiveFloat | None = Field(default=None, description="cnn: passes over dataset_size images")
     dataset_size: PositiveInt | None = Field(default=None, description="cnn: images in one epoch")
-    precision: Precision = "bf16_mixed"
-    optimizer: Optimizer = "adamw"
-    activation_recompute: bool = False
+    precision: Precision = Field(default="bf16_mixed", description="the data types: fp32 or tf32 throughout, or "
+                                                                   "low-precision products with fp32 master weights")
+    optimizer: Optimizer = Field(default="adamw", description="the update rule (its states and kernels)")
+    activation_recompute: bool = Field(default=False, description="the forward pass recomputed during backward "
+                                                                  "instead of keeping its activations")
 
 
 class Variant(Strict):
@@ -66,6 +68,7 @@ class Variant(Strict):
 
     @property
     def factorised(self) -> bool:
+        """Whether the block linears are low-rank factorised."""
         return self.low_rank_fraction is not None or self.low_rank is not None
 
     def rank(self, d_in: float, d_out: float) -> int:
@@ -76,6 +79,7 @@ class Variant(Strict):
 
     @property
     def trains_base(self) -> bool:
+        """Whether the base weights are trained (not under LoRA nor forward-only)."""
         return not (self.lora_rank or self.forward_only)
 
 
@@ -83,15 +87,27 @@ PLAIN = Variant()
 
 
 class _WorkloadBase(Strict):
-    name: str
-    description: str = ""
-    sources: tuple[Source, ...] = ()
-    training: Training
+    name: str = Field(description="the workload's name (a bundled workload: its file name)")
+    description: str = Field(default="", description="what is trained, in prose")
+    sources: tuple[Source, ...] = Field(default=(), description="where its figures come from")
+    training: Training = Field(description="how it is trained and for how long")
     variant: Variant = Field(default=PLAIN, description="set by efficiency strategies")
 
 
 class TransformerWorkload(_WorkloadBase):
-    """A decoder-only transformer language model (GPT style: pre-norm, MLP, learned positions)."""
+    """A decoder-only transformer language model (GPT style: pre-norm, MLP, learned positions).
+
+    Attributes:
+        layers: transformer blocks.
+        d_model: width of the residual stream.
+        heads: attention heads (d_model must divide by it).
+        vocab_size: tokens in the vocabulary.
+        seq_len: tokens per sequence.
+        ffn_mult: the MLP's hidden width as a multiple of d_model (or give d_ff).
+        d_ff: the MLP's hidden width (or give ffn_mult).
+        tied_embeddings: whether the output head shares the input embedding's weights.
+        attention: ``flash`` (fused kernels) or ``naive`` (the score matrix in memory).
+    """
 
     kind: Literal["transformer"]
     layers: PositiveInt
@@ -128,14 +144,17 @@ class TransformerWorkload(_WorkloadBase):
 
     @property
     def ffn_dim(self) -> int:
+        """The MLP's hidden width: d_ff, else ffn_mult x d_model rounded."""
         return self.d_ff if self.d_ff is not None else int(round(self.ffn_mult * self.d_model))
 
     @property
     def tokens_per_step(self) -> int:
+        """Tokens of one step: global batch x sequence length."""
         return self.training.global_batch_size * self.seq_len
 
     @property
     def total_steps(self) -> float:
+        """Optimizer steps of the run: steps, else tokens over tokens per step rounded up."""
         t = self.training
         return float(t.steps) if t.steps is not None else float(math.ceil(t.tokens / self.tokens_per_step))
 
@@ -155,6 +174,7 @@ class _EpochWorkload(_WorkloadBase):
 
     @property
     def total_steps(self) -> float:
+        """Optimizer steps of the run: steps, else epochs x dataset_size over the global batch rounded up."""
         t = self.training
         if t.steps is not None:
             return float(t.steps)
@@ -162,7 +182,15 @@ class _EpochWorkload(_WorkloadBase):
 
 
 class CNNWorkload(_EpochWorkload):
-    """A convolutional image classifier; the ResNet family by depth."""
+    """A convolutional image classifier; the ResNet family by depth.
+
+    Attributes:
+        architecture: the family (ResNet).
+        depth: layers of the ResNet (18, 34, 50, 101, 152).
+        image_size: height and width of an input image in pixels.
+        in_channels: channels of an input image.
+        classes: classes the classifier chooses among.
+    """
 
     kind: Literal["cnn"]
     architecture: Literal["resnet"] = "resnet"
@@ -183,7 +211,13 @@ class CNNWorkload(_EpochWorkload):
 
 class MLPWorkload(_WorkloadBase):
     """A multilayer perceptron (ReLU hidden layers, softmax cross-entropy), trained in plain numpy fp32:
-    the workload a CPU calibration is checked against end to end."""
+    the workload a CPU calibration is checked against end to end.
+
+    Attributes:
+        input_dim: features of an input sample.
+        hidden_dims: width of each hidden layer, in order.
+        classes: classes of the output layer.
+    """
 
     kind: Literal["mlp"]
     input_dim: PositiveInt
@@ -203,6 +237,7 @@ class MLPWorkload(_WorkloadBase):
 
     @property
     def total_steps(self) -> float:
+        """Optimizer steps of the run (an mlp gives steps)."""
         return float(self.training.steps)
 
 
@@ -212,8 +247,8 @@ class GenericWorkload(_EpochWorkload):
     products of the size those figures imply (see ``simulator/model/generic.py``)."""
 
     kind: Literal["generic"]
-    parameters: PositiveFloat
-    forward_flops_per_sample: PositiveFloat
+    parameters: PositiveFloat = Field(description="the model's parameters")
+    forward_flops_per_sample: PositiveFloat = Field(description="FLOPs of one sample's forward pass")
     training_to_forward_flops_ratio: Annotated[float, Field(ge=1, allow_inf_nan=False)] = Field(
         default=3.0, description="FLOPs of a forward and backward pass over those of a forward pass "
                                  "(3: the backward pass costs twice the forward)")

@@ -17,6 +17,7 @@ import math
 import pytest
 
 from simulator.analysis import quantum as q
+from simulator.analysis import quantum_verdict as qv
 from simulator.errors import CostsimError
 from simulator.files.loader import load_profile
 from simulator.schema.hardware import QuantumSpeedup
@@ -284,7 +285,7 @@ GPT3_BYTES = 300e9 * 2  # 300 B tokens, 2 bytes each
 
 
 def test_default_profile_loses_a_gpt3_scale_run_honestly(profile):
-    v = q.training_verdict(GPT3_ONE_DEVICE_S, GPT3_FLOPS, GPT3_BYTES, profile)
+    v = qv.training_verdict(GPT3_ONE_DEVICE_S, GPT3_FLOPS, GPT3_BYTES, profile)
     assert not v.quantum_wins and v.speedup < 1
     assert v.verdict.startswith("classical wins") and "\n" not in v.verdict
     assert v.quantum_time_s == pytest.approx(v.accelerated_time_s + v.classical_rest_time_s + v.io_time_s)
@@ -295,16 +296,16 @@ def test_default_profile_loses_a_gpt3_scale_run_honestly(profile):
 
 def test_amdahl_limit_bounds_the_speedup(profile):
     fast = with_speedup(profile, degree=1000.0, workload_fraction=0.9)
-    v = q.training_verdict(1e9, 1e20, 0.0, fast, classical_parallelism=1)
+    v = qv.training_verdict(1e9, 1e20, 0.0, fast, classical_parallelism=1)
     assert v.amdahl_limit_speedup == pytest.approx(10)
     assert v.quantum_wins
     assert 9.9 < v.speedup < v.amdahl_limit_speedup
     assert v.verdict.startswith("quantum wins")
     for fraction in (0.1, 0.5, 0.99):
-        w = q.training_verdict(1e9, 1e20, 0.0, with_speedup(profile, degree=1000.0, workload_fraction=fraction),
+        w = qv.training_verdict(1e9, 1e20, 0.0, with_speedup(profile, degree=1000.0, workload_fraction=fraction),
                                classical_parallelism=1)
         assert w.speedup <= w.amdahl_limit_speedup
-    whole = q.training_verdict(1e9, 1e20, 0.0, with_speedup(profile, degree=1000.0, workload_fraction=1.0),
+    whole = qv.training_verdict(1e9, 1e20, 0.0, with_speedup(profile, degree=1000.0, workload_fraction=1.0),
                                classical_parallelism=1)
     assert whole.amdahl_limit_speedup == math.inf
 
@@ -314,7 +315,7 @@ def test_data_heavy_run_loses_on_io_alone(profile):
     fast = with_speedup(profile, degree=1000.0, workload_fraction=1.0)
     classical_s = 1e4
     data = 10 * classical_s * profile.io_bandwidth_bytes_per_s
-    v = q.training_verdict(classical_s, 1e20, data, fast, classical_parallelism=1)
+    v = qv.training_verdict(classical_s, 1e20, data, fast, classical_parallelism=1)
     assert not v.quantum_wins and v.io_time_s > v.classical_time_s
     assert v.required_degree is None and v.required_toffoli_time_s is None
     assert v.required_io_bandwidth_bytes_per_s == pytest.approx(data / (classical_s - v.accelerated_time_s))
@@ -324,7 +325,7 @@ def test_data_heavy_run_loses_on_io_alone(profile):
 def test_required_values_tie_with_the_classical_run(profile):
     cubic = with_speedup(profile, degree=3.0, workload_fraction=0.8)
     work, device_s, data = 1e21, 1e12, 1e10
-    v = q.training_verdict(device_s, work, data, cubic, classical_parallelism=1)
+    v = qv.training_verdict(device_s, work, data, cubic, classical_parallelism=1)
     g = q.BABBUSH_TOFFOLIS_PER_STEP
     assert v.required_toffoli_time_s is not None and v.required_io_bandwidth_bytes_per_s is not None
     assert v.required_degree is not None
@@ -343,7 +344,7 @@ def test_more_factories_never_hurt_the_verdict(profile):
     speedups = []
     for factories in (1, 2, 4, 8, 16, 32):
         p = profile.model_copy(update={"magic_state_factories": factories})
-        speedups.append(q.training_verdict(1e12, 1e21, 1e9, with_speedup(p, degree=4.0), classical_parallelism=1)
+        speedups.append(qv.training_verdict(1e12, 1e21, 1e9, with_speedup(p, degree=4.0), classical_parallelism=1)
                         .speedup)
     assert all(a <= b for a, b in zip(speedups, speedups[1:]))
     assert speedups[-1] > speedups[0]
@@ -351,10 +352,10 @@ def test_more_factories_never_hurt_the_verdict(profile):
 
 def test_exponential_speedup_and_huge_work_do_not_overflow(profile):
     expo = with_speedup(profile, kind="exponential", degree=None)
-    v = q.training_verdict(1e12, 1e300, 0.0, expo, classical_parallelism=1)
+    v = qv.training_verdict(1e12, 1e300, 0.0, expo, classical_parallelism=1)
     assert v.quantum_steps == pytest.approx(math.log2(0.5 * 1e300))
     assert v.quantum_wins and "exponential" in v.verdict
-    quartic = q.training_verdict(1e12, 1e300, 0.0, with_speedup(profile, degree=4.0), classical_parallelism=1)
+    quartic = qv.training_verdict(1e12, 1e300, 0.0, with_speedup(profile, degree=4.0), classical_parallelism=1)
     assert math.isfinite(quartic.quantum_time_s)
 
 
@@ -367,7 +368,7 @@ def test_exponential_speedup_and_huge_work_do_not_overflow(profile):
 def test_training_verdict_rejects_bad_input(profile, kwargs, field):
     args = dict(classical_device_time_s=1e6, total_operations=1e18, data_bytes=0.0, profile=profile) | kwargs
     with pytest.raises(CostsimError) as err:
-        q.training_verdict(**args)
+        qv.training_verdict(**args)
     assert err.value.field == field
 
 
@@ -376,5 +377,5 @@ def test_polynomial_speedup_needs_a_degree_above_one(profile):
         bad = profile.model_copy(update={"speedup": QuantumSpeedup.model_construct(
             kind="polynomial", degree=degree, workload_fraction=0.5)})
         with pytest.raises(CostsimError) as err:
-            q.training_verdict(1e6, 1e18, 0.0, bad)
+            qv.training_verdict(1e6, 1e18, 0.0, bad)
         assert err.value.field == "speedup.degree"

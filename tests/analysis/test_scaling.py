@@ -10,7 +10,7 @@ from scipy import stats
 
 from simulator.analysis import scaling
 from simulator.errors import CostsimError
-from simulator.files.loader import load_thompson
+from simulator.files.published import load_thompson
 from tests.conftest import DATA
 
 THOMPSON = DATA / "thompson"

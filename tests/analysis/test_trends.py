@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.analysis import trends
+from simulator.analysis import projection, trends
 from simulator.errors import CostsimError
 from simulator.files.loader import (
     bundled_names,
     finish_profile,
-    load_csv_raw,
     load_profile,
     raw_profile,
     validate_profile,
 )
+from simulator.files.published import load_csv_raw
 from simulator.schema.hardware import ClassicalProfile
 from simulator.units import GIGA
 from tests.conftest import DATA
@@ -246,7 +246,7 @@ def test_projected_profile_validates_and_scales_by_the_trend(h100, gpu_fits):
     growth = {"peak_flops_per_s": compute.growth_factor_per_year,
               "memory_bandwidth_bytes_per_s": bandwidth.growth_factor_per_year}
     before = repr(h100)
-    raw = trends.project_profile(h100, 2022, 2030, growth, basis=compute.describe())
+    raw = projection.project_profile(h100, 2022, 2030, growth, basis=compute.describe())
     assert repr(h100) == before  # the base is not modified
     projected = validate_profile(raw)
     base = validate_profile(h100)
@@ -278,7 +278,7 @@ def test_projection_with_stated_doubling_times_and_efficiency(h100):
               "memory_bytes": trends.growth_from_doubling(4.0),
               "flops_per_s_per_watt": trends.growth_from_doubling(4.0),
               "link_bandwidth_bytes_per_s": trends.growth_from_doubling(8.0)}
-    projected = validate_profile(trends.project_profile(h100, 2022, 2030, growth))
+    projected = validate_profile(projection.project_profile(h100, 2022, 2030, growth))
     base = validate_profile(h100)
     assert projected.peak_dense_flops_per_s.bf16 == pytest.approx(base.peak_dense_flops_per_s.bf16 * 16)
     assert projected.memory_bandwidth_bytes_per_s == pytest.approx(base.memory_bandwidth_bytes_per_s * 4)
@@ -288,7 +288,7 @@ def test_projection_with_stated_doubling_times_and_efficiency(h100):
     link = base.intra_node_link.bandwidth_bytes_per_s
     assert projected.intra_node_link.bandwidth_bytes_per_s == pytest.approx(link * 2)
     assert "power.tdp_watts" in projected.sources[-1].fields
-    same = validate_profile(trends.project_profile(h100, 2022, 2022, growth))
+    same = validate_profile(projection.project_profile(h100, 2022, 2022, growth))
     assert same.peak_dense_flops_per_s == base.peak_dense_flops_per_s
 
 
@@ -305,7 +305,7 @@ def test_projection_rejects_bad_input(h100, kwargs, field):
     args = {"base": h100, "base_year": 2022, "year": 2030,
             "growth": {"peak_flops_per_s": 1.4, "memory_bandwidth_bytes_per_s": 1.2}} | kwargs
     with pytest.raises(CostsimError) as err:
-        trends.project_profile(**args)
+        projection.project_profile(**args)
     assert err.value.field == field
 
 
@@ -317,12 +317,12 @@ def test_first_year_below_finds_the_crossing_with_few_calls():
         calls.append(year)
         return 1e6 * 0.5 ** ((year - 2020) / 2)
 
-    year = trends.first_year_below(cost, 1e5, 2000, 2100)
+    year = projection.first_year_below(cost, 1e5, 2000, 2100)
     expected = next(y for y in range(2000, 2101) if cost(y) < 1e5)
     assert year == expected == 2027  # 2026: 125,000; 2027: ~88,400
     assert cost(year) < 1e5 <= cost(year - 1)
     calls.clear()
-    trends.first_year_below(cost, 1e5, 2000, 2100)
+    projection.first_year_below(cost, 1e5, 2000, 2100)
     assert len(calls) <= 1 + math.ceil(math.log2(101))
 
 
@@ -330,23 +330,23 @@ def test_first_year_below_edges():
     def cost(year):
         return 100.0 - year
 
-    assert trends.first_year_below(cost, 200.0, 0, 10) == 0  # already below at start
-    assert trends.first_year_below(cost, 95.0, 0, 10) == 6  # strictly below: 95 at year 5 is not
-    assert trends.first_year_below(cost, 50.0, 0, 10) is None  # never
-    assert trends.first_year_below(cost, 95.0, 7, 7) == 7
-    assert trends.first_year_below(lambda y: math.inf if y < 2030 else 1.0, 2.0, 2025, 2040) == 2030
+    assert projection.first_year_below(cost, 200.0, 0, 10) == 0  # already below at start
+    assert projection.first_year_below(cost, 95.0, 0, 10) == 6  # strictly below: 95 at year 5 is not
+    assert projection.first_year_below(cost, 50.0, 0, 10) is None  # never
+    assert projection.first_year_below(cost, 95.0, 7, 7) == 7
+    assert projection.first_year_below(lambda y: math.inf if y < 2030 else 1.0, 2.0, 2025, 2040) == 2030
 
 
 def test_first_year_below_rejects_bad_input():
     with pytest.raises(CostsimError) as err:
-        trends.first_year_below(lambda y: 1.0, 2.0, 2030, 2020)
+        projection.first_year_below(lambda y: 1.0, 2.0, 2030, 2020)
     assert err.value.field == "stop"
     with pytest.raises(CostsimError) as err:
-        trends.first_year_below(lambda y: 1.0, 2.0, 2020.5, 2030)
+        projection.first_year_below(lambda y: 1.0, 2.0, 2020.5, 2030)
     assert err.value.field == "start"
     with pytest.raises(CostsimError) as err:
-        trends.first_year_below(lambda y: float("nan"), 2.0, 2020, 2030)
+        projection.first_year_below(lambda y: float("nan"), 2.0, 2020, 2030)
     assert err.value.field == "cost_of_year"
     with pytest.raises(CostsimError) as err:
-        trends.first_year_below(lambda y: 1.0, float("nan"), 2020, 2030)
+        projection.first_year_below(lambda y: 1.0, float("nan"), 2020, 2030)
     assert err.value.field == "budget"

@@ -12,7 +12,8 @@ from cli.main import main
 from simulator import api
 from simulator.errors import CostsimError
 from simulator.files.loader import bundled_names, load_profile
-from simulator.output import tables as report
+from simulator.output.format import COLUMNS
+from simulator.output.stream import sweep_text
 from simulator.run.estimate import Estimate
 from tests.conftest import cli_runner
 
@@ -171,7 +172,7 @@ def test_an_unknown_column_is_one_line_listing_the_valid_ones():
 def test_every_scalar_estimate_field_is_a_column():
     scalar = {k for k, f in Estimate.model_fields.items()
               if not any(t in str(f.annotation) for t in ("dict", "tuple", "ClassCost"))}
-    assert scalar <= set(report.COLUMNS)
+    assert scalar <= set(COLUMNS)
 
 
 def test_latex_is_booktabs_with_units_in_the_header_and_numbers_right_aligned():
@@ -191,7 +192,7 @@ def test_latex_keeps_a_not_estimated_row_across_the_table():
 
 
 def test_sweeps_share_the_latex_renderer():
-    text = report.sweep_text([{"hardware": "h200", "cost_usd": 1.5}], "latex")
+    text = sweep_text([{"hardware": "h200", "cost_usd": 1.5}], "latex")
     assert text.startswith(r"\begin{tabular}{lr}") and r"\toprule" in text and r"\bottomrule" in text
 
 

@@ -11,10 +11,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import simulator.api.calibration as measure  # the API's own names: what it calls
 from cli.main import main
 from simulator import estimate, load_profile
-from simulator.calibration.fit import Case, gemm_cases, predict
+from simulator.calibration.cases import Case, gemm_cases, predict
+from simulator.calibration.fit import fit
 from simulator.calibration.measure_cpu import Plan, gemm_points
+from simulator.calibration.measure_cuda import measure_cuda
 from simulator.model.ops import Op
 from simulator.schema.hardware import EfficiencyCurve, PeakRates
 
@@ -112,8 +115,6 @@ def test_cuda_without_pytorch_or_gpu_is_one_line(tmp_path):
 
 
 def test_interrupted_calibration_writes_no_partial_profile(tmp_path, monkeypatch):
-    import simulator.api.calibration as measure  # the API's own names: what it calls
-
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
@@ -238,8 +239,6 @@ def synthetic_records(truth, model="Intel(R) Xeon(R) Processor", cpus=2, scrambl
 
 @pytest.fixture
 def measured_as(monkeypatch):
-    import simulator.api.calibration as measure  # the API's own names: what it calls
-
     def use(records):
         monkeypatch.setattr(measure, "measure_cpu", lambda *a, **k: [dict(r) for r in records])
         monkeypatch.setattr(measure, "read_cpu_model", lambda: records[0]["device"])
@@ -310,9 +309,6 @@ def test_cuda_measurement_code_runs_in_smoke_mode_and_feeds_the_fit():
     """Where PyTorch is installed (an optional extra), the --device cuda measurement code runs on the
     CPU at tiny sizes, and its records are in the format the fit reads."""
     pytest.importorskip("torch")
-    from simulator.calibration.fit import fit
-    from simulator.calibration.measure_cuda import measure_cuda
-
     records = measure_cuda(quick=True, smoke=True)
     kinds = {r["kind"] for r in records}
     assert {"env", "gemm", "copy", "read_reduce", "elementwise_add", "launch_overhead"} <= kinds

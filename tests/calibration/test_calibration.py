@@ -1,10 +1,14 @@
 """The H200 profile is reproducible from the shared microbenchmarks, and the fit never sees the
 training steps it is validated on."""
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from simulator.calibration.fit import fit
+from simulator.calibration.fit import FIT_BOUNDS_MEDIAN_FRACTION, fit, fit_bound_failures
+from simulator.calibration.measure_cpu import Plan, blas_info, interleaved_times, machine_info
+from simulator.calibration.profile_text import scaled_power
 from simulator.files.loader import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,16 +73,12 @@ def test_groups_without_measurements_keep_the_base_values(h200_records):
 
 # ---------------------------------------------------------------- fit bound and CPU profile pieces
 def test_the_bundled_h200_fit_is_within_the_bounds_a_calibration_is_refused_at(h200_records):
-    from simulator.calibration.fit import FIT_BOUNDS_MEDIAN_FRACTION, fit_bound_failures
-
     measurements, operators = h200_records
     assert FIT_BOUNDS_MEDIAN_FRACTION == {"gemm": 0.25, "memory": 0.50}
     assert fit_bound_failures(fit(load_profile("h200"), measurements + operators)) == []
 
 
 def test_power_is_scaled_to_the_cpus_used_only_where_the_base_is_bigger():
-    from simulator.calibration.fit import scaled_power
-
     xeon = load_profile("xeon-8480")
     power, status, note = scaled_power(xeon, "xeon-8480", 8, "Intel(R) Xeon(R) Platinum 8375C")
     assert (power.tdp_watts, power.idle_watts, power.host_per_device_watts) == (25.0, 4.5, 150 * 8 / 112)
@@ -91,20 +91,12 @@ def test_power_is_scaled_to_the_cpus_used_only_where_the_base_is_bigger():
 
 
 def test_machine_info_reports_the_cpus_this_process_may_use_and_the_memory():
-    import os
-
-    from simulator.calibration.measure_cpu import machine_info
-
     info = machine_info()
     assert info["cpus_allowed"] == len(os.sched_getaffinity(0)) <= info["cpu_count"]
     assert info["memory_bytes"] == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def test_blas_thread_count_comes_from_the_environment_when_the_library_is_not_asked(monkeypatch):
-    import importlib.util
-
-    from simulator.calibration.measure_cpu import blas_info
-
     if importlib.util.find_spec("threadpoolctl"):
         assert blas_info(2)["blas_threads_from"] == "threadpoolctl"
         return
@@ -117,8 +109,6 @@ def test_blas_thread_count_comes_from_the_environment_when_the_library_is_not_as
 
 
 def test_interleaved_sweep_times_every_point_in_every_round():
-    from simulator.calibration.measure_cpu import Plan, interleaved_times
-
     calls, rounds = [], []
     plan = Plan((), (), 1, (), (), rounds=4, min_rounds=2, budget_s=1e9)
     times = interleaved_times([lambda: calls.append("a"), lambda: calls.append("b")], plan, rounds.append)

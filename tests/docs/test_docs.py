@@ -1,7 +1,7 @@
 """Every example in README.md and docs/*.md runs, and prints what the page says it prints.
 
 One test per runnable block, named by its page and line (``docs/clusters.md:42``). The conventions are
-in ``tests/docs_examples.py`` and, for contributors, in docs/index.md.
+in ``tests/docs/docs_examples.py`` and, for contributors, in docs/index.md.
 """
 from __future__ import annotations
 

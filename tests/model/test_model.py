@@ -5,8 +5,8 @@ import math
 import pytest
 
 from simulator import OutOfMemoryError, UnsupportedError, estimate, load_profile, load_workload
+from simulator.cluster.stages import op_table
 from simulator.model.cnn import forward_flops_per_image, parameter_count
-from simulator.run.estimate import op_table
 from simulator.schema.hardware import EfficiencyCurve
 
 

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
+from simulator.cluster.stages import op_table
 from simulator.errors import CostsimError
 from simulator.files.loader import load_profile, load_workload
-from simulator.output import plots
-from simulator.run.estimate import op_table
+from simulator.output import breakdown_plots, plots, sweep_plots
 from simulator.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, TERA
 
 pytest.importorskip("matplotlib")
@@ -52,14 +52,15 @@ def ops(h200):
 def figures(monkeypatch):
     """The matplotlib figures the plots draw, kept after they are rendered (tick labels exist only then)."""
     drawn = []
-    real = plots.save_figure
+    real = breakdown_plots.save_figure  # figure.save_figure, as each plot module has it
 
     def keep(fig, plt, fmt, bottom=0.0):
         data = real(fig, plt, fmt, bottom)
         drawn.append(fig)
         return data
 
-    monkeypatch.setattr(plots, "save_figure", keep)
+    for module in (breakdown_plots, sweep_plots):
+        monkeypatch.setattr(module, "save_figure", keep)
     return drawn
 
 
@@ -85,10 +86,10 @@ SERIES = {"h200": [(1.2e8, 10.0), (1.3e9, 120.0), (7e9, 900.0)],
 
 def draw_all(fmt, h200, ops):
     return {
-        "roofline": plots.roofline_plot(h200, ops, fmt=fmt),
-        "comparison": plots.comparison_plot(ROWS, fmt=fmt),
-        "pareto": plots.pareto_plot(POINTS, fmt=fmt),
-        "series": plots.series_plot(SERIES, "model size (parameters)", "cost ($)", fmt=fmt),
+        "roofline": breakdown_plots.roofline_plot(h200, ops, fmt=fmt),
+        "comparison": breakdown_plots.comparison_plot(ROWS, fmt=fmt),
+        "pareto": sweep_plots.pareto_plot(POINTS, fmt=fmt),
+        "series": sweep_plots.series_plot(SERIES, "model size (parameters)", "cost ($)", fmt=fmt),
     }
 
 
@@ -104,7 +105,7 @@ def test_every_plot_is_a_slide_sized_png_with_content(h200, ops):
 def test_every_plot_is_an_svg_and_a_pdf(h200, ops):
     for name, data in draw_all("svg", h200, ops).items():
         assert b"<svg" in data[:1000], name
-    assert plots.series_plot(SERIES, "x (GPUs)", "cost ($)", fmt="pdf")[:5] == b"%PDF-"
+    assert sweep_plots.series_plot(SERIES, "x (GPUs)", "cost ($)", fmt="pdf")[:5] == b"%PDF-"
 
 
 def test_no_text_is_smaller_than_10_points(h200, ops, figures):
@@ -120,13 +121,13 @@ def test_no_text_is_smaller_than_10_points(h200, ops, figures):
 
 def test_an_unknown_format_and_empty_inputs_are_one_line_errors(h200, ops):
     calls = [
-        lambda: plots.roofline_plot(h200, ops, fmt="jpg"),
-        lambda: plots.roofline_plot(h200, []),
-        lambda: plots.comparison_plot([]),
-        lambda: plots.pareto_plot([]),
-        lambda: plots.pareto_front([], "time_s", "cost_usd"),
-        lambda: plots.series_plot({}, "x", "y"),
-        lambda: plots.series_plot({"a": []}, "x", "y"),
+        lambda: breakdown_plots.roofline_plot(h200, ops, fmt="jpg"),
+        lambda: breakdown_plots.roofline_plot(h200, []),
+        lambda: breakdown_plots.comparison_plot([]),
+        lambda: sweep_plots.pareto_plot([]),
+        lambda: sweep_plots.pareto_front([], "time_s", "cost_usd"),
+        lambda: sweep_plots.series_plot({}, "x", "y"),
+        lambda: sweep_plots.series_plot({"a": []}, "x", "y"),
     ]
     for call in calls:
         with pytest.raises(CostsimError) as err:
@@ -134,11 +135,11 @@ def test_an_unknown_format_and_empty_inputs_are_one_line_errors(h200, ops):
         assert err.value.field == "plot"
         assert "\n" not in str(err.value) and str(err.value).startswith("plot: ")
     with pytest.raises(CostsimError, match="png, svg, pdf"):
-        plots.pareto_plot(POINTS, fmt="jpg")
+        sweep_plots.pareto_plot(POINTS, fmt="jpg")
 
 
 def test_importing_plots_does_not_import_matplotlib():
-    code = ("import sys, simulator.output.plots as p; "
+    code = ("import sys, simulator.output.sweep_plots as p; "
             "p.pareto_front([{'a': 1, 'b': 2}], 'a', 'b'); "
             "assert not any(m == 'matplotlib' or m.startswith('matplotlib.') for m in sys.modules), 'imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=plots.__file__.rsplit("/simulator/", 1)[0])
@@ -146,8 +147,8 @@ def test_importing_plots_does_not_import_matplotlib():
 
 def test_without_matplotlib_a_plot_is_a_one_line_error():
     code = ("import sys; sys.modules['matplotlib'] = None\n"
-            "from simulator.output import plots\nfrom simulator.errors import CostsimError\n"
-            "try:\n    plots.series_plot({'a': [(1, 2)]}, 'x', 'y')\nexcept CostsimError as e:\n    print(e)\n")
+            "from simulator.output import sweep_plots\nfrom simulator.errors import CostsimError\n"
+            "try:\n    sweep_plots.series_plot({'a': [(1, 2)]}, 'x', 'y')\nexcept CostsimError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=plots.__file__.rsplit("/simulator/", 1)[0]).stdout
     assert out.strip() == "plot: plots need matplotlib, a dependency of costsim: pip install matplotlib"
@@ -155,7 +156,7 @@ def test_without_matplotlib_a_plot_is_a_one_line_error():
 
 # ------------------------------------------------------------------------------------------ roofline
 def test_roofline_draws_each_roof_and_each_operation_with_flops_and_bytes(h200, ops):
-    svg = plots.roofline_plot(h200, ops, fmt="svg")
+    svg = breakdown_plots.roofline_plot(h200, ops, fmt="svg")
     placed = {f"op-{i}" for i, op in enumerate(ops) if op["flops"] > 0 and op["bytes"] > 0 and op["time_s"] > 0}
     assert 0 < len(placed) < len(ops)  # gpt2 has ops with no FLOPs or no bytes: they are left out
     drawn = svg_ids(svg, "op-")
@@ -172,7 +173,7 @@ def test_roofline_draws_each_roof_and_each_operation_with_flops_and_bytes(h200, 
 
 
 def test_roofline_places_ops_at_intensity_and_rate_with_area_by_share_of_step_time(h200, ops, figures):
-    plots.roofline_plot(h200, ops)
+    breakdown_plots.roofline_plot(h200, ops)
     (fig,) = figures
     marks = {c.get_gid(): c for c in fig.axes[0].collections if (c.get_gid() or "").startswith("op-")}
     total = sum(op["count"] * op["time_s"] for op in ops)
@@ -184,23 +185,23 @@ def test_roofline_places_ops_at_intensity_and_rate_with_area_by_share_of_step_ti
         assert math.isclose(x, op["flops"] / op["bytes"]) and math.isclose(y, op["flops"] / op["time_s"] / TERA)
         share = op["count"] * op["time_s"] / total
         area = mark.get_sizes()[0]
-        assert area == pytest.approx(max(plots.MIN_MARKER_AREA, largest * share))
+        assert area == pytest.approx(max(breakdown_plots.MIN_MARKER_AREA, largest * share))
         assert y <= h200.peak_dense_flops_per_s.fp8 / TERA * 1.0001  # below the highest roof
-    assert max(m.get_sizes()[0] for m in marks.values()) == pytest.approx(plots.MAX_MARKER_AREA)
+    assert max(m.get_sizes()[0] for m in marks.values()) == pytest.approx(breakdown_plots.MAX_MARKER_AREA)
 
 
 def test_roofline_with_no_plottable_operation_or_bad_rows_is_an_error(h200, ops):
     with pytest.raises(CostsimError, match="nothing to place"):
-        plots.roofline_plot(h200, [dict(op, flops=0.0) for op in ops])
+        breakdown_plots.roofline_plot(h200, [dict(op, flops=0.0) for op in ops])
     with pytest.raises(CostsimError, match="operation 0 has no time_s"):
-        plots.roofline_plot(h200, [{k: v for k, v in ops[0].items() if k != "time_s"}])
+        breakdown_plots.roofline_plot(h200, [{k: v for k, v in ops[0].items() if k != "time_s"}])
     with pytest.raises(CostsimError, match="operation 0 flops must be a number"):
-        plots.roofline_plot(h200, [dict(ops[0], flops="many")])
+        breakdown_plots.roofline_plot(h200, [dict(ops[0], flops="many")])
 
 
 # ------------------------------------------------------------------------------------------ comparison
 def test_comparison_has_four_unit_labelled_panels_and_a_bar_per_row(figures):
-    svg = plots.comparison_plot(ROWS, fmt="svg")
+    svg = breakdown_plots.comparison_plot(ROWS, fmt="svg")
     for panel in ("energy-", "cost-", "co2-"):
         assert svg_ids(svg, panel) == [f"{panel}{i}" for i in range(len(ROWS))]
     texts = svg_texts(svg)
@@ -220,7 +221,7 @@ def test_comparison_has_four_unit_labelled_panels_and_a_bar_per_row(figures):
 
 
 def test_comparison_time_stacks_add_up_to_each_run_in_days(figures):
-    plots.comparison_plot(ROWS)
+    breakdown_plots.comparison_plot(ROWS)
     (fig,) = figures
     heights = {}
     for patch in fig.axes[0].patches:
@@ -236,45 +237,45 @@ def test_comparison_time_stacks_add_up_to_each_run_in_days(figures):
 
 def test_comparison_switches_to_hours_for_short_runs():
     rows = [dict(r, time_s=r["time_s"] / 10, breakdown={}) for r in ROWS]
-    texts = svg_texts(plots.comparison_plot(rows, fmt="svg"))
+    texts = svg_texts(breakdown_plots.comparison_plot(rows, fmt="svg"))
     assert "training time (h)" in texts and "training time (days)" not in texts
     assert "6" in texts and "3" in texts  # the bars' labels, in hours
 
 
 def test_comparison_rejects_bad_rows():
     with pytest.raises(CostsimError, match="row 'cpu' has no co2_kg"):
-        plots.comparison_plot([{k: v for k, v in ROWS[2].items() if k != "co2_kg"}])
+        breakdown_plots.comparison_plot([{k: v for k, v in ROWS[2].items() if k != "co2_kg"}])
     with pytest.raises(CostsimError, match="negative"):
-        plots.comparison_plot([dict(ROWS[2], cost_usd=-1.0)])
+        breakdown_plots.comparison_plot([dict(ROWS[2], cost_usd=-1.0)])
     with pytest.raises(CostsimError, match="breakdown has a negative time"):
-        plots.comparison_plot([dict(ROWS[0], breakdown={"gemm": 1.0, "attention": -0.5})])
+        breakdown_plots.comparison_plot([dict(ROWS[0], breakdown={"gemm": 1.0, "attention": -0.5})])
     with pytest.raises(CostsimError, match="breakdown gemm must be a number"):
-        plots.comparison_plot([dict(ROWS[0], breakdown={"gemm": "most"})])
+        breakdown_plots.comparison_plot([dict(ROWS[0], breakdown={"gemm": "most"})])
 
 
 # ------------------------------------------------------------------------------------------ Pareto
 def test_pareto_front_of_a_hand_made_set_is_exact():
-    assert plots.pareto_front(POINTS, "time_s", "cost_usd") == FRONT
+    assert sweep_plots.pareto_front(POINTS, "time_s", "cost_usd") == FRONT
     # the same set in another order: the same points, by their new indices
     order = list(reversed(range(len(POINTS))))
-    front = plots.pareto_front([POINTS[i] for i in order], "time_s", "cost_usd")
+    front = sweep_plots.pareto_front([POINTS[i] for i in order], "time_s", "cost_usd")
     assert sorted(order[i] for i in front) == sorted(FRONT)
     # swapping the keys keeps the front (minimising both is symmetric); one point is its own front
-    assert sorted(plots.pareto_front(POINTS, "cost_usd", "time_s")) == sorted(FRONT)
-    assert plots.pareto_front(POINTS[:1], "time_s", "cost_usd") == [0]
+    assert sorted(sweep_plots.pareto_front(POINTS, "cost_usd", "time_s")) == sorted(FRONT)
+    assert sweep_plots.pareto_front(POINTS[:1], "time_s", "cost_usd") == [0]
 
 
 def test_pareto_front_checks_its_points():
     with pytest.raises(CostsimError, match="point 1 has no cost_usd"):
-        plots.pareto_front([POINTS[0], {"time_s": 1.0}], "time_s", "cost_usd")
+        sweep_plots.pareto_front([POINTS[0], {"time_s": 1.0}], "time_s", "cost_usd")
     with pytest.raises(CostsimError, match="must be finite"):
-        plots.pareto_front([dict(POINTS[0], cost_usd=float("nan"))], "time_s", "cost_usd")
+        sweep_plots.pareto_front([dict(POINTS[0], cost_usd=float("nan"))], "time_s", "cost_usd")
     with pytest.raises(CostsimError, match="must be a number"):
-        plots.pareto_front([dict(POINTS[0], cost_usd=None)], "time_s", "cost_usd")
+        sweep_plots.pareto_front([dict(POINTS[0], cost_usd=None)], "time_s", "cost_usd")
 
 
 def test_pareto_plot_draws_every_point_and_joins_the_front(figures):
-    svg = plots.pareto_plot(POINTS, fmt="svg")
+    svg = sweep_plots.pareto_plot(POINTS, fmt="svg")
     assert sorted(svg_ids(svg, "point-")) == sorted(f"point-{i}" for i in range(len(POINTS)))
     assert svg_ids(svg, "frontier") == ["frontier"]
     texts = svg_texts(svg)
@@ -291,7 +292,7 @@ def test_pareto_plot_draws_every_point_and_joins_the_front(figures):
 def test_pareto_plot_axes_are_linear_within_a_decade_and_know_energy_and_co2(figures):
     points = [{"label": "a", "energy_joules": 3.6e9, "co2_kg": 400.0},
               {"label": "b", "energy_joules": 7.2e9, "co2_kg": 300.0}]
-    texts = svg_texts(plots.pareto_plot(points, x="energy_joules", y="co2_kg", fmt="svg"))
+    texts = svg_texts(sweep_plots.pareto_plot(points, x="energy_joules", y="co2_kg", fmt="svg"))
     assert "energy (MWh)" in texts and "emissions (kg CO2)" in texts
     (ax,) = figures[0].axes
     assert ax.get_xscale() == "linear" and ax.get_yscale() == "linear"
@@ -301,7 +302,7 @@ def test_pareto_plot_axes_are_linear_within_a_decade_and_know_energy_and_co2(fig
 
 # ------------------------------------------------------------------------------------------ series
 def test_series_plot_draws_one_sorted_line_per_series(figures):
-    svg = plots.series_plot(SERIES, "model size (parameters)", "cost ($)", fmt="svg", title="cost by size")
+    svg = sweep_plots.series_plot(SERIES, "model size (parameters)", "cost ($)", fmt="svg", title="cost by size")
     assert svg_ids(svg, "series-") == ["series-0", "series-1"]
     texts = svg_texts(svg)
     for label in ("model size (parameters)", "cost ($)", "cost by size", "h200", "a100"):
@@ -314,10 +315,10 @@ def test_series_plot_draws_one_sorted_line_per_series(figures):
 
 def test_series_plot_rejects_what_a_log_axis_cannot_show():
     with pytest.raises(CostsimError, match="series 'a' point 1 has y = 0"):
-        plots.series_plot({"a": [(1, 1), (2, 0)]}, "devices", "cost ($)")
-    assert plots.series_plot({"a": [(1, 1), (2, 0)]}, "devices", "cost ($)", logy=False)[:8] == PNG_MAGIC
+        sweep_plots.series_plot({"a": [(1, 1), (2, 0)]}, "devices", "cost ($)")
+    assert sweep_plots.series_plot({"a": [(1, 1), (2, 0)]}, "devices", "cost ($)", logy=False)[:8] == PNG_MAGIC
     with pytest.raises(CostsimError, match=r"must be an \(x, y\) pair"):
-        plots.series_plot({"a": [(1, 2, 3)]}, "x", "y")
+        sweep_plots.series_plot({"a": [(1, 2, 3)]}, "x", "y")
 
 
 # ------------------------------------------------------------------------------------------ what a reader sees
@@ -338,7 +339,7 @@ def _overlapping(boxes):
 def test_long_category_labels_are_wrapped_or_set_aslant_never_overlapping(figures):
     long = [dict(r, label=f"{r['label']} lowrank:0.25+quantize:fp8+prune:2:4") for r in ROWS] * 2
     for rows in (ROWS, long):
-        plots.comparison_plot(rows)
+        breakdown_plots.comparison_plot(rows)
     for fig in figures:
         renderer = _renderer(fig)
         for ax in fig.axes[2:4]:
@@ -349,7 +350,7 @@ def test_long_category_labels_are_wrapped_or_set_aslant_never_overlapping(figure
 def test_pareto_labels_do_not_overlap_and_groups_get_their_own_front(figures):
     points = [dict(p, job="a" if i % 2 else "b", label=f"device-{i} x8 lowrank:0.25+quantize:fp8")
               for i, p in enumerate(POINTS)]
-    svg = plots.pareto_plot(points, fmt="svg", group_key="job", left_out=["v100 (does not fit)"])
+    svg = sweep_plots.pareto_plot(points, fmt="svg", group_key="job", left_out=["v100 (does not fit)"])
     assert svg_ids(svg, "frontier") == ["frontier-0", "frontier-1"]
     texts = svg_texts(svg)
     assert any("Left out: v100 (does not fit)." in t for t in texts)
@@ -360,7 +361,7 @@ def test_pareto_labels_do_not_overlap_and_groups_get_their_own_front(figures):
 
 
 def test_a_figure_names_what_it_left_out(figures):
-    svg = plots.comparison_plot(ROWS, fmt="svg", left_out=["v100-sxm2 (needs 57 GB, has 32 GB)"])
+    svg = breakdown_plots.comparison_plot(ROWS, fmt="svg", left_out=["v100-sxm2 (needs 57 GB, has 32 GB)"])
     assert svg_ids(svg, "left-out") == ["left-out"]
     assert any("v100-sxm2 (needs 57 GB, has 32 GB)" in t for t in svg_texts(svg))
 

@@ -132,6 +132,6 @@ def test_a_screenshot_of_the_summary_for_the_docs(rendered):
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
     # the docs' copy is refreshed on request only, so that a test run leaves the checkout as it was:
-    # COSTSIM_UPDATE_DOCS_IMAGES=1 python -m pytest tests/test_report_browser.py
+    # COSTSIM_UPDATE_DOCS_IMAGES=1 python -m pytest tests/output/test_report_browser.py
     if os.environ.get("COSTSIM_UPDATE_DOCS_IMAGES") == "1":
         (ROOT / "docs" / "img" / "report-summary.png").write_bytes(data)

@@ -62,8 +62,9 @@ def _run(installed, *args, timeout=600):
 
 def test_the_installed_package_is_the_one_imported_and_has_its_data(installed):
     _, python, work, env = installed
-    out = subprocess.run([str(python), "-c", "import simulator, simulator.files.bundled as b; print(simulator.__file__);"
-                          "print(b.bundled_root())"], cwd=work, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([str(python), "-c", "import simulator, simulator.files.bundled as b; "
+                          "print(simulator.__file__); print(b.bundled_root())"],
+                         cwd=work, env=env, capture_output=True, text=True, check=True)
     module, data = out.stdout.split()
     venv_dir = python.parent.parent
     assert Path(module).is_relative_to(venv_dir) and Path(data).is_relative_to(venv_dir)

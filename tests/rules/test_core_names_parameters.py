@@ -1,5 +1,5 @@
 """The core names parameters, not command-line flags: an error from ``simulator`` says ``targets``, and
-the command line alone shows it as ``--target``, through the one table ``cli.main.FLAGS``."""
+the command line alone shows it as ``--target``, through the one table ``cli.options.FLAGS``."""
 from __future__ import annotations
 
 import ast
@@ -11,7 +11,8 @@ import click
 import pytest
 
 import simulator
-from cli.main import FLAGS, as_flag, main
+from cli.main import main
+from cli.options import FLAGS, as_flag
 from simulator import api
 
 CORE = Path(simulator.__file__).parent
@@ -47,7 +48,7 @@ def _flag_fields(tree) -> list[int]:
 def test_no_core_error_names_a_flag_as_its_field():
     found = [f"{path.relative_to(CORE.parent)}:{line}" for path in sorted(CORE.rglob("*.py"))
              for line in _flag_fields(ast.parse(path.read_text(), str(path)))]
-    assert not found, f"the core names parameters, not flags (map them in cli.main.FLAGS): {found}"
+    assert not found, f"the core names parameters, not flags (map them in cli.options.FLAGS): {found}"
 
 
 def test_the_rule_sees_the_forms_it_forbids():

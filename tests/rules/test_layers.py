@@ -146,3 +146,12 @@ def test_importing_loads_no_plotting_or_distributed_code(statement):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == ""
 
+
+
+def test_the_readme_layout_is_the_tree_in_order():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    lines = block.strip().splitlines()
+    named = [line.split()[0].rstrip(",") for line in lines]
+    assert named[:-1] == [f"simulator/{layer}/" for layer in LAYERS[1:-2]]
+    assert lines[-1].startswith("simulator/api/, cli/") and len(lines) <= 10

@@ -7,13 +7,16 @@ from click.testing import CliRunner
 
 from cli.main import main
 from simulator import api
-from simulator.calibration.fit import fit_sparse, sparse_cases
+from simulator.calibration.cases import sparse_cases
+from simulator.calibration.fit import fit_sparse
 from simulator.calibration.validation import compression_checks
 from simulator.errors import CostsimError
 from simulator.files.loader import load_profile, load_workload
+from simulator.model.step import expand
 from simulator.model.transformer import block_linears, device_parameters
-from simulator.run.estimate import expand
-from simulator.strategies import catalogue as strategies
+from simulator.strategies.architecture import NAS_PRESETS
+from simulator.strategies.compression import gradual_density
+from simulator.strategies.pricing import TOTALS
 
 
 def rows(hw, wl, *strats, **kw):
@@ -56,7 +59,7 @@ def test_sparse_curve_leave_one_out(h200_records):
         others = [r for r in records if r is not held]
         fitted, _ = fit_sparse(profile, others)
         case = sparse_cases([held], profile)[0]
-        from simulator.calibration.fit import predict
+        from simulator.calibration.cases import predict
 
         error = predict(case, fitted, {}) / case.measured_s - 1  # the speedup error, sign reversed
         assert abs(error) <= 0.25, (held["dtype"], held["m"], error)
@@ -100,7 +103,7 @@ def test_unstructured_sparsity_gains_where_the_profile_declares_it():
 # ------------------------------------------------------------------------------------- overheads
 def test_phases_add_up_to_totals_and_baseline_ratio_is_one():
     for row in rows("h200", "gpt2-124m", "prune:2of4", "quantize:fp8", "qat:int8"):
-        for k in strategies.TOTALS:
+        for k in TOTALS:
             assert getattr(row, k) == pytest.approx(math.fsum(getattr(p, k) for p in row.phases), rel=1e-12)
     assert rows("h200", "gpt2-124m", "quantize:fp8")[0].cost_ratio == 1.0
 
@@ -112,7 +115,7 @@ def test_prune_retrain_pays_a_second_training_as_long_as_the_first():
 
 
 def test_gradual_schedule_follows_the_cubic():
-    d = [strategies.gradual_density(t, 0.1, 0.6, 0.1) for t in (0.0, 0.1, 0.2, 0.35, 0.5, 0.6, 0.9)]
+    d = [gradual_density(t, 0.1, 0.6, 0.1) for t in (0.0, 0.1, 0.2, 0.35, 0.5, 0.6, 0.9)]
     assert d[0] == d[1] == 1.0 and d[-2] == d[-1] == pytest.approx(0.1)
     assert all(a >= b for a, b in zip(d, d[1:]))
     _, row = rows("h200", "gpt2-124m", "prune:unstructured,density=0.1,schedule=gradual",
@@ -160,7 +163,7 @@ def test_lowrank_factorises_with_a_full_rank_warmup():
 def test_nas_search_is_priced_as_trainings_and_breaks_even():
     base, row = rows("h200", "gpt2-124m", "nas:darts,saving=0.3")
     search = row.phases[0]
-    assert search.cost_usd == pytest.approx(strategies.NAS_PRESETS["darts"].search_trainings * base.cost_usd)
+    assert search.cost_usd == pytest.approx(NAS_PRESETS["darts"].search_trainings * base.cost_usd)
     saved = 0.3 * base.cost_usd
     assert row.analysis["break_even_trainings"] == math.ceil(search.cost_usd / saved)
     _, found = rows("h200", "gpt-1.3b", "nas:enas,found=gpt2-124m")
@@ -169,7 +172,7 @@ def test_nas_search_is_priced_as_trainings_and_breaks_even():
 
 def test_once_for_all_breaks_even_in_deployments():
     _, row = rows("h200", "gpt2-124m", "nas:ofa,saving=0.2")
-    ofa, darts = strategies.NAS_PRESETS["ofa"], strategies.NAS_PRESETS["darts"]
+    ofa, darts = NAS_PRESETS["ofa"], NAS_PRESETS["darts"]
     assert row.analysis["break_even_deployments"] == math.ceil(ofa.search_trainings / (darts.search_trainings + 1))
 
 

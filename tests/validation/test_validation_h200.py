@@ -6,7 +6,8 @@ Each run is checked on its own; the tolerance has to hold for both.
 """
 import pytest
 
-from simulator import estimate
+from simulator import estimate, load_workload
+from simulator.model.memory import parameter_count
 
 CASES = {"gpt2-124m": "gpt2-124m", "gpt-1.3b": "gpt-1.3b"}
 STEP_TIME_TOLERANCE = 0.05
@@ -54,8 +55,5 @@ def test_peak_memory_within_15_percent_of_measured(h200_records, predictions):
 
 
 def test_parameter_count_equals_pytorch_count(h200_records):
-    from simulator import load_workload
-    from simulator.model.memory import parameter_count
-
     for row in train_rows(h200_records):
         assert parameter_count(load_workload(CASES[row["model"]])) == row["params"]
