@@ -80,13 +80,14 @@ def limits(goal, hardware, devices, strategy, all_fits, models, data, plot_dir, 
     fmt, pricing = output.format, cost.pricing
     progress = Progress("pricing", quiet)
     try:
-        r = api.limits(goal.benchmarks, goal.targets, extrapolate=goal.extrapolate, hardware=split_names(hardware),
-                       devices=devices, strategy=strategy, data=data, pricing=pricing, progress=progress,
+        r = api.limits(goal.benchmarks, goal.targets, extrapolate=goal.extrapolate,
+                       hardware=split_names(hardware, "--hardware"), devices=devices, strategy=strategy, data=data,
+                       pricing=pricing, progress=progress,
                        **cost.core())
     finally:
         progress.close()
     lm = api.lm_limits(losses=models.lm_losses, computes=models.lm_computes, law=models.law,
-                       hardware=split_names(hardware), devices=models.lm_devices, pricing=pricing,
+                       hardware=split_names(hardware, "--hardware"), devices=models.lm_devices, pricing=pricing,
                        **cost.core()) if (models.lm_losses or models.lm_computes) else []
     images = []
     if plot_dir:  # rendered before anything is printed or written, so a failure leaves nothing behind

@@ -4,17 +4,24 @@ This module holds the group and its one-line usage errors; the commands live by 
 ``sweeps``, ``limits`` and ``inputs``, what they share in ``options``."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from . import inputs, limits, run, sweeps
 from .options import fail
 
+# the shell's status for a command ended by Ctrl-C (128 + SIGINT)
+INTERRUPTED_STATUS = 130
+
 
 class OneLineErrors(click.Group):
-    """Usage errors (a bad option value, a missing option) as one line too, not click's usage block."""
+    """Usage errors (a bad option value, a missing option) as one line too, not click's usage block; and
+    Ctrl-C on any command as one line and exit status 130, not click's "Aborted!" and 1."""
 
     def invoke(self, ctx):
-        """Run the command line, turning a usage error into one line on stderr and exit status 2."""
+        """Run the command line, turning a usage error into one line on stderr and exit status 2, and an
+        interruption into one line and exit status 130 (files are written whole or not at all)."""
         try:
             return super().invoke(ctx)
         except click.UsageError as err:
@@ -22,6 +29,9 @@ class OneLineErrors(click.Group):
                 raise  # a bare group: click prints its help
             hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             fail(err.format_message() + hint)
+        except KeyboardInterrupt:
+            click.echo("costsim: interrupted", err=True)
+            sys.exit(INTERRUPTED_STATUS)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})

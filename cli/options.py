@@ -31,6 +31,7 @@ FLAGS = {
     "budget_usd": "--budget",
     "computes": "--lm-compute",
     "device": "--device",
+    "devices": "--devices",
     "doubling_bandwidth_years": "--doubling-bandwidth",
     "doubling_efficiency_years": "--doubling-efficiency",
     "doubling_flops_years": "--doubling-flops",
@@ -40,9 +41,13 @@ FLAGS = {
     "kind": "KIND",
     "law": "--law",
     "losses": "--lm-loss",
+    "max_scenarios": "--max-scenarios",
     "mtbf_hours": "--mtbf-hours", "preemptions_per_hour": "--preemptions-per-hour",
+    "checkpoint_interval_s": "--checkpoint-interval-s", "interval_sweep": "--interval-sweep",
+    "replicas": "--replicas", "seed": "--seed",
     "storage_bandwidth_bytes_per_s": "--storage-gb-per-s", "straggler_cv_fraction": "--straggler-cv",
     "queue_wait_s": "--queue-wait-hours",
+    "plan": "--plan",
     "plot": "--plot",
     "plot_dir": "--plot-dir",
     "profile_ref": "--profile",
@@ -52,9 +57,16 @@ FLAGS = {
     "suite": "--suite",
     "targets": "--target",
     "workload": "--workload",
+    "workloads": "--workload",  # a sweep's axis, given by -w
     "x": "--x",
     "y": "--y",
     "year": "--year",
+    # run options (the API's run_options parameters) and quantum breakeven's: named by the result guard
+    "pue": "--pue", "grid_g_co2_per_kwh": "--grid-intensity",
+    "cloud_price_usd_per_hour": "--price", "regions": "--region", "lifetime_years": "--lifetime-years",
+    "electricity_usd_per_kwh": "--electricity-usd-per-kwh", "degrees": "--degree", "parallelism": "--parallelism",
+    "classical_step_s": "--classical-step-s", "toffolis_per_step": "--toffolis-per-step",
+    "distillation_speedup": "--distillation-speedup",
 }
 
 
@@ -67,10 +79,15 @@ def as_flag(field: str | None, command=None) -> str | None:
     """``field`` as the command line names it: a parameter's first word mapped through FLAGS. Only where
     no file is named (a field of a file stays that field) and, given ``command``, only to one of its own."""
     head, sep, rest = (field or "").partition(" ")
+    whole, dot, part = head.partition(".")
     flag = FLAGS.get(head)
+    shown = flag
+    if flag is None and dot:  # a part of what one flag gives: plan.tp is --plan's tp
+        flag = FLAGS.get(whole)
+        shown = f"{flag}: {part}"
     if flag is None or (command is not None and flag not in _command_names(command)):
         return field
-    return flag + sep + rest
+    return shown + sep + rest
 
 
 def fail(message: str) -> None:
@@ -301,9 +318,17 @@ def table_options(f):
     ])
 
 
-def split_names(text):
-    """A comma-separated list of names from a flag (blanks dropped); None where not given."""
-    return [h.strip() for h in text.split(",") if h.strip()] if text else None
+def split_names(text, flag: str):
+    """A comma-separated list from ``flag``: its items, stripped; None where not given. An empty list or
+    an empty item (``''``, ``a,,b``, ``a,``) is a one-line error naming ``flag``, not a list shortened."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",")]
+    if not any(items):
+        raise CostsimError(f"{text!r} is an empty list: give one or more, comma-separated", field=flag)
+    if not all(items):
+        raise CostsimError(f"'{text}' has an empty item (two commas together, or one at an end)", field=flag)
+    return items
 
 
 # ------------------------------------------------------------------ progress on stderr

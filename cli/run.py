@@ -26,6 +26,7 @@ from .options import (
     quiet_option,
     run_options,
     set_option,
+    split_names,
     table_options,
 )
 
@@ -62,8 +63,7 @@ def estimate(hardware, workload, strategy, rows, devices, plan, cost, sets, outp
         click.echo(render.strategy_table(table, fmt))
         return
     if api.is_quantum(hardware, sets):
-        q = api.quantum_estimate(api.load_profile_ref(hardware, sets), workload, pricing=pricing,
-                                 sets=[x for x in sets if not x.startswith("hardware.")], **options)
+        q = api.quantum_estimate(hardware, workload, pricing=pricing, sets=sets, **options)
         click.echo(analysis_tables.quantum_estimate_text(q, fmt))
         return
     chosen = _columns(columns, "estimate")
@@ -84,11 +84,9 @@ def estimate(hardware, workload, strategy, rows, devices, plan, cost, sets, outp
 def compare(hardware, all_hardware, workload, devices, plan, cost, sets, output, fit, columns):
     """Compare one workload across devices: one row per device (by default the current device of each
     kind; --all for every bundled profile)."""
-    if hardware and all_hardware:
+    if hardware is not None and all_hardware:
         raise CostsimError("give --hardware or --all, not both", field="--all")
-    names = [h.strip() for h in hardware.split(",") if h.strip()] if hardware else None
-    if names == []:
-        raise CostsimError("names no profile", field="--hardware")
+    names = split_names(hardware, "--hardware")
     chosen = _columns(columns, "compare")
     rows = api.compare("all" if all_hardware else names, workload, sets=sets, pricing=cost.pricing,
                        fit=fit or "accumulate", devices=devices, plan=plan, **cost.core())
@@ -141,7 +139,7 @@ simulation_options = grouped(
     click.option("--storage-gb-per-s", type=float, default=10.0, show_default=True, help="checkpoint write rate"),
     click.option("--queue-wait-hours", type=float, default=0.0, show_default=True, help="mean wait in the queue"),
     click.option("--replicas", type=click.IntRange(min=1), default=1, show_default=True),
-    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
     click.option("--requeue-on-failure", is_flag=True,
                  help="after an interruption, wait in the queue again instead of swapping in a spare"),
 )

@@ -11,6 +11,10 @@ class CostsimError(ValueError):
         self.field = field
         super().__init__(self.line())
 
+    def __reduce__(self):
+        # pickled (from a worker process) with its fields, not rebuilt from its one line alone
+        return _restore, (type(self), dict(self.__dict__))
+
     def line(self) -> str:
         """``FILE: FIELD: PROBLEM``, leaving out the parts not known."""
         parts = [p for p in (self.source, self.field) if p]
@@ -41,6 +45,9 @@ class CostsimError(ValueError):
             msg, field = f"unknown kind {first['ctx']['tag']!r}; expected one of {', '.join(sorted(tags))}", "kind"
         elif first["type"] == "union_tag_not_found":
             msg, field = f"missing (one of {', '.join(sorted(tags))})", "kind"
+        elif first["type"] in ("int_type", "float_type", "bool_type", "string_type") and "input" in first:
+            shown = repr(first["input"])  # strict inputs: say what was given, nothing is converted
+            msg += f", got {shown if len(shown) <= 40 else shown[:37] + '...'} ({type(first['input']).__name__})"
         more = len(errors) - 1
         if more:
             msg += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -84,3 +91,11 @@ class OutOfMemoryError(CostsimError):
 
 class UnsupportedError(CostsimError):
     """The estimate cannot be made on this hardware (for example a quantum profile)."""
+
+
+def _restore(cls: type, state: dict) -> CostsimError:
+    """An error of ``cls`` with the fields it had: the other side of ``CostsimError.__reduce__``."""
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, err.line())
+    return err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ..errors import CostsimError
+from ..model.finite import guarded, require_finite
 from ..schema.hardware import Strict
 from ..units import KG_PER_POUND
 
@@ -76,11 +77,12 @@ def pricing_fit(fits, benchmark: str):
 
 def price_compute(label: str, compute_flops: float, low: float | None, high: float | None, profile, workload,
                   devices: int, estimate_fn, strategy_ratios: dict[str, float] | None = None,
-                  exact: bool = False) -> PricedCompute:
+                  exact: bool = False, field: str = "targets") -> PricedCompute:
     """``compute_flops`` of training priced as steps of ``workload`` on ``devices`` x ``profile``: the
     estimate's totals scaled from its own steps to the steps the compute takes (all totals are linear
     in steps: device-hours, energy, rental or amortisation, carbon). ``exact``: the workload already is
-    the run (a scaling law's model), priced as it is."""
+    the run (a scaling law's model), priced as it is. Every figure is finite, or the compute is refused
+    naming ``field``, the parameter it came from."""
     base = dict(label=label, compute_flops=compute_flops, compute_low_flops=low, compute_high_flops=high,
                 hardware=profile.name, devices=devices, workload=workload.name)
     try:
@@ -88,13 +90,16 @@ def price_compute(label: str, compute_flops: float, low: float | None, high: flo
     except CostsimError as err:
         return PricedCompute(**base, **dict.fromkeys(TOTALS), cost_low_usd=None, cost_high_usd=None,
                              strategy_cost_usd={}, problem=err.line())
-    scale = 1.0 if exact else compute_flops / (e.model_flops_per_step * e.steps)
-    totals = {"time_s": e.total_time_s * scale, "energy_joules": e.energy_joules * scale,
-              "cost_usd": e.cost_usd * scale, "co2_kg": e.co2_kg * scale}
-    per_flop = totals["cost_usd"] / compute_flops
-    return PricedCompute(**base, **totals, cost_low_usd=low * per_flop if low else None,
-                         cost_high_usd=high * per_flop if high else None,
-                         strategy_cost_usd={k: r * totals["cost_usd"] for k, r in (strategy_ratios or {}).items()})
+    what, inputs = f"{label or 'the compute'} priced on {profile.name}", {field: compute_flops}
+    with guarded(what, inputs):
+        scale = 1.0 if exact else compute_flops / (e.model_flops_per_step * e.steps)
+        totals = {"time_s": e.total_time_s * scale, "energy_joules": e.energy_joules * scale,
+                  "cost_usd": e.cost_usd * scale, "co2_kg": e.co2_kg * scale}
+        per_flop = totals["cost_usd"] / compute_flops
+        numbers = dict(**totals, cost_low_usd=low * per_flop if low else None,
+                       cost_high_usd=high * per_flop if high else None,
+                       strategy_cost_usd={k: r * totals["cost_usd"] for k, r in (strategy_ratios or {}).items()})
+    return PricedCompute(**base, **require_finite(numbers, what, inputs, cause=field))
 
 
 def web_app_figures(compute_flops: float) -> tuple[float, float]:

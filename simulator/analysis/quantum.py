@@ -31,6 +31,7 @@ import sys
 from typing import Literal
 
 from ..errors import CostsimError
+from ..model.finite import guarded, require_finite
 from ..schema.hardware import QuantumProfile, Strict
 from ..units import BITS_PER_BYTE, GIGA, KILO, MEGA, TERA
 
@@ -199,20 +200,24 @@ def toffoli_time_s(distance: int, code_cycle_s: float, cycles_per_toffoli: float
 
 
 def surface_code_resources(profile: QuantumProfile) -> SurfaceCodeResources:
-    """The profile's code distance, logical error rate, physical qubits and Toffoli time."""
-    _positive(profile.reaction_time_s, "reaction_time_s")
-    distance = code_distance(profile.physical_error_rate_fraction, profile.threshold_error_rate_fraction,
-                             profile.target_logical_error_rate_fraction)
-    per_logical = physical_qubits_per_logical(distance)
-    return SurfaceCodeResources(
-        code_distance=distance,
-        logical_error_rate_fraction=logical_error_rate(
-            profile.physical_error_rate_fraction, profile.threshold_error_rate_fraction, distance),
-        physical_qubits_per_logical=per_logical,
-        physical_qubits=per_logical * profile.logical_qubits,
-        toffoli_time_s=toffoli_time_s(distance, profile.code_cycle_s, profile.cycles_per_toffoli,
-                                      profile.magic_state_factories, profile.reaction_time_s),
-    )
+    """The profile's code distance, logical error rate, physical qubits and Toffoli time (all finite, or
+    the profile is refused naming the field that is out of range)."""
+    inputs = {"hardware": profile}
+    with guarded("the surface code", inputs):
+        _positive(profile.reaction_time_s, "reaction_time_s")
+        distance = code_distance(profile.physical_error_rate_fraction, profile.threshold_error_rate_fraction,
+                                 profile.target_logical_error_rate_fraction)
+        per_logical = physical_qubits_per_logical(distance)
+        numbers = dict(
+            code_distance=distance,
+            logical_error_rate_fraction=logical_error_rate(
+                profile.physical_error_rate_fraction, profile.threshold_error_rate_fraction, distance),
+            physical_qubits_per_logical=per_logical,
+            physical_qubits=per_logical * profile.logical_qubits,
+            toffoli_time_s=toffoli_time_s(distance, profile.code_cycle_s, profile.cycles_per_toffoli,
+                                          profile.magic_state_factories, profile.reaction_time_s),
+        )
+    return SurfaceCodeResources(**require_finite(numbers, "the surface code", inputs))
 
 
 # ---------------------------------------------------------------------------------------------

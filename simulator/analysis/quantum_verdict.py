@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from ..errors import CostsimError
+from ..model.finite import guarded, require_finite
 from ..schema.hardware import QuantumProfile, Strict
 from .quantum import (
     BABBUSH_TOFFOLIS_PER_STEP,
@@ -30,7 +31,8 @@ class TrainingVerdict(Strict):
         classical_rest_time_s: the work not accelerated, left on the classical side, s.
         io_time_s: reading the data at the quantum machine's I/O bandwidth, s.
         speedup: classical_time_s / quantum_time_s; below 1 the quantum machine loses.
-        amdahl_limit_speedup: 1 / (1 - workload fraction): the speedup with free quantum steps and free I/O.
+        amdahl_limit_speedup: 1 / (1 - workload fraction): the speedup with free quantum steps and free I/O;
+            None: unbounded (all of the work is accelerated).
         quantum_steps: M, steps of the quantum algorithm for the accelerated work.
         toffoli_time_s: one logical Toffoli, s.
         required_degree: the polynomial degree at which the quantum machine ties; None: no degree wins (I/O and
@@ -47,7 +49,7 @@ class TrainingVerdict(Strict):
     classical_rest_time_s: float
     io_time_s: float
     speedup: float  # classical_time_s / quantum_time_s; below 1 the quantum machine loses
-    amdahl_limit_speedup: float  # 1 / (1 - workload fraction): free quantum steps, free I/O
+    amdahl_limit_speedup: float | None  # 1 / (1 - workload fraction); None: unbounded (f = 1)
     quantum_steps: float  # M: steps of the quantum algorithm for the accelerated work
     toffoli_time_s: float
     required_degree: float | None  # None: no polynomial degree wins (I/O and rest already lose)
@@ -74,6 +76,24 @@ def training_verdict(classical_device_time_s: float, total_operations: float, da
     (no overlap: loading, then computing). Required values are those at which the quantum machine ties,
     each holding the other two at the profile's values.
     """
+    inputs = {"hardware": profile, "classical_device_time_s": classical_device_time_s,
+              "total_operations": total_operations, "data_bytes": data_bytes, "toffolis_per_step": toffolis_per_step}
+    with guarded("the quantum verdict", inputs):
+        numbers = _verdict_numbers(classical_device_time_s, total_operations, data_bytes, profile, toffolis_per_step,
+                                   classical_parallelism, exponential_base)
+        s, budget = numbers.pop("_devices"), numbers.pop("_budget")
+        found = TrainingVerdict(**require_finite(numbers, "the quantum verdict", inputs), verdict="")
+        line = _verdict_line(found, profile, fraction=profile.speedup.workload_fraction,
+                             devices=s * (classical_devices or 1), budget_s=budget,
+                             io_bandwidth=profile.io_bandwidth_bytes_per_s)
+    return found.model_copy(update={"verdict": line})
+
+
+def _verdict_numbers(classical_device_time_s: float, total_operations: float, data_bytes: float,
+                     profile: QuantumProfile, toffolis_per_step: float, classical_parallelism: float | None,
+                     exponential_base: float) -> dict:
+    """``training_verdict``'s numbers, unchecked, with ``_devices`` (S) and ``_budget`` (the accelerated
+    work's classical time) for the verdict's line."""
     t_dev = _positive(classical_device_time_s, "classical_device_time_s")
     work = _positive(total_operations, "total_operations")
     data = _non_negative(data_bytes, "data_bytes")
@@ -110,19 +130,12 @@ def training_verdict(classical_device_time_s: float, total_operations: float, da
     else:
         required_io = data / (budget - accelerated) if budget > accelerated else None
 
-    speedup = classical / quantum
-    wins = quantum < classical
-    limit = math.inf if f == 1 else 1 / (1 - f)
-    found = TrainingVerdict(
+    return dict(
         classical_time_s=classical, quantum_time_s=quantum, accelerated_time_s=accelerated,
-        classical_rest_time_s=rest, io_time_s=loading, speedup=speedup, amdahl_limit_speedup=limit,
-        quantum_steps=steps, toffoli_time_s=t_g, required_degree=required_degree,
-        required_toffoli_time_s=required_gate, required_io_bandwidth_bytes_per_s=required_io,
-        quantum_wins=wins, verdict="",
-    )
-    line = _verdict_line(found, profile, fraction=f, devices=s * (classical_devices or 1), budget_s=budget,
-                         io_bandwidth=io_bandwidth)
-    return found.model_copy(update={"verdict": line})
+        classical_rest_time_s=rest, io_time_s=loading, speedup=classical / quantum,
+        amdahl_limit_speedup=None if f == 1 else 1 / (1 - f), quantum_steps=steps, toffoli_time_s=t_g,
+        required_degree=required_degree, required_toffoli_time_s=required_gate,
+        required_io_bandwidth_bytes_per_s=required_io, quantum_wins=quantum < classical, _devices=s, _budget=budget)
 
 
 def _verdict_line(v: TrainingVerdict, profile: QuantumProfile, *, fraction: float, devices: float,
@@ -143,7 +156,7 @@ def _verdict_line(v: TrainingVerdict, profile: QuantumProfile, *, fraction: floa
     share = parts[dominant] / quantum
     if wins:
         return (f"quantum wins: {speedup:.3g}x faster than {devices} with a {speedup_name} "
-                f"speedup on {f:.0%} of the work (Amdahl limit {limit:.3g}x); "
+                f"speedup on {f:.0%} of the work (Amdahl limit {'unbounded' if limit is None else f'{limit:.3g}x'}); "
                 f"{share:.0%} of its time goes to {dominant}")
     needs = []
     if required_degree is not None and kind != "exponential":

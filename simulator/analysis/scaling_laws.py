@@ -50,6 +50,9 @@ LAWS = {law.name: law for law in (CHINCHILLA, BESIROGLU)}
 FLOPS_PER_PARAMETER_TOKEN = 6.0  # forward and backward, Kaplan et al. 2020
 
 
+LAW_RANGE_FLOPS = (1e10, 1e40)  # the training compute the laws are used over (fits span ~1e18 to ~1e24)
+
+
 def loss(law: LossLaw, parameters: float, tokens: float) -> float:
     """The law's loss for ``parameters`` and ``tokens`` of training, nats per token."""
     return law.irreducible_loss + law.a_coefficient / parameters ** law.alpha + law.b_coefficient / tokens ** law.beta
@@ -59,6 +62,10 @@ def compute_optimal(law: LossLaw, compute_flops: float) -> tuple[float, float]:
     """Parameters and tokens that minimise the loss for ``compute_flops`` of training."""
     if compute_flops <= 0 or not math.isfinite(compute_flops):
         raise CostsimError("the compute budget must be positive and finite", field="computes")
+    lo, hi = LAW_RANGE_FLOPS
+    if not lo * (1 - 1e-9) <= compute_flops <= hi * (1 + 1e-9):  # exp(log(c)) need not give c back
+        raise CostsimError(f"a compute budget of {compute_flops:g} FLOPs is outside the law's range ({lo:g} to "
+                           f"{hi:g} FLOPs): the compute-optimal model there means nothing", field="computes")
     s = law.alpha + law.beta
     g = (law.alpha * law.a_coefficient / (law.beta * law.b_coefficient)) ** (1 / s)
     c = compute_flops / FLOPS_PER_PARAMETER_TOKEN
@@ -74,7 +81,7 @@ def compute_for_loss(law: LossLaw, target_loss: float) -> float:
     def gap(log_c: float) -> float:
         return loss(law, *compute_optimal(law, math.exp(log_c))) - target_loss
 
-    lo, hi = math.log(1e10), math.log(1e40)
+    lo, hi = (math.log(c) for c in LAW_RANGE_FLOPS)
     if gap(lo) < 0:
         raise CostsimError(f"loss {target_loss:g} is reached below 1e10 FLOPs, outside the law's range",
                            field="losses")

@@ -39,7 +39,7 @@ from .projections import (
 from .quantum import QuantumEstimate, is_quantum, load_profile_ref, quantum_breakeven, quantum_estimate
 from .reports import ReportResult, merge_rows, report
 from .simulation import INTERVAL_FACTORS, SCHEDULER_TIMEOUT_S, SimulationOptions, checkpoint_interval_sweep, simulate
-from .sweeps import SweepResult, evaluate_core, sweep, sweep_cores, sweep_spec
+from .sweeps import MAX_SCENARIOS, SweepResult, evaluate_core, sweep, sweep_batches, sweep_cores, sweep_spec
 from .validation import compression_checks, history, validate_file, validate_suite
 
 __all__ = [
@@ -55,7 +55,8 @@ __all__ = [
     # the quantum accelerator
     "quantum_estimate", "quantum_breakeven", "is_quantum", "load_profile_ref", "QuantumEstimate",
     # sweeps, plots and reports
-    "sweep", "sweep_spec", "sweep_cores", "evaluate_core", "SweepResult", "plot", "PlotOptions", "PLOT_KINDS",
+    "sweep", "sweep_spec", "sweep_cores", "sweep_batches", "MAX_SCENARIOS", "evaluate_core", "SweepResult", "plot",
+    "PlotOptions", "PLOT_KINDS",
     "report", "merge_rows", "ReportResult",
     # calibration and validation
     "calibrate", "calibrate_files", "calibrate_cpu", "calibrate_cuda", "calibrate_from_records", "check_fit",

@@ -1,13 +1,12 @@
 """Estimates, comparisons, plans and strategy tables: the closed-form entry points."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from pydantic import ValidationError
 
-from ..errors import CostsimError, OutOfMemoryError, UnsupportedError
+from ..errors import CostsimError, OutOfMemoryError
 from ..files.loader import (
     apply_overrides,
     bundled_names,
@@ -20,15 +19,16 @@ from ..files.loader import (
     validate_workload,
     where,
 )
-from ..model.memory import parameter_count
+from ..model.finite import OutOfRangeError
+from ..model.memory import naming_profile, parameter_count
 from ..model.step import _step_ops, model_flops_per_step
-from ..output import human
 from ..output import tables as report_layer
+from ..output.human import error_cell
 from ..run.estimate import Estimate, estimate_run
 from ..run.search import search
 from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
-from ..schema.plan import Plan, parse_plan
+from ..schema.plan import Plan, as_plan
 from ..schema.regions import PUE
 from ..schema.workload import CNNWorkload, TransformerWorkload
 from ..strategies import catalogue as strat
@@ -58,7 +58,6 @@ class Rows(tuple):
 
     def table(self, fmt: str = "table", **options) -> str:
         """The CLI's table; ``options`` go to the renderer (compare: ``columns``)."""
-
         return self._render(list(self), fmt, **options)
 
 
@@ -78,7 +77,6 @@ class Pair(tuple):
 
     def table(self, fmt: str = "table") -> str:
         """The CLI's table of both parts (fmt table|csv|json|markdown)."""
-
         return self._render(self[0], self[1], fmt)
 
 
@@ -100,15 +98,14 @@ def run_options(*, devices: int | None = None, plan=None, region: str | None = N
                 grid_g_co2_per_kwh: float | None = None, pue: float | str | None = None, pricing: str = "auto",
                 lifetime_years: float | None = None, electricity_usd_per_kwh: float | None = None) -> RunOptions:
     """Build :class:`RunOptions` from human units (gCO2/kWh, years, $/kWh), converting to SI.
-    ``plan``: a :class:`Plan` or its text (``tp=8,pp=16,dp=4,mb=2``); devices default to the plan's."""
-    if isinstance(plan, str):
-        plan = parse_plan(plan)
+    ``plan``: a :class:`Plan`, its text (``tp=8,pp=16,dp=4,mb=2``) or its fields; devices default to the plan's."""
+    plan = as_plan(plan)
     if devices is None:
         devices = plan.devices if plan is not None else 1
     fields: dict = {"devices": devices, "region": region, "plan": plan}
     if grid_g_co2_per_kwh is not None:
         if grid_g_co2_per_kwh <= 0:
-            raise CostsimError("must be positive", field="grid_intensity")
+            raise CostsimError("must be positive", field="grid_g_co2_per_kwh")
         fields["grid_kg_co2_per_joule"] = kg_co2_per_joule(grid_g_co2_per_kwh)
     if isinstance(pue, str):
         if pue not in PUE:
@@ -123,8 +120,13 @@ def run_options(*, devices: int | None = None, plan=None, region: str | None = N
         fields["electricity_usd_per_joule"] = usd_per_joule(electricity_usd_per_kwh)
     try:
         return RunOptions(**fields)
-    except ValidationError as err:
-        raise CostsimError.from_validation(err) from None
+    except ValidationError as err:  # named as this function's parameters are, in the units they take
+        e = CostsimError.from_validation(err)
+        raise CostsimError(e.problem, field=_SI_OPTIONS.get(e.field, e.field)) from None
+
+
+_SI_OPTIONS = {"grid_kg_co2_per_joule": "grid_g_co2_per_kwh", "lifetime_s": "lifetime_years",
+               "electricity_usd_per_joule": "electricity_usd_per_kwh"}
 
 
 def _load(hardware, workload, sets: Iterable[str]):
@@ -142,7 +144,8 @@ def _load(hardware, workload, sets: Iterable[str]):
 
 _HARDWARE_FIELDS = ("kind", "cloud_price_usd_per_hour", "purchase_price_usd", "efficiency")
 # parameters of a run rather than fields of a file: errors about them name no file
-_OPTION_FIELDS = frozenset(RunOptions.model_fields) | {"objective", "fit", "columns", "hardware", "options"}
+_OPTION_FIELDS = frozenset(RunOptions.model_fields) | {"objective", "fit", "columns", "hardware", "options",
+                                                        *_SI_OPTIONS.values()}
 # parameters of the API's calls that no file has a field of the same name ("strategy prune:2of4" names
 # the strategy text too): errors about them name no file either
 _CALL_PARAMETERS = frozenset({"strategy", "rows", "targets", "plot", "plot_dir", "fmt", "executor", "scheduler",
@@ -155,16 +158,28 @@ def _option_field(field: str | None) -> bool:
     return bool(field) and (field.split(" ")[0] in _CALL_PARAMETERS or field.split(".")[0] in _OPTION_FIELDS)
 
 
+def _blamed(err: CostsimError, hw_source: str | None, wl_source: str | None) -> CostsimError:
+    """``err`` naming the file at fault: the profile's for what the device lacks, the workload's for what the
+    run asks (the batch does not split), both where both decide it (the run does not fit); the file of
+    the input the result guard names (``hardware.``/``workload.`` fields); none for the run's options."""
+    side, _, rest = (err.field or "").partition(".")
+    if side in ("hardware", "workload") and rest and not err.source:  # an input named by the result guard
+        known = hw_source if side == "hardware" else wl_source  # with its file named, its field in that file
+        err = type(err)(err.problem, field=rest) if known else err
+    elif _option_field(err.field):  # the run's own options (plan, devices), not a file's
+        return err
+    else:  # a field of either file; a run that does not fit names the profile's too (naming_profile)
+        side, err = "hardware" if err.field in _HARDWARE_FIELDS else "workload", naming_profile(err, hw_source)
+    source = hw_source if side == "hardware" else wl_source
+    return err.with_source(source) if source else err
+
+
 def _run(profile, wl, opts, hw_source: str | None, wl_source: str | None) -> Estimate:
-    """estimate_run, with the file at fault named in its errors: the profile's for what the device
-    lacks, the workload's for what the run asks (it does not fit, the batch does not split)."""
+    """estimate_run, with the file at fault named in its errors (``_blamed``)."""
     try:
         return estimate_run(profile, wl, opts)
     except CostsimError as err:
-        if _option_field(err.field):  # the run's own options (plan, devices), not a file's
-            raise
-        source = hw_source if err.field in _HARDWARE_FIELDS else wl_source
-        raise err.with_source(source) if source else err
+        raise _blamed(err, hw_source, wl_source) from None
 
 
 FITS = ("strict", "accumulate")
@@ -254,13 +269,14 @@ def _unpriced(profile) -> bool:
 def plan(hardware, workload, *, devices: int, objective: str = "time", top: int = 10, sets: Iterable[str] = (),
          pricing: str = "auto", **options):
     """``costsim plan``: the best plans for ``devices`` devices, as (Plan, Estimate) pairs, best first."""
-
     profile, wl = _load(hardware, workload, sets)
     if not isinstance(profile, ClassicalProfile):
         estimate_run(profile, wl)  # refuses it with the usual message
     opts = run_options(devices=devices, pricing=pricing, **options)
     try:
         return Rows(search(profile, wl, devices, objective, opts, top), report_layer.plan_table)
+    except OutOfRangeError as err:  # an input out of range: its own file, not a plan's problem
+        raise _blamed(err, _source(hardware, "hardware"), _source(workload, "workload")) from None
     except CostsimError as err:
         raise err.with_source(_source(workload, "workload")) if _source(workload, "workload") else err
 
@@ -303,26 +319,9 @@ class CompareRow(Strict):
     reason: str | None = None  # the same in one line of under 100 characters, for tables
 
 
-_SHORT = 99
-_NO_PLAN = re.compile(r"no plan for (\d+) devices: no factorisation.*?(?:nearest device counts that work: (.*))?$")
-
-
 def short_reason(err: CostsimError) -> str:
-    """One line of under 100 characters saying why a device was not estimated."""
-    problem = err.problem
-    if isinstance(err, OutOfMemoryError) and err.needed_bytes is not None and err.capacity_bytes is not None:
-        where = " even at micro-batch 1" if err.accumulation_tried else ""
-        # at the 0.1 GB the full message prints, so that both say the same figures
-        need, has = (human.bytes_(float(f"{b / GIGA:.1f}") * GIGA) for b in (err.needed_bytes, err.capacity_bytes))
-        return f"does not fit{where}: needs {need} per device, has {has}"
-    plan_for = _NO_PLAN.match(problem)
-    if plan_for:
-        near = f"; nearest that do: {plan_for.group(2)}" if plan_for.group(2) else ""
-        return f"no tp x pp x dp plan for {plan_for.group(1)} devices divides the work{near}"
-    if isinstance(err, UnsupportedError) and err.field == "kind":
-        return "quantum accelerator: no training cost model yet"
-    first = problem.split("; ")[0]
-    return first if len(first) <= _SHORT else first[:_SHORT - 1].rstrip() + "…"
+    """One line of under 100 characters saying why a device was not estimated (``output.human.error_cell``)."""
+    return error_cell(err)
 
 
 _NO_PRICE = {"cloud": ("cloud_price_usd_per_hour", "no cloud price (pricing 'owned' would use its purchase price)"),
@@ -345,9 +344,13 @@ def _compare_names(hardware) -> list:
         return list(CURRENT_HARDWARE)
     if hardware == "all":
         return bundled_names("hardware")
-    if isinstance(hardware, (str, Mapping, Strict)):
-        return [hardware]
-    return list(hardware)
+    names = [hardware] if isinstance(hardware, (str, Mapping, Strict)) else list(hardware)
+    if not names:
+        raise CostsimError("an empty list names no device", field="hardware")
+    blank = next((i for i, h in enumerate(names) if isinstance(h, str) and not h.strip()), None)
+    if blank is not None:
+        raise CostsimError(f"item {blank} is an empty name", field="hardware")
+    return names
 
 
 def compare(hardware: Iterable[str | Mapping | Strict] | str | None, workload, *, sets: Iterable[str] = (),
@@ -388,7 +391,7 @@ def compare(hardware: Iterable[str | Mapping | Strict] | str | None, workload, *
             rows.append(CompareRow(hardware=profile.name, problem=None,
                                    estimate=run(profile, wl, opts, fit, hw_source, wl_source)))
         except CostsimError as err:
-            if _option_field(err.field) and not auto:
+            if (_option_field(err.field) and not auto) or isinstance(err, OutOfRangeError):  # bad input
                 raise
             rows.append(CompareRow(hardware=profile.name, estimate=None, problem=err.line(),
                                    reason=short_reason(err)))

@@ -14,8 +14,10 @@ from ..cluster.stages import op_table
 from ..errors import CostsimError
 from ..files.published import load_csv_raw
 from ..output import breakdown_plots, human, plots, sweep_plots
+from ..output.figure import PLOT_FORMATS
 from ..output.fit_plots import scaling_plot
-from ..schema.hardware import Strict
+from ..run.sweep import MAX_SCENARIOS
+from ..schema.hardware import PositiveInt, Strict
 from .core import _load, compare, run_options, strategies
 from .projections import thompson_rows
 from .sweeps import sweep
@@ -44,6 +46,7 @@ class PlotOptions(Strict):
         benchmark: limits: the benchmark whose scaling fit is drawn.
         targets: limits: target errors to mark, fractions in (0, 1).
         data: limits: the Thompson et al. folder; None: ``$COSTSIM_DATA`` or the bundled copy.
+        max_scenarios: pareto and scaling: a sweep file of more scenarios is refused before it runs.
     """
 
     strategy: tuple[str, ...] = ()
@@ -53,6 +56,7 @@ class PlotOptions(Strict):
     benchmark: str = "imagenet"
     targets: tuple[float, ...] = ()
     data: str | Path | None = None
+    max_scenarios: PositiveInt = MAX_SCENARIOS
 
 
 def _plot_options(**options) -> PlotOptions:
@@ -63,7 +67,7 @@ def _plot_options(**options) -> PlotOptions:
         raise CostsimError.from_validation(err) from None
 
 
-def _sweep_rows(source) -> list[dict]:
+def _sweep_rows(source, max_scenarios: int = MAX_SCENARIOS) -> list[dict]:
     """A sweep's rows: from a CSV that ``sweep`` wrote, or by running a sweep file (or spec)."""
 
     if isinstance(source, (str, Path)) and str(source).endswith(".csv"):
@@ -75,7 +79,7 @@ def _sweep_rows(source) -> list[dict]:
                 except (TypeError, ValueError):
                     r[k] = v or None
         return rows
-    return list(sweep(source).rows)
+    return list(sweep(source, max_scenarios=max_scenarios).rows)
 
 
 def _bars(label: str, totals, breakdown: dict) -> dict:
@@ -117,7 +121,7 @@ def plot(kind: str, *, hardware=None, workload=None, source=None, fmt: str = "pn
     """``costsim plot KIND``: the image, as bytes in ``fmt`` (png, svg or pdf).
 
     Options: the fields of :class:`PlotOptions` (``strategy``, ``x``, ``y``, ``series``, ``benchmark``,
-    ``targets``, ``data``); any other keyword is a run option, as ``estimate`` takes (devices, plan,
+    ``targets``, ``data``, ``max_scenarios``); any other keyword is a run option, as ``estimate`` takes (devices, plan,
     region, pricing...).
 
     roofline: ``hardware`` and ``workload``; compare: several ``hardware`` (or ``strategy`` on one);
@@ -131,6 +135,8 @@ def plot(kind: str, *, hardware=None, workload=None, source=None, fmt: str = "pn
 
     if kind not in PLOT_KINDS:
         raise CostsimError(f"unknown plot '{kind}'; known: {', '.join(PLOT_KINDS)}", field="kind")
+    if fmt not in PLOT_FORMATS:
+        raise CostsimError(f"unknown image format '{fmt}'; use one of {', '.join(PLOT_FORMATS)}", field="fmt")
     shown = _plot_options(**{k: options.pop(k) for k in PlotOptions.model_fields if k in options})
     strategy, x, y, series = shown.strategy, shown.x, shown.y, shown.series
     benchmark, targets, data = shown.benchmark, shown.targets, shown.data
@@ -165,7 +171,7 @@ def plot(kind: str, *, hardware=None, workload=None, source=None, fmt: str = "pn
         raise CostsimError(f"the {kind} plot needs a sweep (a file, or a CSV that 'costsim sweep' wrote)",
                            field="SWEEP")
     x = x or (TIME if kind == "pareto" else "devices")
-    every = _sweep_rows(source)
+    every = _sweep_rows(source, shown.max_scenarios)
     rows = [r for r in every if r.get("cost_usd") is not None]
     if not rows:
         raise CostsimError("no scenario of the sweep could be priced: " + "; ".join(_left_out(every)), field="SWEEP")

@@ -162,12 +162,17 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
     if law not in LAWS:
         raise CostsimError(f"unknown law '{law}'; known: {', '.join(LAWS)}", field="law")
     chosen = LAWS[law]
-    budgets = [(f"loss {loss:g}", compute_for_loss(chosen, loss)) for loss in losses]
-    budgets += [(f"compute {c:.3g} FLOPs", c) for c in computes]
+    budgets = [(f"loss {loss:g}", compute_for_loss(chosen, loss), "losses") for loss in losses]
+    budgets += [(f"compute {c:.3g} FLOPs", c, "computes") for c in computes]
     out = []
-    for label, c in budgets:
+    for label, c, field in budgets:
         n, d = compute_optimal(chosen, c)
-        wl = validate_workload(transformer_for(n, d, f"lm-{n:.3g}p-{d:.3g}t"), "<scaling law>")
+        try:
+            wl = validate_workload(transformer_for(n, d, f"lm-{n:.3g}p-{d:.3g}t"), "<scaling law>")
+        except CostsimError as err:  # a model too large for any workload: the budget is out of range
+            raise CostsimError(f"{label}: its compute-optimal model ({n:.3g} parameters, {d:.3g} tokens) is "
+                               f"beyond what a workload can describe ({err.field}: {err.problem})",
+                               field=field) from None
         rows = []
         names = list(hardware) if hardware else ["a100-sxm-80gb", "h100-sxm", "h200", "tpu-v5p"]
         for name in names:
@@ -176,10 +181,12 @@ def lm_limits(*, losses: Iterable[float] = (), computes: Iterable[float] = (), l
                 best = plan(profile, wl, devices=devices, pricing=pricing, top=1, **options)[0]
                 opts = run_options(devices=devices, plan=best[0], pricing=pricing, **options)
                 rows.append(price_compute(label, c, None, None, profile, wl, devices,
-                                          lambda p, w, _n, o=opts: estimate_run(p, w, o), exact=True))
+                                          lambda p, w, _n, o=opts: estimate_run(p, w, o), exact=True, field=field))
             except CostsimError as err:
+                if err.field == field:  # the budget itself is refused, not this device
+                    raise
                 rows.append(price_compute(label, c, None, None, profile, wl, devices,
-                                          lambda p, w, _n, e=err: (_ for _ in ()).throw(e)))
+                                          lambda p, w, _n, e=err: (_ for _ in ()).throw(e), field=field))
         out.append({"label": label, "law": chosen.source, "compute_flops": c, "parameters": n, "tokens": d,
                     "loss": loss(chosen, n, d), "workload": wl.model_dump(), "priced": rows})
     return out
@@ -237,7 +244,14 @@ def project(base: str, year: int, *, doubling_flops_years: float | None = None,
     # 20 GB/s per direction per link in 2016 to 900 GB/s per GPU in 2022, faster than HBM)
     growth["link_bandwidth_bytes_per_s"] = growth["memory_bandwidth_bytes_per_s"]
     basis.append("links: grown with memory bandwidth (assumption)")
-    data_out = project_profile(raw, int(base_year), int(year), growth, basis="; ".join(basis))
+    try:
+        data_out = project_profile(raw, int(base_year), int(year), growth, basis="; ".join(basis))
+    except CostsimError as err:  # a growth beyond any float: name the doubling time stated, or the year
+        if not (err.field or "").startswith("growth."):
+            raise
+        key = err.field.removeprefix("growth.").replace("link_", "memory_")
+        option, years = stated.get(key, ("year", None))
+        raise CostsimError(err.problem, field=option if years is not None else "year") from None
     return finish_profile(data_out, f"<{base} projected to {year}>"), data_out, trends
 
 

@@ -13,14 +13,15 @@ from ..analysis.quantum import (
     surface_code_resources,
 )
 from ..analysis.quantum_verdict import training_verdict
-from ..errors import CostsimError
+from ..errors import CostsimError, OutOfMemoryError
 from ..files.loader import apply_overrides, bundled_names, finish_profile, load_profile, raw_profile
+from ..model.finite import guarded, require_finite
 from ..output.analysis_tables import quantum_estimate_text
 from ..run.estimate import Estimate
 from ..schema.hardware import ClassicalProfile, QuantumProfile, Strict
 from ..schema.plan import parse_plan
 from ..schema.workload import CNNWorkload, TransformerWorkload
-from .core import _load, estimate
+from .core import _blamed, _load, _source, estimate
 
 
 class QuantumEstimate(Strict):
@@ -72,9 +73,22 @@ def _data_bytes(wl) -> float:
 def quantum_estimate(profile, workload, *, devices: int | None = None, sets: Iterable[str] = (),
                      pricing: str = "auto", **options) -> QuantumEstimate:
     """The fastest bundled classical device (``devices`` of them) on the workload, and the quantum
-    profile's verdict against it: Babbush et al.'s model with Amdahl's law and the I/O bound."""
+    profile's verdict against it: Babbush et al.'s model with Amdahl's law and the I/O bound. ``profile``:
+    a name, path, dict or model; ``sets``: overrides as on the command line (``hardware.*`` ones apply
+    to the quantum profile). Errors name the file at fault."""
+    hw_source, wl_source = _source(profile, "hardware"), _source(workload, "workload")
+    try:
+        return _quantum_estimate(profile, workload, devices, list(sets), pricing, options)
+    except OutOfMemoryError as err:  # on the classical devices tried: not the quantum profile's memory
+        raise _blamed(err, None, wl_source) from None
+    except CostsimError as err:
+        raise _blamed(err, hw_source, wl_source) from None
 
-    _, wl = _load("h200", workload, sets)
+
+def _quantum_estimate(profile, workload, devices: int | None, sets: list[str], pricing: str,
+                      options: dict) -> QuantumEstimate:
+    profile = load_profile_ref(profile, [s for s in sets if s.startswith("hardware.")])
+    _, wl = _load("h200", workload, [s for s in sets if not s.startswith("hardware.")])
     plan_opt = options.get("plan")
     if devices is None and plan_opt not in (None, "auto"):
         devices = (parse_plan(plan_opt) if isinstance(plan_opt, str) else plan_opt).devices
@@ -93,14 +107,21 @@ def quantum_estimate(profile, workload, *, devices: int | None = None, sets: Ite
             best = e
     if best is None:
         raise problem
-    operations = best.model_flops_per_step * best.steps
-    data = _data_bytes(wl)
-    verdict = training_verdict(best.total_time_s, operations, data, profile, classical_parallelism=1.0,
-                               classical_devices=devices)
+    inputs = {"workload": wl}
+    with guarded("the quantum estimate", inputs):
+        operations, data = require_finite((best.model_flops_per_step * best.steps, _data_bytes(wl)),
+                                          "the quantum estimate", inputs)
+    try:
+        verdict = training_verdict(best.total_time_s, operations, data, profile, classical_parallelism=1.0,
+                                   classical_devices=devices)
+        resources = surface_code_resources(profile).model_dump()
+    except CostsimError as err:  # a field of the quantum profile: named as the profile's (hardware.)
+        if (err.field or "").split(".")[0] not in QuantumProfile.model_fields:
+            raise
+        raise type(err)(err.problem, field=f"hardware.{err.field}") from None
     return QuantumEstimate(hardware=profile.name, workload=wl.name, classical_hardware=best.hardware,
                            classical_devices=devices, classical_estimate=best, total_operations=operations,
-                           data_bytes=data, resources=surface_code_resources(profile).model_dump(),
-                           verdict=verdict.model_dump())
+                           data_bytes=data, resources=resources, verdict=verdict.model_dump())
 
 
 def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), parallelism=(1.0, 1e3, 1e6),
@@ -115,15 +136,28 @@ def quantum_breakeven(profile_ref: str = "quantum-ftqc", *, degrees=(2, 3, 4), p
         raise CostsimError(f"'{profile_ref}' is a {profile.kind} profile, not a quantum one", field="profile_ref")
     res = surface_code_resources(profile)
     g = BABBUSH_TOFFOLIS_PER_STEP if toffolis_per_step is None else toffolis_per_step
-    t_q = quantum_step_time_s(g, res.toffoli_time_s, distillation_speedup)
-    table = [{"degree": d, "classical_parallelism": s, **breakeven(t_q, classical_step_s, d, s).model_dump()}
-             for d in degrees for s in parallelism]
+    inputs = {"toffolis_per_step": g, "distillation_speedup": distillation_speedup, "hardware": profile}
+    with guarded("the quantum step", inputs):
+        t_q = require_finite(quantum_step_time_s(g, res.toffoli_time_s, distillation_speedup), "the quantum step",
+                             inputs)
+    table = [_breakeven_row(t_q, classical_step_s, d, s, inputs) for d in degrees for s in parallelism]
     hoefler = [{"operation": op, "degree": k, "max_operations_per_call": max_operations_per_call(
         HOEFLER_QUANTUM_RATES.rate(op), HOEFLER_A100_RATES.rate(op), k)} for op in ("fp16", "int32", "binary")
         for k in (2, 3, 4)]
     return {"profile": profile.name, "resources": res.model_dump(), "quantum_step_s": t_q,
             "distillation_speedup": distillation_speedup,
             "classical_step_s": classical_step_s, "toffolis_per_step": g, "breakeven": table, "hoefler": hoefler}
+
+
+def _breakeven_row(t_q: float, classical_step_s: float, degree: float, parallelism: float, step_inputs) -> dict:
+    """One row of the break-even table, finite or refused (a degree too near 1 overflows M*); ``step_inputs``:
+    what the quantum step ``t_q`` was computed from."""
+    what = f"the break-even at degree {degree:g} and parallelism {parallelism:g}"
+    inputs = {"degrees": degree, "parallelism": parallelism, "classical_step_s": classical_step_s, **step_inputs}
+    with guarded(what, inputs):
+        row = {"degree": degree, "classical_parallelism": parallelism,
+               **breakeven(t_q, classical_step_s, degree, parallelism).model_dump()}
+    return require_finite(row, what, inputs, cause="degrees")
 
 
 def load_profile_ref(hardware, sets: Iterable[str] = ()):

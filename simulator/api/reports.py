@@ -14,7 +14,7 @@ from ..schema.hardware import Strict
 from ..schema.options import RunOptions
 from ..strategies.catalogue import STRATEGIES, parse
 from .plots import AXES, AXIS_WORDS, TIME, _devices_text, _distinct_points, _job, _left_out, _plain, _series_figure
-from .sweeps import _sweep_profile, sweep, sweep_spec
+from .sweeps import MAX_SCENARIOS, _sweep_profile, sweep, sweep_spec
 
 MERGEABLE = AXES[3:]  # the axes that price a run or pick its variant: scenarios differing only there may merge
 REPORT_ROWS = 200  # rows shown per workload and ordering in the page (all of them are in the CSV)
@@ -214,16 +214,17 @@ def _describe(spec, n_rows: int) -> str:
     return f"{n_rows} scenario{'s' if n_rows != 1 else ''}" + (f": {' × '.join(shown)}" if shown else "")
 
 
-def report(source, *, workers: int = 1, progress=None) -> ReportResult:
+def report(source, *, workers: int = 1, progress=None, max_scenarios: int = MAX_SCENARIOS) -> ReportResult:
     """The page of a scenario or sweep (a sweep file or spec). It opens with the answer: the cheapest,
     fastest and lowest-CO2 scenario (per workload), the Pareto front of cost against training time and the
     cheapest scenario of each device; then the figures (the best run per device compared, cost against the
     device count, a single scenario's roofline), every scenario in a table that sorts and chooses its columns
     without a script, what could not be priced and why, and every assumption. Scenarios that differ only in
-    an axis that changes nothing are merged, and the page says so. The CSV holds every row as computed."""
+    an axis that changes nothing are merged, and the page says so. The CSV holds every row as computed.
+    A grid of more than ``max_scenarios`` is refused before it runs, as ``sweep`` refuses it."""
 
     spec = sweep_spec(source)
-    rows = list(sweep(spec, workers=workers, progress=progress).rows)
+    rows = list(sweep(spec, workers=workers, progress=progress, max_scenarios=max_scenarios).rows)
     priced, merges = merge_rows([r for r in rows if r.get("cost_usd") is not None])
     left_out = _left_out(rows)
     jobs: dict[str, list[dict]] = {}
@@ -257,8 +258,8 @@ def report(source, *, workers: int = 1, progress=None) -> ReportResult:
             figures.append(("Cost against the number of devices: for each device (and workload), the cheapest "
                             "option at each count", _series_figure(priced, "hardware", "devices", "cost_usd", "svg",
                                                                    left_out)))
-    if len(spec.core_points()) == 1 and priced:
-        p = spec.core_points()[0]
+    if spec.core_count() == 1 and priced:
+        p = next(spec.iter_core_points())
         profile, wl = _sweep_profile(p["hardware"]), load_workload(p["workload"])
         try:  # the plain run's kernels (a plan or strategy the roofline cannot show leaves it out)
             figures.append((f"Roofline of {wl.name} on {profile.name}", breakdown_plots.roofline_plot(

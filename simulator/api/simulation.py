@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import numbers
 import signal
 from typing import Iterable
 
@@ -18,6 +19,8 @@ from .core import Pair, _load, estimate, run_options
 
 # how long a Dask scheduler may take to answer before the run is refused (no hang)
 SCHEDULER_TIMEOUT_S = 10.0
+# replicas one simulation holds: each keeps its outcomes (about 1 kB) for the percentiles
+MAX_REPLICAS = 100_000
 
 
 SimulationOptions = create_model(
@@ -55,6 +58,11 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, sets: Iter
     ``estimate`` takes (devices, plan, region, ...). ``replicas`` run from ``seed``, in this process, in
     ``workers`` processes or on a Dask ``scheduler`` (``executor`` local or dask); ``progress(done, total)``
     is called as they finish."""
+    _check_count(seed, "seed", 0)
+    _check_count(replicas, "replicas", 1)
+    if replicas > MAX_REPLICAS:
+        raise CostsimError(f"{replicas:,} is more than the {MAX_REPLICAS:,} replicas a simulation holds (each keeps "
+                           f"its outcomes for the percentiles)", field="replicas")
     simulation = {name: options.pop(name) for name in SimulationOptions.model_fields if name in options}
     e = estimate(hardware, workload, sets=sets, pricing=pricing, **options)
     profile, wl = _load(hardware, workload, sets)
@@ -74,6 +82,12 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, sets: Iter
 
     return Pair(e, monte_carlo(e, cfg, replicas, seed, outcome, progress, _mapper(workers, executor, scheduler)),
                 simulation_table)
+
+
+def _check_count(value, field: str, least: int) -> None:
+    """Refuse a count that is not a whole number at least ``least`` (a bool is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise CostsimError(f"must be a whole number {least} or more, got {value!r}", field=field)
 
 
 def _star(call):
@@ -126,8 +140,13 @@ def checkpoint_interval_sweep(hardware, workload, *, replicas: int = 20, seed: i
     optimum = base.checkpoint_interval_s
     out = []
     for factor in INTERVAL_FACTORS:
-        _, mc = simulate(hardware, workload, replicas=replicas, seed=seed, checkpoint_interval_s=optimum * factor,
-                         **kwargs)
+        try:
+            _, mc = simulate(hardware, workload, replicas=replicas, seed=seed,
+                             checkpoint_interval_s=optimum * factor, **kwargs)
+        except CostsimError as err:  # the interval is the sweep's, not the caller's
+            field = "interval_sweep" if err.field == "checkpoint_interval_s" else err.field
+            raise CostsimError(f"at {factor:g} times the Young/Daly interval ({optimum * factor:.3g} s): "
+                               f"{err.problem}", source=err.source, field=field) from None
         out.append((optimum * factor, mc))
     return out
 

@@ -1,6 +1,7 @@
 """Sweeps: grids of scenarios, evaluated as closed-form runs and priced over option grids."""
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Iterable
@@ -14,6 +15,7 @@ from ..files.loader import (
     load_profile,
     load_sweep,
     load_workload,
+    override_text,
     raw_profile,
     resolve,
     validate_workload,
@@ -21,13 +23,36 @@ from ..files.loader import (
 from ..output.stream import sweep_text
 from ..run.estimate import estimate_run
 from ..run.search import search
-from ..run.sweep import CORE_AXES, OPTION_AXES, CoreResult, Phase, SweepSpec, WhatIf, expand
+from ..run.sweep import (
+    CORE_AXES,
+    MAX_SCENARIOS,
+    OPTION_AXES,
+    ROWS_PER_BATCH,
+    CoreResult,
+    Phase,
+    SweepSpec,
+    WhatIf,
+    check_size,
+    expand,
+)
 from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
 from ..strategies import catalogue as strat
 from ..strategies.catalogue import parse
 from .core import load_reference
 from .simulation import SCHEDULER_TIMEOUT_S, _mapper
+
+
+def _override(key: str, value) -> str:
+    """``key=value`` as an override that reads back as the same value: a sweep file's ``"12"`` stays text (and
+    is refused where a number is due); ``*factor`` keeps its meaning, a scale."""
+    if isinstance(value, str) and value.startswith("*"):
+        return f"{key}={value}"
+    return f"{key}={override_text(value)}"
+
+def _file(where: str) -> str | None:
+    """The sweep file to name in an error; none for a sweep built from flags (its fields are theirs)."""
+    return None if where == "<sweep>" else where
 
 
 def sweep_spec(source=None, **axes):
@@ -43,7 +68,9 @@ def sweep_spec(source=None, **axes):
         where = str(source)
     else:
         data = dict(source or {})
-    data.update({k: v for k, v in axes.items() if v not in (None, (), [])})
+    given = {k: v for k, v in axes.items() if v not in (None, (), [], {})}  # an axis not given keeps the file's
+    data.update(given)
+    lines = {k: v for k, v in lines.items() if k[0].split(".")[0] not in given}  # the file's lines, its axes only
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
@@ -54,7 +81,7 @@ def sweep_spec(source=None, **axes):
             first["loc"][1], int) else None
         e = CostsimError.from_validation(err, source=where, unknown=f"unknown axis; known: {known}")
         problem = "an empty list makes an empty grid" if first["type"] == "too_short" else e.problem
-        raise CostsimError(problem + (f" (line {line})" if line else ""), source=where, field=e.field) from None
+        raise CostsimError(problem + (f" (line {line})" if line else ""), source=_file(where), field=e.field) from None
 
     for i, text in enumerate(spec.strategies):
         if text == "none":
@@ -78,7 +105,53 @@ def sweep_spec(source=None, **axes):
                 line = lines.get((axis, i))
                 raise CostsimError(f"{err.problem}" + (f" (line {line})" if line else ""), source=where,
                                    field=f"{axis}[{i}]") from None
+    for i, ref in enumerate(spec.hardware):
+        if isinstance(ref, WhatIf):
+            try:
+                _sweep_profile(ref)
+            except CostsimError as err:  # the what-if's own change makes it no device: say so at its line
+                line = lines.get(("hardware", i))
+                raise CostsimError(f"what-if '{ref.name}' on {ref.base}: {err.field or 'profile'}: {err.problem}"
+                                   + (f" (line {line})" if line else ""), source=_file(where),
+                                   field=f"hardware[{i}]") from None
+    for key, values in spec.set.items():
+        problem = _set_field_problem(spec, key, values[0])
+        if problem is None:
+            continue
+        if "set" in given or where == "<sweep>":  # an argument, not a file's line
+            raise CostsimError(problem, field=f"set.{key}")
+        line = lines.get(("set", key))
+        raise CostsimError(problem + (f" (line {line})" if line else ""), source=where, field=f"set.{key}")
     return spec
+
+
+def _set_field_problem(spec: SweepSpec, key: str, value) -> str | None:
+    """Why a ``set`` axis's field is no field of the sweep's workloads (or, as ``hardware.<field>``, of its
+    devices): a misspelt field is the sweep's error, not a row of problems. Its values are checked at each
+    point, as ``estimate`` checks them."""
+    on_hardware = key.startswith("hardware.")
+    models = [_sweep_profile(ref) for ref in spec.hardware] if on_hardware else \
+        [load_workload(ref) for ref in spec.workloads]
+    item = f"{key}={value}"
+    for model in models:
+        data = model.model_dump()
+        try:
+            apply_overrides(data if on_hardware else None, None if on_hardware else data, [item])
+        except CostsimError as err:
+            if on_hardware:
+                return err.problem
+            try:  # a profile's field, named as a workload's
+                apply_overrides(_sweep_profile(spec.hardware[0]).model_dump(), None, [item])
+            except CostsimError:
+                return f"no such field in the workload '{model.name}'"
+            return f"no such field in the workload '{model.name}'; a profile's field is set as hardware.{key}"
+        try:
+            type(model).model_validate(data)
+        except ValidationError as err:
+            unknown = next((e for e in err.errors() if e["type"] == "extra_forbidden"), None)
+            if unknown is not None:
+                return f"no such field in the {'profile' if on_hardware else 'workload'} '{model.name}'"
+    return None
 
 
 def _sweep_profile(ref, sets: Iterable[str] = ()):
@@ -89,7 +162,7 @@ def _sweep_profile(ref, sets: Iterable[str] = ()):
     if not isinstance(ref, WhatIf):
         return load_profile(ref, sets)
     data, source = raw_profile(ref.base)
-    apply_overrides(data, None, [f"hardware.{k}={v}" for k, v in ref.set.items()] + sets)
+    apply_overrides(data, None, [_override(f"hardware.{k}", v) for k, v in ref.set.items()] + sets)
     data["name"] = ref.name
     return finish_profile(data, source)
 
@@ -102,8 +175,8 @@ def evaluate_core(point: dict, plan_mode: str = "dp"):
     base = dict(hardware=profile.name, workload=wl.name, set=point["set"], devices=point["devices"],
                 strategy=point["strategy"])
     try:
-        hw_sets = [f"{k}={v}" for k, v in point["set"].items() if k.startswith("hardware.")]
-        wl_sets = [f"{k}={v}" for k, v in point["set"].items() if not k.startswith("hardware.")]
+        hw_sets = [_override(k, v) for k, v in point["set"].items() if k.startswith("hardware.")]
+        wl_sets = [_override(k, v) for k, v in point["set"].items() if not k.startswith("hardware.")]
         if hw_sets:
             profile = _sweep_profile(point["hardware_ref"], hw_sets)
         if wl_sets:
@@ -148,13 +221,42 @@ def evaluate_core(point: dict, plan_mode: str = "dp"):
 def sweep_cores(spec, *, workers: int = 1, executor: str = "local", scheduler: str | None = None,
                 timeout_s: float = SCHEDULER_TIMEOUT_S):
     """The sweep's core points evaluated in grid order, yielded one by one: in this process, in
-    ``workers`` processes, or on a Dask cluster. The results do not depend on where they ran."""
+    ``workers`` processes, or on a Dask cluster, :data:`CORES_PER_BATCH` points at a time (so that
+    memory does not grow with the grid). The results do not depend on where they ran."""
     profiles = {id(ref): _sweep_profile(ref) for ref in spec.hardware}
     workloads = {ref: load_workload(ref) for ref in spec.workloads}
-    points = [({**p, "hardware_ref": p["hardware"], "hardware": profiles[id(p["hardware"])],
-                "workload": workloads[p["workload"]]}, spec.plan) for p in spec.core_points()]
-    mapper = _mapper(workers if len(points) > 1 else 1, executor, scheduler, timeout_s)
-    yield from (mapper(evaluate_core, points) if mapper else (evaluate_core(*p) for p in points))
+    points = (({**p, "hardware_ref": p["hardware"], "hardware": profiles[id(p["hardware"])],
+                "workload": workloads[p["workload"]]}, spec.plan) for p in spec.iter_core_points())
+    mapper = _mapper(workers if spec.core_count() > 1 else 1, executor, scheduler, timeout_s)
+    if mapper is None:
+        yield from (evaluate_core(*p) for p in points)
+        return
+    while batch := list(itertools.islice(points, CORES_PER_BATCH)):
+        yield from mapper(evaluate_core, batch)
+
+
+CORES_PER_BATCH = 10_000
+
+
+def sweep_batches(spec, *, max_scenarios: int = MAX_SCENARIOS, progress=None, workers: int = 1,
+                  executor: str = "local", scheduler: str | None = None, timeout_s: float = SCHEDULER_TIMEOUT_S):
+    """The rows of a sweep (a :class:`SweepSpec`), in grid order and in lists of at most
+    :data:`ROWS_PER_BATCH`, made as they are asked for: nothing holds them all, so a file they are written
+    to as they come grows and memory does not. The grid is counted first: one over ``max_scenarios`` is a
+    one-line error before anything runs. ``progress(done, total)`` is called after each core point."""
+    check_size(spec, max_scenarios)
+    cores = sweep_cores(spec, workers=workers, executor=executor, scheduler=scheduler, timeout_s=timeout_s)
+    return _batches(spec, cores, progress)
+
+
+def _batches(spec, cores, progress):
+    total = spec.core_count()
+    small = spec.option_grid() if spec.option_count() <= ROWS_PER_BATCH else None  # built once, reused
+    for i, core in enumerate(cores, 1):
+        for grid in [small] if small is not None else spec.option_batches():
+            yield expand(core, grid)
+        if progress:
+            progress(i, total)
 
 
 class SweepResult(Strict):
@@ -181,18 +283,15 @@ class SweepResult(Strict):
 
 
 def sweep(source=None, *, workers: int = 1, executor: str = "local", scheduler: str | None = None,
-          timeout_s: float = SCHEDULER_TIMEOUT_S, progress=None, **axes) -> SweepResult:
+          timeout_s: float = SCHEDULER_TIMEOUT_S, progress=None, max_scenarios: int = MAX_SCENARIOS,
+          **axes) -> SweepResult:
     """Evaluate a sweep (a file, a dict or keyword axes) and return every row. ``progress(done, total)``
-    is called after each core point."""
+    is called after each core point. A grid of more than ``max_scenarios`` rows is refused before it runs
+    (:data:`MAX_SCENARIOS` unless raised): the rows are held in memory, about 1.9 kB each."""
 
     spec = sweep_spec(source, **axes)
-    grid = spec.option_grid()
-    rows, total = [], len(spec.core_points())
-    for i, core in enumerate(sweep_cores(spec, workers=workers, executor=executor, scheduler=scheduler,
-                                         timeout_s=timeout_s), 1):
-        rows.extend(expand(core, grid))
-        if progress:
-            progress(i, total)
+    rows = []
+    for batch in sweep_batches(spec, max_scenarios=max_scenarios, progress=progress, workers=workers,
+                               executor=executor, scheduler=scheduler, timeout_s=timeout_s):
+        rows.extend(batch)
     return SweepResult(name=spec.name, rows=tuple(rows))
-
-

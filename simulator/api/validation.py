@@ -16,9 +16,9 @@ from ..calibration.validation import (
 from ..calibration.validation import compression_checks as checks
 from ..errors import CostsimError
 from ..files.bundled import data_folder, label
-from ..files.loader import load_profile
+from ..files.loader import load_pair, load_profile
 from ..files.published import load_csv_raw
-from ..files.records import find_files, load_measurements, load_rows
+from ..files.records import find_files, load_measurements, load_numbered_rows
 from ..run.estimate import estimate_run
 from ..schema.hardware import Link
 from .core import estimate, run_options
@@ -26,9 +26,18 @@ from .projections import thompson_rows
 
 
 def validate_file(path: str):
-    """``costsim validate FILE``: runs described in a CSV or JSON-lines file (columns in the README)."""
+    """``costsim validate FILE``: runs described in a CSV or JSON-lines file (columns in docs/calibration.md).
+    A row whose inputs do not load (an unknown profile, a wrongly typed field) is an error naming its
+    line; a run the model cannot estimate (one that does not fit) keeps its row with the reason."""
 
-    runs = [run_from_row(row, f"{path}:{i}") for i, row in enumerate(load_rows(path), 1)]
+    runs = []
+    for line, row in load_numbered_rows(path):
+        run = run_from_row(row, f"{path}:{line}")
+        try:
+            load_pair(run.hardware, run.workload, run.sets)
+        except CostsimError as err:
+            raise CostsimError(err.line(), source=f"{path}:{line}") from None
+        runs.append(run)
     return validate(Path(path).name, runs, estimate, data=str(path))
 
 

@@ -12,9 +12,10 @@ import math
 from pydantic import Field, ValidationError
 
 from ..errors import CostsimError
+from ..files.loader import override_text
 from ..model.ops import gemm
 from ..model.roofline import price_ops
-from ..schema.hardware import PositiveFloat, PositiveInt, Strict
+from ..schema.hardware import Input, PositiveFloat, PositiveInt, Strict
 from ..schema.workload import Training
 from ..units import BITS_PER_BYTE, MILLI
 from .cases import SPARSE_DTYPES, sparse_op
@@ -25,7 +26,7 @@ RUN_FIELDS = {"label", "hardware", "workload", "devices", "measured_step_time_s"
               "plan", "note"}
 
 
-class ValidationRun(Strict):
+class ValidationRun(Input):
     """One measured run to predict.
 
     Attributes:
@@ -45,7 +46,7 @@ class ValidationRun(Strict):
     label: str
     hardware: str
     workload: str | dict
-    sets: tuple[str, ...] = ()
+    sets: tuple[str, ...] = Field(default=(), strict=False)
     devices: PositiveInt = 1
     tensor_parallel: PositiveInt = 1
     pipeline_parallel: PositiveInt = 1
@@ -137,7 +138,7 @@ def run_from_row(row: dict, where: str) -> ValidationRun:
     extra = {k: v for k, v in row.items() if k not in RUN_FIELDS and v not in (None, "")}
     if row.get("workload"):
         workload: str | dict = str(row["workload"])
-        sets = tuple(f"{k}={v}" for k, v in extra.items())
+        sets = tuple(f"{k}={override_text(v)}" for k, v in extra.items())  # cells keep their type
     else:
         if "kind" not in extra:
             raise CostsimError("give a workload (name or path) or an inline 'kind' with its fields",

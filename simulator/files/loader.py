@@ -10,8 +10,8 @@ would mislead). Measurement records are read by ``files/records.py``, published 
 from __future__ import annotations
 
 import copy
+import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -22,43 +22,13 @@ from ..errors import CostsimError
 from ..schema.hardware import ClassicalProfile, HardwareProfile
 from ..schema.workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload, Workload
 from .bundled import label as bundled_label
+from .yaml_text import YamlLoader, parse_yaml_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_EFFICIENCY_REFERENCE = "h200"
 
 _HARDWARE = TypeAdapter(HardwareProfile)
 _WORKLOAD = TypeAdapter(Workload)
-
-
-# ---------------------------------------------------------------- YAML with numbers that are numbers
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # LibYAML's parser where PyYAML has it
-    """SafeLoader whose float resolver also takes exponents without a dot or a sign (YAML 1.2 style)."""
-
-
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-
-
-def parse_yaml_text(text: str, source: str) -> Any:
-    """YAML text parsed with exponents as numbers; malformed YAML is a one-line error naming ``source``."""
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise CostsimError(f"malformed YAML at {at}: {problem}", source=source) from None
 
 
 def read_text(path: str | Path) -> str:
@@ -117,10 +87,19 @@ def resolve(ref: str, what: str, relative_to: Path | None = None) -> Path:
         candidates.append(relative_to / f"{ref}.yaml")
     candidates += [as_path, bundled_dir(what) / f"{ref}.yaml"]
     for c in candidates:
-        if c.is_file():
+        if _is_file(c):
             return c
     known = ", ".join(bundled_names(what))
-    raise CostsimError(f"unknown {_LABELS[what]} '{ref}': not a file and not a bundled name ({known})")
+    shown = ref if len(ref) <= 80 else ref[:60] + f"... ({len(ref)} characters)"
+    raise CostsimError(f"unknown {_LABELS[what]} '{shown}': not a file and not a bundled name ({known})")
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name the system cannot take (too long, a NUL byte) is none."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------- extends and overrides
@@ -162,6 +141,17 @@ def parse_override(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def override_text(value: Any) -> str:
+    """A value as the text of a ``field=value`` override that reads back as the same value: text quoted (the
+    text 'yes' stays text, not a YAML boolean; '12' stays text, not a number), booleans as true/false,
+    numbers as they are, lists and mappings in flow style (JSON, which is YAML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value)
+
+
 def _find_paths(data: Any, key: str, prefix: tuple = ()) -> list[tuple]:
     found = []
     if isinstance(data, dict):
@@ -173,6 +163,11 @@ def _find_paths(data: Any, key: str, prefix: tuple = ()) -> list[tuple]:
 
 
 def _set_path(data: dict, path: tuple, raw: str, label: str) -> None:
+    if len(path) > 1 and path[0] == "efficiency" and "efficiency" not in data and data.get("kind") in _HW_TAGS:
+        ref = data.get("efficiency_from") or DEFAULT_EFFICIENCY_REFERENCE
+        raise CostsimError(f"this profile borrows its efficiency curves from {ref} (efficiency_from), so it has "
+                           f"none of its own to change: give it an efficiency block in a profile file",
+                           source="--set", field=label)
     node = data
     for part in path[:-1]:
         if not isinstance(node.get(part), dict):
@@ -190,7 +185,13 @@ def _set_path(data: dict, path: tuple, raw: str, label: str) -> None:
                                source="--set", field=label)
         if not isinstance(factor, (int, float)) or isinstance(factor, bool):
             raise CostsimError(f"scale factor '{raw[1:]}' is not a number", source="--set", field=label)
-        node[leaf] = current * factor
+        try:
+            scaled = current * factor
+        except OverflowError:
+            raise CostsimError(f"{current!r} x {factor!r} is too large", source="--set", field=label) from None
+        if isinstance(current, int) and isinstance(scaled, float) and scaled.is_integer():
+            scaled = int(scaled)  # a count scaled by a whole factor (12 x 1.5) stays a count
+        node[leaf] = scaled
     else:
         try:
             node[leaf] = parse_yaml_text(raw, "--set")
@@ -352,23 +353,24 @@ def load_pair(hardware: str | Mapping, workload: str | Mapping, sets: Iterable[s
 
 
 # ---------------------------------------------------------------- sweep files
-def load_sweep(path: str | Path) -> tuple[dict, dict[tuple[str, int], int]]:
+def load_sweep(path: str | Path) -> tuple[dict, dict[tuple[str, int | str], int]]:
     """A sweep file's mapping, and the line (1-based) of every list item of a top-level axis, so that an
-    error in a long list can name its line: {(axis, index): line}. ``path`` may also name a bundled
-    example (``sweep-demo``)."""
+    error in a long list can name its line: {(axis, index): line}; and of every key of a mapping axis
+    ({("set", "layers"): line}). ``path`` may also name a bundled example (``sweep-demo``)."""
     path = resolve(str(path), "sweep")
     text = read_text(path)
     data = parse_yaml_text(text, where(path))
     if not isinstance(data, dict):
         raise CostsimError("expected a mapping of axes at the top level", source=where(path))
-    lines: dict[tuple[str, int], int] = {}
-    node = yaml.compose(text, Loader=_Loader)
+    lines: dict[tuple[str, int | str], int] = {}
+    node = yaml.compose(text, Loader=YamlLoader)
     for key, value in getattr(node, "value", []):
         if isinstance(value, yaml.SequenceNode):
             for i, item in enumerate(value.value):
                 lines[(key.value, i)] = item.start_mark.line + 1
         elif isinstance(value, yaml.MappingNode):
             for sub, seq in value.value:
+                lines[(key.value, sub.value)] = sub.start_mark.line + 1  # a key of a mapping axis (set:)
                 if isinstance(seq, yaml.SequenceNode):
                     for i, item in enumerate(seq.value):
                         lines[(f"{key.value}.{sub.value}", i)] = item.start_mark.line + 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import CostsimError
 from .loader import read_text, where
+from .records import csv_header
 
 
 def cell_number(cell, positive: bool = False) -> float | None:
@@ -24,9 +25,14 @@ def cell_number(cell, positive: bool = False) -> float | None:
 
 
 def load_csv_raw(path: str | Path) -> list[dict]:
-    """Rows of a CSV file as strings, for suites that read published data sets column by column."""
+    """Rows of a CSV file as strings (never read as YAML), for suites that read published data sets
+    column by column; a column named twice is an error naming it (a reader keyed by name would keep
+    the last one silently)."""
     try:
-        return list(csv.DictReader(io.StringIO(read_text(path))))
+        reader = csv.DictReader(io.StringIO(read_text(path)))
+        if reader.fieldnames is not None:
+            csv_header(list(reader.fieldnames), where(path))
+        return list(reader)
     except csv.Error as err:
         raise CostsimError(f"not CSV: {err}", source=where(path)) from None
 

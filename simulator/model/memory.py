@@ -1,6 +1,8 @@
 """Peak device memory of a training step: model states plus what the forward pass keeps for backward."""
 from __future__ import annotations
 
+import math
+
 from ..errors import OutOfMemoryError
 from ..schema.workload import GenericWorkload, MLPWorkload, TransformerWorkload
 from ..units import GIGA
@@ -66,22 +68,46 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     return out
 
 
+def _gb(n_bytes: float) -> str:
+    """Gigabytes to 0.1 GB with thousands separators; from 1e15 GB in scientific notation."""
+    gb = n_bytes / GIGA
+    return f"{gb:,.1f}" if gb < 1e15 else f"{gb:.4g}"
+
+
+PROFILE_MEMORY = "the profile's memory_bytes"
+"""How ``check_fits`` names the capacity's input; :func:`naming_profile` puts the profile's file in its place."""
+
+
 def check_fits(needed: dict[str, float], capacity_bytes: float, device: str, batch: float) -> None:
     """Raise :class:`OutOfMemoryError` (with the figures and advice) unless ``needed``'s
     ``total_bytes`` fits in ``capacity_bytes``; ``batch`` is the samples per device it was
-    computed at."""
+    computed at. The message says which numbers decide it: the workload's (its batch, through
+    ``training.global_batch_size``, the error's field, and the memory its model needs) against the
+    profile's ``memory_bytes``."""
+    if not math.isfinite(needed["total_bytes"]):
+        raise OverflowError("the peak memory per device overflows a float")  # the result guard names the input
     if needed["total_bytes"] <= capacity_bytes:
         return
-    parts = ", ".join(f"{k.removesuffix('_bytes')} {v / GIGA:,.1f} GB" for k, v in needed.items()
+    parts = ", ".join(f"{k.removesuffix('_bytes')} {_gb(v)} GB" for k, v in needed.items()
                       if k != "total_bytes" and v)
     states = needed["weights_bytes"] + needed["optimizer_states_bytes"] + needed["low_precision_weights_bytes"]
     if states > capacity_bytes:
-        advice = (f"the model states alone need {states / GIGA:,.1f} GB and data parallelism copies them to "
+        advice = (f"the model states alone need {_gb(states)} GB and data parallelism copies them to "
                   f"every device, so they must be sharded (ZeRO/FSDP, tensor or pipeline parallelism)")
     else:
         advice = "use more devices, a smaller batch or activation_recompute"
     raise OutOfMemoryError(
-        f"does not fit: needs {needed['total_bytes'] / GIGA:,.1f} GB per device ({parts}) at {batch:g} samples "
-        f"per device, but {device} has {capacity_bytes / GIGA:,.1f} GB; {advice}",
+        f"does not fit: needs {_gb(needed['total_bytes'])} GB per device ({parts}) at {batch:g} samples "
+        f"per device, but {device} has {_gb(capacity_bytes)} GB ({PROFILE_MEMORY}); {advice}",
         field="training.global_batch_size", needed_bytes=needed["total_bytes"], capacity_bytes=capacity_bytes,
         micro_batch=batch)
+
+
+def naming_profile(err, source: str | None):
+    """``err`` with the profile's file ``source`` named beside its memory_bytes where it is one of
+    :func:`check_fits`'s (the same error otherwise, or where ``source`` is None)."""
+    if not isinstance(err, OutOfMemoryError) or not source or PROFILE_MEMORY not in err.problem:
+        return err
+    return OutOfMemoryError(err.problem.replace(PROFILE_MEMORY, f"memory_bytes in {source}"), source=err.source,
+                            field=err.field, needed_bytes=err.needed_bytes, capacity_bytes=err.capacity_bytes,
+                            micro_batch=err.micro_batch, accumulation_tried=err.accumulation_tried)

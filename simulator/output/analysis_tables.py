@@ -155,7 +155,7 @@ def quantum_estimate_text(q, fmt: str = "table") -> str:
                             f"classical rest {_duration(v['classical_rest_time_s'])}, "
                             f"I/O {_duration(v['io_time_s'])})"],
             ["speedup", f"{v['speedup']:.3g}x (Amdahl limit " + (f"{v['amdahl_limit_speedup']:.3g}x)" if
-                        math.isfinite(v["amdahl_limit_speedup"]) else "unbounded: all of the work is accelerated)")],
+                        v["amdahl_limit_speedup"] is not None else "unbounded: all of the work is accelerated)")],
             ["ties at (each alone)", ", ".join(x for x in [
                 f"degree > {v['required_degree']:.3g}" if v["required_degree"] else "",
                 f"Toffoli < {v['required_toffoli_time_s']:.3g} s" if v["required_toffoli_time_s"] else "",

@@ -8,19 +8,23 @@ Rules, the same for every kind of quantity:
 * the unit is the largest one in which the value is at least 1 (so 0.9996 s reads "1 s", 59.9 s reads
   "59.9 s" and 60 s reads "1 min");
 * three significant figures, trailing zeros dropped ("1.5 h", "12.3 kWh", "999 ms"); a value of 1,000
-  or more in the largest unit keeps four significant figures with thousands separators ("1,234 years");
+  or more in the largest unit keeps four significant figures with thousands separators ("1,234 years"),
+  and from 1e15 reads in scientific notation ("8.1e+45 years");
 * negative values keep their sign ("-3.2 kWh", "-$12.3"), zero reads in the base unit ("0 s", "$0");
 * ``None`` (no figure, for example a run that was not estimated) reads "–"; NaN or infinity is a
   caller's bug and raises ``ValueError``, so "nan" never reaches a reader.
 
 ``axis_unit`` picks one unit for a whole column or plot axis, so that a plot can say
-"training time (days)" and divide its values by the scale.
+"training time (days)" and divide its values by the scale; ``error_cell`` turns an error into a
+table's cell (why a device was not estimated, under 100 characters).
 """
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
+from ..errors import CostsimError, OutOfMemoryError, UnsupportedError
 from ..units import (
     EXA,
     GIGA,
@@ -88,10 +92,16 @@ def _round3(a: float) -> float:
     return float(f"{a:.3g}")
 
 
+_SCIENTIFIC = 1e15  # from here on a magnitude reads "8.1e+45", not as dozens of grouped digits
+
+
 def _digits(a: float) -> str:
-    """A non-negative magnitude, already scaled into its unit, as 3 (or, from 1,000, 4) significant figures."""
+    """A non-negative magnitude, already scaled into its unit, as 3 (or, from 1,000, 4) significant figures;
+    from 1e15 in scientific notation."""
     if a == 0:
         return "0"
+    if _round3(a) >= _SCIENTIFIC:
+        return f"{a:.4g}"
     if _round3(a) >= 1000:
         return f"{round(float(f'{a:.4g}')):,}"
     return f"{a:.3g}"  # below 1e-4 this is scientific ("1.2e-05"); only the smallest unit gets there
@@ -203,3 +213,28 @@ def axis_unit(kind: str, values: Iterable) -> tuple[float, str]:
     finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
     largest = max(finite, default=0.0)
     return _base(ladder) if largest == 0 else _pick(ladder, largest)
+
+
+# ---------------------------------------------------------------------------------------------
+# an error as a table's cell: why a device was not estimated, in one short line
+
+_SHORT = 99
+_NO_PLAN = re.compile(r"no plan for (\d+) devices: no factorisation.*?(?:nearest device counts that work: (.*))?$")
+
+
+def error_cell(err: CostsimError) -> str:
+    """One line of under 100 characters saying why a device was not estimated (``compare``'s reason)."""
+    problem = err.problem
+    if isinstance(err, OutOfMemoryError) and err.needed_bytes is not None and err.capacity_bytes is not None:
+        where = " even at micro-batch 1" if err.accumulation_tried else ""
+        # at the 0.1 GB the full message prints, so that both say the same figures
+        need, has = (bytes_(float(f"{b / GIGA:.1f}") * GIGA) for b in (err.needed_bytes, err.capacity_bytes))
+        return f"does not fit{where}: needs {need} per device, has {has}"
+    plan_for = _NO_PLAN.match(problem)
+    if plan_for:
+        near = f"; nearest that do: {plan_for.group(2)}" if plan_for.group(2) else ""
+        return f"no tp x pp x dp plan for {plan_for.group(1)} devices divides the work{near}"
+    if isinstance(err, UnsupportedError) and err.field == "kind":
+        return "quantum accelerator: no training cost model yet"
+    first = problem.split("; ")[0]
+    return first if len(first) <= _SHORT else first[:_SHORT - 1].rstrip() + "…"

@@ -11,6 +11,8 @@ from ..errors import CostsimError
 from .format import csv_text, latex_head, latex_row, latex_tail
 
 SWEEP_FORMATS = ("csv", "json", "jsonl", "markdown", "latex")
+# a file's extension and the format written to it (``costsim sweep --out``)
+SWEEP_EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".md": "markdown", ".tex": "latex"}
 
 
 def _cell(v) -> str:

@@ -10,6 +10,7 @@ import math
 
 from ..cluster.stages import pipeline_step, plan_note, plan_stages
 from ..errors import CostsimError, UnsupportedError
+from ..model.finite import guarded, require_finite
 from ..model.memory import check_fits
 from ..model.ops import OP_CLASSES
 from ..model.step import execution_note, matrix_peak
@@ -17,7 +18,7 @@ from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
 from ..schema.plan import Plan, check_plan
 from ..schema.workload import CNNWorkload, TransformerWorkload
-from ..units import MICRO, SECONDS_PER_HOUR, SECONDS_PER_YEAR
+from ..units import MICRO, SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 
 BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "pipeline_bubble", "launch_overhead")
 
@@ -176,9 +177,31 @@ def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note:
 
 
 def estimate_run(profile, workload, options: RunOptions | None = None) -> Estimate:
-    """Time, energy, dollars and CO2 of training ``workload`` on ``options.devices`` x ``profile``."""
+    """Time, energy, dollars and CO2 of training ``workload`` on ``options.devices`` x ``profile``.
+
+    Every number of the estimate is finite, or the run is refused (``OutOfRangeError``) naming the number
+    that is not and the input that drives it (``hardware.kernel_launch_overhead_s``: the profile's,
+    ``workload.layers``: the workload's, ``pue``: a run option's); see ``model/finite.py``."""
     options = options or RunOptions()
     _refuse_unsupported(profile)
+    inputs = {"hardware": profile, "workload": workload, "": _option_inputs(options)}
+    with guarded("the estimate", inputs):
+        fields = _estimate_fields(profile, workload, options)
+    return Estimate.model_validate(require_finite(fields, "the estimate", inputs))
+
+
+def _option_inputs(options: RunOptions) -> dict:
+    """The run options as the API's parameters take them (years, $/kWh, gCO2/kWh), for the guard to name."""
+    out = {"devices": options.devices, "plan": options.plan, "pue": options.pue,
+           "lifetime_years": options.lifetime_s / SECONDS_PER_YEAR,
+           "electricity_usd_per_kwh": options.electricity_usd_per_joule / usd_per_joule(1.0)}
+    if options.grid_kg_co2_per_joule is not None:
+        out["grid_g_co2_per_kwh"] = options.grid_kg_co2_per_joule / kg_co2_per_joule(1.0)
+    return out
+
+
+def _estimate_fields(profile: ClassicalProfile, workload, options: RunOptions) -> dict:
+    """The estimate's fields, unchecked (``estimate_run`` checks that they are finite)."""
     n = options.devices
     plan = options.plan or Plan(dp=n)
     if options.plan is None and workload.training.global_batch_size % n:
@@ -207,7 +230,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     memory = max((st.peak_memory for st, _ in stages), key=lambda mem: mem["total_bytes"])
     tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
     comm_note = plan_note(plan, micro, m, exposed, grad_sync) if n > 1 else ""
-    return Estimate.model_validate(dict(
+    return dict(
         hardware=profile.name, workload=workload.name, devices=n, plan=plan.label(),
         batch_per_device=gbs / plan.dp, micro_batch_size=micro, steps=steps,
         step_time_s=step_s, total_time_s=total_s, device_hours=total_s * n / SECONDS_PER_HOUR,
@@ -225,4 +248,4 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
         memory_breakdown={k: v for k, v in memory.items() if k != "total_bytes"}, breakdown=breakdown,
         assumptions=_assumptions(profile, workload, comm_note, cost_note, grid_note, options.pue),
         warnings=tuple(dict.fromkeys(w for st, _ in stages for w in st.warnings)),
-    ))
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..errors import CostsimError
+from ..model.finite import OutOfRangeError
 from ..schema.options import RunOptions
 from ..schema.plan import Plan
 from ..schema.workload import TransformerWorkload
@@ -86,6 +87,8 @@ def search(profile, workload, devices: int, objective: str = "time", options: Ru
         candidates += 1
         try:
             e = estimate_run(profile, workload, base.model_copy(update={"devices": devices, "plan": plan}))
+        except OutOfRangeError:  # an input out of range (a result not finite): bad input, not a plan's problem
+            raise
         except CostsimError as err:  # does not fit, or not valid here: not a candidate
             last_error = err
             continue

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
+from pydantic import Strict as PydanticStrict
 
 from ..errors import CostsimError
-from ..schema.hardware import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+from ..schema.hardware import Input, NonNegativeFloat, PositiveFloat, PositiveInt, Strict
 from ..schema.regions import (
     DEFAULT_ELECTRICITY_USD_PER_KWH,
     DEFAULT_LIFETIME_YEARS,
@@ -29,12 +30,21 @@ from ..schema.regions import (
 )
 from ..units import SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 
+# the largest grid run unless asked (``max_scenarios``): a million rows take about 2 GB held in memory
+# (``sweep``'s result; measured: about 1.9 kB a row) and 175 MB as CSV (about 175 bytes a row); streamed
+# to a file (``costsim sweep --out``), memory stays flat whatever the size
+MAX_SCENARIOS = 1_000_000
+HELD_BYTES_PER_ROW = 1_900
+CSV_BYTES_PER_ROW = 175
+# rows are made (and written) in batches of at most this many: a few MB at a time, whatever the grid
+ROWS_PER_BATCH = 2_000
+
 CORE_AXES = ("hardware", "workloads", "set", "devices", "strategies")
 OPTION_AXES = ("regions", "grid_g_co2_per_kwh", "pue", "pricing", "cloud_price_usd_per_hour",
                "electricity_usd_per_kwh", "lifetime_years")
 
 
-class WhatIf(Strict):
+class WhatIf(Input):
     """A derived device: a profile with fields changed (``*2`` scales)."""
 
     name: str
@@ -42,25 +52,25 @@ class WhatIf(Strict):
     set: dict[str, str | float | int]
 
 
-class SweepSpec(Strict):
+class SweepSpec(Input):
     """The grid. Every list is an axis; a scenario is one value of each (their product)."""
 
     name: str = "sweep"
     description: str = ""
-    hardware: tuple[str | WhatIf, ...] = Field(min_length=1)
-    workloads: tuple[str, ...] = Field(min_length=1)
-    set: dict[str, tuple[str | float | int, ...]] = Field(
+    hardware: tuple[str | WhatIf, ...] = Field(strict=False, min_length=1)
+    workloads: tuple[str, ...] = Field(strict=False, min_length=1)
+    set: dict[str, Annotated[tuple[str | float | int, ...], PydanticStrict(False)]] = Field(
         default_factory=dict, description="workload fields (or hardware.<field>) and their values, e.g. layers")
-    devices: tuple[PositiveInt, ...] = Field(default=(1,), min_length=1)
-    strategies: tuple[str, ...] = Field(default=("none",), min_length=1)
+    devices: tuple[PositiveInt, ...] = Field(strict=False, default=(1,), min_length=1)
+    strategies: tuple[str, ...] = Field(strict=False, default=("none",), min_length=1)
     plan: Literal["dp", "auto"] = "dp"
-    regions: tuple[str, ...] = ()
-    grid_g_co2_per_kwh: tuple[PositiveFloat, ...] = ()
-    pue: tuple[float, ...] = ()
-    pricing: tuple[Literal["auto", "cloud", "owned"], ...] = Field(default=("auto",), min_length=1)
-    cloud_price_usd_per_hour: tuple[PositiveFloat, ...] = ()
-    electricity_usd_per_kwh: tuple[NonNegativeFloat, ...] = ()
-    lifetime_years: tuple[PositiveFloat, ...] = ()
+    regions: tuple[str, ...] = Field(default=(), strict=False)
+    grid_g_co2_per_kwh: tuple[PositiveFloat, ...] = Field(default=(), strict=False)
+    pue: tuple[float, ...] = Field(default=(), strict=False)
+    pricing: tuple[Literal["auto", "cloud", "owned"], ...] = Field(strict=False, default=("auto",), min_length=1)
+    cloud_price_usd_per_hour: tuple[PositiveFloat, ...] = Field(default=(), strict=False)
+    electricity_usd_per_kwh: tuple[NonNegativeFloat, ...] = Field(default=(), strict=False)
+    lifetime_years: tuple[PositiveFloat, ...] = Field(default=(), strict=False)
 
     @field_validator("set")
     @classmethod
@@ -85,33 +95,92 @@ class SweepSpec(Strict):
             raise ValueError("a PUE is at least 1")
         return v
 
-    def core_points(self) -> list[dict]:
-        """One dict per run-changing combination, in grid order."""
-        keys = list(self.set)
-        combos = list(itertools.product(*(self.set[k] for k in keys))) or [()]
-        return [{"hardware": hw, "workload": wl, "set": dict(zip(keys, combo)), "devices": n, "strategy": s}
-                for hw, wl, combo, n, s in itertools.product(self.hardware, self.workloads, combos, self.devices,
-                                                           self.strategies)]
+    def core_count(self) -> int:
+        """How many run-changing points the grid has (their product, counted, not built)."""
+        return math.prod([len(self.hardware), len(self.workloads), *(len(v) for v in self.set.values()),
+                          len(self.devices), len(self.strategies)])
 
-    def option_grid(self) -> dict[str, np.ndarray | list]:
-        """The option axes as aligned columns (their product), with the defaults where an axis is absent."""
+    def option_count(self) -> int:
+        """How many option points each run is priced at (the product of the option axes)."""
+        return math.prod(len(axis) for axis in self._option_axes())
+
+    def scenario_count(self) -> int:
+        """The grid's size: one row per scenario, core points x option points."""
+        return self.core_count() * self.option_count()
+
+    def axis_sizes(self) -> list[tuple[str, int]]:
+        """Each axis with its length, in column order (the option axes as the grid expands them)."""
+        grids = " + ".join(a for a in ("regions", "grid_g_co2_per_kwh") if getattr(self, a)) or "regions"
+        names = (grids, "pue", "pricing", "cloud_price_usd_per_hour", "electricity_usd_per_kwh", "lifetime_years")
+        return ([("hardware", len(self.hardware)), ("workloads", len(self.workloads))]
+                + [(f"set.{k}", len(v)) for k, v in self.set.items()]
+                + [("devices", len(self.devices)), ("strategies", len(self.strategies))]
+                + list(zip(names, (len(a) for a in self._option_axes()))))
+
+    def iter_core_points(self):
+        """One dict per run-changing combination, in grid order, made as they are asked for."""
+        keys = list(self.set)  # one product over every axis (a product of products would build the inner one)
+        for hw, wl, *combo, n, s in itertools.product(self.hardware, self.workloads, *self.set.values(),
+                                                      self.devices, self.strategies):
+            yield {"hardware": hw, "workload": wl, "set": dict(zip(keys, combo)), "devices": n, "strategy": s}
+
+    def core_points(self) -> list[dict]:
+        """Every run-changing combination, in grid order, as a list (:meth:`iter_core_points` makes them
+        one by one)."""
+        return list(self.iter_core_points())
+
+    def _option_axes(self) -> list[list]:
         # (region name or None, gCO2e/kWh): a region axis, an intensity axis, or the default region
         grids = ([(r, GRID_G_CO2_PER_KWH[r][0]) for r in self.regions] +
                  [(None, g) for g in self.grid_g_co2_per_kwh]) or [(DEFAULT_REGION,
                                                                      GRID_G_CO2_PER_KWH[DEFAULT_REGION][0])]
-        axes = [grids, list(self.pue) or [DEFAULT_PUE], list(self.pricing),
+        return [grids, list(self.pue) or [DEFAULT_PUE], list(self.pricing),
                 list(self.cloud_price_usd_per_hour) or [None],
                 list(self.electricity_usd_per_kwh) or [DEFAULT_ELECTRICITY_USD_PER_KWH],
                 list(self.lifetime_years) or [DEFAULT_LIFETIME_YEARS]]
-        rows = list(itertools.product(*axes))
-        return {"region": [r[0][0] for r in rows], "grid_g_co2_per_kwh": [r[0][1] for r in rows],
-                "grid_kg_co2_per_joule": np.array([kg_co2_per_joule(r[0][1]) for r in rows]),
-                "pue": np.array([r[1] for r in rows], float), "pricing": [r[2] for r in rows],
-                "price_override": [r[3] for r in rows],
-                "electricity_usd_per_joule": np.array([usd_per_joule(r[4]) for r in rows]),
-                "lifetime_s": np.array([r[5] * SECONDS_PER_YEAR for r in rows]),
-                "electricity_usd_per_kwh": [r[4] for r in rows], "lifetime_years": [r[5] for r in rows]}
 
+    def option_grid(self) -> dict[str, np.ndarray | list]:
+        """The option axes as aligned columns (their product), with the defaults where an axis is absent."""
+        return _grid_columns(list(itertools.product(*self._option_axes())))
+
+    def option_batches(self, size: int = ROWS_PER_BATCH):
+        """The option grid as :meth:`option_grid` gives it, in aligned pieces of at most ``size`` points
+        (in grid order), made as they are asked for: memory does not grow with the grid."""
+        points = itertools.product(*self._option_axes())
+        while batch := list(itertools.islice(points, size)):
+            yield _grid_columns(batch)
+
+
+def _grid_columns(rows: list[tuple]) -> dict[str, np.ndarray | list]:
+    """Option points (grid, PUE, pricing, price, electricity price, lifetime) as aligned columns."""
+    return {"region": [r[0][0] for r in rows], "grid_g_co2_per_kwh": [r[0][1] for r in rows],
+            "grid_kg_co2_per_joule": np.array([kg_co2_per_joule(r[0][1]) for r in rows]),
+            "pue": np.array([r[1] for r in rows], float), "pricing": [r[2] for r in rows],
+            "price_override": [r[3] for r in rows],
+            "electricity_usd_per_joule": np.array([usd_per_joule(r[4]) for r in rows]),
+            "lifetime_s": np.array([r[5] * SECONDS_PER_YEAR for r in rows]),
+            "electricity_usd_per_kwh": [r[4] for r in rows], "lifetime_years": [r[5] for r in rows]}
+
+
+def _bytes_text(n: float) -> str:
+    """A byte count in words: 1.9 GB, 350 MB, 12 TB."""
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.2g} {unit}" if n / size < 10 else f"{n / size:,.0f} {unit}"
+    return f"{n:.0f} B"
+
+
+def check_size(spec: SweepSpec, max_scenarios: int = MAX_SCENARIOS) -> int:
+    """The grid's scenario count, counted before anything runs; above ``max_scenarios`` a one-line error
+    with the count, the axes that make it and the memory its rows would need (held, as ``sweep`` returns
+    them) and the size of its CSV (streamed, as ``costsim sweep --out`` writes it)."""
+    n = spec.scenario_count()
+    if n <= max_scenarios:
+        return n
+    axes = " x ".join(f"{size:,} {name}" for name, size in spec.axis_sizes() if size > 1)
+    raise CostsimError(f"the grid has {n:,} scenarios ({axes}), over the limit of {max_scenarios:,} (its rows: "
+                       f"about {_bytes_text(n * CSV_BYTES_PER_ROW)} as CSV, {_bytes_text(n * HELD_BYTES_PER_ROW)} "
+                       f"held in memory); raise the limit to run it, or shorten an axis", field="max_scenarios")
 
 
 PUE_CLASSES = dict(PUE)

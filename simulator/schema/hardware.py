@@ -2,17 +2,22 @@
 
 A profile is a set of sourced facts (datasheet peaks, memory, links, power, prices) plus the fitted
 efficiency curves that turn peaks into achieved rates. Units are SI and named in each field.
+
+Inputs are strict (:class:`Input`): a number field takes a number (an integer also where a float is
+expected), a whole-number field an integer, a yes/no field ``true`` or ``false``; nothing is converted
+(``"3"``, ``true`` or ``2.0`` for a count are errors). Whole numbers are bounded by ``MAX_INT``.
 """
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
+MAX_INT = 2**53  # the largest whole number a float holds exactly: a bound on every count
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_INT)]
 
 DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
 DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
@@ -24,7 +29,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Source(Strict):
+class Input(Strict):
+    """Base of the models read from files and flags: also strict, so that ``true`` is not 1, ``"3"`` is not
+    3 and ``2.0`` is not a count (an integer is still a float where a float is expected). Tuple fields
+    take lists (``Field(strict=False)``), their items still strict."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Source(Input):
     """Where a figure comes from. ``fields`` lists the fields it backs (empty: the whole profile).
 
     Attributes:
@@ -37,12 +50,12 @@ class Source(Strict):
 
     cite: str
     url: str | None = None
-    fields: tuple[str, ...] = ()
+    fields: tuple[str, ...] = Field(default=(), strict=False)  # a list in YAML
     status: Literal["datasheet", "paper", "measured", "fitted", "secondary", "estimate", "assumption"] = "datasheet"
     note: str | None = None
 
 
-class PeakRates(Strict):
+class PeakRates(Input):
     """Peak dense operation rates per data type (FLOP/s, or OP/s for integers). Absent: not supported."""
 
     fp64: PositiveFloat | None = None
@@ -59,7 +72,7 @@ class PeakRates(Strict):
         return getattr(self, dtype)
 
 
-class EfficiencyCurve(Strict):
+class EfficiencyCurve(Input):
     """Achieved fraction of a peak as a function of operation size.
 
     Size is expressed as the operation's ideal time on this device (work / peak), so that the same
@@ -71,7 +84,7 @@ class EfficiencyCurve(Strict):
 
     max_fraction: Fraction
     half_saturation_s: NonNegativeFloat
-    exponent: Annotated[float, Field(gt=0, le=1)] = 1.0  # above 1, tiny kernels would take ever longer
+    exponent: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0  # above 1 tiny kernels take ever longer
 
     def fraction(self, ideal_time_s: float) -> float:
         """The achieved fraction of the peak for a kernel of ``ideal_time_s`` seconds at peak."""
@@ -80,7 +93,7 @@ class EfficiencyCurve(Strict):
         return self.max_fraction / (1.0 + (self.half_saturation_s / ideal_time_s) ** self.exponent)
 
 
-class MemoryClassFractions(Strict):
+class MemoryClassFractions(Input):
     """Achieved bandwidth of each class of memory-bound kernel, as a fraction of what the streaming
     curve gives for the same bytes (reductions, scatters and multi-pass kernels stream less well)."""
 
@@ -91,7 +104,7 @@ class MemoryClassFractions(Strict):
     optimizer: Fraction = 1.0
 
 
-class SoftmaxCost(Strict):
+class SoftmaxCost(Input):
     """Vector-unit work of fused attention per score-matrix element (scale, max, exp, sum, rescale;
     recomputation and dP in the backward pass), in fp32 FLOP-equivalents priced at the fp32 peak.
     With small head dimensions this, not the matrix units, bounds flash attention."""
@@ -100,7 +113,7 @@ class SoftmaxCost(Strict):
     backward_flops: NonNegativeFloat = 0.0
 
 
-class Efficiency(Strict):
+class Efficiency(Input):
     """Size-dependent efficiency curves, one per class of kernel."""
 
     gemm: EfficiencyCurve = Field(description="matrix products on the matrix units, against FLOPs")
@@ -125,14 +138,14 @@ class Efficiency(Strict):
                                  "limit; the curves above are burst rates")
 
 
-class Link(Strict):
+class Link(Input):
     """One link of a device: its bandwidth and latency."""
 
     bandwidth_bytes_per_s: PositiveFloat = Field(description="per direction, per device")
     latency_s: NonNegativeFloat = Field(description="per message, per hop (the alpha of the alpha-beta model)")
 
 
-class Topology(Strict):
+class Topology(Input):
     """How devices connect. The scale-up domain is the set of devices one intra-node link reaches: an
     NVLink/NVSwitch node, or a whole TPU pod slice over ICI. Inside it, devices form a switch (every
     pair one hop), a ring, or a 2D/3D torus (bandwidth-optimal rings along each dimension, fewer
@@ -142,11 +155,11 @@ class Topology(Strict):
         default="switch", description="how the scale-up domain is wired")
     scale_up_domain_devices: PositiveInt | None = Field(
         default=None, description="devices one intra-node link reaches; default: devices_per_node")
-    inter_oversubscription: Annotated[float, Field(ge=1.0)] = Field(
+    inter_oversubscription: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = Field(
         default=1.0, description="fat-tree oversubscription between domains (1: non-blocking)")
 
 
-class Power(Strict):
+class Power(Input):
     """Power model: between idle and TDP according to how busy each operation keeps the device."""
 
     tdp_watts: PositiveFloat = Field(description="thermal design power: the draw at full load")
@@ -167,12 +180,12 @@ class Power(Strict):
         return self
 
 
-class _ProfileBase(Strict):
+class _ProfileBase(Input):
     name: str = Field(description="the profile's name (a bundled profile: its file name)")
     description: str = Field(default="", description="what the device is, in a line")
     vendor: str = Field(default="", description="who makes it")
-    year: int | None = Field(default=None, description="year of release")
-    sources: tuple[Source, ...] = Field(min_length=1, description="where its figures come from")
+    year: Annotated[int, Field(ge=1, le=9999)] | None = Field(default=None, description="year of release")
+    sources: tuple[Source, ...] = Field(min_length=1, strict=False, description="where its figures come from")
     notes: str = Field(default="", description="how the figures were chosen, in prose")
 
 
@@ -260,12 +273,22 @@ class ASICProfile(ClassicalProfile):
     kind: Literal["asic"]
 
 
-class QuantumSpeedup(Strict):
+class QuantumSpeedup(Input):
     """How much faster than the classical algorithm the quantum one is, and on which share of the work."""
 
     kind: Literal["polynomial", "exponential"]
-    degree: PositiveFloat | None = Field(default=None, description="d in classical cost M^d vs quantum M")
+    degree: PositiveFloat | None = Field(default=None, validate_default=True,
+                                         description="d in classical cost M^d vs quantum M (a polynomial speedup "
+                                                     "needs one above 1; an exponential one ignores it)")
     workload_fraction: Fraction = Field(description="share of the classical work the algorithm accelerates")
+
+    @field_validator("degree")
+    @classmethod
+    def _degree_for_polynomial(cls, degree: float | None, info: ValidationInfo):
+        kind = info.data.get("kind")
+        if kind == "polynomial" and (degree is None or not degree > 1):
+            raise ValueError(f"a polynomial speedup needs a degree above 1, got {degree!r}")
+        return degree
 
 
 class QuantumProfile(_ProfileBase):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..units import SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
-from .hardware import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+from .hardware import Input, NonNegativeFloat, PositiveFloat, PositiveInt
 from .plan import Plan
 from .regions import (
     DEFAULT_ELECTRICITY_USD_PER_KWH,
@@ -18,7 +18,7 @@ from .regions import (
 )
 
 
-class RunOptions(Strict):
+class RunOptions(Input):
     """Everything about a run that is neither the device nor the model.
 
     Attributes:
@@ -39,7 +39,7 @@ class RunOptions(Strict):
     plan: Plan | None = Field(default=None, description="how the step is split; default: data parallel")
     region: str | None = None
     grid_kg_co2_per_joule: PositiveFloat | None = Field(default=None, description="overrides region")
-    pue: float = Field(default=DEFAULT_PUE, ge=1.0, description="facility energy / IT energy")
+    pue: float = Field(default=DEFAULT_PUE, ge=1.0, allow_inf_nan=False, description="facility energy / IT energy")
     pricing: Literal["auto", "cloud", "owned"] = "auto"  # auto: cloud where the profile has a cloud price
     lifetime_s: PositiveFloat = DEFAULT_LIFETIME_YEARS * SECONDS_PER_YEAR
     electricity_usd_per_joule: NonNegativeFloat = usd_per_joule(DEFAULT_ELECTRICITY_USD_PER_KWH)

@@ -6,16 +6,16 @@
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Mapping
 
 from pydantic import Field, ValidationError
 
 from ..errors import CostsimError
-from .hardware import PositiveInt, Strict
+from .hardware import Input, PositiveInt
 from .workload import TransformerWorkload
 
 
-class Plan(Strict):
+class Plan(Input):
     """How one training step is split over ``tp x pp x dp`` devices.
 
     Attributes:
@@ -61,9 +61,16 @@ _KEYS = {"tp": int, "pp": int, "dp": int, "ep": int, "mb": int, "zero": int}
 
 
 def parse_plan(text: str) -> Plan:
-    """``tp=8,pp=16,dp=4,mb=2[,zero=1][,sp][,gpipe][,no-overlap]`` to a Plan."""
+    """``tp=8,pp=16,dp=4,mb=2[,zero=1][,sp][,gpipe][,no-overlap]`` to a Plan. An empty plan or an empty item
+    (``''``, ``,,,``, ``tp=2,,dp=4``) is an error, not the default plan."""
     fields: dict = {}
-    for part in (p.strip() for p in text.split(",") if p.strip()):
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
+        raise CostsimError(f"{text!r} is an empty plan: give tp=, pp=, dp=, ... (e.g. tp=8,pp=2,dp=4) or auto",
+                           field="plan")
+    if not all(parts):
+        raise CostsimError(f"'{text}' has an empty item (two commas together, or one at an end)", field="plan")
+    for part in parts:
         if part == "sp":
             fields["sp"] = True
         elif part in ("gpipe", "1f1b"):
@@ -115,3 +122,16 @@ def check_plan(plan: Plan, workload, devices: int) -> int:
         raise CostsimError(f"micro-batch {mb} does not divide the {per_replica} samples per data-parallel "
                            f"replica", field=field)
     return mb
+
+
+def as_plan(plan: Plan | Mapping | str | None) -> Plan | None:
+    """A plan from what a caller gives: a :class:`Plan`, its text (``tp=8,pp=16,dp=4,mb=2``), its fields as
+    a mapping (checked as strictly as a file), or None (the default plan)."""
+    if isinstance(plan, str):
+        return parse_plan(plan)
+    if isinstance(plan, Mapping):
+        try:
+            return Plan(**plan)
+        except ValidationError as err:
+            raise CostsimError.from_validation(err, prefix="plan") from None
+    return plan

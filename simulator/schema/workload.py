@@ -4,15 +4,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .hardware import Fraction, PositiveFloat, PositiveInt, Source, Strict
+from .hardware import MAX_INT, Fraction, Input, PositiveFloat, PositiveInt, Source
 
 Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
 Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
 
 
-class Training(Strict):
+class Training(Input):
     """How the model is trained. Exactly one way of saying how long: steps, tokens, or epochs."""
 
     global_batch_size: PositiveInt = Field(description="sequences (transformer) or images (cnn) per step")
@@ -30,7 +30,7 @@ class Training(Strict):
                                                                   "instead of keeping its activations")
 
 
-class Variant(Strict):
+class Variant(Input):
     """How efficiency strategies changed what executes (absent: the plain model). The linear layers of
     the transformer blocks (or of an mlp) are the ones pruned, factorised or adapted; embeddings, the
     output head and norms stay dense. The strategy layer sets these only where the device executes them
@@ -86,10 +86,16 @@ class Variant(Strict):
 PLAIN = Variant()
 
 
-class _WorkloadBase(Strict):
+def _check_step_count(steps: float, how: str) -> None:
+    """The optimizer steps a run's length implies are a count: at most ``MAX_INT``, like ``steps``."""
+    if not steps <= MAX_INT:
+        raise ValueError(f"training: {how} = {steps:.3g} optimizer steps; at most {MAX_INT} (as for steps)")
+
+
+class _WorkloadBase(Input):
     name: str = Field(description="the workload's name (a bundled workload: its file name)")
     description: str = Field(default="", description="what is trained, in prose")
-    sources: tuple[Source, ...] = Field(default=(), description="where its figures come from")
+    sources: tuple[Source, ...] = Field(default=(), strict=False, description="where its figures come from")
     training: Training = Field(description="how it is trained and for how long")
     variant: Variant = Field(default=PLAIN, description="set by efficiency strategies")
 
@@ -125,6 +131,15 @@ class TransformerWorkload(_WorkloadBase):
     experts: PositiveInt = Field(default=1, description="mixture of experts: MLP experts per layer (1: dense)")
     experts_per_token: PositiveInt = Field(default=1, description="top-k routing: experts each token visits")
 
+    @field_validator("ffn_mult")
+    @classmethod
+    def _ffn_width_is_a_count(cls, ffn_mult: float | None, info: ValidationInfo):
+        d_model = info.data.get("d_model")
+        if ffn_mult is not None and d_model is not None and not ffn_mult * d_model <= MAX_INT:
+            raise ValueError(f"ffn_mult x d_model = {ffn_mult * d_model:.3g} is the MLP's width, a count: it must "
+                             f"be at most {MAX_INT}")
+        return ffn_mult
+
     @model_validator(mode="after")
     def _check(self):
         if self.d_model % self.heads:
@@ -140,6 +155,8 @@ class TransformerWorkload(_WorkloadBase):
             raise ValueError("training: give exactly one of steps or tokens")
         if t.epochs is not None or t.dataset_size is not None:
             raise ValueError("training: epochs and dataset_size are for cnn workloads; use steps or tokens")
+        if t.tokens is not None:
+            _check_step_count(t.tokens / self.tokens_per_step, "tokens / (global_batch_size x seq_len)")
         return self
 
     @property
@@ -171,6 +188,9 @@ class _EpochWorkload(_WorkloadBase):
             raise ValueError("training: epochs needs dataset_size and dataset_size needs epochs")
         if by_epochs == (t.steps is not None):
             raise ValueError("training: give exactly one of steps or epochs with dataset_size")
+        if by_epochs:
+            _check_step_count(t.epochs * t.dataset_size / t.global_batch_size,
+                              "epochs x dataset_size / global_batch_size")
 
     @property
     def total_steps(self) -> float:
@@ -221,7 +241,7 @@ class MLPWorkload(_WorkloadBase):
 
     kind: Literal["mlp"]
     input_dim: PositiveInt
-    hidden_dims: tuple[PositiveInt, ...] = Field(min_length=1)
+    hidden_dims: tuple[PositiveInt, ...] = Field(min_length=1, strict=False)
     classes: PositiveInt
 
     @model_validator(mode="after")

@@ -174,7 +174,7 @@ def test_unknown_facility_class_is_rejected():
 
 def test_non_positive_grid_intensity_is_rejected():
     line = estimate_error("h200", "gpt2-124m", "--grid-intensity", "-5")
-    assert "grid_intensity: must be positive" in line
+    assert "--grid-intensity: must be positive" in line  # the flag, not the parameter
 
 
 def test_batch_that_does_not_divide_over_devices_names_field():

@@ -77,7 +77,7 @@ def test_read_yaml_gives_bundled_profile_numbers_as_floats():
 
 
 def test_non_number_string_for_float_field_is_rejected_by_schema():
-    # pydantic's lax mode turns a quoted "80e9" into 8e10 (accepted), so the check is on a word
+    # inputs are strict (issue 13): a quoted "80e9" is refused too (tests/files/test_strict_inputs.py)
     data = read_yaml(H100)
     data["memory_bytes"] = "fast"
     with pytest.raises(CostsimError) as info:
@@ -107,14 +107,17 @@ def test_missing_file_is_an_error_naming_it(tmp_path):
     assert info.value.source == str(tmp_path / "nope.yaml")
 
 
-# ---------------------------------------------------------------- duplicates (current behaviour)
-def test_duplicate_yaml_key_last_one_wins_silently():
-    assert parse_yaml_text("a: 1\na: 2\n", "t") == {"a": 2}
+# ---------------------------------------------------------------- duplicates (issue 13: an error, not last-wins)
+def test_duplicate_yaml_key_is_an_error_naming_both_lines():
+    with pytest.raises(CostsimError, match="duplicate key 'a' at lines 1 and 2"):
+        parse_yaml_text("a: 1\na: 2\n", "t")
 
 
-def test_duplicate_field_in_profile_file_takes_the_later_value(tmp_path):
+def test_duplicate_field_in_profile_file_is_an_error(tmp_path):
     f = write(tmp_path / "dup.yaml", "extends: h100-sxm\nname: dup\nmemory_bytes: 1e9\nmemory_bytes: 2e9\n")
-    assert load_profile(str(f)).memory_bytes == 2e9
+    with pytest.raises(CostsimError) as info:
+        load_profile(str(f))
+    assert info.value.field == "memory_bytes" and "lines 3 and 4" in info.value.problem
 
 
 def test_repeated_set_of_one_field_last_one_wins():

@@ -66,7 +66,7 @@ def test_report_is_one_self_contained_folder(tmp_path, sweep_file):
     (["plot", "sunburst"], "is not one of"),
     (["plot", "roofline", "-w", "gpt2-124m"], "--hardware"),
     (["plot", "pareto"], "needs a sweep"),
-    (["plot", "roofline", "-H", "h200", "-w", "gpt2-124m", "--out", "x.bmp"], "unknown image format"),
+    (["plot", "roofline", "-H", "h200", "-w", "gpt2-124m", "--out", "x.bmp"], "--out: unknown image extension"),
     (["report", "nope.yaml", "--out", "x"], "nope.yaml"),
 ])
 def test_plot_and_report_bad_input_is_one_line(tmp_path, args, message):
