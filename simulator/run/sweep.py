@@ -247,26 +247,33 @@ def expand(core: CoreResult, grid: dict) -> list[dict]:
     energy = np.zeros(n)
     used: list[set] = [set() for _ in range(n)]
     problems: list[str | None] = [None] * n
-    for ph in core.phases:
-        e = ph.it_joules * pue
-        energy += e
-        for i in range(n):
-            price = (grid["price_override"][i] if ph.own else None) or ph.cloud_price_usd_per_hour
-            mode = grid["pricing"][i]
-            if mode == "auto":
-                mode = "cloud" if price is not None else "owned"
-            if mode == "cloud" and price is not None:
-                cost[i] += ph.device_s / SECONDS_PER_HOUR * price
-            elif mode == "owned" and ph.purchase_price_usd is not None:
-                cost[i] += (ph.purchase_price_usd * ph.device_s / grid["lifetime_s"][i]
-                            + e[i] * grid["electricity_usd_per_joule"][i])
-            else:
-                problems[i] = f"{ph.name} has no {'cloud' if mode == 'cloud' else 'purchase'} price"
-            used[i].add(mode)
-    co2 = energy * grid["grid_kg_co2_per_joule"]
+    with np.errstate(over="ignore", invalid="ignore"):  # an extreme option: refused per row below
+        for ph in core.phases:
+            e = ph.it_joules * pue
+            energy += e
+            for i in range(n):
+                price = (grid["price_override"][i] if ph.own else None) or ph.cloud_price_usd_per_hour
+                mode = grid["pricing"][i]
+                if mode == "auto":
+                    mode = "cloud" if price is not None else "owned"
+                if mode == "cloud" and price is not None:
+                    cost[i] += ph.device_s / SECONDS_PER_HOUR * price
+                elif mode == "owned" and ph.purchase_price_usd is not None:
+                    cost[i] += (ph.purchase_price_usd * ph.device_s / grid["lifetime_s"][i]
+                                + e[i] * grid["electricity_usd_per_joule"][i])
+                else:
+                    problems[i] = f"{ph.name} has no {'cloud' if mode == 'cloud' else 'purchase'} price"
+                used[i].add(mode)
+        co2 = energy * grid["grid_kg_co2_per_joule"]
     device_hours = sum(ph.device_s for ph in core.phases) / SECONDS_PER_HOUR
     out = []
     for i, row in enumerate(inputs):
+        bad = [name for name, v in (("energy_joules", energy[i]), ("cost_usd", cost[i]), ("co2_kg", co2[i]))
+               if not math.isfinite(v)]
+        if bad and not problems[i]:
+            options = ", ".join(f"{k} {row[k]:g}" for k in OPTION_COLUMNS if isinstance(row[k], (int, float)))
+            verb = "comes" if len(bad) == 1 else "come"
+            problems[i] = f"{' and '.join(bad)} {verb} out infinite: an option is out of range ({options})"
         if problems[i]:
             out.append({**row, **dict.fromkeys(OUTPUT_COLUMNS), "problem": problems[i]})
             continue

@@ -272,3 +272,13 @@ def test_a_plan_given_as_data_is_strict():
     with pytest.raises(CostsimError, match="plan.mb"):
         api.estimate("h200", "gpt2-124m", plan={"mb": True})
     assert api.estimate("h200", "gpt2-124m", plan={"dp": 1, "mb": 4}).micro_batch_size == 4
+
+
+def test_an_option_that_makes_a_row_infinite_is_that_rows_problem_not_a_number(tmp_path):
+    out = tmp_path / "rows.csv"
+    r = run("sweep", "-H", "h200", "-w", "gpt2-124m", "--price", "1e308,2", "--out", str(out), "--quiet")
+    assert r.exit_code == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert "inf" not in out.read_text().lower().replace("infinite", "")
+    assert rows[0]["cost_usd"] == "" and "cost_usd comes out infinite" in rows[0]["problem"]
+    assert float(rows[1]["cost_usd"]) > 0 and not rows[1]["problem"]
