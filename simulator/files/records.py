@@ -67,7 +67,7 @@ def _check_types(row: dict, where: str, prefix: str) -> None:
     stands for an optional figure not known, such as an unknown cache size)."""
     required = MEASUREMENT_FIELDS.get(row["kind"], ())
     for key, value in row.items():
-        if value is None and key not in required:
+        if value is None and key not in required and key not in TEXT_FIELDS:  # a run or a kind is never unknown
             continue
         if key in TEXT_FIELDS and not isinstance(value, str):
             raise CostsimError(f"must be text, got {value!r}", source=where, field=prefix + key)

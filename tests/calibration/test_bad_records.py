@@ -119,3 +119,13 @@ def test_required_field_may_not_be_null(tmp_path):
     with pytest.raises(CostsimError) as info:
         load_measurements(path)
     assert info.value.field == "seconds_per_call" and info.value.source == f"{path}:1"
+
+
+
+def test_a_record_whose_run_is_null_is_refused_in_one_line(tmp_path):
+    rows = read_jsonl(MEASUREMENTS)[:3]
+    rows[0]["run"] = None
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(CostsimError, match="run: must be text"):
+        load_measurements(path)
