@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 from pydantic import Strict as PydanticStrict
 
 from ..errors import CostsimError
+from ..model.finite import extreme_inputs
 from ..schema.hardware import Input, NonNegativeFloat, PositiveFloat, PositiveInt, Strict
 from ..schema.regions import (
     DEFAULT_ELECTRICITY_USD_PER_KWH,
@@ -271,9 +272,9 @@ def expand(core: CoreResult, grid: dict) -> list[dict]:
         bad = [name for name, v in (("energy_joules", energy[i]), ("cost_usd", cost[i]), ("co2_kg", co2[i]))
                if not math.isfinite(v)]
         if bad and not problems[i]:
-            options = ", ".join(f"{k} {row[k]:g}" for k in OPTION_COLUMNS if isinstance(row[k], (int, float)))
+            name, value, _ = extreme_inputs({k: row[k] for k in OPTION_COLUMNS if isinstance(row[k], (int, float))})[0]
             verb = "comes" if len(bad) == 1 else "come"
-            problems[i] = f"{' and '.join(bad)} {verb} out infinite: an option is out of range ({options})"
+            problems[i] = f"{' and '.join(bad)} {verb} out infinite: {name} {value:g} is out of range"
         if problems[i]:
             out.append({**row, **dict.fromkeys(OUTPUT_COLUMNS), "problem": problems[i]})
             continue
