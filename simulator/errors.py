@@ -20,6 +20,11 @@ class CostsimError(ValueError):
         parts = [p for p in (self.source, self.field) if p]
         return ": ".join(parts + [self.problem])
 
+    def prefixed(self, text: str) -> "CostsimError":
+        """The same error (its type and figures kept) with ``text`` said before its problem."""
+        state = dict(self.__dict__, problem=f"{text}: {self.problem}")
+        return _restore(type(self), state)
+
     @classmethod
     def from_validation(cls, err, *, source: str | None = None, prefix: str | None = None,
                         tags: frozenset[str] | set[str] = frozenset(), unknown: str | None = None) -> "CostsimError":

@@ -30,9 +30,10 @@ CPU_HINT = ("the machine's speed probably changed while it was measured (another
             "threads): rerun on a quieter machine, or with OPENBLAS_NUM_THREADS=1 to measure one core")
 
 
-def check_fit(result: "FitResult", force: bool, hint: str = DRIFT_HINT) -> str:
+def check_fit(result: "FitResult", force: bool, hint: str = DRIFT_HINT, source: str | None = None) -> str:
     """Refuse a fit worse than the stated bounds (``calibration.FIT_BOUNDS_MEDIAN_FRACTION``, on the GEMM
-    and streaming groups) unless ``force``; return the warning a forced profile carries ('' if none)."""
+    and streaming groups) unless ``force``; return the warning a forced profile carries ('' if none).
+    ``source``: the measurement files the refusal names."""
 
     failures = fit_bound_failures(result)
     if not failures:
@@ -40,19 +41,19 @@ def check_fit(result: "FitResult", force: bool, hint: str = DRIFT_HINT) -> str:
     problem = fit_bound_problem(failures)
     if not force:
         raise CostsimError(f"{problem}: no profile written; {hint}; or give --force to write it with a warning",
-                           field="calibrate")
+                           source=source, field="calibrate")
     return (f"written with --force although the fit is worse than its bound: {problem}; estimates on it "
             "inherit that error.")
 
 
 def calibrate_from_records(records: list[dict], *, base: str, name: str, source_files: str,
-                           provenance: str, measured: dict | None = None, force: bool = False
-                           ) -> tuple[str, "FitResult"]:
+                           provenance: str, measured: dict | None = None, force: bool = False,
+                           source: str | None = None) -> tuple[str, "FitResult"]:
     """Fit ``records`` on top of the ``base`` profile; return the new profile's YAML text and the fit.
-    A fit worse than the bound is refused unless ``force`` (see ``check_fit``)."""
+    A fit worse than the bound is refused unless ``force`` (see ``check_fit``), naming ``source``."""
 
     result = fit(_base_for_calibration(base, measured), records)
-    warning = check_fit(result, force)
+    warning = check_fit(result, force, source=source)
     return calibrated_profile_text(base, name, result, provenance, source_files, measured, warning), result
 
 
@@ -65,7 +66,7 @@ def calibrate_files(paths: list[str], *, base: str = "h200", name: str, force: b
     kinds = sorted({r["kind"] for r in records})
     provenance = f"{len(records)} records ({', '.join(kinds)}) from {len(paths)} file(s)"
     return calibrate_from_records(records, base=base, name=name, source_files=", ".join(paths),
-                                  provenance=provenance, force=force)
+                                  provenance=provenance, force=force, source=", ".join(paths))
 
 
 def calibrate_cpu(*, quick: bool, base: str = "xeon-8480", name: str, rng=None, progress=None,

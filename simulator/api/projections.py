@@ -30,7 +30,7 @@ from ..files.loader import (
 from ..files.published import load_csv_raw, load_thompson
 from ..output.analysis_tables import fits_table, limits_notes, priced_table
 from ..run.estimate import estimate_run
-from ..schema.hardware import ClassicalProfile, Strict
+from ..schema.hardware import MAX_INT, ClassicalProfile, Strict
 from ..strategies import catalogue as strat
 from .core import _load, load_reference, plan, run_options
 
@@ -88,8 +88,12 @@ def scaling_fits(data: str | None = None, benchmarks=None):
 
 
 def _reference(name: str, devices: int, per_device: int | None = None):
-
-    return _load("h200", name, [f"global_batch_size={(per_device or BATCH_PER_DEVICE[name]) * devices}"])[1]
+    """The bundled reference workload ``name`` with a global batch of ``per_device`` samples on each device."""
+    samples = per_device or BATCH_PER_DEVICE[name]
+    if samples * devices > MAX_INT:
+        raise CostsimError(f"{devices} devices of {samples} samples each make a global batch over {MAX_INT} "
+                           f"(the reference run, {name}, splits its batch over the devices)", field="devices")
+    return _load("h200", name, [f"global_batch_size={samples * devices}"])[1]
 
 
 def _priced_devices(hardware, workload, devices: int, strategy, pricing: str, options: dict):

@@ -93,11 +93,12 @@ def _quantum_estimate(profile, workload, devices: int | None, sets: list[str], p
     if devices is None and plan_opt not in (None, "auto"):
         devices = (parse_plan(plan_opt) if isinstance(plan_opt, str) else plan_opt).devices
     devices = devices or 1
-    best, problem = None, None
+    best, problem, tried = None, None, 0
     for name in bundled_names("hardware"):
         candidate = load_profile(name)
         if not isinstance(candidate, ClassicalProfile) or candidate.description.lower().startswith("what-if"):
             continue
+        tried += 1
         try:
             e = estimate(candidate, wl, pricing=pricing, devices=devices, **options)
         except CostsimError as err:
@@ -105,8 +106,10 @@ def _quantum_estimate(profile, workload, devices: int | None, sets: list[str], p
             continue
         if best is None or e.total_time_s < best.total_time_s:
             best = e
-    if best is None:
-        raise problem
+    if best is None:  # the classical side of the comparison, not the quantum profile, cannot run it
+        raise problem.prefixed(f"none of the {tried} bundled classical devices the quantum estimate compares "
+                               f"against can run it on {devices} device{'s' if devices > 1 else ''} (the last "
+                               "tried says why; give more with --devices or --plan)")
     inputs = {"workload": wl}
     with guarded("the quantum estimate", inputs):
         operations, data = require_finite((best.model_flops_per_step * best.steps, _data_bytes(wl)),

@@ -55,7 +55,7 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, sets: Iter
     Options: the fields of :class:`SimulationOptions` (``mtbf_hours``, ``straggler_cv_fraction``,
     ``preemptions_per_hour``, ``checkpoint_interval_s``, ``storage_bandwidth_bytes_per_s``, ``detection_s``,
     ``restart_s``, ``queue_wait_s``, ``requeue_on_failure``); any other keyword is a run option, as
-    ``estimate`` takes (devices, plan, region, ...). ``replicas`` run from ``seed``, in this process, in
+    ``estimate`` takes (devices, plan, region, fit, ...). ``replicas`` run from ``seed``, in this process, in
     ``workers`` processes or on a Dask ``scheduler`` (``executor`` local or dask); ``progress(done, total)``
     is called as they finish."""
     _check_count(seed, "seed", 0)
@@ -66,7 +66,8 @@ def simulate(hardware, workload, *, replicas: int = 1, seed: int = 0, sets: Iter
     simulation = {name: options.pop(name) for name in SimulationOptions.model_fields if name in options}
     e = estimate(hardware, workload, sets=sets, pricing=pricing, **options)
     profile, wl = _load(hardware, workload, sets)
-    opts = run_options(pricing=pricing, **{k: v for k, v in options.items() if k != "plan" or v != "auto"})
+    opts = run_options(pricing=pricing, **{k: v for k, v in options.items()
+                                           if k != "fit" and (k != "plan" or v != "auto")})
     state_bytes = parameter_count(wl) * (PRECISIONS[wl.training.precision].master_bytes
                                          + OPTIMIZER_STATE_BYTES_PER_PARAM[wl.training.optimizer])
     try:  # the field is the parameter of the same name

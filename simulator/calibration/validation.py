@@ -180,12 +180,26 @@ def evaluate(run: ValidationRun, estimate_fn) -> RunResult:
     except CostsimError as err:
         problem = err.line()
     measured_e = run.measured_device_energy_per_step_joules
+    for name, predicted, measured in (("measured_step_time_s", predicted_t, run.measured_step_time_s),
+                                      ("measured_device_energy_per_step_joules", predicted_e, measured_e)):
+        error = _error(predicted, measured)
+        if error is not None and not math.isfinite(error):  # a measurement hundreds of orders from the model
+            problem = problem or f"{name}: {measured:g} against a predicted {predicted:g}: the error is not finite"
+            if name == "measured_step_time_s":
+                predicted_t = None
+            else:
+                predicted_e = None
     return RunResult(label=run.label, hardware=run.hardware, measured_step_time_s=run.measured_step_time_s,
                      predicted_step_time_s=predicted_t,
                      step_time_error_fraction=_error(predicted_t, run.measured_step_time_s),
                      measured_device_energy_per_step_joules=measured_e,
                      predicted_device_energy_per_step_joules=predicted_e if measured_e else None,
                      energy_error_fraction=_error(predicted_e, measured_e), problem=problem)
+
+
+def _mean(values: list[float]) -> float | None:
+    """The mean, each value divided before the sum so that huge but finite errors do not overflow."""
+    return math.fsum(x / len(values) for x in values) if values else None
 
 
 def summarise(results: list[RunResult]) -> Summary:
@@ -202,11 +216,11 @@ def summarise(results: list[RunResult]) -> Summary:
             reasons[key] = reasons.get(key, 0) + 1
     return Summary(
         runs=len(results), estimated=len(ok),
-        step_time_mape_fraction=math.fsum(abs(x) for x in errors) / len(errors) if errors else None,
-        step_time_mean_signed_error_fraction=math.fsum(errors) / len(errors) if errors else None,
+        step_time_mape_fraction=_mean([abs(x) for x in errors]),
+        step_time_mean_signed_error_fraction=_mean(errors),
         step_time_worst_error_fraction=worst.step_time_error_fraction if worst else None,
         worst_label=worst.label if worst else None, energy_runs=len(energy),
-        energy_mape_fraction=math.fsum(abs(x) for x in energy) / len(energy) if energy else None,
+        energy_mape_fraction=_mean([abs(x) for x in energy]),
         not_estimated=reasons)
 
 

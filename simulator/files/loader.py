@@ -22,6 +22,7 @@ from ..errors import CostsimError
 from ..schema.hardware import ClassicalProfile, HardwareProfile
 from ..schema.workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload, Workload
 from .bundled import label as bundled_label
+from .kinds import wrong_kind
 from .yaml_text import YamlLoader, parse_yaml_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -265,6 +266,8 @@ def validate_profile(data: Mapping, source: str = "<profile>"):
     try:
         return _HARDWARE.validate_python(dict(data))
     except ValidationError as err:
+        if (problem := wrong_kind(data, "hardware")) is not None:
+            raise CostsimError(problem, source=source, field="kind") from None
         raise CostsimError.from_validation(err, source=source, tags=_HW_TAGS) from None
 
 
@@ -273,6 +276,8 @@ def validate_workload(data: Mapping, source: str = "<workload>"):
     try:
         return _WORKLOAD.validate_python(dict(data))
     except ValidationError as err:
+        if (problem := wrong_kind(data, "workload")) is not None:
+            raise CostsimError(problem, source=source, field="kind") from None
         raise CostsimError.from_validation(err, source=source, tags=_WL_TAGS) from None
 
 

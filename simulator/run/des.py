@@ -322,10 +322,11 @@ def simulate(e: Estimate, cfg: SimConfig, rng: np.random.Generator) -> RunTally:
     (:func:`check_progress` refuses, before any replica, a run expected to need that many)."""
     env = simpy.Environment()
     job = _Job(env, e, cfg, rng)
-    if cfg.mtbf_hours:
-        env.process(_interrupter(env, job, e.devices / (cfg.mtbf_hours * SECONDS_PER_HOUR), "failure", rng))
-    if cfg.preemptions_per_hour > 0:
-        env.process(_interrupter(env, job, cfg.preemptions_per_hour / SECONDS_PER_HOUR, "preemption", rng))
+    rates = (e.devices / (cfg.mtbf_hours * SECONDS_PER_HOUR) if cfg.mtbf_hours else 0.0, "failure"), \
+        (cfg.preemptions_per_hour / SECONDS_PER_HOUR, "preemption")
+    for rate_per_s, cause in rates:  # a rate so small its mean interval overflows never interrupts a run
+        if rate_per_s > 0 and math.isfinite(1.0 / rate_per_s):
+            env.process(_interrupter(env, job, rate_per_s, cause, rng))
     env.run(until=job.process)
     return job.tally
 

@@ -78,7 +78,10 @@ class SweepSpec(Input):
     def _non_empty_values(cls, v):
         for key, values in v.items():
             if not values:
-                raise ValueError(f"set.{key}: an empty list makes an empty grid")
+                raise ValueError(f"{key}: an empty list makes an empty grid")
+            for value in values:
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"{key}: {value} is not a finite number")
         return v
 
     @field_validator("regions")

@@ -129,3 +129,13 @@ def test_a_record_whose_run_is_null_is_refused_in_one_line(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(CostsimError, match="run: must be text"):
         load_measurements(path)
+
+
+def test_a_fit_worse_than_its_bound_names_the_measurement_file(tmp_path):
+    path = tmp_path / "scrambled.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in synthetic_records(known_cpu(), scramble=True)))
+    out = tmp_path / "out.yaml"
+    result = cli_runner().invoke(main, ["calibrate", "--from", str(path), "--base", "xeon-8480", "--out", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    line = result.stderr.strip()
+    assert line.startswith(f"costsim: error: {path}: calibrate: gemm fit off by") and "--force" in line

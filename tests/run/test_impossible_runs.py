@@ -293,3 +293,12 @@ def test_an_error_keeps_its_fields_across_processes():
     oom = pickle.loads(pickle.dumps(OutOfMemoryError("needs 90 GB", field="workload", needed_bytes=9e10,
                                                      capacity_bytes=8e10)))
     assert isinstance(oom, OutOfMemoryError) and oom.needed_bytes == 9e10 and oom.field == "workload"
+
+
+@pytest.mark.parametrize("rate", [5e-324, 1e-310])
+def test_a_rate_too_small_to_hold_in_seconds_interrupts_nothing(rate):
+    # 5e-324 an hour is 0 a second (a ZeroDivisionError inside SimPy, found by benchmarks/fuzz_inputs.py)
+    e = estimate("h200", "gpt2-124m", devices=16)
+    calm = simulate(e, SimConfig(mtbf_hours=1e6), np.random.default_rng(3))
+    tally = simulate(e, SimConfig(mtbf_hours=1e6, preemptions_per_hour=rate), np.random.default_rng(3))
+    assert tally.preemptions == 0 and tally == calm
