@@ -24,7 +24,7 @@ def wrong_kind(data: Mapping, family: str) -> str | None:
     to another (the kind, not the keys, is then what is wrong); None otherwise."""
     members = KINDS[family]
     kind = data.get("kind")
-    if kind not in members:
+    if not isinstance(kind, str) or kind not in members:
         return None
     keys = {k for k in data if isinstance(k, str)} - {"extends"}
     unknown = sorted(keys - set(members[kind].model_fields))

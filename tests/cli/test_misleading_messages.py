@@ -64,3 +64,8 @@ def test_validate_a_measurement_hundreds_of_orders_off_is_a_row_problem_not_infi
 def test_simulate_takes_the_fit_that_estimate_takes():
     e, mc = api.simulate("h200", "gpt-1.3b", fit="accumulate")
     assert e.plan.endswith("mb=8") and mc.replicas == 1
+
+
+def test_a_kind_that_is_not_text_is_the_usual_line(tmp_path):
+    f = write(tmp_path / "k.yaml", GPT2_TEXT.replace("kind: transformer", "kind: {a: 1}"))
+    assert ": kind: " in estimate_error("h200", f)
