@@ -52,7 +52,8 @@ def _domain(profile: ClassicalProfile) -> int:
 def collective_time_s(kind: str, nbytes: float, group: Group, profile: ClassicalProfile) -> float:
     """Time of one collective on ``nbytes`` (the full buffer each rank holds or ends with).
 
-    kinds: all_reduce, all_gather, reduce_scatter, all_to_all, p2p (one point-to-point transfer).
+    kinds: all_reduce, all_gather, reduce_scatter, all_to_all, p2p (one point-to-point transfer),
+    ring_exchange (every rank's ``nbytes`` passed round the group: ring attention's keys and values).
     Inside the scale-up domain the intra-node link (its wiring sets the latency hops); across domains
     each device's inter-node link, divided by the fat tree's oversubscription.
     """
@@ -68,6 +69,10 @@ def collective_time_s(kind: str, nbytes: float, group: Group, profile: Classical
         if group.stride < domain:
             return nbytes / intra.bandwidth_bytes_per_s + intra.latency_s
         return nbytes / inter_bw + inter.latency_s
+    if kind == "ring_exchange":  # each rank's buffer passed round the ring: n - 1 sends, as fast as the slowest hop
+        link_bw, latency = ((intra.bandwidth_bytes_per_s, intra.latency_s) if group.size * group.stride <= domain
+                            else (inter_bw, inter.latency_s))
+        return (group.size - 1) * (nbytes / link_bw + latency)
     hops = {"switch": None, "ring": None, "torus2d": _torus_hops(k, 2), "torus3d": _torus_hops(k, 3)}[topo.intra]
     if kind == "all_to_all":  # each rank sends (n-1)/n of its buffer; the inter-domain share at NIC speed
         local = (k - 1) / group.size * nbytes / intra.bandwidth_bytes_per_s if k > 1 else 0.0

@@ -12,7 +12,7 @@ from ..model.ops import OP_CLASSES, PRECISIONS
 from ..model.roofline import price_ops
 from ..model.step import expand, profile_memo, step_breakdown
 from ..schema.options import RunOptions
-from ..schema.plan import Plan, check_plan
+from ..schema.plan import Plan, check_plan, stage_layers
 from ..schema.workload import TransformerWorkload
 from ..units import MILLI
 from .collectives import Group, collective_time_s
@@ -23,8 +23,10 @@ class StageTimes:
     """One pipeline stage on one device: a micro-batch pass and the step's once-per-step work."""
 
     breakdown: dict[str, dict[str, float]]  # one pass, by class (launch gap included)
-    pass_s: float                           # compute + tensor-parallel + point-to-point, one micro-batch
-    comm_s: float                           # of which tensor-parallel and point-to-point
+    pass_s: float                           # compute + exposed tensor-, context-, expert-parallel and p2p
+    comm_s: float                           # of which exposed communication
+    hidden_comm_s: float                    # communication overlapped with the pass's compute (not in pass_s)
+    wgrad_s: float                          # the weight-gradient products (what a zero-bubble schedule moves)
     optimizer_s: float
     optimizer_joules: float
     optimizer_static: tuple                 # (flops, bytes, kernels) of the optimizer step on this device
@@ -37,18 +39,32 @@ class StageTimes:
 
 
 def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
-    """(split, how many stages have it, index of the first such stage) for each distinct stage."""
+    """(split, how many stages have it, index of the first such stage) for each distinct stage: the
+    first (embedding), the last (head and loss) and the middle ones, by their layers."""
     if not isinstance(workload, TransformerWorkload):
         return [(None, 1, 0)]
-    L = workload.layers // plan.pp
     Split = transformer.Split
+    opts = dict(cp=plan.cp, recompute=plan.recompute, recompute_layers=plan.recompute_layers)
     if plan.pp == 1:
-        return [(Split(plan.tp, plan.sp, plan.ep, None, True, True), 1, 0)]
-    out = [(Split(plan.tp, plan.sp, plan.ep, L, True, False), 1, 0)]
-    if plan.pp > 2:
-        out.append((Split(plan.tp, plan.sp, plan.ep, L, False, False), plan.pp - 2, 1))
-    out.append((Split(plan.tp, plan.sp, plan.ep, L, False, True), 1, plan.pp - 1))
-    return out
+        return [(Split(plan.tp, plan.sp, plan.ep, None, True, True, **opts), 1, 0)]
+    groups: dict[tuple, list[int]] = {}
+    for i, layers in enumerate(stage_layers(workload, plan)):
+        key = (layers, i == 0, i == plan.pp - 1)
+        groups.setdefault(key, [0, i])[0] += 1
+    return [(Split(plan.tp, plan.sp, plan.ep, L, first, last, **opts), count, index)
+            for (L, first, last), (count, index) in groups.items()]
+
+
+def in_flight(plan: Plan, micro_batches: int, index: int) -> float:
+    """Micro-batches of its layers stage ``index`` holds activations for at the schedule's peak: GPipe all
+    of them; 1F1B and ZB-H1 pp - index; interleaved 1F1B its warm-up chunks, 2 (pp - index - 1) +
+    (vp - 1) pp + 1, in units of vp chunks (Narayanan et al. 2021; first stage: pp (1 + (pp - 1) / (pp vp)))."""
+    m, pp, vp = micro_batches, plan.pp, plan.vp
+    if plan.schedule == "gpipe":
+        return m
+    if vp == 1:
+        return min(m, pp - index)
+    return min(m * vp, 2 * (pp - index - 1) + (vp - 1) * pp + 1) / vp
 
 
 def plan_stages(profile, workload, plan: Plan, micro: int, micro_batches: int) -> list[tuple[StageTimes, int]]:
@@ -65,41 +81,86 @@ def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, 
                                                      index))
 
 
+def _comm_by_kind(ex, profile, plan: Plan) -> dict[str, float]:
+    """Seconds of one pass's tensor-, context- and expert-parallel collectives, by kind (tp, cp, ep)."""
+    groups = {"tp": Group(plan.tp, 1), "cp": Group(plan.cp, plan.tp), "ep": Group(plan.ep, plan.tp)}
+    out = dict.fromkeys(groups, 0.0)
+    for op in ex.comm:
+        kind = op.name.split(".")[0] if op.name.startswith(("ep.", "cp.")) else "tp"
+        out[kind] += collective_time_s(op.dtype, op.bytes, groups[kind], profile) * op.count
+    return out
+
+
+def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float, float]:
+    """(exposed, hidden) seconds of one pass's communication. Ring attention hides its key-value exchange
+    behind the attention it feeds; overlapped tensor-parallel collectives hide behind the matrix
+    products, expert all-to-all and pipeline sends behind any compute; what is hidden never exceeds the
+    compute that hides it, shared among them in that order."""
+    budget = math.fsum(b["time_s"] for c, b in breakdown.items() if c != "launch_overhead")
+    cover = {"cp": breakdown["attention"]["time_s"] + breakdown["attention_backward"]["time_s"],
+             "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget}
+    on = {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p}
+    exposed = hidden = 0.0
+    for kind, t in comm.items():
+        h = min(t, cover[kind], budget) if on[kind] else 0.0
+        budget -= h
+        hidden += h
+        exposed += t - h
+    return exposed, hidden
+
+
 def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_batches: int, split,
                          index: int) -> StageTimes:
     priced = ex.price_on(profile)
     breakdown = step_breakdown(priced, profile)
-    tp_group, dp_group, pp_group = Group(plan.tp, 1), Group(plan.dp, plan.tp), Group(2, plan.tp * plan.dp)
-    ep_group = Group(plan.ep, plan.tp)
-    comm_s = sum(collective_time_s(op.dtype, op.bytes, ep_group if op.name.startswith("ep.") else tp_group, profile)
-                 * op.count for op in ex.comm)
+    replicas = plan.dp * plan.cp  # the weights are replicated over data and context parallelism
+    dp_group, pp_group = Group(replicas, plan.tp), Group(2, plan.tp * plan.cp * plan.dp)
+    comm = _comm_by_kind(ex, profile, plan)
     p = PRECISIONS[workload.training.precision]
-    if plan.pp > 1:  # activations forward and gradients backward across each stage boundary
-        boundary = p.act_bytes * micro * workload.seq_len * workload.d_model / (plan.tp if plan.sp else 1)
-        comm_s += 2 * collective_time_s("p2p", boundary, pp_group, profile)
+    comm["p2p"] = 0.0
+    if plan.pp > 1:  # activations forward and gradients backward across each chunk's boundary
+        boundary = (p.act_bytes * micro * workload.seq_len / plan.cp * workload.d_model
+                    / (plan.tp if plan.sp else 1))
+        comm["p2p"] = 2 * plan.vp * collective_time_s("p2p", boundary, pp_group, profile)
+    comm_s, hidden_s = _overlap(comm, breakdown, plan)
     params = ex.parameters
-    shard = plan.dp if plan.zero >= 1 else 1
+    shard = replicas if plan.zero >= 1 else 1
     once = priced.time_s * priced.arrays.count * (1.0 - priced.arrays.pass_mask)
     opt_s = float(once.sum()) / shard
     opt_j = float((once * priced.power_watts).sum()) / shard
     grad_kind = "reduce_scatter" if plan.zero >= 2 else "all_reduce"
     grad_sync = collective_time_s(grad_kind, p.master_bytes * params, dp_group, profile)
     gather = 0.0
-    if plan.zero >= 1 and plan.dp > 1:  # updated shards gathered back to every replica, once per step
+    if plan.zero >= 1 and replicas > 1:  # updated shards gathered back to every replica, once per step
         gather = collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
     if plan.zero == 3:  # and, for stage 3, the weights before each forward and backward of each pass
         gather += 2 * micro_batches * collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
-    in_flight = micro_batches if plan.schedule == "gpipe" else min(micro_batches, plan.pp - index)
-    memory = peak_memory(workload, micro, split=split, in_flight=in_flight, zero=plan.zero, dp=plan.dp)
+    memory = peak_memory(workload, micro, split=split, in_flight=in_flight(plan, micro_batches, index),
+                         zero=plan.zero, dp=replicas)
     pass_s = math.fsum(b["time_s"] for b in breakdown.values()) + comm_s
     opt_static = tuple(v / shard for v in priced.arrays.once_static)
     pass_flops = sum(st[0] for st in priced.arrays.class_static)
-    return StageTimes(breakdown, pass_s, comm_s, opt_s, opt_j, opt_static, pass_flops, grad_sync, gather, memory,
-                      ex.model_flops_per_pass, priced.warnings)
+    wgrad = [i for i, op in enumerate(priced.arrays.ops) if op.name.endswith(".wgrad")]
+    wgrad_s = float((priced.time_s[wgrad] * priced.arrays.count[wgrad]).sum()) if wgrad else 0.0
+    return StageTimes(breakdown, pass_s, comm_s, hidden_s, wgrad_s, opt_s, opt_j, opt_static, pass_flops, grad_sync,
+                      gather, memory, ex.model_flops_per_pass, priced.warnings)
 
 
 def _zero_row(time_s: float, watts: float) -> dict[str, float]:
     return {"time_s": time_s, "device_energy_joules": time_s * watts, "flops": 0.0, "bytes": 0.0, "kernels": 0.0}
+
+
+def _pipeline_s(stages: list[tuple[StageTimes, int]], plan: Plan, m: int, slowest: StageTimes) -> float:
+    """One pass of the pipeline over ``m`` micro-batches: the slowest stage's m passes, plus the others'
+    fill and drain (the bubble): 1F1B and GPipe the other stages' passes, interleaved 1F1B 1/vp of them
+    (Narayanan et al. 2021), ZB-H1 each less twice its weight-gradient work (Qi et al. 2024: the bubble
+    (pp - 1)(F + B - W) against 1F1B's (pp - 1)(F + B + W))."""
+    if plan.schedule == "zb-h1":
+        fill = sum(max(st.pass_s - 2 * st.wgrad_s, 0.0) * count for st, count in stages)
+        return m * slowest.pass_s + fill - max(slowest.pass_s - 2 * slowest.wgrad_s, 0.0)
+    if plan.vp > 1:
+        return m * slowest.pass_s + (sum(st.pass_s * count for st, count in stages) - slowest.pass_s) / plan.vp
+    return (m - 1) * slowest.pass_s + sum(st.pass_s * count for st, count in stages)
 
 
 def pipeline_step(stages: list[tuple[StageTimes, int]], plan: Plan, micro_batches: int, idle_watts: float
@@ -109,7 +170,7 @@ def pipeline_step(stages: list[tuple[StageTimes, int]], plan: Plan, micro_batche
     ``idle_watts``). Returns the breakdown, the exposed and the whole gradient reduction time (s)."""
     m = micro_batches
     slowest = max((st for st, _ in stages), key=lambda st: st.pass_s)
-    pipeline_s = (m - 1) * slowest.pass_s + sum(st.pass_s * count for st, count in stages)
+    pipeline_s = _pipeline_s(stages, plan, m, slowest)
     grad_sync = max(st.grad_sync_s for st, _ in stages)
     backward_s = 2.0 / 3.0 * slowest.pass_s  # what a bucketed reduction can hide behind (backward ~ 2x fwd)
     exposed = max(0.0, grad_sync - backward_s) if plan.overlap_grad_reduce else grad_sync
@@ -128,23 +189,54 @@ def pipeline_step(stages: list[tuple[StageTimes, int]], plan: Plan, micro_batche
     return breakdown, exposed, grad_sync
 
 
-def plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float) -> str:
+def hidden_communication_s(stages: list[tuple[StageTimes, int]], micro_batches: int, exposed: float,
+                           grad_sync: float) -> float:
+    """Seconds of one step's communication hidden behind compute on the slowest stage's device (not in
+    the step time): overlapped collectives and sends, and the overlapped part of the gradient reduction."""
+    slowest = max((st for st, _ in stages), key=lambda st: st.pass_s)
+    return micro_batches * slowest.hidden_comm_s + (grad_sync - exposed)
+
+
+def plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float, workload=None) -> str:
     """The assumption of how the plan runs (pipeline schedule, tensor parallelism, gradient reduction
     with ``exposed`` of ``grad_sync`` seconds on the critical path, collectives), as one sentence."""
     parts = [f"plan {plan.label()}: {m} micro-batch(es) of {micro} per replica"]
     if plan.pp > 1:
-        parts.append(f"{plan.schedule.upper()} pipeline: step = (m - 1) x slowest stage + sum of stages")
+        parts.append(_schedule_note(plan, workload))
     if plan.tp > 1:
         parts.append("Megatron tensor parallelism" + (" with sequence parallelism" if plan.sp else "")
-                     + ": hidden-state collectives on the critical path")
+                     + (": hidden-state collectives overlapped with the matrix products" if plan.overlap_tp_comm
+                        else ": hidden-state collectives on the critical path"))
+    if plan.cp > 1:
+        parts.append(f"context parallelism over {plan.cp} ranks: ring attention, each key-value exchange hidden "
+                     f"behind the attention it feeds; gradients reduced over dp x cp")
+    if plan.recompute:
+        parts.append({"none": "no activation recompute", "full": "full activation recompute" + (
+            f" of {plan.recompute_layers} layers per stage" if plan.recompute_layers else ""),
+            "selective": "selective recompute of the attention core (Korthikanti et al. 2022)"}[plan.recompute])
     if plan.dp > 1:
         how = ("overlapped with the last micro-batch's backward pass" if plan.overlap_grad_reduce
                else "after the backward pass")
         parts.append(f"data-parallel gradient reduction {how} ({exposed / MILLI:.3g} of {grad_sync / MILLI:.3g} ms "
                      f"exposed)" + (f", ZeRO stage {plan.zero}" if plan.zero else ""))
+    if plan.overlap_ep_comm or plan.overlap_p2p:
+        what = " and ".join(w for w, on in (("expert all-to-all", plan.overlap_ep_comm),
+                                            ("pipeline sends", plan.overlap_p2p)) if on)
+        parts.append(f"{what} overlapped with compute (hidden at most up to the compute beside them)")
     parts.append("collectives: alpha-beta, hierarchical across nodes; devices waiting on them draw idle power; "
                  "every device's energy taken as its pipeline's slowest stage's")
     return "; ".join(parts)
+
+
+def _schedule_note(plan: Plan, workload) -> str:
+    layers = stage_layers(workload, plan) if isinstance(workload, TransformerWorkload) else ()
+    uneven = f", layers per stage {'/'.join(map(str, layers))}" if len(set(layers)) > 1 else ""
+    if plan.schedule == "zb-h1":
+        return f"ZB-H1 zero-bubble pipeline: the weight-gradient passes fill the bubble{uneven}"
+    if plan.vp > 1:
+        return (f"interleaved 1F1B pipeline, {plan.vp} virtual stages per device: step = m x slowest stage + "
+                f"the others / vp{uneven}")
+    return f"{plan.schedule.upper()} pipeline: step = (m - 1) x slowest stage + sum of stages{uneven}"
 
 
 def op_table(profile, workload, options: RunOptions | None = None) -> list[dict]:

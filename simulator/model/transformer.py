@@ -33,24 +33,38 @@ class Split:
     layers: int | None = None  # None: all
     first: bool = True  # holds the embedding
     last: bool = True  # holds the final norm, the head and the loss
+    cp: int = 1  # context parallelism: the device holds 1/cp of each sequence's tokens
+    recompute: str | None = None  # none, selective or full; None: the workload's activation_recompute
+    recompute_layers: int | None = None  # with full: layers of the stage recomputed (None: all)
+
+    def recompute_mode(self, w: TransformerWorkload) -> tuple[str, float]:
+        """(none, selective or full; layers of the stage that full recompute covers)."""
+        mode = self.recompute or ("full" if w.training.activation_recompute else "none")
+        L = self.layers or w.layers
+        return mode, (min(self.recompute_layers or L, L) if mode == "full" else 0)
 
 
 WHOLE = Split()
 
 
-def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int = 1) -> tuple[list[Op], list[Op]]:
-    """Causal self-attention on q, k, v of shape (batch, heads / tp, seq, head_dim)."""
+def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int = 1,
+                  cp: int = 1) -> tuple[list[Op], list[Op]]:
+    """Causal self-attention on q, k, v of shape (batch, heads / tp, seq, head_dim). With context
+    parallelism (``cp`` > 1) the device holds S / cp queries (two load-balanced chunks) and attends to
+    every key, the others' key-value chunks arriving over the ring: 1/cp of the work, and the remote
+    keys and values read once more."""
     S, d, h, a = w.seq_len, w.d_model / tp, w.heads / tp, p.act_bytes
-    tokens = batch * S
-    causal_flops = 2.0 * batch * S * S * d  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
-    causal_scores = batch * h * S * S / 2
+    tokens = batch * S / cp
+    causal_flops = 2.0 * batch * S * S * d / cp  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
+    causal_scores = batch * h * S * S / 2 / cp
+    remote = 2 * a * batch * S * d * (cp - 1) / cp  # the other ranks' keys and values, read as they arrive
     if w.attention == "flash":
-        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 4 * a * tokens * d, p.matmul_dtype, count,
+        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 4 * a * tokens * d + remote, p.matmul_dtype, count,
                   scores=causal_scores)]
         bwd = [Op("attn.flash_bwd", "attention_backward", FLASH_BWD_FLOPS_RATIO * causal_flops,
-                  8 * a * tokens * d, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
+                  8 * a * tokens * d + 2 * remote, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
         return fwd, bwd
-    scores = batch * h * S * S  # the full S x S score matrix is materialised
+    scores = batch * h * S * S / cp  # the full score matrix of the device's queries is materialised
     s = p.stream_bytes
     fwd = [Op("attn.scores", "attention", causal_flops, 2 * a * tokens * d + a * scores,
               p.matmul_dtype, count),
@@ -81,7 +95,7 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     L = split.layers or w.layers
     tp = split.tp
     d, f, S = w.d_model, w.ffn_dim, w.seq_len
-    T = batch * S
+    T = batch * S / split.cp
     e = T * d
     eh = e / tp if split.sp else e  # elements each device handles outside the split matrix products
     a, s = p.act_bytes, p.stream_bytes
@@ -99,7 +113,11 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     v, frozen = w.variant, not w.variant.trains_base
     r_qkv, r_proj, r_up, r_down = block_ranks(w)
     add(linear_ops("qkv", T, d, 3 * d / tp, p, L, variant=_ranked(v, r_qkv)))
-    add(attention_ops(w, batch, p, L, tp))
+    add(attention_ops(w, batch, p, L, tp, split.cp))
+    if split.cp > 1:  # ring attention: each rank's keys and values pass round the cp ranks (gradients back)
+        kv = 2 * a * T * d / tp
+        add(([Op("cp.kv.ring", "communication", 0.0, kv, "ring_exchange", L)],
+             [Op("cp.kv_grad.ring", "communication", 0.0, 2 * kv, "ring_exchange", L)]))
     # (b, h, S, dh) -> (b, S, d): a transpose copy before the projection, and its inverse in backward
     add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)],
          [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)]))
@@ -195,7 +213,7 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
     """All kernels of one training step on ``batch`` sequences on one device, by phase."""
     p = execution_precision(w.training.precision, w.framework)
     d, V, S = w.d_model, w.vocab_size, w.seq_len
-    T = batch * S
+    T = batch * S / split.cp
     e = T * d
     s, a = p.stream_bytes, p.act_bytes
     tp = split.tp
@@ -230,11 +248,21 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
     casts = weight_cast_ops(params["matmul"], p)
     phases = {"forward": fwd + layer_fwd + head_fwd + casts[:1], "loss": loss,
               "backward": head_bwd + layer_bwd + bwd + casts[1:]}
-    if w.training.activation_recompute:
-        phases["recompute"] = [op._replace(name=op.name.replace(".fwd", ".recompute") if ".fwd" in op.name
-                                           else op.name + ".recompute") for op in layer_fwd]
+    mode, covered = split.recompute_mode(w)
+    L = split.layers or w.layers
+    if mode == "full":  # whole layers' forward again before their backward (``covered`` of the L)
+        phases["recompute"] = [op._replace(name=_recomputed(op.name),
+                                           count=op.count if covered == L else op.count * covered / L)
+                               for op in layer_fwd]
+    elif mode == "selective" and w.attention == "naive":  # the attention core only (flash recomputes it anyway)
+        phases["recompute"] = [op._replace(name=_recomputed(op.name)) for op in layer_fwd
+                               if op.name in ("attn.scores", "attn.softmax", "attn.context")]
     phases["optimizer"] = optimizer_ops(params["trainable"], optimizer or w.training.optimizer)
     return phases
+
+
+def _recomputed(name: str) -> str:
+    return name.replace(".fwd", ".recompute") if ".fwd" in name else name + ".recompute"
 
 
 def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
@@ -245,8 +273,10 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     matrix products, q, k, v and the attention output (flash keeps no S x S scores; naive keeps the
     probabilities), and the MLP's up-projection output for GELU's backward. Tensor parallelism splits
     what the split matrix products and attention keep; sequence parallelism also the norms' and the
-    replicated inputs. With recompute only each layer's input is kept, plus one layer's worth while it
-    is recomputed. A pipeline stage holds ``in_flight`` micro-batches of its layers (1F1B: up to the
+    replicated inputs. With full recompute only each covered layer's input is kept, plus one layer's
+    worth while it is recomputed; selective recompute (Korthikanti et al. 2022) keeps everything but
+    the attention core's score matrices. Context parallelism keeps 1/cp of each sequence's tokens (and
+    of naive attention's scores). A pipeline stage holds ``in_flight`` micro-batches of its layers (1F1B: up to the
     number of stages; GPipe: all of them). The last stage's loss holds the low-precision logits, their
     fp32 copy and the fp32 log-probabilities of one micro-batch.
     """
@@ -256,7 +286,7 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     tp = split.tp
     rep = tp if split.sp else 1  # the share of the replicated tensors each device keeps
     a, s = p.act_bytes, p.stream_bytes
-    T = batch * S
+    T = batch * S / split.cp
     k = w.experts_per_token
     per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + 3 * d) / tp + a * k * (f + f + d) / tp
     v = w.variant
@@ -267,11 +297,14 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
         per_layer = per_token_layer * T
         logits = T * V / tp * a if split.last else 0.0
         return {"layers": per_layer, "logits": logits, "embedding": s * d * T if split.first else 0.0}
-    if w.attention == "naive":
+    mode, covered = split.recompute_mode(w)
+    if w.attention == "naive" and mode != "selective":
         per_token_layer += a * h * S / tp  # the softmax probabilities, a full S x S matrix per head
     per_layer = per_token_layer * T
-    if w.training.activation_recompute:
+    if mode == "full" and covered == L:
         layers = s * d * T * L / rep * in_flight + per_layer
+    elif mode == "full":  # covered layers keep their input, the rest everything
+        layers = (s * d * T / rep * covered + per_layer * (L - covered)) * in_flight + per_layer
     else:
         layers = per_layer * L * in_flight
     logits = 0.0

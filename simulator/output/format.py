@@ -50,6 +50,7 @@ COLUMNS = {c.key: c for c in (
     Column("co2_kg", "CO2", "co2"),
     Column("peak_memory_bytes", "memory", "bytes"),
     Column("memory_capacity_bytes", "capacity", "bytes"),
+    Column("communication_hidden_s", "hidden comm", "time"),
     Column("problem", "not estimated", "text"),
 )}
 # what a person sees by default (it fits a terminal), and what CSV holds by default

@@ -76,6 +76,9 @@ def estimate_table(e: Estimate, fmt: str = "table", columns=None) -> str:
                  h.flops(sum(v.flops for _, v in classes)), h.bytes_(sum(v.bytes for _, v in classes)),
                  h.number(sum(v.kernels for _, v in classes))])
     notes = [f"- {a}" for a in e.assumptions] + [f"- WARNING: {w}" for w in e.warnings]
+    if e.communication_hidden_s > 0:
+        notes.insert(0, f"- communication hidden behind compute: {h.time_s(e.communication_hidden_s)} per step "
+                        f"(not in the step time; the exposed part is the communication row)")
     if fmt == "markdown":
         return "\n\n".join([markdown_table(["", ""], summary), "Per step, by operation class:",
                              markdown_table(headers, rows, [False] + [True] * 6),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..cluster.stages import pipeline_step, plan_note, plan_stages
+from ..cluster.stages import hidden_communication_s, pipeline_step, plan_note, plan_stages
 from ..errors import CostsimError, UnsupportedError
 from ..model.finite import guarded, require_finite
 from ..model.memory import check_fits
@@ -82,6 +82,9 @@ class Estimate(Strict):
         memory_breakdown: the peak's parts in bytes (weights, optimizer states, low-precision weights,
             activations, gradients).
         breakdown: one step on one device by class (``BREAKDOWN_CLASSES``).
+        communication_hidden_s: seconds of one step's communication on that device hidden behind compute
+            (overlapped collectives, ring attention's exchange, the overlapped gradient reduction): not
+            in ``step_time_s``, beside the exposed ``breakdown['communication']``.
         assumptions: the modelling assumptions the numbers rest on, one sentence each.
         warnings: what the device lacks and how it was priced instead (for example a missing data type).
     """
@@ -117,6 +120,7 @@ class Estimate(Strict):
     memory_capacity_bytes: float
     memory_breakdown: dict[str, float]
     breakdown: dict[str, ClassCost]
+    communication_hidden_s: float
     assumptions: tuple[str, ...]
     warnings: tuple[str, ...]
 
@@ -225,11 +229,11 @@ def _estimate_fields(profile: ClassicalProfile, workload, options: RunOptions) -
     energy_j = device_j + host_j + facility_j
     pricing, cost, cost_note = run_cost(profile, options, total_s * n, energy_j)
     grid, grid_note = options.grid()
-    model_flops = m * plan.dp * plan.tp * sum(st.model_flops_per_pass * count for st, count in stages)
+    model_flops = m * plan.dp * plan.tp * plan.cp * sum(st.model_flops_per_pass * count for st, count in stages)
     achieved = model_flops / step_s
     memory = max((st.peak_memory for st, _ in stages), key=lambda mem: mem["total_bytes"])
     tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
-    comm_note = plan_note(plan, micro, m, exposed, grad_sync) if n > 1 else ""
+    comm_note = plan_note(plan, micro, m, exposed, grad_sync, workload) if n > 1 else ""
     return dict(
         hardware=profile.name, workload=workload.name, devices=n, plan=plan.label(),
         batch_per_device=gbs / plan.dp, micro_batch_size=micro, steps=steps,
@@ -237,7 +241,7 @@ def _estimate_fields(profile: ClassicalProfile, workload, options: RunOptions) -
         tokens_per_s=tokens / step_s if tokens else None,
         images_per_s=gbs / step_s if isinstance(workload, CNNWorkload) else None, samples_per_s=gbs / step_s,
         model_flops_per_step=model_flops,
-        executed_flops_per_step=plan.tp * plan.dp * sum(
+        executed_flops_per_step=plan.tp * plan.dp * plan.cp * sum(
             (m * st.pass_flops + st.optimizer_static[0]) * count for st, count in stages),
         achieved_flops_per_s=achieved, mfu_fraction=achieved / (matrix_peak(profile, workload) * n),
         device_energy_per_step_joules=e_step, average_device_power_watts=e_step / step_s,
@@ -246,6 +250,7 @@ def _estimate_fields(profile: ClassicalProfile, workload, options: RunOptions) -
         co2_kg=energy_j * grid, peak_memory_bytes=memory["total_bytes"],
         memory_capacity_bytes=profile.memory_bytes,
         memory_breakdown={k: v for k, v in memory.items() if k != "total_bytes"}, breakdown=breakdown,
+        communication_hidden_s=hidden_communication_s(stages, m, exposed, grad_sync),
         assumptions=_assumptions(profile, workload, comm_note, cost_note, grid_note, options.pue),
         warnings=tuple(dict.fromkeys(w for st, _ in stages for w in st.warnings)),
     )

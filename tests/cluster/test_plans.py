@@ -94,7 +94,8 @@ def test_breakdown_still_adds_up_under_a_plan():
 @pytest.mark.parametrize("plan,expected", [
     ("tp=2,pp=2,dp=2", "tp x pp x dp = 2 x 2 x 2 = 8, not the 4 devices"),
     ("tp=3,pp=1,dp=1", "heads (16) not divisible by tp (3)"),
-    ("tp=1,pp=5,dp=1", "layers (24) not divisible by pp (5)"),
+    ("tp=1,pp=2,dp=1,layers_per_stage=10/10", "the stages' layers sum to 20, not the workload's 24"),
+    ("tp=1,pp=25,dp=1", "24 layers cannot fill pp = 25 stages"),
     ("tp=1,pp=1,dp=3", "global_batch_size 8 not divisible by dp (3)"),
     ("tp=1,pp=1,dp=1,mb=3", "micro-batch 3 does not divide"),
     ("tp=2,pp=x", "'x' is not a whole number"),

@@ -279,7 +279,11 @@ def set_cases(draw) -> Case:
 
 
 # ---------------------------------------------------------------- flags and plans
-PLAN_PARTS = ("tp", "pp", "dp", "mb", "ep", "zero")
+PLAN_PARTS = ("tp", "pp", "dp", "mb", "ep", "zero", "cp", "vp", "recompute_layers")
+PLAN_WORDS = ("sp", "gpipe", "1f1b", "zb-h1", "no-overlap", "overlap-tp", "overlap-p2p", "overlap-ep",
+              "recompute=none", "recompute=selective", "recompute=full", "recompute=some",
+              "layers_per_stage=12/12", "layers_per_stage=6/6/6/6", "layers_per_stage=24", "layers_per_stage=1/x",
+              "layers_per_stage=", "layers_per_stage=0/24")
 PLAN_NUMBERS = ("0", "1", "2", "3", "4", "8", "16", "-1", "1e3", "abc", "", "2.5", HUGE_INT[:40], "0x2")
 
 
@@ -292,9 +296,8 @@ def plan_texts(draw) -> str:
         return special
     parts = []
     for _ in range(draw(st.integers(1, 5))):
-        word = draw(st.sampled_from(PLAN_PARTS + ("sp", "gpipe", "1f1b", "no-overlap")))
-        parts.append(word if word in ("sp", "gpipe", "1f1b", "no-overlap")
-                     else f"{word}={draw(st.sampled_from(PLAN_NUMBERS))}")
+        word = draw(st.sampled_from(PLAN_PARTS + PLAN_WORDS))
+        parts.append(word if word in PLAN_WORDS else f"{word}={draw(st.sampled_from(PLAN_NUMBERS))}")
     sep = draw(st.sampled_from((",", ",", ", ", ",,")))
     return sep.join(parts) + draw(st.sampled_from(("", "", ",")))
 
