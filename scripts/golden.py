@@ -55,7 +55,7 @@ def results() -> dict:
         rows = api.strategies("h200", "gpt-1.3b", [s], rows="each")
         out[f"strategy h200 gpt-1.3b {s}"] = [r.model_dump(mode="json") for r in rows]
     found = api.plan("h100-sxm", "gpt3-175b", devices=1024, top=3)
-    out["plan h100-sxm gpt3-175b 1024"] = [[str(p), _estimate(e)] for p, e in found]
+    out["plan h100-sxm gpt3-175b 1024"] = [[p.label(), _estimate(e)] for p, e in found]
     sim = api.simulate("h100-sxm", "gpt3-175b", plan="tp=8,pp=8,dp=16,mb=2,zero=1,sp", mtbf_hours=50000,
                        straggler_cv_fraction=0.02, replicas=20, seed=1)
     out["simulate h100-sxm gpt3-175b"] = sim.to_dict()["simulation"]

@@ -205,20 +205,20 @@ def test_markdown_right_aligns_numbers():
 
 # ---------------------------------------------------------------- plan search
 @pytest.mark.parametrize("args", [
-    ["plan", "-H", "h100-sxm", "-w", "gpt2-124m", "--devices", "7"],
-    ["estimate", "-H", "h100-sxm", "-w", "gpt2-124m", "--devices", "7", "--plan", "auto"],
+    ["plan", "-H", "h100-sxm", "-w", "gpt2-124m", "--devices", "13"],
+    ["estimate", "-H", "h100-sxm", "-w", "gpt2-124m", "--devices", "13", "--plan", "auto"],
 ])
 def test_no_plan_names_the_constraint_and_the_nearest_counts(args):
     line = fail(*args)
-    assert "no factorisation of 7 into tp x pp x dp" in line
+    assert "no factorisation of 13 into tp x pp x dp" in line
     assert "12 heads" in line and "12 layers" in line and "global batch of 16" in line
-    assert "nearest device counts that work: 6 and 8" in line
+    assert "nearest device counts that work: 12 and 14" in line
     assert "--plan" not in line  # the core names parameters
 
 
 def test_compare_with_plan_auto_gives_the_nearest_counts_in_short():
-    rows = api.compare(["h100-sxm"], "gpt2-124m", devices=7, plan="auto")
-    assert rows[0].reason == "no tp x pp x dp plan for 7 devices divides the work; nearest that do: 6 and 8"
+    rows = api.compare(["h100-sxm"], "gpt2-124m", devices=13, plan="auto")
+    assert rows[0].reason == "no tp x pp x dp plan for 13 devices divides the work; nearest that do: 12 and 14"
 
 
 def test_a_cnn_names_its_batch():
