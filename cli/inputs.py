@@ -74,8 +74,10 @@ def calibrate(device, from_files, base, out, name, quick, save_measurements, kee
 
 @click.command()
 @click.argument("measurements", required=False)
-@click.option("--suite", type=click.Choice(["h200", "vtrain", "compression", "history"]), default=None,
-              help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, "
+@click.option("--suite", type=click.Choice(["h200", "vtrain", "published", "compression", "history"]),
+              default=None,
+              help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, published "
+                   "(Megatron-LM runs of 1.7B-1T parameters as papers publish them), "
                    "compression (the H200 fp8, low-rank and 2:4 speedups), or history (Thompson et al.'s "
                    "recorded training runs)")
 @data_option("the suite's", "--suite: ")

@@ -25,7 +25,7 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="report differences, copy nothing")
     args = ap.parse_args()
     differ = []
-    for ds in DATASETS.values():
+    for ds in (d for d in DATASETS.values() if d.source):  # the others are compiled here: no copy to make
         folder = bundled_root() / ds.name
         folder.mkdir(parents=True, exist_ok=True)
         for name, source in ds.files.items():

@@ -9,6 +9,7 @@ from ..calibration.validation import (
     VTRAIN_HOST_OVERHEAD_S,
     VTRAIN_INTER_NODE_BYTES_PER_S,
     h200_suite,
+    published_suite,
     run_from_row,
     validate,
     vtrain_suite,
@@ -64,7 +65,12 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
                                           latency_s=inter.latency_s)}
         return validate("vtrain", runs, estimate, data=", ".join(map(label, paths)), load_profile=load_profile,
                         profile_update=update)
-    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, compression", field="suite")
+    if name == "published":
+        folder = data_folder("published", data)
+        path = folder if folder.is_file() else folder / "runs.csv"
+        return validate("published", published_suite(load_csv_raw(path), label(path)), estimate, data=label(path),
+                        load_profile=load_profile)
+    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, published, compression", field="suite")
 
 
 def compression_checks(data: str | None = None):

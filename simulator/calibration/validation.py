@@ -300,6 +300,41 @@ def vtrain_suite(rows: list[dict], source: str) -> list[ValidationRun]:
     return runs
 
 
+def published_suite(rows: list[dict], source: str) -> list[ValidationRun]:
+    """Published Megatron-LM GPT runs on A100-80GB clusters with their full configuration (Narayanan et
+    al. 2021, Table 1; Korthikanti et al. 2022, Tables 3-5): tensor, pipeline and data parallelism, the
+    interleaving, the recompute level and sequence parallelism of each row, each predicted from its
+    configuration alone. What the rows do not state is the Megatron of that time: fp16 mixed precision,
+    attention scores materialised (before flash attention), tied embeddings, a GELU MLP of 4 d_model,
+    Adam. Columns as in the data set's README (``costsim data path published``)."""
+    runs = []
+    for i, r in enumerate(rows, 2):
+        def num(key, default=None):
+            value = r.get(key)
+            if value in (None, "") and default is not None:
+                return default
+            try:
+                return int(value) if float(value).is_integer() else float(value)
+            except (TypeError, ValueError):
+                raise CostsimError("missing or not a number", source=f"{source}:{i}", field=key) from None
+
+        tp, pp, dp = num("tensor_parallel"), num("pipeline_parallel"), num("data_parallel")
+        vp, mb = num("virtual_stages", 1), num("micro_batch_size", 1)
+        recompute = str(r.get("recompute") or "full")
+        workload = {"name": str(r["label"]), "kind": "transformer", "layers": num("layers"),
+                    "d_model": num("d_model"), "heads": num("heads"), "vocab_size": num("vocab_size"),
+                    "seq_len": num("seq_len"), "ffn_mult": 4, "tied_embeddings": True, "attention": "naive",
+                    "framework": "megatron",
+                    "training": {"global_batch_size": num("global_batch_size"), "steps": 1,
+                                 "precision": "fp16_mixed", "optimizer": "adam"}}
+        plan = f"tp={tp},pp={pp}" + (f",vp={vp}" if vp > 1 else "") + f",dp={dp},mb={mb},recompute={recompute}"
+        plan += ",sp" if str(r.get("sequence_parallel", "")).lower() == "true" else ""
+        runs.append(ValidationRun(label=str(r["label"]), hardware=str(r["hardware"]), workload=workload,
+                                  devices=tp * pp * dp, plan=plan, measured_step_time_s=num("measured_step_time_s"),
+                                  note=str(r.get("source") or "") + ", " + str(r.get("table") or "")))
+    return runs
+
+
 # ------------------------------------------------------------------------------------- compression
 class SpeedupCheck(Strict):
     """One compression microbenchmark: the measured speedup against the model's, both from the same

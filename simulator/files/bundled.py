@@ -35,7 +35,8 @@ class Dataset:
         name: the data set's name, also its folder under ``simulator/data/``.
         title: what it is, in a few words.
         licence: the licence it is distributed under (its text is one of the files).
-        source: its folder under the repository's ``shared/``, from which the copy is made.
+        source: its folder under the repository's ``shared/``, from which the copy is made; None for a data
+            set compiled in this repository (its files are the originals).
         files: bundled file name -> path under ``shared/`` of the file it is a copy of.
         used_by: the commands that read it by default.
     """
@@ -43,7 +44,7 @@ class Dataset:
     name: str
     title: str
     licence: str
-    source: str
+    source: str | None
     files: Mapping[str, str]
     used_by: str
 
@@ -76,6 +77,10 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
             _same_names("validation/vtrain", "LICENSE", "README.md", "ground_truth_single.csv",
                         "ground_truth_multi.csv"),
             "validate --suite vtrain"),
+    Dataset("published", "Published large-model training runs with their full configuration (Megatron-LM, "
+            "Narayanan et al. 2021; Korthikanti et al. 2022)", "MIT (this project's compilation of published "
+            "figures; each row cites its paper and table)", None, {"runs.csv": "runs.csv", "README.md": "README.md"},
+            "validate --suite published"),
 )}
 
 
@@ -127,7 +132,7 @@ def in_root(root: Path, name: str) -> Path | None:
     """Data set ``name``'s folder inside a root of data sets laid out like ``simulator/data/`` or like
     the repository's ``shared/``; None when ``root`` holds neither."""
     ds = dataset(name)
-    for candidate in (root / ds.name, root / ds.source):
+    for candidate in (root / ds.name, *([root / ds.source] if ds.source else [])):
         if candidate.is_dir():
             return candidate
     return None

@@ -96,7 +96,7 @@ def test_vtrain_multi_node_within_12_percent_held_out():
     """The 109 multi-node runs are held out from every fit (the README says which structural choices
     were made with them in view). The cluster issue's target: MAPE at most 12%."""
     mape, n = _mape(api.validate_suite("vtrain", str(VTRAIN / "ground_truth_multi.csv")), "multi")
-    assert n == 109 and mape <= 0.12  # the cluster issue's target
+    assert n == 109 and mape <= 0.105  # issue 14: it stays at or below 10.5% as the plans grow
 
 
 def test_vtrain_suite_reads_its_bundled_data_by_default():
