@@ -188,7 +188,7 @@ def plan_command(hardware, workload, devices, objective, top, cost, sets, output
     ranked under the pricing, grid and PUE options)."""
     found = api.plan(hardware, workload, devices=devices, objective=objective, top=top, sets=sets,
                      pricing=cost.pricing, **cost.core())
-    click.echo(render.plan_table(found, output.format))
+    click.echo(found.table(output.format))
 
 
 @click.group("strategies")

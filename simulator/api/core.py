@@ -1,6 +1,7 @@
 """Estimates, comparisons, plans and strategy tables: the closed-form entry points."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -25,7 +26,7 @@ from ..model.step import _step_ops, model_flops_per_step
 from ..output import tables as report_layer
 from ..output.human import error_cell
 from ..run.estimate import Estimate, estimate_run
-from ..run.search import search
+from ..run.search import search_space
 from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
 from ..schema.plan import Plan, as_plan
@@ -274,7 +275,8 @@ def plan(hardware, workload, *, devices: int, objective: str = "time", top: int 
         estimate_run(profile, wl)  # refuses it with the usual message
     opts = run_options(devices=devices, pricing=pricing, **options)
     try:
-        return Rows(search(profile, wl, devices, objective, opts, top), report_layer.plan_table)
+        found, space = search_space(profile, wl, devices, objective, opts, top)
+        return Rows(found, functools.partial(report_layer.plan_table, space=space))
     except OutOfRangeError as err:  # an input out of range: its own file, not a plan's problem
         raise _blamed(err, _source(hardware, "hardware"), _source(workload, "workload")) from None
     except CostsimError as err:

@@ -144,10 +144,15 @@ def validation_table(report, fmt: str = "table", limit: int | None = None) -> st
     return title + table + "\n\n" + "\n".join(lines)
 
 
-def plan_table(found, fmt: str = "table") -> str:
-    """Ranked plans: (Plan, Estimate) pairs, best first; human units in text and Markdown, SI in CSV."""
+def plan_table(found, fmt: str = "table", space=None) -> str:
+    """Ranked plans: (Plan, Estimate) pairs, best first; human units in text and Markdown, SI in CSV.
+    ``space`` (a run.search.SearchSpace): what the search went through, in JSON and under the table."""
     if fmt == "json":
-        return json.dumps([{"plan": p.label(), "estimate": e.to_dict()} for p, e in found], indent=2)
+        plans = [{"plan": p.label(), "estimate": e.to_dict()} for p, e in found]
+        if space is None:
+            return json.dumps(plans, indent=2)
+        return json.dumps({"space": {"candidates": space.candidates, "estimated": space.estimated,
+                                     "fitted": space.fitted, "pruned": space.pruned}, "plans": plans}, indent=2)
     raw_headers = ["rank", "plan", "step_time_s", "mfu_fraction", "total_time_s", "cost_usd", "pricing",
                    "energy_joules", "peak_memory_bytes", "pipeline_bubble_fraction", "communication_fraction"]
     raw = [[i, p.label(), e.step_time_s, e.mfu_fraction, e.total_time_s, e.cost_usd, e.pricing, e.energy_joules,
@@ -160,7 +165,12 @@ def plan_table(found, fmt: str = "table") -> str:
     rows = [[str(r[0]), r[1], h.time_s(r[2]), h.fraction(r[3]), h.time_s(r[4]), h.usd(r[5]), r[6],
              h.energy_joules(r[7]), h.bytes_(r[8]), f"{r[9]:.0%}", f"{r[10]:.0%}"] for r in raw]
     numeric = [True, False, True, True, True, True, False, True, True, True, True]
-    return markdown_table(headers, rows, numeric) if fmt == "markdown" else text_table(headers, rows, numeric)
+    out = markdown_table(headers, rows, numeric) if fmt == "markdown" else text_table(headers, rows, numeric)
+    if space is not None:
+        pruned = ", ".join(f"{n:,} {why}" for why, n in space.pruned.items() if n) or "none"
+        out += (f"\n\n{space.candidates:,} candidate plans, {space.estimated:,} estimates (recompute tried where a "
+                f"plan does not fit), {space.fitted:,} fit; left out: {pruned}")
+    return out
 
 
 def simulation_table(e, mc, fmt: str = "table") -> str:

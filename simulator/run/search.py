@@ -2,6 +2,7 @@
 fit, and rank them by time, cost or energy (the "optimal execution" search of LLM performance models)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from ..errors import CostsimError, OutOfMemoryError
@@ -118,18 +119,45 @@ def no_factorisation(workload, devices: int, devices_per_node: int) -> str:
     return f"no plan for {devices} devices: {what}{hint}"
 
 
+@dataclass(frozen=True)
+class SearchSpace:
+    """What a plan search went through.
+
+    Attributes:
+        candidates: plans in the space (every factorisation and option the search enumerates).
+        estimated: estimates made (a candidate that does not fit is tried again with more recompute).
+        fitted: candidates with a plan that fits.
+        pruned: candidates left out, by reason: ``memory`` (no recompute level fits), ``invalid`` (a rule of
+            the plan the enumeration cannot see, such as the micro-batches an interleaving needs).
+    """
+
+    candidates: int
+    estimated: int
+    fitted: int
+    pruned: dict[str, int]
+
+
 def search(profile, workload, devices: int, objective: str = "time", options: RunOptions | None = None,
            top: int = 10) -> list[tuple[Plan, Estimate]]:
     """The ``top`` plans that fit, best first by ``objective`` (time, cost or energy)."""
+    return search_space(profile, workload, devices, objective, options, top)[0]
+
+
+def search_space(profile, workload, devices: int, objective: str = "time", options: RunOptions | None = None,
+                 top: int = 10) -> tuple[list[tuple[Plan, Estimate]], SearchSpace]:
+    """:func:`search`'s plans, and what the search went through (:class:`SearchSpace`)."""
     if objective not in OBJECTIVES:
         raise CostsimError(f"unknown objective '{objective}'; known: {', '.join(OBJECTIVES)}", field="objective")
     base = options or RunOptions(devices=devices)
     key = OBJECTIVES[objective]
-    found, last_error, candidates = [], None, 0
+    found, last_error, candidates, estimated = [], None, 0, 0
+    pruned = {"memory": 0, "invalid": 0}
     domain = min(profile.topology.scale_up_domain_devices or profile.devices_per_node, 64)
     for candidate in candidate_plans(workload, devices, domain):
         candidates += 1
+        why = "memory"
         for plan in recompute_ladder(workload, candidate):
+            estimated += 1
             try:
                 e = estimate_run(profile, workload, base.model_copy(update={"devices": devices, "plan": plan}))
             except OutOfRangeError:  # an input out of range (a result not finite): bad input, not a plan's problem
@@ -138,14 +166,17 @@ def search(profile, workload, devices: int, objective: str = "time", options: Ru
                 last_error = err
                 continue
             except CostsimError as err:  # not valid here: not a candidate
-                last_error = err
+                last_error, why = err, "invalid"
                 break
             found.append((plan, e))
+            why = None
             break
+        if why:
+            pruned[why] += 1
     if not candidates:
         raise CostsimError(no_factorisation(workload, devices, domain), field="devices")
     if not found:
         reason = f" (for example: {last_error.problem})" if last_error else ""
         raise CostsimError(f"no plan for {devices} devices fits{reason}", field="devices")
     found.sort(key=lambda pe: (getattr(pe[1], key), pe[1].step_time_s))
-    return found[:top]
+    return found[:top], SearchSpace(candidates, estimated, len(found), pruned)

@@ -152,8 +152,9 @@ def test_plan_objective_cost_prices_with_the_pricing_options():
     owned = json.loads(_run(*args, "--pricing", "owned", "--electricity-usd-per-kwh", "0.3", "--lifetime-years", "2",
                             "--region", "france", "--pue", "hyperscale"))
 
-    def best(rows):
-        return rows[0][1] if isinstance(rows[0], list) else rows[0]["estimate"]
+    def best(out):
+        assert out["space"]["fitted"] >= 1 and out["space"]["candidates"] >= out["space"]["fitted"]
+        return out["plans"][0]["estimate"]
 
     c, o = best(cloud), best(owned)
     e = api.estimate("h200", "gpt2-124m", plan=c["plan"], pricing="owned", electricity_usd_per_kwh=0.3,
