@@ -184,3 +184,14 @@ def test_the_recompute_ladder_is_least_first():
     assert [p.recompute for p in ladder] == [None, "full", "full", "full", "full"]
     wl_full = wl.model_copy(update={"training": wl.training.model_copy(update={"activation_recompute": True})})
     assert recompute_ladder(wl_full, Plan(tp=8, pp=8, dp=16)) == [Plan(tp=8, pp=8, dp=16)]
+
+
+def test_the_search_accounts_for_every_candidate():
+    from simulator.files.loader import load_pair
+    from simulator.run.search import candidate_plans, search_space
+    from simulator.schema.options import RunOptions
+    profile, wl = load_pair(H100, "gpt-1.3b")
+    found, space = search_space(profile, wl, 16, options=RunOptions(devices=16), top=1000)
+    assert space.candidates == len(list(candidate_plans(wl, 16, 8)))
+    assert space.fitted + sum(space.pruned.values()) == space.candidates == len(found) + sum(space.pruned.values())
+    assert space.estimated >= space.candidates

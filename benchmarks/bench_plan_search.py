@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Speed of the plan search (a benchmark, not a test: CI does not assert times on a shared machine).
+
+Times `costsim plan` in process on the runs issue 14 names, each --repeats times (the fastest kept: a
+preempted run is only ever slower), and reports the search space it went through (candidates,
+estimates, plans that fit) and the rates: candidates and estimates per second. Also one new estimate
+(a plan shape not seen before) on a fresh process's caches, and a repeated one.
+
+    python benchmarks/bench_plan_search.py [--repeats 3] [--quick]
+
+--quick times only GPT-3 175B on 1,024 H100s (the issue's target: the full space in under 10 s).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from simulator import api  # noqa: E402
+from simulator.files.loader import load_pair  # noqa: E402
+from simulator.run.search import search_space  # noqa: E402
+
+DENSE_405B = """name: dense-405b
+kind: transformer
+layers: 126
+d_model: 16384
+heads: 128
+vocab_size: 128256
+seq_len: 8192
+ffn_mult: 3.9375
+tied_embeddings: false
+framework: megatron
+training: {global_batch_size: 2048, tokens: 15.6e12, precision: bf16_mixed, optimizer: adam}
+"""
+
+
+def _time(fn, repeats: int):
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main() -> int:
+    """Time the searches and print one line each."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        dense = Path(folder) / "dense-405b.yaml"
+        dense.write_text(DENSE_405B)
+        runs = [("h100-sxm", "gpt3-175b", 1024)] + ([] if args.quick else [("h100-sxm", str(dense), 16384)])
+        for hardware, workload, devices in runs:
+            profile, wl = load_pair(hardware, workload)
+            options = api.run_options(devices=devices)
+            seconds, (found, space) = _time(lambda: search_space(profile, wl, devices, "time", options, 1),
+                                            args.repeats)
+            print(f"{Path(workload).stem} on {devices:,} x {hardware}: {seconds:.2f} s, {space.candidates:,} "
+                  f"candidates ({space.candidates / seconds:,.0f}/s), {space.estimated:,} estimates "
+                  f"({space.estimated / seconds:,.0f}/s), {space.fitted:,} fit, left out {space.pruned}; "
+                  f"best {found[0][0].label()} at {found[0][1].mfu_fraction:.1%} MFU")
+    plan = "tp=8,pp=8,vp=2,dp=16,mb=1,sp,recompute=full"
+    first, _ = _time(lambda: api.estimate("h100-sxm", "gpt3-175b", devices=1024, plan=plan), 1)
+    again, _ = _time(lambda: api.estimate("h100-sxm", "gpt3-175b", devices=1024, plan=plan), args.repeats)
+    print(f"one estimate ({plan}): {first * 1e3:.1f} ms new, {again * 1e3:.2f} ms repeated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
