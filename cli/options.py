@@ -26,6 +26,7 @@ from simulator.schema.regions import (
 # The core names parameters (``strategy``, ``targets``); on the command line they are these flags. The
 # one table: an error's field is shown as its flag (``strategy prune:2of4`` as ``--strategy prune:2of4``).
 FLAGS = {
+    "batch_rounding": "--batch-rounding",
     "base": "--base",
     "benchmark": "--benchmark",
     "budget_usd": "--budget",
@@ -299,19 +300,24 @@ def run_options(f=None, *, formats: tuple[str, ...] = TABLE_FORMATS):
         click.option("--devices", type=click.IntRange(min=1), default=None,
                      help="devices [default: the plan's, else 1]; without --plan, data parallel"),
         click.option("--plan", "plan", default=None, metavar="PLAN",
-                     help="tp=8,pp=16,dp=4,mb=2[,zero=1][,sp][,gpipe][,no-overlap], or auto: the fastest plan "
-                          "that fits"),
+                     help="tp=8,[cp=2,]pp=16,[vp=2,]dp=4,mb=2[,zero=1][,sp][,recompute=none|selective|full]"
+                          "[,gpipe|zb-h1][,no-overlap][,overlap-tp] (docs/clusters.md), or auto: the fastest "
+                          "plan that fits"),
         cost_options, set_option, format_options(*formats),
     ])
 
 
 def table_options(f):
-    """--fit and --columns, on estimate and compare (parameters fit, columns)."""
+    """--fit, --batch-rounding and --columns, on estimate and compare (parameters fit, batch_rounding,
+    columns)."""
     return _stack(f, [
         click.option("--fit", type=click.Choice(["strict", "accumulate"]), default=None,
                      help="a run that does not fit a device at its batch: accumulate: gradient accumulation "
                           "at the largest micro-batch that fits; strict: not estimated "
                           "[default: compare accumulate, estimate strict]"),
+        click.option("--batch-rounding", "batch_rounding", type=click.Choice(["none", "up", "down"]), default="none",
+                     show_default=True, help="a global batch that does not split over dp: round it up or down to a "
+                     "multiple of dp (an assumption says so); none: an error"),
         click.option("--columns", default=None, metavar="A,B,C",
                      help="the columns to show, by their JSON/CSV field names (e.g. hardware,total_time_s,"
                           "cost_usd,pricing,co2_kg); a one-row table for estimate"),

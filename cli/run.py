@@ -50,7 +50,7 @@ def _columns(text, what: str):
 @run_options(formats=PAPER_FORMATS)
 @table_options
 @guarded
-def estimate(hardware, workload, strategy, rows, devices, plan, cost, sets, output, fit, columns):
+def estimate(hardware, workload, strategy, rows, devices, plan, cost, sets, output, fit, batch_rounding, columns):
     """Estimate one training run on one device type; with --strategy, a cost table of the baseline and
     the strategies."""
     options = dict(devices=devices, plan=plan, **cost.core())
@@ -67,7 +67,8 @@ def estimate(hardware, workload, strategy, rows, devices, plan, cost, sets, outp
         click.echo(analysis_tables.quantum_estimate_text(q, fmt))
         return
     chosen = _columns(columns, "estimate")
-    e = api.estimate(hardware, workload, sets=sets, pricing=pricing, fit=fit or "strict", **options)
+    e = api.estimate(hardware, workload, sets=sets, pricing=pricing, fit=fit or "strict",
+                     batch_rounding=batch_rounding, **options)
     click.echo(render.estimate_table(e, fmt, chosen))
 
 
@@ -81,7 +82,7 @@ def estimate(hardware, workload, strategy, rows, devices, plan, cost, sets, outp
 @run_options(formats=PAPER_FORMATS)
 @table_options
 @guarded
-def compare(hardware, all_hardware, workload, devices, plan, cost, sets, output, fit, columns):
+def compare(hardware, all_hardware, workload, devices, plan, cost, sets, output, fit, batch_rounding, columns):
     """Compare one workload across devices: one row per device (by default the current device of each
     kind; --all for every bundled profile)."""
     if hardware is not None and all_hardware:
@@ -89,7 +90,8 @@ def compare(hardware, all_hardware, workload, devices, plan, cost, sets, output,
     names = split_names(hardware, "--hardware")
     chosen = _columns(columns, "compare")
     rows = api.compare("all" if all_hardware else names, workload, sets=sets, pricing=cost.pricing,
-                       fit=fit or "accumulate", devices=devices, plan=plan, **cost.core())
+                       fit=fit or "accumulate", batch_rounding=batch_rounding, devices=devices, plan=plan,
+                       **cost.core())
     fmt = output.format
     click.echo(render.comparison_table(rows, fmt, chosen))
     if fmt == "table" and any(r.reason and "even at micro-batch 1" in r.reason for r in rows):

@@ -6,7 +6,7 @@ Each command of the CLI is a function here with the same name (``estimate``, ``c
 ``.to_dict()`` and ``.table(fmt)``. The modules group them by theme.
 """
 from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files, calibrate_from_records, check_fit
-from .commands import calibrate, data, profiles, validate, workloads
+from .commands import calibrate, data, profiles, validate, workload_summary, workloads
 from .core import (
     CURRENT_HARDWARE,
     CompareRow,
@@ -22,7 +22,6 @@ from .core import (
     short_reason,
     strategies,
     strategy_definitions,
-    workload_summary,
 )
 from .plots import PLOT_KINDS, PlotOptions, plot
 from .projections import (

@@ -6,6 +6,9 @@ from typing import Iterable
 from ..errors import CostsimError
 from ..files.bundled import DATASETS, data_folder, dataset, label
 from ..files.loader import bundled_names
+from ..model.memory import parameter_count
+from ..model.step import _step_ops, model_flops_per_step
+from ..schema.workload import CNNWorkload, TransformerWorkload
 from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files
 from .validation import compression_checks, history, validate_file, validate_suite
 
@@ -59,3 +62,20 @@ def data(name: str | None = None) -> list[dict]:
         rows.append({"name": n, "title": ds.title, "licence": ds.licence, "used_by": ds.used_by,
                      "folder": str(folder), "shown_as": label(folder), "files": sorted(ds.files)})
     return rows
+
+
+def workload_summary(wl) -> dict:
+    """Derived quantities of a workload: parameters, tokens or images, FLOPs per step."""
+
+    batch = wl.training.global_batch_size
+    out = {"name": wl.name, "kind": wl.kind, "parameters": parameter_count(wl), "steps": wl.total_steps,
+           "global_batch_size": batch, "model_flops_per_step": model_flops_per_step(wl, _step_ops(wl, batch))}
+    if isinstance(wl, TransformerWorkload):
+        out["tokens_per_step"] = wl.tokens_per_step
+        out["tokens"] = wl.tokens_per_step * wl.total_steps
+    elif isinstance(wl, CNNWorkload):
+        out["images"] = batch * wl.total_steps
+    out["model_flops"] = out["model_flops_per_step"] * wl.total_steps
+    return out
+
+

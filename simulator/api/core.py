@@ -21,17 +21,15 @@ from ..files.loader import (
     where,
 )
 from ..model.finite import OutOfRangeError
-from ..model.memory import naming_profile, parameter_count
-from ..model.step import _step_ops, model_flops_per_step
+from ..model.memory import naming_profile
 from ..output import tables as report_layer
 from ..output.human import error_cell
-from ..run.estimate import Estimate, estimate_run
+from ..run.estimate import Estimate, estimate_run, round_batch
 from ..run.search import search_space
 from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
 from ..schema.plan import Plan, as_plan
 from ..schema.regions import PUE
-from ..schema.workload import CNNWorkload, TransformerWorkload
 from ..strategies import catalogue as strat
 from ..strategies.catalogue import describe
 from ..units import GIGA, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
@@ -191,10 +189,6 @@ def _check_fit(fit: str) -> None:
         raise CostsimError(f"unknown fit '{fit}'; known: {', '.join(FITS)}", field="fit")
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 def _run_fitted(profile, wl, opts: RunOptions, fit: str, hw_source: str | None, wl_source: str | None) -> Estimate:
     """``_run``; with ``fit='accumulate'``, a run that does not fit at its micro-batch runs with gradient
     accumulation instead: the largest micro-batch dividing a replica's batch that fits (an explicit
@@ -207,7 +201,7 @@ def _run_fitted(profile, wl, opts: RunOptions, fit: str, hw_source: str | None, 
             raise
         per_replica = wl.training.global_batch_size // plan0.dp
         tried = wl.training.micro_batch_size or (per_replica if plan0.pp == 1 else 1)
-        smaller = [d for d in _divisors(per_replica) if d < tried]
+        smaller = [d for d in range(1, tried) if per_replica % d == 0]
         if not smaller:
             raise
 
@@ -239,14 +233,16 @@ def _run_fitted(profile, wl, opts: RunOptions, fit: str, hw_source: str | None, 
 
 
 def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict, *, sets: Iterable[str] = (),
-             pricing: str = "auto", fit: str = "strict", **options) -> EstimateResult:
+             pricing: str = "auto", fit: str = "strict", batch_rounding: str = "none", **options) -> EstimateResult:
     """Estimate one training run. ``hardware`` and ``workload``: bundled names, paths, dicts or models.
 
     Options: devices, plan ('tp=8,pp=16,dp=4,mb=2' or a Plan), region, grid_g_co2_per_kwh, pue (a number
     or a facility class), pricing ('auto', 'cloud' or 'owned'), lifetime_years, electricity_usd_per_kwh.
     ``sets``: ``field=value`` overrides as on the command line. ``fit``: 'strict' (a run that does not fit
     at its micro-batch is an error) or 'accumulate' (it runs with gradient accumulation at the largest
-    micro-batch that fits; the estimate's assumptions say which). Under pricing 'auto' a device with no
+    micro-batch that fits; the estimate's assumptions say which). ``batch_rounding``: 'none' (a global batch
+    that does not split over dp is an error), 'up' or 'down' (rounded to a multiple of dp, and an
+    assumption says so). Under pricing 'auto' a device with no
     price at all is priced at its electricity alone (``pricing='electricity'``, and an assumption says so).
     """
     _check_fit(fit)
@@ -256,8 +252,14 @@ def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict,
                     **{k: v for k, v in options.items() if k != "plan"}, top=1)
         return as_result(best[0][1])
     opts = run_options(pricing=pricing, **options)
+    wl, note = round_batch(wl, opts, batch_rounding)
     run = _electricity_only if pricing == "auto" and _unpriced(profile) else _run_fitted
-    return as_result(run(profile, wl, opts, fit, _source(hardware, "hardware"), _source(workload, "workload")))
+    return as_result(_noted(run(profile, wl, opts, fit, _source(hardware, "hardware"), _source(workload, "workload")),
+                            note))
+
+
+def _noted(e: Estimate, note: str | None) -> Estimate:
+    return e.model_copy(update={"assumptions": e.assumptions + (note,)}) if note else e
 
 
 def _unpriced(profile) -> bool:
@@ -356,7 +358,8 @@ def _compare_names(hardware) -> list:
 
 
 def compare(hardware: Iterable[str | Mapping | Strict] | str | None, workload, *, sets: Iterable[str] = (),
-            pricing: str = "auto", fit: str = "accumulate", **options) -> list[CompareRow]:
+            pricing: str = "auto", fit: str = "accumulate", batch_rounding: str = "none",
+            **options) -> list[CompareRow]:
     """Estimate the same workload on several devices: names, paths, dicts or models; ``None`` (or
     'current') for :data:`CURRENT_HARDWARE`, 'all' for every bundled profile.
 
@@ -365,7 +368,7 @@ def compare(hardware: Iterable[str | Mapping | Strict] | str | None, workload, *
     A device on which the run cannot be estimated (it does not fit even at micro-batch 1, has no price
     of the kind asked for, is a quantum profile) keeps its row, with the reason instead of an estimate.
     Under pricing 'auto' a device with no price at all is priced at its electricity alone
-    (``pricing='electricity'``).
+    (``pricing='electricity'``). ``batch_rounding`` as for :func:`estimate`.
     """
     _check_fit(fit)
     names = _compare_names(hardware)
@@ -389,9 +392,10 @@ def compare(hardware: Iterable[str | Mapping | Strict] | str | None, workload, *
                 rows.append(CompareRow(hardware=profile.name, problem=None, estimate=found[0][1]))
                 continue
             opts = run_options(pricing=pricing, **options)
+            wl, note = round_batch(wl, opts, batch_rounding)
             run = _electricity_only if unpriced else _run_fitted
-            rows.append(CompareRow(hardware=profile.name, problem=None,
-                                   estimate=run(profile, wl, opts, fit, hw_source, wl_source)))
+            e = run(profile, wl, opts, fit, hw_source, wl_source)
+            rows.append(CompareRow(hardware=profile.name, problem=None, estimate=_noted(e, note)))
         except CostsimError as err:
             if (_option_field(err.field) and not auto) or isinstance(err, OutOfRangeError):  # bad input
                 raise
@@ -430,20 +434,3 @@ def strategy_definitions(name: str | None = None) -> list[dict]:
 
 def _name(ref) -> str | None:
     return getattr(ref, "name", None) or (Path(ref).stem if isinstance(ref, str) else None)
-
-
-def workload_summary(wl) -> dict:
-    """Derived quantities of a workload: parameters, tokens or images, FLOPs per step."""
-
-    batch = wl.training.global_batch_size
-    out = {"name": wl.name, "kind": wl.kind, "parameters": parameter_count(wl), "steps": wl.total_steps,
-           "global_batch_size": batch, "model_flops_per_step": model_flops_per_step(wl, _step_ops(wl, batch))}
-    if isinstance(wl, TransformerWorkload):
-        out["tokens_per_step"] = wl.tokens_per_step
-        out["tokens"] = wl.tokens_per_step * wl.total_steps
-    elif isinstance(wl, CNNWorkload):
-        out["images"] = batch * wl.total_steps
-    out["model_flops"] = out["model_flops_per_step"] * wl.total_steps
-    return out
-
-

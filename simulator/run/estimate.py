@@ -166,6 +166,27 @@ def run_cost(profile: ClassicalProfile, options: RunOptions, device_s: float, en
         f"plus electricity for device, host and facility energy")
 
 
+ROUNDINGS = ("none", "up", "down")
+
+
+def round_batch(wl, opts: RunOptions, rounding: str):
+    """``wl`` with its global batch rounded ``up`` or ``down`` to a multiple of the plan's dp (``none``: as
+    given), and the assumption that says so (None where nothing changed)."""
+    if rounding not in ROUNDINGS:
+        raise CostsimError(f"unknown rounding '{rounding}'; known: {', '.join(ROUNDINGS)}", field="batch_rounding")
+    dp = (opts.plan or Plan(dp=opts.devices)).dp
+    gbs = wl.training.global_batch_size
+    if rounding == "none" or gbs % dp == 0 or not isinstance(wl.training.global_batch_size, int):
+        return wl, None
+    new = (gbs // dp + (1 if rounding == "up" else 0)) * dp
+    if new == 0:
+        raise CostsimError(f"rounding the global batch of {gbs} down to a multiple of dp ({dp}) leaves none",
+                           field="batch_rounding")
+    note = (f"global batch rounded {rounding} from {gbs} to {new} samples to split over dp = {dp} "
+            f"(batch_rounding '{rounding}'); the run's tokens or samples stay as given")
+    return wl.model_copy(update={"training": wl.training.model_copy(update={"global_batch_size": new})}), note
+
+
 def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note: str, grid_note: str, pue: float):
     notes = [
         execution_note(workload),
@@ -210,7 +231,8 @@ def _estimate_fields(profile: ClassicalProfile, workload, options: RunOptions) -
     plan = options.plan or Plan(dp=n)
     if options.plan is None and workload.training.global_batch_size % n:
         raise CostsimError(f"global_batch_size {workload.training.global_batch_size} does not split evenly "
-                           f"over {n} devices", field="training.global_batch_size")
+                           f"over {n} devices (or round it with batch_rounding up or down)",
+                           field="training.global_batch_size")
     micro = check_plan(plan, workload, n)
     plan = plan.model_copy(update={"mb": micro})
     gbs = workload.training.global_batch_size

@@ -180,8 +180,8 @@ def check_plan(plan: Plan, workload, devices: int) -> int:
         raise CostsimError("recompute_layers counts transformer layers", field="plan.recompute_layers")
     gbs = workload.training.global_batch_size
     if gbs % plan.dp:
-        raise CostsimError(f"global_batch_size {gbs} not divisible by dp ({plan.dp})",
-                           field="training.global_batch_size")
+        raise CostsimError(f"global_batch_size {gbs} not divisible by dp ({plan.dp}) (or round it with "
+                           f"batch_rounding up or down)", field="training.global_batch_size")
     per_replica = gbs // plan.dp
     mb = plan.mb or workload.training.micro_batch_size or (per_replica if plan.pp == 1 else 1)
     if per_replica % mb:

@@ -195,3 +195,24 @@ def test_the_search_accounts_for_every_candidate():
     assert space.candidates == len(list(candidate_plans(wl, 16, 8)))
     assert space.fitted + sum(space.pruned.values()) == space.candidates == len(found) + sum(space.pruned.values())
     assert space.estimated >= space.candidates
+
+
+@pytest.mark.parametrize("rounding,batch", [("up", 1540), ("down", 1526)])
+def test_a_batch_that_does_not_split_is_rounded_only_when_asked(rounding, batch):
+    plan = "tp=8,pp=8,dp=14,mb=1,sp,recompute=full"
+    with pytest.raises(Exception, match="not divisible by dp .14. .or round it with batch_rounding up or down"):
+        estimate(H100, "gpt3-175b", plan=plan, devices=896)
+    e = estimate(H100, "gpt3-175b", plan=plan, devices=896, batch_rounding=rounding)
+    assert e.batch_per_device * 14 == batch
+    assert any(f"rounded {rounding} from 1536 to {batch}" in a for a in e.assumptions)
+
+
+def test_batch_rounding_on_the_command_line():
+    line = error_line("estimate", "-H", H100, "-w", "gpt3-175b", "--plan", "tp=8,pp=8,dp=14,mb=1", "--batch-rounding",
+                      "sideways")
+    assert "--batch-rounding" in line
+    from cli.main import main
+    from tests.cli.test_bad_input import _runner
+    out = _runner().invoke(main, ["estimate", "-H", H100, "-w", "gpt3-175b", "--plan", "tp=8,pp=8,dp=14,mb=1,sp,"
+                                  "recompute=full", "--batch-rounding", "up"])
+    assert out.exit_code == 0 and "global batch rounded up from 1536 to 1540" in out.stdout
