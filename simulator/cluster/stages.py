@@ -44,7 +44,7 @@ def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
     if not isinstance(workload, TransformerWorkload):
         return [(None, 1, 0)]
     Split = transformer.Split
-    opts = dict(cp=plan.cp, recompute=plan.recompute, recompute_layers=plan.recompute_layers)
+    opts = dict(cp=plan.cp, recompute=plan.recompute, recompute_layers=plan.recompute_layers, cp_a2a=plan.cp_a2a)
     if plan.pp == 1:
         return [(Split(plan.tp, plan.sp, plan.ep, None, True, True, **opts), 1, 0)]
     groups: dict[tuple, list[int]] = {}
@@ -83,10 +83,11 @@ def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, 
 
 def _comm_by_kind(ex, profile, plan: Plan) -> dict[str, float]:
     """Seconds of one pass's tensor-, context- and expert-parallel collectives, by kind (tp, cp, ep)."""
-    groups = {"tp": Group(plan.tp, 1), "cp": Group(plan.cp, plan.tp), "ep": Group(plan.ep, plan.tp)}
+    groups = {"tp": Group(plan.tp, 1), "cp": Group(plan.cp, plan.tp), "ep": Group(plan.ep, plan.tp),
+              "ulysses": Group(plan.cp, plan.tp)}
     out = dict.fromkeys(groups, 0.0)
     for op in ex.comm:
-        kind = op.name.split(".")[0] if op.name.startswith(("ep.", "cp.")) else "tp"
+        kind = op.name.split(".")[0] if op.name.startswith(("ep.", "cp.", "ulysses.")) else "tp"
         out[kind] += collective_time_s(op.dtype, op.bytes, groups[kind], profile) * op.count
     return out
 
@@ -98,8 +99,10 @@ def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float
     compute that hides it, shared among them in that order."""
     budget = math.fsum(b["time_s"] for c, b in breakdown.items() if c != "launch_overhead")
     cover = {"cp": breakdown["attention"]["time_s"] + breakdown["attention_backward"]["time_s"],
-             "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget}
-    on = {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p}
+             "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget,
+             "ulysses": 0.0}
+    on = {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p,
+          "ulysses": False}  # Ulysses' all-to-all sits between the projections and attention: exposed
     exposed = hidden = 0.0
     for kind, t in comm.items():
         h = min(t, cover[kind], budget) if on[kind] else 0.0
@@ -207,7 +210,10 @@ def plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float, 
         parts.append("Megatron tensor parallelism" + (" with sequence parallelism" if plan.sp else "")
                      + (": hidden-state collectives overlapped with the matrix products" if plan.overlap_tp_comm
                         else ": hidden-state collectives on the critical path"))
-    if plan.cp > 1:
+    if plan.cp > 1 and plan.cp_a2a:
+        parts.append(f"context parallelism over {plan.cp} ranks as all-to-all (DeepSpeed-Ulysses): q, k, v and the "
+                     f"output regrouped by heads around attention, the all-to-all exposed; gradients over dp x cp")
+    elif plan.cp > 1:
         parts.append(f"context parallelism over {plan.cp} ranks: ring attention, each key-value exchange hidden "
                      f"behind the attention it feeds; gradients reduced over dp x cp")
     if plan.recompute:

@@ -36,6 +36,7 @@ class Split:
     cp: int = 1  # context parallelism: the device holds 1/cp of each sequence's tokens
     recompute: str | None = None  # none, selective or full; None: the workload's activation_recompute
     recompute_layers: int | None = None  # with full: layers of the stage recomputed (None: all)
+    cp_a2a: bool = False  # context parallelism as all-to-all (Ulysses) instead of ring attention
 
     def recompute_mode(self, w: TransformerWorkload) -> tuple[str, float]:
         """(none, selective or full; layers of the stage that full recompute covers)."""
@@ -48,16 +49,17 @@ WHOLE = Split()
 
 
 def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int = 1,
-                  cp: int = 1) -> tuple[list[Op], list[Op]]:
+                  cp: int = 1, ring: bool = True) -> tuple[list[Op], list[Op]]:
     """Causal self-attention on q, k, v of shape (batch, heads / tp, seq, head_dim). With context
     parallelism (``cp`` > 1) the device holds S / cp queries (two load-balanced chunks) and attends to
     every key, the others' key-value chunks arriving over the ring: 1/cp of the work, and the remote
-    keys and values read once more."""
+    keys and values read once more (``ring``; all-to-all context parallelism gathers whole sequences of
+    1/cp of the heads instead: the same work, no remote reads)."""
     S, d, h, a = w.seq_len, w.d_model / tp, w.heads / tp, p.act_bytes
     tokens = batch * S / cp
     causal_flops = 2.0 * batch * S * S * d / cp  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
     causal_scores = batch * h * S * S / 2 / cp
-    remote = 2 * a * batch * S * d * (cp - 1) / cp  # the other ranks' keys and values, read as they arrive
+    remote = 2 * a * batch * S * d * (cp - 1) / cp if ring else 0.0  # the others' keys and values, as they arrive
     if w.attention == "flash":
         fwd = [Op("attn.flash_fwd", "attention", causal_flops, 4 * a * tokens * d + remote, p.matmul_dtype, count,
                   scores=causal_scores)]
@@ -113,8 +115,13 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     v, frozen = w.variant, not w.variant.trains_base
     r_qkv, r_proj, r_up, r_down = block_ranks(w)
     add(linear_ops("qkv", T, d, 3 * d / tp, p, L, variant=_ranked(v, r_qkv)))
-    add(attention_ops(w, batch, p, L, tp, split.cp))
-    if split.cp > 1:  # ring attention: each rank's keys and values pass round the cp ranks (gradients back)
+    add(attention_ops(w, batch, p, L, tp, split.cp, not split.cp_a2a))
+    if split.cp > 1 and split.cp_a2a:  # Ulysses: q, k, v regrouped by heads before attention, the output after
+        add(([Op("ulysses.qkv.all_to_all", "communication", 0.0, 3 * a * T * d / tp, "all_to_all", L),
+              Op("ulysses.out.all_to_all", "communication", 0.0, a * T * d / tp, "all_to_all", L)],
+             [Op("ulysses.out_grad.all_to_all", "communication", 0.0, a * T * d / tp, "all_to_all", L),
+              Op("ulysses.qkv_grad.all_to_all", "communication", 0.0, 3 * a * T * d / tp, "all_to_all", L)]))
+    elif split.cp > 1:  # ring attention: each rank's keys and values pass round the cp ranks (gradients back)
         kv = 2 * a * T * d / tp
         add(([Op("cp.kv.ring", "communication", 0.0, kv, "ring_exchange", L)],
              [Op("cp.kv_grad.ring", "communication", 0.0, 2 * kv, "ring_exchange", L)]))

@@ -45,6 +45,8 @@ class Plan(Input):
         overlap_tp_comm: tensor-parallel collectives overlapped with the matrix products they feed.
         overlap_p2p: pipeline sends and receives overlapped with the stage's compute.
         overlap_ep_comm: expert all-to-all overlapped with compute (another micro-batch's, as DualPipe).
+        cp_a2a: context parallelism as DeepSpeed-Ulysses (Jacobs et al. 2023): an all-to-all before and after
+            attention regroups the sequence by heads (exposed), instead of ring attention.
     """
 
     tp: PositiveInt = 1
@@ -66,6 +68,8 @@ class Plan(Input):
     overlap_tp_comm: bool = False
     overlap_p2p: bool = False
     overlap_ep_comm: bool = False
+    cp_a2a: bool = Field(default=False, description="context parallelism as all-to-all (DeepSpeed-Ulysses): "
+                                                     "heads split over cp for attention, instead of a ring")
 
     @property
     def devices(self) -> int:
@@ -85,6 +89,7 @@ class Plan(Input):
         extra += [f"recompute_layers={self.recompute_layers}"] if self.recompute_layers else []
         extra += ["no-overlap"] if not self.overlap_grad_reduce else []
         extra += [f"overlap-{k}" for k in ("tp", "p2p", "ep") if getattr(self, _OVERLAPS[k])]
+        extra += ["cp-a2a"] if self.cp_a2a else []
         return ",".join(dims + extra)
 
 
@@ -92,11 +97,11 @@ _OVERLAPS = {"tp": "overlap_tp_comm", "p2p": "overlap_p2p", "ep": "overlap_ep_co
 _KEYS = {"tp": int, "cp": int, "pp": int, "vp": int, "dp": int, "ep": int, "mb": int, "zero": int,
          "recompute_layers": int}
 _WORDS = {"sp": ("sp", True), "gpipe": ("schedule", "gpipe"), "1f1b": ("schedule", "1f1b"),
-          "zb-h1": ("schedule", "zb-h1"), "no-overlap": ("overlap_grad_reduce", False),
+          "zb-h1": ("schedule", "zb-h1"), "no-overlap": ("overlap_grad_reduce", False), "cp-a2a": ("cp_a2a", True),
           **{f"overlap-{k}": (field, True) for k, field in _OVERLAPS.items()}}
 _CHOICES = {"recompute": ("none", "selective", "full")}
 PLAN_ITEMS = ("tp=, cp=, pp=, vp=, dp=, ep=, mb=, zero=, recompute=none|selective|full, recompute_layers=, "
-              "layers_per_stage=a/b/..., sp, gpipe, zb-h1, no-overlap, overlap-tp, overlap-p2p or overlap-ep")
+              "layers_per_stage=a/b/..., sp, gpipe, zb-h1, no-overlap, overlap-tp, overlap-p2p, overlap-ep or cp-a2a")
 
 
 def parse_plan(text: str) -> Plan:
@@ -202,6 +207,10 @@ def _check_transformer_plan(plan: Plan, workload: TransformerWorkload) -> None:
     if plan.cp > 1 and workload.seq_len % (2 * plan.cp):  # load-balanced ring attention: 2 x cp chunks
         raise CostsimError(f"seq_len ({workload.seq_len}) not divisible by 2 x cp ({2 * plan.cp}): ring attention "
                            f"splits each sequence into 2 x cp chunks", field="plan.cp")
+    if plan.cp_a2a and (plan.cp == 1 or workload.heads % (plan.tp * plan.cp)):
+        raise CostsimError(f"all-to-all context parallelism splits the heads over tp x cp: heads ({workload.heads}) "
+                           f"not divisible by {plan.tp} x {plan.cp}" if plan.cp > 1 else "cp-a2a needs cp > 1",
+                           field="plan.cp")
     L = workload.layers
     if plan.layers_per_stage is not None:
         if len(plan.layers_per_stage) != plan.pp:

@@ -216,3 +216,17 @@ def test_batch_rounding_on_the_command_line():
     out = _runner().invoke(main, ["estimate", "-H", H100, "-w", "gpt3-175b", "--plan", "tp=8,pp=8,dp=14,mb=1,sp,"
                                   "recompute=full", "--batch-rounding", "up"])
     assert out.exit_code == 0 and "global batch rounded up from 1536 to 1540" in out.stdout
+
+
+def test_ulysses_context_parallelism_exposes_its_all_to_all():
+    long = BIG + ["seq_len=16384", "global_batch_size=64"]
+    ring = run("tp=8,cp=2,pp=8,dp=4,mb=1,sp,recompute=none", sets=long, hardware="h200")
+    a2a = run("tp=8,cp=2,pp=8,dp=4,mb=1,sp,recompute=none,cp-a2a", sets=long, hardware="h200")
+    assert a2a.breakdown["attention"].flops == ring.breakdown["attention"].flops  # the same work, split by heads
+    assert a2a.breakdown["attention"].bytes < ring.breakdown["attention"].bytes  # no remote keys and values
+    assert a2a.breakdown["communication"].time_s > ring.breakdown["communication"].time_s  # exposed all-to-all
+    assert any("DeepSpeed-Ulysses" in a for a in a2a.assumptions)
+    assert parse_plan(a2a.plan).cp_a2a
+    line = error_line("estimate", "-H", H100, "-w", "gpt3-175b", "--plan", "tp=8,cp=16,pp=1,dp=1,cp-a2a",
+                      "--set", "seq_len=4096")
+    assert "--plan: cp: all-to-all context parallelism splits the heads over tp x cp: heads (96)" in line
