@@ -55,7 +55,9 @@ def collective_time_s(kind: str, nbytes: float, group: Group, profile: Classical
     kinds: all_reduce, all_gather, reduce_scatter, all_to_all, p2p (one point-to-point transfer),
     ring_exchange (every rank's ``nbytes`` passed round the group: ring attention's keys and values).
     Inside the scale-up domain the intra-node link (its wiring sets the latency hops); across domains
-    each device's inter-node link, divided by the fat tree's oversubscription.
+    each device's inter-node link, divided by the fat tree's oversubscription; with in-network reduction
+    (SHARP) the cross-domain part of an all-reduce or reduce-scatter is one pass of the data up the switch
+    tree (full duplex: the reduced result comes down meanwhile), not a ring's 2 (n - 1) / n.
     """
     if group.size <= 1 or nbytes <= 0:
         return 0.0
@@ -84,5 +86,7 @@ def collective_time_s(kind: str, nbytes: float, group: Group, profile: Classical
     if kind not in ("all_reduce", "all_gather", "reduce_scatter"):
         raise ValueError(f"unknown collective {kind}")
     t = _ring(k, nbytes, intra.bandwidth_bytes_per_s, intra.latency_s, factor, hops)
+    if topo.in_network_reduction and kind != "all_gather" and nodes > 1:  # SHARP: the switch tree reduces
+        return t + nbytes / k / inter_bw + 2 * inter.latency_s  # each byte up once (and the result down at once)
     t += _ring(nodes, nbytes / k, inter_bw, inter.latency_s, factor)
     return t

@@ -149,7 +149,8 @@ class Topology(Input):
     """How devices connect. The scale-up domain is the set of devices one intra-node link reaches: an
     NVLink/NVSwitch node, or a whole TPU pod slice over ICI. Inside it, devices form a switch (every
     pair one hop), a ring, or a 2D/3D torus (bandwidth-optimal rings along each dimension, fewer
-    latency hops). Between domains, a fat tree that may be oversubscribed."""
+    latency hops). Between domains, a fat tree that may be oversubscribed, and whose switches may reduce
+    in the network (SHARP)."""
 
     intra: Literal["switch", "ring", "torus2d", "torus3d"] = Field(
         default="switch", description="how the scale-up domain is wired")
@@ -157,6 +158,9 @@ class Topology(Input):
         default=None, description="devices one intra-node link reaches; default: devices_per_node")
     inter_oversubscription: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = Field(
         default=1.0, description="fat-tree oversubscription between domains (1: non-blocking)")
+    in_network_reduction: bool = Field(
+        default=False, description="the switches between domains reduce (NVIDIA SHARP): an all-reduce or "
+                                   "reduce-scatter across domains sends each byte once instead of a ring's twice")
 
 
 class Power(Input):

@@ -212,3 +212,17 @@ def test_fp32_on_a_device_without_fp32_units_pays_the_emulation():
     bf16 = estimate("tpu-v5p", "gpt2-124m")
     assert fp32.step_time_s > bf16.step_time_s
     assert any("bf16x3" in w for w in fp32.warnings)
+
+
+def test_in_network_reduction_halves_the_cross_node_all_reduce():
+    p = load_profile(A100)
+    sharp = p.model_copy(update={"topology": p.topology.model_copy(update={"in_network_reduction": True})})
+    inter = p.inter_node_link
+    ring = collective_time_s("all_reduce", 1e9, Group(64, 8), p)  # one rank per node, 64 nodes
+    tree = collective_time_s("all_reduce", 1e9, Group(64, 8), sharp)
+    assert math.isclose(tree, 1e9 / inter.bandwidth_bytes_per_s + 2 * inter.latency_s)
+    assert tree < ring / 1.9  # a ring sends 2 (n - 1) / n of the buffer
+    assert collective_time_s("all_gather", 1e9, Group(64, 8), sharp) == collective_time_s("all_gather", 1e9,
+                                                                                            Group(64, 8), p)
+    assert collective_time_s("all_reduce", 1e9, Group(8, 1), sharp) == collective_time_s("all_reduce", 1e9,
+                                                                                          Group(8, 1), p)
