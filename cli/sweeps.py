@@ -177,12 +177,14 @@ class PlotLimits:
 
 
 @click.command("plot")
-@click.argument("kind", type=click.Choice(["roofline", "compare", "pareto", "scaling", "limits"]))
+@click.argument("kind", type=click.Choice(list(api.PLOT_KINDS)))
 @click.argument("sweep_source", required=False, metavar="[SWEEP]")
 @click.option("--hardware", "-H", default=None, help="profile(s), comma-separated")
 @click.option("--workload", "-w", default=None)
 @click.option("--strategy", "strategy", multiple=True, help="compare: strategies on one device")
 @click.option("--devices", type=click.IntRange(min=1), default=None)
+@click.option("--plan", "plan", default=None, metavar="PLAN",
+              help="the plan (as estimate takes it, or auto); pipeline: one with pp > 1")
 @grouped("axes", PlotAxes,
          click.option("--x", "x", default=None,
                       help="pareto: the x column [default: total_time_s]; scaling: the swept column "
@@ -200,10 +202,11 @@ class PlotLimits:
 @click.option("--max-scenarios", type=click.IntRange(min=1), default=api.MAX_SCENARIOS, show_default=True,
               help="pareto, scaling: " + MAX_HELP)
 @guarded
-def plot_command(kind, sweep_source, hardware, workload, strategy, devices, axes, limits, outs, sets, max_scenarios):
-    """Write a plot: roofline (-H, -w), compare (-H a,b,c -w, or --strategy on one device), pareto and
-    scaling (a sweep file or the CSV 'costsim sweep' wrote), limits (--benchmark, --target). Prints the
-    paths written."""
+def plot_command(kind, sweep_source, hardware, workload, strategy, devices, plan, axes, limits, outs, sets,
+                 max_scenarios):
+    """Write a plot: roofline (-H, -w), pipeline (-H, -w, --plan with pp > 1: the timeline of one step),
+    compare (-H a,b,c -w, or --strategy on one device), pareto and scaling (a sweep file or the CSV
+    'costsim sweep' wrote), limits (--benchmark, --target). Prints the paths written."""
     outs = outs or (f"{kind}.png",)
     for out in outs:  # every --out checked before anything is drawn
         suffix = Path(out).suffix
@@ -211,7 +214,7 @@ def plot_command(kind, sweep_source, hardware, workload, strategy, devices, axes
             raise CostsimError(f"{f'unknown image extension {suffix!r}' if suffix else 'no extension'}: "
                                f"use {', '.join('.' + f for f in PLOT_FORMATS)}", field="--out")
     names = split_names(hardware, "--hardware")
-    options = {"devices": devices} if devices else {}
+    options = {k: v for k, v in (("devices", devices), ("plan", plan)) if v}
     images = []
     for out in outs:
         images.append((out, api.plot(kind, hardware=names, workload=workload, strategy=strategy, source=sweep_source,

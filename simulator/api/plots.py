@@ -1,4 +1,4 @@
-"""Plots of scenarios and sweeps: ``plot`` and its kinds (roofline, compare, pareto, scaling, limits), and
+"""Plots of scenarios and sweeps: ``plot`` and its kinds (roofline, pipeline, compare, pareto, scaling, limits), and
 the helpers that turn a sweep's rows into a figure's points and lines (``reports`` uses them too)."""
 from __future__ import annotations
 
@@ -10,19 +10,24 @@ from pydantic import ValidationError
 
 from ..analysis.limits import pricing_fit
 from ..analysis.scaling import fit_all, points
-from ..cluster.stages import op_table
+from ..cluster.stages import op_table, plan_stages, stage_pass_times
+from ..cluster.timeline import bubble_fraction, chunk_times, schedule
 from ..errors import CostsimError
 from ..files.published import load_csv_raw
-from ..output import breakdown_plots, human, plots, sweep_plots
+from ..model.memory import check_fits
+from ..output import breakdown_plots, human, pipeline_plots, plots, sweep_plots
 from ..output.figure import PLOT_FORMATS
 from ..output.fit_plots import scaling_plot
+from ..run.estimate import estimate_run
 from ..run.sweep import MAX_SCENARIOS
-from ..schema.hardware import PositiveInt, Strict
-from .core import _load, compare, run_options, strategies
+from ..schema.hardware import ClassicalProfile, PositiveInt, Strict
+from ..schema.plan import check_plan
+from .core import _blamed, _load, _source, compare, run_options, strategies
+from .core import plan as search_plans
 from .projections import thompson_rows
 from .sweeps import sweep
 
-PLOT_KINDS = ("roofline", "compare", "pareto", "scaling", "limits")
+PLOT_KINDS = ("roofline", "pipeline", "compare", "pareto", "scaling", "limits")
 TIME = "total_time_s"  # the sweep's column of training time
 ALIASES = {"time_s": TIME}  # older names of sweep columns, still accepted by --x and --y
 # the input axes of a sweep row, each with what a reader calls it; an axis's columns move together (a region
@@ -124,7 +129,9 @@ def plot(kind: str, *, hardware=None, workload=None, source=None, fmt: str = "pn
     ``targets``, ``data``, ``max_scenarios``); any other keyword is a run option, as ``estimate`` takes (devices, plan,
     region, pricing...).
 
-    roofline: ``hardware`` and ``workload``; compare: several ``hardware`` (or ``strategy`` on one);
+    roofline: ``hardware`` and ``workload``; pipeline: the timeline of one step of ``plan`` (pp > 1, or
+    'auto': the fastest plan that fits ``devices``) on ``hardware``, each stage's forward and backward passes
+    of each micro-batch; compare: several ``hardware`` (or ``strategy`` on one);
     pareto: a sweep ``source`` (file, CSV or spec), ``y`` against ``x`` (training time by default), one
     front per workload; scaling: ``y`` against the sweep column ``x`` (devices by default, or set.<field>),
     one line per value of ``series`` (and workload), each point the lowest ``y`` over the other axes;
@@ -146,6 +153,8 @@ def plot(kind: str, *, hardware=None, workload=None, source=None, fmt: str = "pn
         profile, wl = _load(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, workload, sets)
         return breakdown_plots.roofline_plot(profile, op_table(profile, wl, run_options(**options)), fmt,
                                              title=f"{wl.name} on {profile.name}: roofline")
+    if kind == "pipeline":
+        return _pipeline_figure(hardware, workload, sets, options, fmt)
     if kind == "limits":
 
         rows = thompson_rows(data, [benchmark])
@@ -191,6 +200,39 @@ def plot(kind: str, *, hardware=None, workload=None, source=None, fmt: str = "pn
                                        group_key="job" if len({_job(r) for r in rows}) > 1 else None,
                                        left_out=_left_out(every))
     return _series_figure(rows, series, x, y, fmt, _left_out(every))
+
+
+def _pipeline_figure(hardware, workload, sets, options: dict, fmt: str) -> bytes:
+    """The pipeline timeline of one step of the plan in ``options`` ('auto': the fastest that fits)."""
+    if not (hardware and workload):
+        raise CostsimError("the pipeline timeline needs hardware and workload", field="hardware")
+    profile, wl = _load(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, workload, sets)
+    if not isinstance(profile, ClassicalProfile):
+        estimate_run(profile, wl)  # refuses it with the usual message
+    if options.get("plan") == "auto":
+        found = search_plans(profile, wl, devices=options.pop("devices", None) or 1, top=1,
+                             **{k: v for k, v in options.items() if k != "plan"})
+        options["plan"], options["devices"] = found[0][0], found[0][0].devices
+    opts = run_options(**options)
+    if opts.plan is None or opts.plan.pp == 1:
+        raise CostsimError("a pipeline timeline needs pp > 1" + ("" if opts.plan else
+                           ": give --plan (tp=8,pp=8,dp=8,mb=1 or auto)"), field="plan")
+    micro = check_plan(opts.plan, wl, opts.devices)
+    plan = opts.plan.model_copy(update={"mb": micro})
+    m = wl.training.global_batch_size // plan.dp // micro
+    try:  # a plan that does not fit is not drawn
+        for st, _ in plan_stages(profile, wl, plan, micro, m):
+            check_fits(st.peak_memory, profile.memory_bytes, profile.name, micro)
+    except CostsimError as err:  # named as estimate names it: the workload's file, the profile's memory
+        raise _blamed(err, _source(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, "hardware"),
+                      _source(workload, "workload")) from None
+    forward, backward = chunk_times(stage_pass_times(profile, wl, plan, micro, m), plan.vp)
+    passes = schedule(plan.pp, plan.vp, m, forward, backward, plan.schedule)
+    how = {"gpipe": "GPipe", "zb-h1": "ZB-H1 drawn in 1F1B order"}.get(
+        plan.schedule, f"interleaved 1F1B, {plan.vp} chunks per stage" if plan.vp > 1 else "1F1B")
+    title = (f"{wl.name} on {profile.name}, plan {plan.label()}: {how}, {m} micro-batches; "
+             f"bubble {bubble_fraction(passes, plan.pp):.1%}")
+    return pipeline_plots.pipeline_plot(passes, plan.pp, plan.vp, fmt, title=title)
 
 
 def _series_figure(rows: list[dict], series: str, x: str, y: str, fmt: str, left_out=()) -> bytes:

@@ -74,6 +74,26 @@ def plan_stages(profile, workload, plan: Plan, micro: int, micro_batches: int) -
             for split, count, index in _stage_splits(workload, plan)]
 
 
+def stage_pass_times(profile, workload, plan: Plan, micro: int, micro_batches: int) -> list[float]:
+    """Seconds of one micro-batch pass (forward and backward, all of its chunks) on each of the plan's pp
+    stages, first to last: each stage priced as its distinct group (first, middle by its layers, last) is in
+    ``plan_stages``. The pass includes its exposed communication, point-to-point sends among it. A timeline
+    splits it as forward 1/3, backward 2/3 (the backward about twice the forward, any recompute inside
+    the backward), each divided by vp per chunk."""
+    splits = _stage_splits(workload, plan)
+    times = [_stage_times(profile, workload, plan, micro, micro_batches, split, index).pass_s
+             for split, _, index in splits]
+    if len(splits) == 1:
+        return times * plan.pp
+    layers = stage_layers(workload, plan)
+
+    def key(i: int) -> tuple:
+        return layers[i], i == 0, i == plan.pp - 1
+
+    by_group = {key(index): t for (_, _, index), t in zip(splits, times)}
+    return [by_group[key(i)] for i in range(plan.pp)]
+
+
 def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, split, index: int) -> StageTimes:
     ex = expand(workload, float(micro), split)
     return profile_memo(ex.stages, (plan, micro_batches, index), profile,
