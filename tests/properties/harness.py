@@ -194,7 +194,11 @@ def _result_problems(reads: str, stdout: str) -> list[str]:
     if reads == "compare":
         return [p for row in data for p in (estimate_problems(row["estimate"]) if row.get("estimate") else [])]
     if reads == "plan":
-        return [p for row in data for p in estimate_problems(row["estimate"])]
+        space = data["space"]
+        out = number_problems(space)
+        if not space["fitted"] + sum(space["pruned"].values()) == space["candidates"] >= len(data["plans"]) > 0:
+            out.append(f"bad output: the search space does not add up: {space}")
+        return out + [p for row in data["plans"] for p in estimate_problems(row["estimate"])]
     if reads == "simulate":
         out = estimate_problems(data["closed_form"]) + number_problems(data["simulation"])
         sim = data["simulation"]
