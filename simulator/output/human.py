@@ -219,7 +219,7 @@ def axis_unit(kind: str, values: Iterable) -> tuple[float, str]:
 # an error as a table's cell: why a device was not estimated, in one short line
 
 _SHORT = 99
-_NO_PLAN = re.compile(r"no plan for (\d+) devices: no factorisation.*?(?:nearest device counts that work: (.*))?$")
+_NO_PLAN = re.compile(r"no plan for (\d+) devices: no factorisation(?:.*?nearest device counts that work: ([^;]*))?")
 
 
 def error_cell(err: CostsimError) -> str:

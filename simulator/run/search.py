@@ -104,6 +104,19 @@ def nearest_device_counts(workload, devices: int, devices_per_node: int) -> tupl
     return below, above
 
 
+def nearest_batches(workload, devices: int, devices_per_node: int) -> tuple[int | None, int | None]:
+    """The nearest global batches below and above the workload's for which some plan on ``devices``
+    divides the work (searched within a factor of two; None where there is none)."""
+    gbs = workload.training.global_batch_size
+
+    def works(batch: int) -> bool:
+        training = workload.training.model_copy(update={"global_batch_size": batch, "micro_batch_size": None})
+        return _has_plan(workload.model_copy(update={"training": training}), devices, devices_per_node)
+    below = next((b for b in range(gbs - 1, max(gbs // 2, 1) - 1, -1) if works(b)), None)
+    above = next((b for b in range(gbs + 1, 2 * gbs + 1) if works(b)), None)
+    return below, above
+
+
 def no_factorisation(workload, devices: int, devices_per_node: int) -> str:
     """Why no plan exists for ``devices`` devices, naming the constraints, and the nearest counts that work."""
     gbs = workload.training.global_batch_size
@@ -116,6 +129,8 @@ def no_factorisation(workload, devices: int, devices_per_node: int) -> str:
                 f"global batch of {gbs}")
     near = [str(d) for d in nearest_device_counts(workload, devices, devices_per_node) if d is not None]
     hint = f"; nearest device counts that work: {' and '.join(near)}" if near else ""
+    batches = [str(b) for b in nearest_batches(workload, devices, devices_per_node) if b is not None]
+    hint += f"; nearest global batches that work on {devices}: {' and '.join(batches)}" if batches else ""
     return f"no plan for {devices} devices: {what}{hint}"
 
 

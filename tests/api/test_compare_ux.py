@@ -213,6 +213,7 @@ def test_no_plan_names_the_constraint_and_the_nearest_counts(args):
     assert "no factorisation of 13 into tp x pp x dp" in line
     assert "12 heads" in line and "12 layers" in line and "global batch of 16" in line
     assert "nearest device counts that work: 12 and 14" in line
+    assert "nearest global batches that work on 13: 13 and 26" in line
     assert "--plan" not in line  # the core names parameters
 
 
