@@ -165,6 +165,15 @@ def _error(predicted: float | None, measured: float | None) -> float | None:
     return predicted / measured - 1.0
 
 
+def _comparable(predicted: float | None, measured: float | None, name: str) -> tuple[float | None, str | None]:
+    """``predicted``, or None with the reason where its error against ``measured`` is not finite (a
+    measurement hundreds of orders of magnitude from the model)."""
+    error = _error(predicted, measured)
+    if error is None or math.isfinite(error):
+        return predicted, None
+    return None, f"{name}: {measured:g} against a predicted {predicted:g}: the error is not finite"
+
+
 def evaluate(run: ValidationRun, estimate_fn) -> RunResult:
     """Predict one run with ``estimate_fn(hardware, workload, sets=..., devices=...)``; a run the model
     cannot estimate keeps its row, with the reason."""
@@ -180,15 +189,9 @@ def evaluate(run: ValidationRun, estimate_fn) -> RunResult:
     except CostsimError as err:
         problem = err.line()
     measured_e = run.measured_device_energy_per_step_joules
-    for name, predicted, measured in (("measured_step_time_s", predicted_t, run.measured_step_time_s),
-                                      ("measured_device_energy_per_step_joules", predicted_e, measured_e)):
-        error = _error(predicted, measured)
-        if error is not None and not math.isfinite(error):  # a measurement hundreds of orders from the model
-            problem = problem or f"{name}: {measured:g} against a predicted {predicted:g}: the error is not finite"
-            if name == "measured_step_time_s":
-                predicted_t = None
-            else:
-                predicted_e = None
+    predicted_t, why_t = _comparable(predicted_t, run.measured_step_time_s, "measured_step_time_s")
+    predicted_e, why_e = _comparable(predicted_e, measured_e, "measured_device_energy_per_step_joules")
+    problem = problem or why_t or why_e
     return RunResult(label=run.label, hardware=run.hardware, measured_step_time_s=run.measured_step_time_s,
                      predicted_step_time_s=predicted_t,
                      step_time_error_fraction=_error(predicted_t, run.measured_step_time_s),
@@ -271,6 +274,19 @@ VTRAIN_INTER_NODE_BYTES_PER_S = 800e9 / BITS_PER_BYTE / 8
 VTRAIN_VOCAB = 50304  # GPT-2's 50,257 padded by Megatron to a multiple of 128: an assumption (not in the CSV)
 
 
+def _number(row: dict, key: str, where: str, default: int | None = None) -> int | float:
+    """A suite's CSV cell as a number: a whole one as an int (as the strict workload fields take it);
+    ``default`` for an empty or missing cell where given; else one line naming the file's line and column."""
+    value = row.get(key)
+    if value in (None, "") and default is not None:
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CostsimError("missing or not a number", source=where, field=key) from None
+    return int(number) if number.is_integer() else number
+
+
 def vtrain_suite(rows: list[dict], source: str) -> list[ValidationRun]:
     """vTrain's measured Megatron-DeepSpeed GPT iterations on A100s (MICRO 2024): full activation
     recomputation, mixed precision, non-fused attention of that Megatron version (scores materialised),
@@ -278,10 +294,7 @@ def vtrain_suite(rows: list[dict], source: str) -> list[ValidationRun]:
     runs = []
     for i, r in enumerate(rows, 2):
         def num(key):
-            try:
-                return float(r[key])
-            except (KeyError, ValueError):
-                raise CostsimError("missing or not a number", source=f"{source}:{i}", field=key) from None
+            return _number(r, key, f"{source}:{i}")
 
         h, heads, layers, seq = (int(num(k)) for k in ("hidden size", "attention heads", "# layers",
                                                        "sequence length"))
@@ -310,13 +323,7 @@ def published_suite(rows: list[dict], source: str) -> list[ValidationRun]:
     runs = []
     for i, r in enumerate(rows, 2):
         def num(key, default=None):
-            value = r.get(key)
-            if value in (None, "") and default is not None:
-                return default
-            try:
-                return int(value) if float(value).is_integer() else float(value)
-            except (TypeError, ValueError):
-                raise CostsimError("missing or not a number", source=f"{source}:{i}", field=key) from None
+            return _number(r, key, f"{source}:{i}", default)
 
         tp, pp, dp = num("tensor_parallel"), num("pipeline_parallel"), num("data_parallel")
         vp, mb = num("virtual_stages", 1), num("micro_batch_size", 1)

@@ -48,11 +48,15 @@ def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
     if plan.pp == 1:
         return [(Split(plan.tp, plan.sp, plan.ep, None, True, True, **opts), 1, 0)]
     groups: dict[tuple, list[int]] = {}
-    for i, layers in enumerate(stage_layers(workload, plan)):
-        key = (layers, i == 0, i == plan.pp - 1)
+    for i, key in enumerate(_stage_keys(workload, plan)):
         groups.setdefault(key, [0, i])[0] += 1
     return [(Split(plan.tp, plan.sp, plan.ep, L, first, last, **opts), count, index)
             for (L, first, last), (count, index) in groups.items()]
+
+
+def _stage_keys(workload: TransformerWorkload, plan: Plan) -> list[tuple[int, bool, bool]]:
+    """What makes each pipeline stage, first to last, distinct: (its layers, first, last)."""
+    return [(layers, i == 0, i == plan.pp - 1) for i, layers in enumerate(stage_layers(workload, plan))]
 
 
 def in_flight(plan: Plan, micro_batches: int, index: int) -> float:
@@ -85,13 +89,8 @@ def stage_pass_times(profile, workload, plan: Plan, micro: int, micro_batches: i
              for split, _, index in splits]
     if len(splits) == 1:
         return times * plan.pp
-    layers = stage_layers(workload, plan)
-
-    def key(i: int) -> tuple:
-        return layers[i], i == 0, i == plan.pp - 1
-
-    by_group = {key(index): t for (_, _, index), t in zip(splits, times)}
-    return [by_group[key(i)] for i in range(plan.pp)]
+    by_group = {(split.layers, split.first, split.last): t for (split, _, _), t in zip(splits, times)}
+    return [by_group[key] for key in _stage_keys(workload, plan)]
 
 
 def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, split, index: int) -> StageTimes:

@@ -176,7 +176,7 @@ def round_batch(wl, opts: RunOptions, rounding: str):
         raise CostsimError(f"unknown rounding '{rounding}'; known: {', '.join(ROUNDINGS)}", field="batch_rounding")
     dp = (opts.plan or Plan(dp=opts.devices)).dp
     gbs = wl.training.global_batch_size
-    if rounding == "none" or gbs % dp == 0 or not isinstance(wl.training.global_batch_size, int):
+    if rounding == "none" or gbs % dp == 0:
         return wl, None
     new = (gbs // dp + (1 if rounding == "up" else 0)) * dp
     if new == 0:
