@@ -216,7 +216,7 @@ def _pipeline_figure(hardware, workload, sets, options: dict, fmt: str) -> bytes
     opts = run_options(**options)
     if opts.plan is None or opts.plan.pp == 1:
         raise CostsimError("a pipeline timeline needs pp > 1" + ("" if opts.plan else
-                           ": give --plan (tp=8,pp=8,dp=8,mb=1 or auto)"), field="plan")
+                           ": give a plan (tp=8,pp=8,dp=8,mb=1 or auto)"), field="plan")
     micro = check_plan(opts.plan, wl, opts.devices)
     plan = opts.plan.model_copy(update={"mb": micro})
     m = wl.training.global_batch_size // plan.dp // micro

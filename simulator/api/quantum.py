@@ -109,7 +109,7 @@ def _quantum_estimate(profile, workload, devices: int | None, sets: list[str], p
     if best is None:  # the classical side of the comparison, not the quantum profile, cannot run it
         raise problem.prefixed(f"none of the {tried} bundled classical devices the quantum estimate compares "
                                f"against can run it on {devices} device{'s' if devices > 1 else ''} (the last "
-                               "tried says why; give more with --devices or --plan)")
+                               "tried says why; give more devices, or a plan)")
     inputs = {"workload": wl}
     with guarded("the quantum estimate", inputs):
         operations, data = require_finite((best.model_flops_per_step * best.steps, _data_bytes(wl)),

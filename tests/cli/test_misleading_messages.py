@@ -31,7 +31,7 @@ def test_a_wrong_kind_with_a_typo_is_still_the_typo(tmp_path):
 def test_the_quantum_comparison_says_it_is_the_classical_side_that_does_not_fit():
     line = estimate_error("quantum-ftqc", "gpt3-175b")
     assert "none of the" in line and "bundled classical devices the quantum estimate compares against" in line
-    assert "does not fit" in line and "--devices" in line
+    assert "does not fit" in line and "give more devices, or a plan" in line
 
 
 def test_limits_devices_too_many_for_a_whole_batch_names_devices():
