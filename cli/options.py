@@ -49,6 +49,7 @@ FLAGS = {
     "storage_bandwidth_bytes_per_s": "--storage-gb-per-s", "straggler_cv_fraction": "--straggler-cv",
     "queue_wait_s": "--queue-wait-hours",
     "plan": "--plan",
+    "fix": "--fix",
     "plot": "--plot",
     "plot_dir": "--plot-dir",
     "profile_ref": "--profile",

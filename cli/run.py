@@ -181,15 +181,18 @@ def simulate(hardware, workload, devices, plan, cost, sets, output, simulation, 
 @click.option("--devices", type=click.IntRange(min=1), required=True)
 @click.option("--objective", type=click.Choice(["time", "cost", "energy"]), default="time", show_default=True)
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--fix", "fix", default=None, metavar="ITEMS",
+              help="plan dimensions held fixed, as plan items: tp=8,pp=16 (any of tp, cp, pp, vp, dp, ep, mb, "
+                   "zero, sp, recompute, recompute_layers)")
 @cost_options
 @set_option
 @format_options(*TABLE_FORMATS)
 @guarded
-def plan_command(hardware, workload, devices, objective, top, cost, sets, output):
+def plan_command(hardware, workload, devices, objective, top, fix, cost, sets, output):
     """Search the parallel plans for N devices: the best that fit, by time, cost or energy (priced and
     ranked under the pricing, grid and PUE options)."""
     found = api.plan(hardware, workload, devices=devices, objective=objective, top=top, sets=sets,
-                     pricing=cost.pricing, **cost.core())
+                     pricing=cost.pricing, fix=fix, **cost.core())
     click.echo(found.table(output.format))
 
 

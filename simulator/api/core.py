@@ -25,7 +25,7 @@ from ..model.memory import naming_profile
 from ..output import tables as report_layer
 from ..output.human import error_cell
 from ..run.estimate import Estimate, estimate_run, round_batch
-from ..run.search import search_space
+from ..run.search import parse_fix, search_space
 from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
 from ..schema.plan import Plan, as_plan
@@ -270,19 +270,22 @@ def _unpriced(profile) -> bool:
 
 
 def plan(hardware, workload, *, devices: int, objective: str = "time", top: int = 10, sets: Iterable[str] = (),
-         pricing: str = "auto", **options):
-    """``costsim plan``: the best plans for ``devices`` devices, as (Plan, Estimate) pairs, best first."""
+         pricing: str = "auto", fix: str | None = None, **options):
+    """``costsim plan``: the best plans for ``devices`` devices, as (Plan, Estimate) pairs, best first.
+    ``fix``: plan dimensions held fixed, as plan items (``tp=8,pp=16``)."""
     profile, wl = _load(hardware, workload, sets)
     if not isinstance(profile, ClassicalProfile):
         estimate_run(profile, wl)  # refuses it with the usual message
     opts = run_options(devices=devices, pricing=pricing, **options)
+    fixed = parse_fix(fix)
     try:
-        found, space = search_space(profile, wl, devices, objective, opts, top)
+        found, space = search_space(profile, wl, devices, objective, opts, top, fixed)
         return Rows(found, functools.partial(report_layer.plan_table, space=space))
     except OutOfRangeError as err:  # an input out of range: its own file, not a plan's problem
         raise _blamed(err, _source(hardware, "hardware"), _source(workload, "workload")) from None
-    except CostsimError as err:
-        raise err.with_source(_source(workload, "workload")) if _source(workload, "workload") else err
+    except CostsimError as err:  # the workload's (its size against the devices), unless the fix rules all out
+        raise err.with_source(_source(workload, "workload")) if _source(workload, "workload") and err.field != "fix" \
+            else err
 
 
 def load_reference(kind: str, name: str, extra: tuple = ()):

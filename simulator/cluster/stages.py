@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..model import transformer
 from ..model.memory import peak_memory
 from ..model.ops import OP_CLASSES, PRECISIONS
@@ -48,13 +50,13 @@ def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
     if plan.pp == 1:
         return [(Split(plan.tp, plan.sp, plan.ep, None, True, True, **opts), 1, 0)]
     groups: dict[tuple, list[int]] = {}
-    for i, key in enumerate(_stage_keys(workload, plan)):
+    for i, key in enumerate(stage_keys(workload, plan)):
         groups.setdefault(key, [0, i])[0] += 1
     return [(Split(plan.tp, plan.sp, plan.ep, L, first, last, **opts), count, index)
             for (L, first, last), (count, index) in groups.items()]
 
 
-def _stage_keys(workload: TransformerWorkload, plan: Plan) -> list[tuple[int, bool, bool]]:
+def stage_keys(workload: TransformerWorkload, plan: Plan) -> list[tuple[int, bool, bool]]:
     """What makes each pipeline stage, first to last, distinct: (its layers, first, last)."""
     return [(layers, i == 0, i == plan.pp - 1) for i, layers in enumerate(stage_layers(workload, plan))]
 
@@ -90,7 +92,7 @@ def stage_pass_times(profile, workload, plan: Plan, micro: int, micro_batches: i
     if len(splits) == 1:
         return times * plan.pp
     by_group = {(split.layers, split.first, split.last): t for (split, _, _), t in zip(splits, times)}
-    return [by_group[key] for key in _stage_keys(workload, plan)]
+    return [by_group[key] for key in stage_keys(workload, plan)]
 
 
 def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, split, index: int) -> StageTimes:
@@ -100,34 +102,50 @@ def _stage_times(profile, workload, plan: Plan, micro: int, micro_batches: int, 
                                                      index))
 
 
-def _comm_by_kind(ex, profile, plan: Plan) -> dict[str, float]:
-    """Seconds of one pass's tensor-, context- and expert-parallel collectives, by kind (tp, cp, ep)."""
+def comm_by_kind(ops, profile, plan: Plan) -> dict[str, float]:
+    """Seconds of the collectives ``ops`` (one pass's tensor-, context- and expert-parallel ones) by kind
+    (tp, cp, ep, ulysses), in the plan's groups."""
     groups = {"tp": Group(plan.tp, 1), "cp": Group(plan.cp, plan.tp), "ep": Group(plan.ep, plan.tp),
               "ulysses": Group(plan.cp, plan.tp)}
     out = dict.fromkeys(groups, 0.0)
-    for op in ex.comm:
+    for op in ops:
         kind = op.name.split(".")[0] if op.name.startswith(("ep.", "cp.", "ulysses.")) else "tp"
         out[kind] += collective_time_s(op.dtype, op.bytes, groups[kind], profile) * op.count
     return out
 
 
+COMM_KINDS = ("tp", "cp", "ep", "ulysses", "p2p")  # the order in which compute is lent to hide them
+
+
 def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float, float]:
-    """(exposed, hidden) seconds of one pass's communication. Ring attention hides its key-value exchange
-    behind the attention it feeds; overlapped tensor-parallel collectives hide behind the matrix
-    products, expert all-to-all and pipeline sends behind any compute; what is hidden never exceeds the
-    compute that hides it, shared among them in that order."""
+    """(exposed, hidden) seconds of one pass's communication (see :func:`hide`)."""
     budget = math.fsum(b["time_s"] for c, b in breakdown.items() if c != "launch_overhead")
-    cover = {"cp": breakdown["attention"]["time_s"] + breakdown["attention_backward"]["time_s"],
-             "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget,
-             "ulysses": 0.0}
-    on = {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p,
-          "ulysses": False}  # Ulysses' all-to-all sits between the projections and attention: exposed
+    covers = {"cp": breakdown["attention"]["time_s"] + breakdown["attention_backward"]["time_s"],
+              "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget,
+              "ulysses": 0.0}
+    exposed, hidden = hide(comm, covers, budget, overlaps(plan))
+    return float(exposed), float(hidden)
+
+
+def overlaps(plan: Plan) -> dict[str, bool]:
+    """Which kinds of a pass's communication ``plan`` overlaps with compute (ring attention always)."""
+    return {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p,
+            "ulysses": False}  # Ulysses' all-to-all sits between the projections and attention: exposed
+
+
+def hide(comm: dict, covers: dict, budget, on: dict[str, bool]):
+    """(exposed, hidden) seconds of one pass's communication ``comm`` by kind. Ring attention hides its
+    key-value exchange behind the attention it feeds (``covers['cp']``); overlapped tensor-parallel
+    collectives hide behind the matrix products, expert all-to-all and pipeline sends behind any compute;
+    what is hidden never exceeds the compute that hides it (``budget``), lent in ``COMM_KINDS`` order.
+    Floats or numpy arrays alike (the plan search scores many plans at once)."""
     exposed = hidden = 0.0
-    for kind, t in comm.items():
-        h = min(t, cover[kind], budget) if on[kind] else 0.0
-        budget -= h
-        hidden += h
-        exposed += t - h
+    for kind in COMM_KINDS:
+        t = comm[kind]
+        h = np.minimum(np.minimum(t, covers[kind]), budget) if on[kind] else 0.0 * t
+        budget = budget - h
+        hidden = hidden + h
+        exposed = exposed + (t - h)
     return exposed, hidden
 
 
@@ -137,7 +155,7 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     breakdown = step_breakdown(priced, profile)
     replicas = plan.dp * plan.cp  # the weights are replicated over data and context parallelism
     dp_group, pp_group = Group(replicas, plan.tp), Group(2, plan.tp * plan.cp * plan.dp)
-    comm = _comm_by_kind(ex, profile, plan)
+    comm = comm_by_kind(ex.comm, profile, plan)
     p = PRECISIONS[workload.training.precision]
     comm["p2p"] = 0.0
     if plan.pp > 1:  # activations forward and gradients backward across each chunk's boundary

@@ -45,27 +45,33 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
                   "sparse": 0.0}
         module = mlp if isinstance(w, MLPWorkload) else generic if isinstance(w, GenericWorkload) else cnn
         acts = module.activation_bytes(w, batch_per_device)
+    weights, optimizer_states, low_precision, gradients = model_state_bytes(w, params, p, optimizer)
     shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
+    states = {"weights_bytes": weights / shard(3), "optimizer_states_bytes": optimizer_states / shard(1),
+              "low_precision_weights_bytes": low_precision / shard(3)}
+    forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
+    # during backward, gradients grow while activations shrink; the later peak is states + gradients
+    # + the loss's buffers, if that exceeds the forward-end peak
+    transient = max(forward_end, gradients / shard(2) + acts["logits"])
+    out = dict(states)
+    out["activations_bytes"] = forward_end
+    out["gradients_bytes"] = 0.0 if transient == forward_end else transient - forward_end
+    out["total_bytes"] = sum(out.values())
+    return out
+
+
+def model_state_bytes(w, params: dict[str, float], p, optimizer: str | None = None) -> tuple[float, ...]:
+    """(weights, optimizer states, low-precision weight copies, gradients) in bytes for a device holding
+    ``params`` (``transformer.device_parameters``' parts) in precision ``p``, before any ZeRO sharding:
+    fp32 master weights of what trains (frozen weights in the low-precision type), the optimizer's states,
+    the low-precision copies of mixed precision (sparse weights kept compressed), fp32 gradients."""
     trained, frozen = params["trainable"], params["frozen"]
     v = w.variant
     # the low-precision copies of sparse weights are kept compressed (values plus position metadata)
     compressed = params["sparse"] * (1.0 - sparse_storage_fraction(v.sparsity, v.density_fraction, p.act_bytes))
-    states = {
-        "weights_bytes": (p.master_bytes * trained + p.act_bytes * frozen) / shard(3),
-        "optimizer_states_bytes": OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * trained
-        / shard(1),
-        "low_precision_weights_bytes": p.act_bytes * (params["matmul"] - compressed) / shard(3) if p.mixed else 0.0,
-    }
-    forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
-    gradients = p.master_bytes * trained / shard(2)
-    # during backward, gradients grow while activations shrink; the later peak is states + gradients
-    # + the loss's buffers, if that exceeds the forward-end peak
-    transient = max(forward_end, gradients + acts["logits"])
-    out = dict(states)
-    out["activations_bytes"] = transient if transient == forward_end else forward_end
-    out["gradients_bytes"] = 0.0 if transient == forward_end else transient - forward_end
-    out["total_bytes"] = sum(out.values())
-    return out
+    return (p.master_bytes * trained + p.act_bytes * frozen,
+            OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * trained,
+            p.act_bytes * (params["matmul"] - compressed) if p.mixed else 0.0, p.master_bytes * trained)
 
 
 def _gb(n_bytes: float) -> str:

@@ -215,9 +215,12 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     return out
 
 
-def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
-             split: Split = WHOLE) -> dict[str, list[Op]]:
-    """All kernels of one training step on ``batch`` sequences on one device, by phase."""
+def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> dict[str, list[Op]]:
+    """The kernels of one pipeline stage's pass in blocks, as ``step_ops`` assembles them: ``layer_fwd``
+    and ``layer_bwd`` (every op ``count``-ed over the stage's layers), ``first_fwd`` and ``first_bwd``
+    (the embedding, on the first stage), ``last_fwd``, ``loss`` and ``last_bwd`` (final norm, head and
+    cross-entropy, on the last stage), ``casts`` (the low-precision weight copies: forward, then
+    backward), and ``optimizer`` (once per step)."""
     p = execution_precision(w.training.precision, w.framework)
     d, V, S = w.d_model, w.vocab_size, w.seq_len
     T = batch * S / split.cp
@@ -250,21 +253,44 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
         loss = loss_ops(T, V / tp, p)
         if tp > 1:  # vocabulary-parallel cross-entropy: max, sum and target logit reduced over tp
             loss += [Op("tp.loss.all_reduce", "communication", 0.0, 3 * s * T, "all_reduce", kernels=3)]
-    if w.variant.forward_only:  # a frozen model in the low-precision type: no casts, no backward
-        return {"forward": fwd + layer_fwd + head_fwd, "loss": [], "backward": [], "optimizer": []}
-    casts = weight_cast_ops(params["matmul"], p)
-    phases = {"forward": fwd + layer_fwd + head_fwd + casts[:1], "loss": loss,
-              "backward": head_bwd + layer_bwd + bwd + casts[1:]}
+    return {"first_fwd": fwd, "layer_fwd": layer_fwd, "last_fwd": head_fwd, "loss": loss, "last_bwd": head_bwd,
+            "layer_bwd": layer_bwd, "first_bwd": bwd, "casts": weight_cast_ops(params["matmul"], p),
+            "optimizer": optimizer_ops(params["trainable"], w.training.optimizer)}
+
+
+def recompute_ops(w: TransformerWorkload, split: Split, layer_fwd: list[Op]) -> list[Op]:
+    """What the stage's recompute runs before its backward: full, the ``covered`` layers' forward again;
+    selective with naive attention, the attention core (flash attention recomputes it anyway)."""
     mode, covered = split.recompute_mode(w)
     L = split.layers or w.layers
-    if mode == "full":  # whole layers' forward again before their backward (``covered`` of the L)
-        phases["recompute"] = [op._replace(name=_recomputed(op.name),
-                                           count=op.count if covered == L else op.count * covered / L)
-                               for op in layer_fwd]
-    elif mode == "selective" and w.attention == "naive":  # the attention core only (flash recomputes it anyway)
-        phases["recompute"] = [op._replace(name=_recomputed(op.name)) for op in layer_fwd
-                               if op.name in ("attn.scores", "attn.softmax", "attn.context")]
-    phases["optimizer"] = optimizer_ops(params["trainable"], optimizer or w.training.optimizer)
+    if mode == "full":
+        return [op._replace(name=_recomputed(op.name), count=op.count if covered == L else op.count * covered / L)
+                for op in layer_fwd]
+    if mode == "selective" and w.attention == "naive":
+        return [op._replace(name=_recomputed(op.name)) for op in layer_fwd if op.name in SELECTIVE_OPS]
+    return []
+
+
+SELECTIVE_OPS = ("attn.scores", "attn.softmax", "attn.context")
+
+
+def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
+             split: Split = WHOLE) -> dict[str, list[Op]]:
+    """All kernels of one training step on ``batch`` sequences on one device, by phase."""
+    b = stage_blocks(w, batch, split)
+    if w.variant.forward_only:  # a frozen model in the low-precision type: no casts, no backward
+        return {"forward": b["first_fwd"] + b["layer_fwd"] + b["last_fwd"], "loss": [], "backward": [],
+                "optimizer": []}
+    casts = b["casts"]
+    phases = {"forward": b["first_fwd"] + b["layer_fwd"] + b["last_fwd"] + casts[:1], "loss": b["loss"],
+              "backward": b["last_bwd"] + b["layer_bwd"] + b["first_bwd"] + casts[1:]}
+    recompute = recompute_ops(w, split, b["layer_fwd"])
+    mode = split.recompute_mode(w)[0]
+    if mode == "full" or (mode == "selective" and w.attention == "naive"):
+        phases["recompute"] = recompute
+    params = device_parameters(w, split)
+    phases["optimizer"] = (optimizer_ops(params["trainable"], optimizer) if optimizer and optimizer !=
+                           w.training.optimizer else b["optimizer"])
     return phases
 
 

@@ -151,7 +151,7 @@ def plan_table(found, fmt: str = "table", space=None) -> str:
         plans = [{"plan": p.label(), "estimate": e.to_dict()} for p, e in found]
         if space is None:
             return json.dumps(plans, indent=2)
-        return json.dumps({"space": {"candidates": space.candidates, "estimated": space.estimated,
+        return json.dumps({"space": {"candidates": space.candidates, "scored": space.scored,
                                      "fitted": space.fitted, "pruned": space.pruned}, "plans": plans}, indent=2)
     raw_headers = ["rank", "plan", "step_time_s", "mfu_fraction", "total_time_s", "cost_usd", "pricing",
                    "energy_joules", "peak_memory_bytes", "pipeline_bubble_fraction", "communication_fraction"]
@@ -168,8 +168,9 @@ def plan_table(found, fmt: str = "table", space=None) -> str:
     out = markdown_table(headers, rows, numeric) if fmt == "markdown" else text_table(headers, rows, numeric)
     if space is not None:
         pruned = ", ".join(f"{n:,} {why}" for why, n in space.pruned.items() if n) or "none"
-        out += (f"\n\n{space.candidates:,} candidate plans, {space.estimated:,} estimates (recompute tried where a "
-                f"plan does not fit), {space.fitted:,} fit; left out: {pruned}")
+        out += (f"\n\n{space.candidates:,} candidate plans (each base plan at every recompute level), "
+                f"{space.scored:,} scored, {space.fitted:,} fit; left out: {pruned}; each plan listed at its best "
+                f"recompute level")
     return out
 
 

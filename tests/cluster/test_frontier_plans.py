@@ -180,21 +180,23 @@ def test_the_recompute_ladder_is_least_first():
     from simulator.run.search import recompute_ladder
     wl = load_workload("gpt3-175b")
     ladder = recompute_ladder(wl, Plan(tp=8, pp=8, dp=16))
-    assert [p.recompute_layers for p in ladder] == [None, 3, 6, 9, None]
-    assert [p.recompute for p in ladder] == [None, "full", "full", "full", "full"]
+    assert [p.recompute_layers for p in ladder] == [None, *range(1, 12), None]
+    assert [p.recompute for p in ladder] == [None] + ["full"] * 12
     wl_full = wl.model_copy(update={"training": wl.training.model_copy(update={"activation_recompute": True})})
-    assert recompute_ladder(wl_full, Plan(tp=8, pp=8, dp=16)) == [Plan(tp=8, pp=8, dp=16)]
+    ladder = recompute_ladder(wl_full, Plan(tp=8, pp=8, dp=16))  # the workload's default (full) says nothing
+    assert [p.recompute for p in ladder] == ["none"] + ["full"] * 11 + [None]
 
 
 def test_the_search_accounts_for_every_candidate():
     from simulator.files.loader import load_pair
-    from simulator.run.search import candidate_plans, search_space
+    from simulator.run.search import candidate_plans, recompute_ladder, search_space
     from simulator.schema.options import RunOptions
     profile, wl = load_pair(H100, "gpt-1.3b")
     found, space = search_space(profile, wl, 16, options=RunOptions(devices=16), top=1000)
-    assert space.candidates == len(list(candidate_plans(wl, 16, 8)))
-    assert space.fitted + sum(space.pruned.values()) == space.candidates == len(found) + sum(space.pruned.values())
-    assert space.estimated >= space.candidates
+    bases = list(candidate_plans(wl, 16, 8))
+    assert space.candidates == sum(len(recompute_ladder(wl, p)) for p in bases)
+    assert space.fitted + sum(space.pruned.values()) == space.candidates == space.scored
+    assert len(found) == len(bases)  # each base plan once, at its best recompute level
 
 
 @pytest.mark.parametrize("rounding,batch", [("up", 1540), ("down", 1526)])
