@@ -35,6 +35,8 @@ class StageTimes:
     pass_flops: float                       # executed FLOPs of one micro-batch pass
     grad_sync_s: float                      # data-parallel gradient reduction (before any overlap)
     param_gather_s: float                   # ZeRO: gathering parameters (stage 3 per pass, 1-2 per step)
+    offload_down_s: float                   # offload: gradients to the host, once per step (hides behind backward)
+    offload_up_s: float                     # offload: updated weights back from the host, once per step (exposed)
     peak_memory: dict[str, float]
     model_flops_per_pass: float
     warnings: tuple[str, ...]
@@ -114,7 +116,7 @@ def comm_by_kind(ops, profile, plan: Plan) -> dict[str, float]:
     return out
 
 
-COMM_KINDS = ("tp", "cp", "ep", "ulysses", "p2p")  # the order in which compute is lent to hide them
+COMM_KINDS = ("tp", "cp", "ep", "ulysses", "p2p", "host")  # the order in which compute is lent to hide them
 
 
 def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float, float]:
@@ -122,7 +124,7 @@ def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float
     budget = math.fsum(b["time_s"] for c, b in breakdown.items() if c != "launch_overhead")
     covers = {"cp": breakdown["attention"]["time_s"] + breakdown["attention_backward"]["time_s"],
               "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget,
-              "ulysses": 0.0}
+              "ulysses": 0.0, "host": budget}
     exposed, hidden = hide(comm, covers, budget, overlaps(plan))
     return float(exposed), float(hidden)
 
@@ -130,13 +132,15 @@ def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float
 def overlaps(plan: Plan) -> dict[str, bool]:
     """Which kinds of a pass's communication ``plan`` overlaps with compute (ring attention always)."""
     return {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p,
-            "ulysses": False}  # Ulysses' all-to-all sits between the projections and attention: exposed
+            "ulysses": False,  # Ulysses' all-to-all sits between the projections and attention: exposed
+            "host": True}  # offloaded weights are prefetched layer by layer ahead of the compute that needs them
 
 
 def hide(comm: dict, covers: dict, budget, on: dict[str, bool]):
     """(exposed, hidden) seconds of one pass's communication ``comm`` by kind. Ring attention hides its
     key-value exchange behind the attention it feeds (``covers['cp']``); overlapped tensor-parallel
-    collectives hide behind the matrix products, expert all-to-all and pipeline sends behind any compute;
+    collectives hide behind the matrix products, expert all-to-all and pipeline sends behind any compute,
+    as do offloaded weights streamed in over the host link (``host``);
     what is hidden never exceeds the compute that hides it (``budget``), lent in ``COMM_KINDS`` order.
     Floats or numpy arrays alike (the plan search scores many plans at once)."""
     exposed = hidden = 0.0
@@ -162,12 +166,17 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
         boundary = (p.act_bytes * micro * workload.seq_len / plan.cp * workload.d_model
                     / (plan.tp if plan.sp else 1))
         comm["p2p"] = 2 * plan.vp * collective_time_s("p2p", boundary, pp_group, profile)
-    comm_s, hidden_s = _overlap(comm, breakdown, plan)
     params = ex.parameters
     shard = replicas if plan.zero >= 1 else 1
+    down, up, comm["host"], host_step_s = offload_times(profile, plan.offload, p, params, shard,
+                                                        priced.arrays.once_static[1] / shard)
+    comm_s, hidden_s = _overlap(comm, breakdown, plan)
     once = priced.time_s * priced.arrays.count * (1.0 - priced.arrays.pass_mask)
     opt_s = float(once.sum()) / shard
     opt_j = float((once * priced.power_watts).sum()) / shard
+    opt_static = tuple(v / shard for v in priced.arrays.once_static)
+    if plan.offload != "none":  # the host steps the optimizer; the device waits at idle
+        opt_s, opt_j, opt_static = host_step_s, host_step_s * profile.power.idle_watts, (0.0, 0.0, 0.0)
     grad_kind = "reduce_scatter" if plan.zero >= 2 else "all_reduce"
     grad_sync = collective_time_s(grad_kind, p.master_bytes * params, dp_group, profile)
     gather = 0.0
@@ -176,14 +185,29 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     if plan.zero == 3:  # and, for stage 3, the weights before each forward and backward of each pass
         gather += 2 * micro_batches * collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
     memory = peak_memory(workload, micro, split=split, in_flight=in_flight(plan, micro_batches, index),
-                         zero=plan.zero, dp=replicas)
+                         zero=plan.zero, dp=replicas, offload=plan.offload)
     pass_s = math.fsum(b["time_s"] for b in breakdown.values()) + comm_s
-    opt_static = tuple(v / shard for v in priced.arrays.once_static)
     pass_flops = sum(st[0] for st in priced.arrays.class_static)
     wgrad = [i for i, op in enumerate(priced.arrays.ops) if op.name.endswith(".wgrad")]
     wgrad_s = float((priced.time_s[wgrad] * priced.arrays.count[wgrad]).sum()) if wgrad else 0.0
     return StageTimes(breakdown, pass_s, comm_s, hidden_s, wgrad_s, opt_s, opt_j, opt_static, pass_flops, grad_sync,
-                      gather, memory, ex.model_flops_per_pass, priced.warnings)
+                      gather, down, up, memory, ex.model_flops_per_pass, priced.warnings)
+
+
+def offload_times(profile, offload: str, p, params: float, shard: int, optimizer_bytes: float
+                  ) -> tuple[float, float, float, float]:
+    """Seconds of offload (ZeRO-Offload, Ren et al. 2021) on one device of ``params`` parameters whose
+    optimizer is sharded ``shard`` ways: the gradient shard sent to the host in the low-precision type
+    and the updated weights sent back, each once per step over the host link; the weights streamed in
+    for each pass's forward and backward (``params`` offload only); and the host's optimizer step, its
+    ``optimizer_bytes`` streamed through the device's share of host memory bandwidth. All zero without
+    offload."""
+    if offload == "none":
+        return 0.0, 0.0, 0.0, 0.0
+    link = profile.host_link
+    once = p.act_bytes * params / shard / link.bandwidth_bytes_per_s + link.latency_s
+    stream = 2 * p.act_bytes * params / link.bandwidth_bytes_per_s if offload == "params" else 0.0
+    return once, once, stream, optimizer_bytes / profile.host_memory_bandwidth_bytes_per_s
 
 
 def _zero_row(time_s: float, watts: float) -> dict[str, float]:
@@ -215,9 +239,11 @@ def pipeline_step(stages: list[tuple[StageTimes, int]], plan: Plan, micro_batche
     backward_s = 2.0 / 3.0 * slowest.pass_s  # what a bucketed reduction can hide behind (backward ~ 2x fwd)
     exposed = max(0.0, grad_sync - backward_s) if plan.overlap_grad_reduce else grad_sync
     gather_s = max(st.param_gather_s for st, _ in stages)
+    offload_s = max(0.0, max(st.offload_down_s for st, _ in stages) - backward_s) + max(
+        st.offload_up_s for st, _ in stages)
     busiest_opt = max((st for st, _ in stages), key=lambda st: st.optimizer_s)
     breakdown = {c: {k: v * m for k, v in slowest.breakdown[c].items()} for c in OP_CLASSES}
-    breakdown["communication"] = _zero_row(m * slowest.comm_s + exposed + gather_s, idle_watts)
+    breakdown["communication"] = _zero_row(m * slowest.comm_s + exposed + gather_s + offload_s, idle_watts)
     breakdown["pipeline_bubble"] = _zero_row(pipeline_s - m * slowest.pass_s, idle_watts)
     launch = slowest.breakdown["launch_overhead"]
     breakdown["launch_overhead"] = _zero_row(m * launch["time_s"], idle_watts)
@@ -234,7 +260,8 @@ def hidden_communication_s(stages: list[tuple[StageTimes, int]], micro_batches: 
     """Seconds of one step's communication hidden behind compute on the slowest stage's device (not in
     the step time): overlapped collectives and sends, and the overlapped part of the gradient reduction."""
     slowest = max((st for st, _ in stages), key=lambda st: st.pass_s)
-    return micro_batches * slowest.hidden_comm_s + (grad_sync - exposed)
+    down = min(max(st.offload_down_s for st, _ in stages), 2.0 / 3.0 * slowest.pass_s)  # behind the backward
+    return micro_batches * slowest.hidden_comm_s + (grad_sync - exposed) + down
 
 
 def plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float, workload=None) -> str:
@@ -266,6 +293,12 @@ def plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float, 
         what = " and ".join(w for w, on in (("expert all-to-all", plan.overlap_ep_comm),
                                             ("pipeline sends", plan.overlap_p2p)) if on)
         parts.append(f"{what} overlapped with compute (hidden at most up to the compute beside them)")
+    if plan.offload != "none":
+        parts.append(f"ZeRO-Offload ({plan.offload}): optimizer states and fp32 master weights in host memory, the "
+                     f"optimizer step on the host at its memory bandwidth, gradients down (behind the backward) and "
+                     f"updated weights up over the host link once per step" + (
+                         "; the weights streamed in for each forward and backward, prefetched behind compute"
+                         if plan.offload == "params" else ""))
     parts.append("collectives: alpha-beta, hierarchical across nodes; devices waiting on them draw idle power; "
                  "every device's energy taken as its pipeline's slowest stage's")
     return "; ".join(parts)

@@ -22,7 +22,7 @@ def parameter_count(w) -> float:
 
 
 def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=None, in_flight: float = 1.0,
-                zero: int = 0, dp: int = 1) -> dict[str, float]:
+                zero: int = 0, dp: int = 1, offload: str = "none") -> dict[str, float]:
     """Bytes per device at the end of the forward pass, where eager training peaks.
 
     Weights (fp32 master copies), optimizer states, the low-precision weight copies of mixed precision,
@@ -30,7 +30,9 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     (they are freed after each optimizer step); they are counted when larger than the activations freed
     by the time they exist, which happens for small batches. ``split`` (transformers) is the device's
     share under tensor and pipeline parallelism; ZeRO stage 1 shards the optimizer states over ``dp``,
-    stage 2 also the gradients, stage 3 also the weights.
+    stage 2 also the gradients, stage 3 also the weights. ``offload`` (``optimizer``) keeps the optimizer
+    states and, in mixed precision, the fp32 master weights in host memory; ``params`` also the weights
+    the device computes with (streamed in for each pass).
     """
     p = PRECISIONS[w.training.precision]
     if isinstance(w, TransformerWorkload):
@@ -45,7 +47,8 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
                   "sparse": 0.0}
         module = mlp if isinstance(w, MLPWorkload) else generic if isinstance(w, GenericWorkload) else cnn
         acts = module.activation_bytes(w, batch_per_device)
-    weights, optimizer_states, low_precision, gradients = model_state_bytes(w, params, p, optimizer)
+    weights, optimizer_states, low_precision, gradients = offloaded(model_state_bytes(w, params, p, optimizer), p,
+                                                                    offload)
     shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
     states = {"weights_bytes": weights / shard(3), "optimizer_states_bytes": optimizer_states / shard(1),
               "low_precision_weights_bytes": low_precision / shard(3)}
@@ -72,6 +75,17 @@ def model_state_bytes(w, params: dict[str, float], p, optimizer: str | None = No
     return (p.master_bytes * trained + p.act_bytes * frozen,
             OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * trained,
             p.act_bytes * (params["matmul"] - compressed) if p.mixed else 0.0, p.master_bytes * trained)
+
+
+def offloaded(states: tuple[float, ...], p, offload: str) -> tuple[float, ...]:
+    """``model_state_bytes``' (weights, optimizer states, low-precision copies, gradients) left on the
+    device under ``offload`` (see :func:`peak_memory`)."""
+    weights, optimizer_states, low_precision, gradients = states
+    if offload == "none":
+        return states
+    if offload == "params":
+        return 0.0, 0.0, 0.0, gradients
+    return (0.0 if p.mixed else weights), 0.0, low_precision, gradients
 
 
 def _gb(n_bytes: float) -> str:

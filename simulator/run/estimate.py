@@ -166,6 +166,16 @@ def run_cost(profile: ClassicalProfile, options: RunOptions, device_s: float, en
         f"plus electricity for device, host and facility energy")
 
 
+def check_offload(profile: ClassicalProfile, plan: Plan) -> None:
+    """Refuse offload on a device whose profile gives no host link or host memory bandwidth."""
+    if plan.offload != "none" and (profile.host_link is None or profile.host_memory_bandwidth_bytes_per_s is None):
+        missing = " and ".join(f for f in ("host_link", "host_memory_bandwidth_bytes_per_s")
+                               if getattr(profile, f) is None)
+        raise CostsimError(f"offload={plan.offload} moves the optimizer to host memory over the device's host link, "
+                           f"but {profile.name} gives no {missing} (set hardware.{missing.split(' ')[0]})",
+                           field="plan.offload")
+
+
 ROUNDINGS = ("none", "up", "down")
 
 
@@ -235,6 +245,7 @@ def _estimate_fields(profile: ClassicalProfile, workload, options: RunOptions) -
                            field="training.global_batch_size")
     micro = check_plan(plan, workload, n)
     plan = plan.model_copy(update={"mb": micro})
+    check_offload(profile, plan)
     gbs = workload.training.global_batch_size
     m = gbs // plan.dp // micro
     stages = plan_stages(profile, workload, plan, micro, m)
@@ -255,7 +266,7 @@ def _estimate_fields(profile: ClassicalProfile, workload, options: RunOptions) -
     achieved = model_flops / step_s
     memory = max((st.peak_memory for st, _ in stages), key=lambda mem: mem["total_bytes"])
     tokens = workload.tokens_per_step if isinstance(workload, TransformerWorkload) else None
-    comm_note = plan_note(plan, micro, m, exposed, grad_sync, workload) if n > 1 else ""
+    comm_note = plan_note(plan, micro, m, exposed, grad_sync, workload) if n > 1 or plan.offload != "none" else ""
     return dict(
         hardware=profile.name, workload=workload.name, devices=n, plan=plan.label(),
         batch_per_device=gbs / plan.dp, micro_batch_size=micro, steps=steps,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cluster.collectives import Group, collective_time_s
-from ..cluster.stages import comm_by_kind, hide, overlaps, stage_keys
+from ..cluster.stages import comm_by_kind, hide, offload_times, overlaps, stage_keys
 from ..model import transformer
-from ..model.memory import model_state_bytes
+from ..model.memory import model_state_bytes, offloaded
 from ..model.ops import OP_CLASSES, PRECISIONS, execution_precision
 from ..model.roofline import OpArrays, price
 from ..schema.plan import Plan
@@ -126,9 +126,10 @@ class _Shapes:
             split = transformer.Split(tp, False, ep, layers, first, last)
             b = transformer.stage_blocks(w, 1.0, split)
             casts, once_s, once_j = self._sums(b["casts"] + b["optimizer"], Plan(tp=tp), once=len(b["optimizer"]))
+            once_bytes = float(sum(op.bytes * op.count for op in b["optimizer"]))
             params = transformer.device_parameters(w, split)
             hit = self.states[key] = {
-                "casts": casts, "once_s": once_s, "once_j": once_j, "params": params["total"],
+                "casts": casts, "once_s": once_s, "once_j": once_j, "once_bytes": once_bytes, "params": params["total"],
                 "states": model_state_bytes(w, params, execution_precision(w.training.precision, w.framework))}
         return hit
 
@@ -142,8 +143,9 @@ class _Shapes:
                 for mode in ("none", "full", "selective")}
         per_layer = acts["full"][0]["layers"]  # full recompute, nothing in flight: the one layer being recomputed
         return {"none": L * blocks["layer"] + blocks["ends"] + states["casts"], "full": L * blocks["recompute"],
-                "selective": L * blocks["selective"], **{k: states[k] for k in ("once_s", "once_j", "params")},
-                "states": states["states"], "kept_none": acts["none"][1]["layers"],
+                "selective": L * blocks["selective"],
+                **{k: states[k] for k in ("once_s", "once_j", "once_bytes", "params", "states")},
+                "kept_none": acts["none"][1]["layers"],
                 "kept_selective": acts["selective"][1]["layers"], "per_layer": per_layer,
                 # what each recomputed layer keeps per micro-batch in flight: its input
                 "kept_input": (acts["full"][1]["layers"] - per_layer) / L,
@@ -173,16 +175,17 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
     stages of each kind, micro-batches in flight, gradient reduction and ZeRO gathers, the optimizer
     step, the model states in memory (ZeRO-sharded) and the pipeline sends."""
     w = workload
-    p = PRECISIONS[w.training.precision]
+    p, exe = PRECISIONS[w.training.precision], execution_precision(w.training.precision, w.framework)
     gbs = w.training.global_batch_size
     coll = _Collectives(profile)
     by_pp = {pp: slots(w, pp) for pp in {b[2] for b in bases}}
     S = max(len(s) for s in by_pp.values())
     shape = np.zeros((len(bases), S), dtype=np.int64)
-    count, inflight, states, grads, grad, gather, opt_s, opt_j = (np.zeros((len(bases), S)) for _ in range(8))
+    count, inflight, states, grads, grad, gather, opt_s, opt_j, host, down, up = (
+        np.zeros((len(bases), S)) for _ in range(11))
     layers = np.ones((len(bases), S))  # (padding: one layer, none of it there)
     p2p, m_of, vp_of, most = (np.zeros(len(bases)) for _ in range(4))
-    for b, (tp, cp, pp, vp, dp, ep, mb, zero, sp) in enumerate(bases):
+    for b, (tp, cp, pp, vp, dp, ep, mb, zero, sp, offload) in enumerate(bases):
         m = gbs // dp // mb
         replicas = dp * cp
         m_of[b], vp_of[b] = m, vp
@@ -196,7 +199,7 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
             layers[b, s], count[b, s] = L or w.layers, n
             inflight[b, s] = (min(m, pp - index) if vp == 1 else
                               min(m * vp, 2 * (pp - index - 1) + (vp - 1) * pp + 1) / vp)
-            weights, optimizer_states, low_precision, gradients = row["states"]
+            weights, optimizer_states, low_precision, gradients = offloaded(row["states"], exe, offload)
             states[b, s] = weights / shard[2] + optimizer_states / shard[0] + low_precision / shard[2]
             grads[b, s] = gradients / shard[1]
             grad[b, s] = coll("reduce_scatter" if zero >= 2 else "all_reduce", p.master_bytes * row["params"],
@@ -206,16 +209,21 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
             if zero == 3:  # and, for stage 3, the weights before each forward and backward of each pass
                 gather[b, s] += 2 * m * coll("all_gather", p.act_bytes * row["params"], replicas, tp)
             opt_s[b, s], opt_j[b, s] = row["once_s"] / shard[0], row["once_j"] / shard[0]
+            down[b, s], up[b, s], host[b, s], host_step_s = offload_times(profile, offload, p, row["params"], shard[0],
+                                                                          row["once_bytes"] / shard[0])
+            if offload != "none":  # the host steps the optimizer; the device waits at idle
+                opt_s[b, s], opt_j[b, s] = host_step_s, host_step_s * profile.power.idle_watts
         most[b] = layers[b].max()
     busiest = opt_s.argmax(axis=1)  # the first of the largest, as max() picks
     at = np.arange(len(bases))
     return {"shape": shape, "layers": layers, "count": count, "inflight": inflight, "states": states,
             "grads": grads, "grad": grad.max(axis=1), "gather": gather.max(axis=1), "opt_s": opt_s[at, busiest],
-            "opt_j": opt_j[at, busiest], "p2p": p2p, "m": m_of, "vp": vp_of, "most": most}
+            "opt_j": opt_j[at, busiest], "p2p": p2p, "m": m_of, "vp": vp_of, "most": most, "host": host,
+            "down": down.max(axis=1), "up": up.max(axis=1)}
 
 
 def score(profile, workload, options, bases: list[tuple], levels, objective: str) -> Scores:
-    """Score every base plan in ``bases`` ((tp, cp, pp, vp, dp, ep, mb, zero, sp) each) at every recompute
+    """Score every base plan in ``bases`` ((tp, cp, pp, vp, dp, ep, mb, zero, sp, offload) each) at every recompute
     level ``levels(most_layers)`` gives ((recompute, recompute_layers) each, None the workload's default),
     under the run ``options``; rank by ``objective`` (``step_time_s``, ``cost_usd`` or ``energy_joules``)."""
     shapes = _Shapes(profile, workload)
@@ -264,8 +272,9 @@ def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.
         compute, energy, kernels = v[:, 0], v[:, 3], v[:, 4]
         host = kernels * launch
         gap = host if cpu else np.maximum(0.0, host - compute)
-        comm = {"tp": v[:, 5], "cp": v[:, 6], "ep": v[:, 7], "ulysses": v[:, 8], "p2p": t["p2p"][b]}
-        covers = {"cp": v[:, 1], "tp": v[:, 2], "ep": compute, "p2p": compute, "ulysses": 0.0}
+        comm = {"tp": v[:, 5], "cp": v[:, 6], "ep": v[:, 7], "ulysses": v[:, 8], "p2p": t["p2p"][b],
+                "host": t["host"][b, s]}
+        covers = {"cp": v[:, 1], "tp": v[:, 2], "ep": compute, "p2p": compute, "ulysses": 0.0, "host": compute}
         exposed, _ = hide(comm, covers, compute, on)
         pass_s = compute + gap + exposed
         f = t["inflight"][b, s]
@@ -285,7 +294,7 @@ def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.
     pipeline = np.where(vp > 1, m * slow + (passes - slow) / vp, (m - 1) * slow + passes)
     grad = t["grad"][b]
     exposed_grad = np.maximum(0.0, grad - 2.0 / 3.0 * slow) if default.overlap_grad_reduce else grad
-    gather = t["gather"][b]
+    gather = t["gather"][b] + np.maximum(0.0, t["down"][b] - 2.0 / 3.0 * slow) + t["up"][b]  # and offload's
     step = pipeline + exposed_grad + gather + t["opt_s"][b]
     waiting = m * slow_comm + exposed_grad + gather + (pipeline - m * slow) + m * slow_gap
     return step, m * slow_energy + idle * waiting + t["opt_j"][b], fits, finite

@@ -37,18 +37,19 @@ def _pipeline_depths(workload, devices: int) -> list[int]:
     return out
 
 
-def base_plans(workload, devices: int, devices_per_node: int) -> Iterator[tuple[int, ...]]:
-    """Every base plan that divides the work, as (tp, cp, pp, vp, dp, ep, mb, zero, sp): tp within a node
+def base_plans(workload, devices: int, devices_per_node: int, offloads: tuple[str, ...] = ("none",)
+               ) -> Iterator[tuple]:
+    """Every base plan that divides the work, as (tp, cp, pp, vp, dp, ep, mb, zero, sp, offload): tp within a node
     and dividing the heads; cp (sequences of 8,192 tokens and more) dividing the sequence into 2 cp
     chunks; pp dividing the layers or leaving the first and last stages one or two layers lighter;
     interleaving (vp 2 or 4) where the micro-batches allow it; dp dividing the batch; micro-batches that
     divide a replica's batch; ZeRO 0-3 when data parallel; sequence parallelism with tensor parallelism;
-    expert parallelism dividing the experts and dp for a mixture of experts. Each is searched at every
-    recompute level (:func:`recompute_levels`)."""
+    expert parallelism dividing the experts and dp for a mixture of experts; each of ``offloads``. Each is
+    searched at every recompute level (:func:`recompute_levels`)."""
     gbs = workload.training.global_batch_size
     if not isinstance(workload, TransformerWorkload):
         if gbs % devices == 0:
-            yield (1, 1, 1, 1, devices, 1, gbs // devices, 0, False)
+            yield from ((1, 1, 1, 1, devices, 1, gbs // devices, 0, False, o) for o in offloads)
         return
     cps = [cp for cp in CONTEXT_PARALLEL if workload.seq_len >= LONG_CONTEXT_TOKENS and devices % cp == 0
            and workload.seq_len % (2 * cp) == 0] or [1]
@@ -60,19 +61,16 @@ def base_plans(workload, devices: int, devices_per_node: int) -> Iterator[tuple[
                 dp = devices // (tp * cp * pp)
                 if gbs % dp:
                     continue
-                yield from _plans_of(workload, tp, cp, pp, dp)
+                yield from _plans_of(workload, tp, cp, pp, dp, offloads)
 
 
 def candidate_plans(workload, devices: int, devices_per_node: int) -> Iterator[Plan]:
     """:func:`base_plans` as plans (a cnn or other non-transformer: data parallel, its default micro-batch)."""
-    for tp, cp, pp, vp, dp, ep, mb, zero, sp in base_plans(workload, devices, devices_per_node):
-        if not isinstance(workload, TransformerWorkload):
-            yield Plan(dp=dp)
-        else:
-            yield Plan(tp=tp, cp=cp, pp=pp, vp=vp, dp=dp, ep=ep, mb=mb, zero=zero, sp=sp)
+    for base in base_plans(workload, devices, devices_per_node):
+        yield _plan(base, (None, None)) if isinstance(workload, TransformerWorkload) else Plan(dp=base[4])
 
 
-def _plans_of(workload, tp: int, cp: int, pp: int, dp: int) -> Iterator[tuple[int, ...]]:
+def _plans_of(workload, tp: int, cp: int, pp: int, dp: int, offloads: tuple[str, ...]) -> Iterator[tuple]:
     per_replica = workload.training.global_batch_size // dp
     mbs = sorted({mb for mb in MICRO_BATCHES if per_replica % mb == 0} | ({per_replica} if pp == 1 else set()))
     eps = [ep for ep in _divisors(dp) if workload.experts % ep == 0] if workload.experts > 1 else [1]
@@ -84,7 +82,7 @@ def _plans_of(workload, tp: int, cp: int, pp: int, dp: int) -> Iterator[tuple[in
             for zero in ((0, 1, 2, 3) if dp * cp > 1 else (0,)):
                 for sp in ((False, True) if tp > 1 else (False,)):
                     for ep in eps:
-                        yield (tp, cp, pp, vp, dp, ep, mb, zero, sp)
+                        yield from ((tp, cp, pp, vp, dp, ep, mb, zero, sp, o) for o in offloads)
 
 
 def recompute_levels(workload, most_layers: int) -> list[tuple[str | None, int | None]]:
@@ -168,7 +166,14 @@ class SearchSpace:
     pruned: dict[str, int]
 
 
-FIXABLE = ("tp", "cp", "pp", "vp", "dp", "ep", "mb", "zero", "sp", "recompute", "recompute_layers")
+FIXABLE = ("tp", "cp", "pp", "vp", "dp", "ep", "mb", "zero", "sp", "offload", "recompute", "recompute_layers")
+OFFLOADS = ("none", "optimizer", "params")
+
+
+def searched_offloads(profile) -> tuple[str, ...]:
+    """The offload choices a search tries on ``profile``: all three where it gives a host link and host
+    memory bandwidth, else none."""
+    return OFFLOADS if profile.host_link and profile.host_memory_bandwidth_bytes_per_s else ("none",)
 
 
 def parse_fix(text: str | None) -> dict:
@@ -191,7 +196,7 @@ def _values(workload, devices: int, domain: int, dim: int) -> str:
 
 
 def _kept(fix: dict, base: tuple) -> bool:
-    dims = dict(zip(("tp", "cp", "pp", "vp", "dp", "ep", "mb", "zero", "sp"), base))
+    dims = dict(zip(("tp", "cp", "pp", "vp", "dp", "ep", "mb", "zero", "sp", "offload"), base))
     return all(dims[k] == v for k, v in fix.items() if k in dims)
 
 
@@ -220,7 +225,28 @@ def search_space(profile, workload, devices: int, objective: str = "time", optio
     fix = fix or {}
     opts = (options or RunOptions(devices=devices)).model_copy(update={"devices": devices, "plan": None})
     domain = min(profile.topology.scale_up_domain_devices or profile.devices_per_node, 64)
-    bases = [b for b in base_plans(workload, devices, domain) if _kept(fix, b)]
+    offloads = (fix["offload"],) if "offload" in fix else ("none",)
+    found = _search(profile, workload, opts, fix, offloads, domain, objective, top)
+    if found is None and "offload" not in fix and searched_offloads(profile) != ("none",):
+        found = _search(profile, workload, opts, fix, searched_offloads(profile), domain, objective, top)
+    if found is None:  # nothing fits: the reason from the plan with the most of everything
+        base = next(b for b in base_plans(workload, devices, domain, offloads) if _kept(fix, b))
+        plan = (_plan(base, recompute_levels(workload, _most(workload, base))[-1])
+                if isinstance(workload, TransformerWorkload) else Plan(dp=base[4]))
+        try:
+            estimate_run(profile, workload, opts.model_copy(update={"plan": plan}))
+            reason = ""
+        except CostsimError as err:
+            reason = f" (for example: {err.problem})"
+        raise CostsimError(f"no plan for {devices} devices fits{reason}", field="devices")
+    return found
+
+
+def _search(profile, workload, opts: RunOptions, fix: dict, offloads: tuple[str, ...], domain: int, objective: str,
+            top: int) -> tuple[list[tuple[Plan, Estimate]], SearchSpace] | None:
+    """:func:`search_space` over the base plans with ``offloads``; None where no plan fits."""
+    devices = opts.devices
+    bases = [b for b in base_plans(workload, devices, domain, offloads) if _kept(fix, b)]
     if not bases:
         if fix and next(iter(base_plans(workload, devices, domain)), None) is not None:
             raise CostsimError(f"no plan for {devices} devices has {', '.join(f'{k}={v}' for k, v in fix.items())} "
@@ -231,7 +257,12 @@ def search_space(profile, workload, devices: int, objective: str = "time", optio
         lambda most: [lv for lv in recompute_levels(workload, most) if _level_kept(fix, workload, lv)])
     if not isinstance(workload, TransformerWorkload) or workload.variant.forward_only or not _probe(
             profile, workload, opts, bases[0], levels):
-        return brute_force_search(profile, workload, opts, bases, levels, objective, top)
+        try:
+            return brute_force_search(profile, workload, opts, bases, levels, objective, top)
+        except CostsimError as err:
+            if err.field == "devices" and "fits" in err.problem and "offload" not in fix and offloads == ("none",):
+                return None
+            raise
     scores = scoring.score(profile, workload, opts, bases, levels, OBJECTIVES[objective])
     for i in np.flatnonzero(~scores.finite)[:1]:  # a figure that is not finite: the estimate names its input
         estimate_run(profile, workload, opts.model_copy(update={"plan": _plan_of(workload, bases, levels, scores, i)}))
@@ -239,14 +270,7 @@ def search_space(profile, workload, devices: int, objective: str = "time", optio
     space = SearchSpace(len(scores.base), len(scores.base), int(ok.sum()),
                         {"memory": int((scores.finite & ~scores.fits).sum()), "invalid": int((~scores.finite).sum())})
     if not ok.any():
-        last = bases[0], levels(_most(workload, bases[0]))[-1]
-        plan = _plan(last[0], last[1])
-        try:
-            estimate_run(profile, workload, opts.model_copy(update={"plan": plan}))
-            reason = ""
-        except CostsimError as err:
-            reason = f" (for example: {err.problem})"
-        raise CostsimError(f"no plan for {devices} devices fits{reason}", field="devices")
+        return None
     idx = np.flatnonzero(ok)
     order = idx[np.lexsort((scores.level[idx], scores.step_s[idx], scores.objective[idx], scores.base[idx]))]
     best = order[np.unique(scores.base[order], return_index=True)[1]]  # each base plan at its best level
@@ -262,9 +286,9 @@ def _most(workload, base: tuple) -> int:
 
 
 def _plan(base: tuple, level: tuple) -> Plan:
-    tp, cp, pp, vp, dp, ep, mb, zero, sp = base
+    tp, cp, pp, vp, dp, ep, mb, zero, sp, offload = base
     return Plan(tp=tp, cp=cp, pp=pp, vp=vp, dp=dp, ep=ep, mb=mb, zero=zero, sp=sp, recompute=level[0],
-                recompute_layers=level[1])
+                recompute_layers=level[1], offload=offload)
 
 
 def _plan_of(workload, bases, levels, scores, i: int) -> Plan:
@@ -302,7 +326,7 @@ def brute_force_search(profile, workload, opts: RunOptions, bases: list[tuple], 
         candidates += len(ladder)
         best = None
         for i, level in enumerate(ladder):
-            plan = _plan(base, level) if transformer else Plan(dp=base[4])
+            plan = _plan(base, level) if transformer else Plan(dp=base[4], offload=base[9])
             try:
                 e = estimate_run(profile, workload, opts.model_copy(update={"plan": plan}))
             except OutOfRangeError:  # an input out of range (a result not finite): bad input, not a plan's problem

@@ -205,6 +205,8 @@ class ClassicalProfile(_ProfileBase):
         devices_per_node: devices in one node.
         intra_node_link: the link between devices of one node (or scale-up domain).
         inter_node_link: each device's link to other nodes.
+        host_link: the device's link to host memory (absent: no offload).
+        host_memory_bandwidth_bytes_per_s: one device's share of the host's memory bandwidth.
         topology: how the devices connect.
         power: the power model.
         purchase_price_usd: the price of one device in US dollars (owned pricing).
@@ -223,6 +225,12 @@ class ClassicalProfile(_ProfileBase):
     devices_per_node: PositiveInt = 1
     intra_node_link: Link
     inter_node_link: Link
+    host_link: Link | None = Field(
+        default=None, description="the device's link to its host's memory (PCIe, NVLink-C2C), per direction: what "
+                                  "offloaded optimizer states and parameters cross; absent: offload is refused")
+    host_memory_bandwidth_bytes_per_s: PositiveFloat | None = Field(
+        default=None, description="the host memory bandwidth one device's share of the host has (the node's "
+                                  "DRAM bandwidth over its devices): what an offloaded optimizer step streams at")
     topology: Topology = Topology()
     kernel_launch_overhead_s: NonNegativeFloat = Field(
         description="host time to dispatch one kernel (eager frameworks)")

@@ -47,6 +47,10 @@ class Plan(Input):
         overlap_ep_comm: expert all-to-all overlapped with compute (another micro-batch's, as DualPipe).
         cp_a2a: context parallelism as DeepSpeed-Ulysses (Jacobs et al. 2023): an all-to-all before and after
             attention regroups the sequence by heads (exposed), instead of ring attention.
+        offload: ``optimizer`` (ZeRO-Offload, Ren et al. 2021): optimizer states and fp32 master weights held
+            in host memory, gradients sent down and updated weights back over the host link, the optimizer
+            step run by the host; ``params`` also keeps the low-precision weights on the host, streamed to
+            the device for each forward and backward (ZeRO-Infinity); ``none``.
     """
 
     tp: PositiveInt = 1
@@ -70,6 +74,10 @@ class Plan(Input):
     overlap_ep_comm: bool = False
     cp_a2a: bool = Field(default=False, description="context parallelism as all-to-all (DeepSpeed-Ulysses): "
                                                      "heads split over cp for attention, instead of a ring")
+    offload: Literal["none", "optimizer", "params"] = Field(
+        default="none", description="ZeRO-Offload: the optimizer states and fp32 master weights in host memory, "
+                                    "the optimizer step on the host (optimizer); also the low-precision weights, "
+                                    "streamed in for each pass (params)")
 
     @property
     def devices(self) -> int:
@@ -90,6 +98,7 @@ class Plan(Input):
         extra += ["no-overlap"] if not self.overlap_grad_reduce else []
         extra += [f"overlap-{k}" for k in ("tp", "p2p", "ep") if getattr(self, _OVERLAPS[k])]
         extra += ["cp-a2a"] if self.cp_a2a else []
+        extra += [f"offload={self.offload}"] if self.offload != "none" else []
         return ",".join(dims + extra)
 
 
@@ -99,9 +108,10 @@ _KEYS = {"tp": int, "cp": int, "pp": int, "vp": int, "dp": int, "ep": int, "mb":
 _WORDS = {"sp": ("sp", True), "gpipe": ("schedule", "gpipe"), "1f1b": ("schedule", "1f1b"),
           "zb-h1": ("schedule", "zb-h1"), "no-overlap": ("overlap_grad_reduce", False), "cp-a2a": ("cp_a2a", True),
           **{f"overlap-{k}": (field, True) for k, field in _OVERLAPS.items()}}
-_CHOICES = {"recompute": ("none", "selective", "full")}
+_CHOICES = {"recompute": ("none", "selective", "full"), "offload": ("none", "optimizer", "params")}
 PLAN_ITEMS = ("tp=, cp=, pp=, vp=, dp=, ep=, mb=, zero=, recompute=none|selective|full, recompute_layers=, "
-              "layers_per_stage=a/b/..., sp, gpipe, zb-h1, no-overlap, overlap-tp, overlap-p2p, overlap-ep or cp-a2a")
+              "layers_per_stage=a/b/..., offload=optimizer|params, sp, gpipe, zb-h1, no-overlap, overlap-tp, "
+              "overlap-p2p, overlap-ep or cp-a2a")
 
 
 def parse_plan(text: str) -> Plan:

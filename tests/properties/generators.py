@@ -283,7 +283,8 @@ PLAN_PARTS = ("tp", "pp", "dp", "mb", "ep", "zero", "cp", "vp", "recompute_layer
 PLAN_WORDS = ("sp", "gpipe", "1f1b", "zb-h1", "no-overlap", "overlap-tp", "overlap-p2p", "overlap-ep",
               "recompute=none", "recompute=selective", "recompute=full", "recompute=some",
               "layers_per_stage=12/12", "layers_per_stage=6/6/6/6", "layers_per_stage=24", "layers_per_stage=1/x",
-              "layers_per_stage=", "layers_per_stage=0/24")
+              "layers_per_stage=", "layers_per_stage=0/24", "offload=optimizer", "offload=params", "offload=disk",
+              "offload=")
 PLAN_NUMBERS = ("0", "1", "2", "3", "4", "8", "16", "-1", "1e3", "abc", "", "2.5", HUGE_INT[:40], "0x2")
 
 

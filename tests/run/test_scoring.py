@@ -1,7 +1,7 @@
 """The plan search's array scorer against one estimate per candidate (the brute-force search).
 
 The scorer prices each distinct stage shape once and scores every candidate plan with numpy; the
-brute-force search estimates every candidate with ``run/estimate.py``. On small spaces they must pick
+brute-force search estimates every candidate with ``run/estimate.py``. On small spaces (offload among them) they pick
 the same plans, in the same order, with the same step times (to 1e-9), and account for the same space.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from simulator.run.search import (
     parse_fix,
     recompute_levels,
     search_space,
+    searched_offloads,
 )
 from simulator.schema.options import RunOptions
 
@@ -69,27 +70,30 @@ def _load(tmp_path, hardware: str, workload: str):
     return load_pair(hardware, workload)
 
 
-def _both(profile, wl, devices: int, objective: str, top: int = 8):
+def _both(profile, wl, devices: int, objective: str, top: int = 8, offload: str = "none"):
     opts = RunOptions(devices=devices)
     domain = min(profile.topology.scale_up_domain_devices or profile.devices_per_node, 64)
-    bases = list(base_plans(wl, devices, domain))
+    bases = list(base_plans(wl, devices, domain, (offload,)))
     levels = functools.lru_cache(maxsize=None)(lambda most: recompute_levels(wl, most))
     return (brute_force_search(profile, wl, opts, bases, levels, objective, top),
-            search_space(profile, wl, devices, objective, opts, top))
+            search_space(profile, wl, devices, objective, opts, top, {"offload": offload} if offload != "none" else {}))
 
 
-CASES = [("h100-sxm", "gpt-1.3b", 8, "time"), ("a100-sxm-80gb", "gpt2-124m", 4, "energy"),
-         ("h100-sxm", "gpt2-124m", 8, "cost"), ("h100-sxm", SMALL_MOE, 8, "time"),
-         ("h100-sxm", LONG_NAIVE, 8, "time"), ("a100-sxm-80gb", RECOMPUTING, 8, "time"),
-         ("tpu-v5p", "gpt-1.3b", 8, "cost")]
+CASES = [("h100-sxm", "gpt-1.3b", 8, "time", "none"), ("a100-sxm-80gb", "gpt2-124m", 4, "energy", "none"),
+         ("h100-sxm", "gpt2-124m", 8, "cost", "none"), ("h100-sxm", SMALL_MOE, 8, "time", "none"),
+         ("h100-sxm", LONG_NAIVE, 8, "time", "none"), ("a100-sxm-80gb", RECOMPUTING, 8, "time", "none"),
+         ("tpu-v5p", "gpt-1.3b", 8, "cost", "none"), ("h100-sxm", "gpt2-124m", 8, "energy", "optimizer"),
+         ("a100-sxm-80gb", SMALL_MOE, 8, "time", "params")]
 
 
-@pytest.mark.parametrize("hardware,workload,devices,objective", CASES,
-                         ids=["dense", "energy", "cost", "moe", "cp-naive-selective", "default-full", "tpu"])
-def test_the_scorer_picks_what_one_estimate_per_candidate_picks(tmp_path, hardware, workload, devices, objective):
-    """Calibrated on nothing (an identity of two computations); tested on seven small spaces."""
+@pytest.mark.parametrize("hardware,workload,devices,objective,offload", CASES,
+                         ids=["dense", "energy", "cost", "moe", "cp-naive-selective", "default-full", "tpu",
+                              "offload-optimizer", "offload-params"])
+def test_the_scorer_picks_what_one_estimate_per_candidate_picks(tmp_path, hardware, workload, devices, objective,
+                                                                offload):
+    """Calibrated on nothing (an identity of two computations); tested on nine small spaces."""
     profile, wl = _load(tmp_path, hardware, workload)
-    (brute, brute_space), (fast, fast_space) = _both(profile, wl, devices, objective)
+    (brute, brute_space), (fast, fast_space) = _both(profile, wl, devices, objective, offload=offload)
     assert brute_space == fast_space
     assert [p.label() for p, _ in brute] == [p.label() for p, _ in fast]
     key = OBJECTIVES[objective]
@@ -104,7 +108,7 @@ def test_every_candidates_score_is_its_estimate(tmp_path, hardware, workload, de
     """A sample of candidates of each space (fitting or not): step time, energy and fit as estimated."""
     profile, wl = _load(tmp_path, hardware, workload)
     opts = RunOptions(devices=devices)
-    bases = list(base_plans(wl, devices, 8))
+    bases = list(base_plans(wl, devices, 8, searched_offloads(profile)))  # offload too: the scorer takes it
     levels = functools.lru_cache(maxsize=None)(lambda most: recompute_levels(wl, most))
     time_scores = scoring.score(profile, wl, opts, bases, levels, "step_time_s")
     energy_scores = scoring.score(profile, wl, opts, bases, levels, "energy_joules")
