@@ -25,6 +25,7 @@ from ..model.memory import naming_profile
 from ..output import tables as report_layer
 from ..output.human import error_cell
 from ..run.estimate import Estimate, estimate_run, round_batch
+from ..run.phases import phased
 from ..run.search import parse_fix, search_space
 from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
@@ -33,6 +34,7 @@ from ..schema.regions import PUE
 from ..strategies import catalogue as strat
 from ..strategies.catalogue import describe
 from ..units import GIGA, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
+from .phased import resolve_auto_phases
 
 
 class Rows(tuple):
@@ -176,7 +178,7 @@ def _blamed(err: CostsimError, hw_source: str | None, wl_source: str | None) -> 
 def _run(profile, wl, opts, hw_source: str | None, wl_source: str | None) -> Estimate:
     """estimate_run, with the file at fault named in its errors (``_blamed``)."""
     try:
-        return estimate_run(profile, wl, opts)
+        return estimate_run(profile, resolve_auto_phases(profile, wl, opts), opts)
     except CostsimError as err:
         raise _blamed(err, hw_source, wl_source) from None
 
@@ -247,6 +249,9 @@ def estimate(hardware: str | Mapping | Strict, workload: str | Mapping | Strict,
     """
     _check_fit(fit)
     profile, wl = _load(hardware, workload, sets)
+    if options.get("plan") == "auto" and phased(wl):  # each phase without a plan of its own searched alone
+        options["plan"] = None
+        wl = resolve_auto_phases(profile, wl, run_options(pricing=pricing, **options), all_phases=True)
     if options.get("plan") == "auto":
         best = plan(profile, wl, devices=options.pop("devices", None) or 1, pricing=pricing,
                     **{k: v for k, v in options.items() if k != "plan"}, top=1)

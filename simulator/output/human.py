@@ -68,6 +68,7 @@ _LADDERS: dict[str, tuple[tuple[float, str], ...]] = {
     "flops": ((1.0, "FLOP"), (MEGA, "MFLOP"), (GIGA, "GFLOP"), (TERA, "TFLOP"), (PETA, "PFLOP"),
               (EXA, "EFLOP"), (ZETTA, "ZFLOP"), (YOTTA, "YFLOP")),
     "power": ((MILLI, "mW"), (1.0, "W"), (KILO, "kW"), (MEGA, "MW"), (GIGA, "GW")),
+    "tokens": ((1.0, ""), (KILO, "k"), (MEGA, "M"), (GIGA, "B"), (TERA, "T"), (PETA, "P")),
     # Dollars as text are always "$..." with separators; these larger units serve plot axes only.
     "usd": ((1.0, "$"), (KILO, "thousand $"), (MEGA, "million $"), (GIGA, "billion $")),
     "fraction": ((PERCENT, "%"),),
@@ -168,6 +169,11 @@ def flops_per_s(r) -> str:
 def flops(n) -> str:
     """A FLOP count: "3.14 ZFLOP" (GFLOP up to YFLOP)."""
     return _with_unit(n, "flops")
+
+
+def tokens(n) -> str:
+    """A count of tokens: "0", "252M", "2.87T"."""
+    return _with_unit(n, "tokens").replace(" ", "")
 
 
 def power_watts(w) -> str:

@@ -53,8 +53,9 @@ def estimate_table(e: Estimate, fmt: str = "table", columns=None) -> str:
     summary = [
         ["hardware", f"{e.hardware} x {e.devices}"],
         ["workload", e.workload],
-        ["step time", f"{h.time_s(e.step_time_s)} ({e.batch_per_device:g} samples per replica, "
-                      f"micro-batch {e.micro_batch_size:g}; plan {e.plan})"],
+        ["step time", f"{h.time_s(e.step_time_s)} (mean over {len(e.phases)} phases: see below)" if e.phases else
+         f"{h.time_s(e.step_time_s)} ({e.batch_per_device:g} samples per replica, "
+         f"micro-batch {e.micro_batch_size:g}; plan {e.plan})"],
         ["steps", h.number(e.steps)],
         ["total time", f"{h.time_s(e.total_time_s)} ({h.number(e.device_hours)} device-hours)"],
         ["throughput", throughput],
@@ -79,12 +80,27 @@ def estimate_table(e: Estimate, fmt: str = "table", columns=None) -> str:
     if e.communication_hidden_s > 0:
         notes.insert(0, f"- communication hidden behind compute: {h.time_s(e.communication_hidden_s)} per step "
                         f"(not in the step time; the exposed part is the communication row)")
+    phase_headers, phase_rows = _phase_rows(e)
     if fmt == "markdown":
-        return "\n\n".join([markdown_table(["", ""], summary), "Per step, by operation class:",
-                             markdown_table(headers, rows, [False] + [True] * 6),
-                             "Assumptions:\n" + "\n".join(notes)])
-    return "\n\n".join([text_table(["estimate", ""], summary, numeric=False), "per step, by operation class:\n"
-                         + text_table(headers, rows), "assumptions:\n" + "\n".join(notes)])
+        return "\n\n".join([markdown_table(["", ""], summary)] + (
+            ["Phases:", markdown_table(phase_headers, phase_rows)] if e.phases else []) + [
+            "Per step, by operation class" + (" (means over all steps)" if e.phases else "") + ":",
+            markdown_table(headers, rows, [False] + [True] * 6), "Assumptions:\n" + "\n".join(notes)])
+    return "\n\n".join([text_table(["estimate", ""], summary, numeric=False)] + (
+        ["phases:\n" + text_table(phase_headers, phase_rows)] if e.phases else []) + [
+        "per step, by operation class" + (" (means over all steps)" if e.phases else "") + ":\n"
+        + text_table(headers, rows), "assumptions:\n" + "\n".join(notes)])
+
+
+def _phase_rows(e: Estimate) -> tuple[list[str], list[list[str]]]:
+    """The per-phase table of a run in phases: tokens, shape, plan, steps, time, MFU, energy, cost."""
+    h = human
+    headers = ["phase", "tokens", "seq", "batch", "plan", "steps", "step", "time", "MFU", "energy", "cost", "memory"]
+    rows = [[p.name, f"{h.tokens(p.start_tokens)}-{h.tokens(p.end_tokens)}", str(p.seq_len),
+             str(p.global_batch_size), p.plan, h.number(p.steps), h.time_s(p.step_time_s), h.time_s(p.total_time_s),
+             h.fraction(p.mfu_fraction), h.energy_joules(p.energy_joules), h.usd(p.cost_usd),
+             h.bytes_(p.peak_memory_bytes)] for p in e.phases]
+    return headers, rows
 
 
 def comparison_table(rows, fmt: str = "table", columns=None) -> str:

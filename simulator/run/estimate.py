@@ -19,6 +19,7 @@ from ..schema.options import RunOptions
 from ..schema.plan import Plan, check_plan
 from ..schema.workload import CNNWorkload, TransformerWorkload
 from ..units import MICRO, SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
+from . import phases
 
 BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "pipeline_bubble", "launch_overhead")
 
@@ -41,6 +42,42 @@ class ClassCost(Strict):
     flops: float
     bytes: float
     kernels: float
+
+
+class PhaseCost(Strict):
+    """One phase of a run in phases (``training.phases``), as its own estimate gives it.
+
+    Attributes:
+        name: the phase's name.
+        plan: its plan's label.
+        start_tokens: tokens of the run before it starts.
+        end_tokens: tokens of the run when it ends.
+        seq_len: its sequence length.
+        global_batch_size: its global batch (sequences).
+        steps: its optimizer steps.
+        step_time_s: seconds per step.
+        total_time_s: seconds of the phase.
+        mfu_fraction: its model FLOPs utilisation.
+        energy_joules: its whole energy (device, host, facility).
+        cost_usd: its cost in US dollars.
+        co2_kg: its kilograms of CO2e.
+        peak_memory_bytes: its peak bytes per device.
+    """
+
+    name: str
+    plan: str
+    start_tokens: float
+    end_tokens: float
+    seq_len: int
+    global_batch_size: int
+    steps: float
+    step_time_s: float
+    total_time_s: float
+    mfu_fraction: float
+    energy_joules: float
+    cost_usd: float
+    co2_kg: float
+    peak_memory_bytes: float
 
 
 class Estimate(Strict):
@@ -87,6 +124,8 @@ class Estimate(Strict):
             in ``step_time_s``, beside the exposed ``breakdown['communication']``.
         assumptions: the modelling assumptions the numbers rest on, one sentence each.
         warnings: what the device lacks and how it was priced instead (for example a missing data type).
+        phases: a run in phases (``training.phases``): each phase as estimated alone (empty otherwise); the
+            fields above are then the whole run's: totals summed, per-step figures means over all its steps.
     """
 
     hardware: str
@@ -123,6 +162,7 @@ class Estimate(Strict):
     communication_hidden_s: float
     assumptions: tuple[str, ...]
     warnings: tuple[str, ...]
+    phases: tuple[PhaseCost, ...] = ()
 
     def to_dict(self) -> dict:
         """Every field as plain Python values (nested models as dicts)."""
@@ -219,10 +259,27 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     ``workload.layers``: the workload's, ``pue``: a run option's); see ``model/finite.py``."""
     options = options or RunOptions()
     _refuse_unsupported(profile)
+    if phases.phased(workload):
+        return _estimate_phases(profile, workload, options)
     inputs = {"hardware": profile, "workload": workload, "": _option_inputs(options)}
     with guarded("the estimate", inputs):
         fields = _estimate_fields(profile, workload, options)
     return Estimate.model_validate(require_finite(fields, "the estimate", inputs))
+
+
+def _estimate_phases(profile, workload, options: RunOptions) -> Estimate:
+    """A run in phases: each phase estimated alone (its plan, else the run's), added up (``run/phases.py``)."""
+    runs = []
+    for i, (phase, wl) in enumerate(phases.phase_workloads(workload)):
+        opts = options.model_copy(update={"plan": phases.phase_plan(i, phase, options.plan)})
+        try:
+            runs.append((phase, estimate_run(profile, wl, opts)))
+        except CostsimError as err:
+            if phase.plan is not None and (err.field or "").startswith("plan"):  # the phase's own plan is at fault
+                raise CostsimError(f"{phases.where(i, phase)}: plan {phase.plan}: {err.problem}",
+                                   field="training.phases") from None
+            raise err.prefixed(phases.where(i, phase)) from None
+    return Estimate.model_validate(phases.combined_fields(workload, runs))
 
 
 def _option_inputs(options: RunOptions) -> dict:

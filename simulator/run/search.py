@@ -13,7 +13,7 @@ from ..model.finite import OutOfRangeError
 from ..schema.options import RunOptions
 from ..schema.plan import Plan, parse_plan, stage_layers
 from ..schema.workload import TransformerWorkload
-from . import scoring
+from . import phases, scoring
 from .estimate import Estimate, estimate_run
 
 OBJECTIVES = {"time": "step_time_s", "cost": "cost_usd", "energy": "energy_joules"}
@@ -222,6 +222,10 @@ def search_space(profile, workload, devices: int, objective: str = "time", optio
     other workloads, and forward-only models, by :func:`brute_force_search`."""
     if objective not in OBJECTIVES:
         raise CostsimError(f"unknown objective '{objective}'; known: {', '.join(OBJECTIVES)}", field="objective")
+    if phases.phased(workload):
+        raise CostsimError("the workload trains in phases, each with its own shape: a search runs on one run; give "
+                           "each phase's plan in training.phases (plan: auto searches that phase)",
+                           field="training.phases")
     fix = fix or {}
     opts = (options or RunOptions(devices=devices)).model_copy(update={"devices": devices, "plan": None})
     domain = min(profile.topology.scale_up_domain_devices or profile.devices_per_node, 64)

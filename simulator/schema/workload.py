@@ -12,6 +12,22 @@ Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
 Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
 
 
+class Phase(Input):
+    """One phase of a training run (a batch-size ramp, a long-context stage, a fine-tuning stage): the
+    tokens from ``start_tokens`` to ``end_tokens`` of the run, trained at its own sequence length, global
+    batch and plan. The phases tile the run: the first starts at 0, each starts where the one before
+    ends, the last ends at ``training.tokens``."""
+
+    name: str = Field(min_length=1, description="what the phase is called in the per-phase breakdown")
+    start_tokens: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = Field(
+        description="tokens of the run trained before this phase starts")
+    end_tokens: PositiveFloat = Field(description="tokens of the run trained when this phase ends")
+    seq_len: PositiveInt | None = Field(default=None, description="default: the workload's seq_len")
+    global_batch_size: PositiveInt | None = Field(default=None, description="default: the training block's")
+    plan: str | None = Field(default=None, description="the phase's plan (plan items, or auto: searched); "
+                                                       "default: the run's plan")
+
+
 class Training(Input):
     """How the model is trained. Exactly one way of saying how long: steps, tokens, or epochs."""
 
@@ -28,6 +44,9 @@ class Training(Input):
     optimizer: Optimizer = Field(default="adamw", description="the update rule (its states and kernels)")
     activation_recompute: bool = Field(default=False, description="the forward pass recomputed during backward "
                                                                   "instead of keeping its activations")
+    phases: tuple[Phase, ...] | None = Field(
+        default=None, strict=False, description="transformers trained on tokens: the run in phases, each at its own "
+                                                "sequence length, batch and plan (see Phase)")
 
 
 class Variant(Input):
@@ -157,7 +176,36 @@ class TransformerWorkload(_WorkloadBase):
             raise ValueError("training: epochs and dataset_size are for cnn workloads; use steps or tokens")
         if t.tokens is not None:
             _check_step_count(t.tokens / self.tokens_per_step, "tokens / (global_batch_size x seq_len)")
+        if t.phases is not None:
+            self._check_phases()
         return self
+
+    def _check_phases(self) -> None:
+        t = self.training
+        if t.tokens is None:
+            raise ValueError("training.phases: phases are given in tokens: give training.tokens, not steps")
+        if not t.phases:
+            raise ValueError("training.phases: an empty list; give at least one phase, or none")
+        names = [ph.name for ph in t.phases]
+        if len(set(names)) < len(names):
+            raise ValueError(f"training.phases: two phases are called '{next(n for n in names if names.count(n) > 1)}'")
+        at = 0.0
+        for i, ph in enumerate(t.phases):
+            where = f"training.phases[{i}] ('{ph.name}')"
+            if ph.end_tokens <= ph.start_tokens:
+                raise ValueError(f"{where}: end_tokens ({ph.end_tokens:g}) must be above start_tokens "
+                                 f"({ph.start_tokens:g})")
+            if ph.start_tokens != at:
+                what = "overlaps the one before" if ph.start_tokens < at else "leaves a gap after the one before"
+                raise ValueError(f"{where}: starts at {ph.start_tokens:g} tokens but the phase before ends at {at:g}: "
+                                 f"it {what}; each phase starts where the last ends, the first at 0")
+            _check_step_count((ph.end_tokens - ph.start_tokens) / ((ph.global_batch_size or t.global_batch_size)
+                                                                  * (ph.seq_len or self.seq_len)),
+                              f"phase '{ph.name}': (end_tokens - start_tokens) / (global_batch_size x seq_len)")
+            at = ph.end_tokens
+        if at != t.tokens:
+            raise ValueError(f"training.phases: the last phase ends at {at:g} tokens, not at training.tokens "
+                             f"({t.tokens:g})")
 
     @property
     def ffn_dim(self) -> int:
@@ -181,6 +229,8 @@ class _EpochWorkload(_WorkloadBase):
 
     def _check_steps_or_epochs(self) -> None:
         t = self.training
+        if t.phases is not None:
+            raise ValueError("training.phases: phases are for transformer workloads trained on tokens")
         if t.tokens is not None:
             raise ValueError("training: tokens is for transformer workloads; use steps or epochs")
         by_epochs = t.epochs is not None or t.dataset_size is not None
@@ -249,6 +299,8 @@ class MLPWorkload(_WorkloadBase):
         t = self.training
         if t.steps is None or t.tokens is not None or t.epochs is not None:
             raise ValueError("training: an mlp workload gives steps")
+        if t.phases is not None:
+            raise ValueError("training.phases: phases are for transformer workloads trained on tokens")
         if t.precision != "fp32":
             raise ValueError("training.precision: the numpy mlp runs in fp32")
         if self.variant != PLAIN:
