@@ -23,6 +23,7 @@ from .core import (
     strategies,
     strategy_definitions,
 )
+from .phased import resolve_auto_phases
 from .plots import PLOT_KINDS, PlotOptions, plot
 from .projections import (
     LimitsReport,
@@ -42,6 +43,7 @@ from .sweeps import MAX_SCENARIOS, SweepResult, evaluate_core, sweep, sweep_batc
 from .validation import compression_checks, history, validate_file, validate_suite
 
 __all__ = [
+    "resolve_auto_phases",
     # closed-form runs (core)
     "estimate", "compare", "plan", "strategies", "strategy_definitions", "run_options", "workload_summary",
     "as_result", "load_reference", "short_reason", "EstimateResult", "CompareRow", "Rows", "Pair",

@@ -45,6 +45,14 @@ def _torus_hops(n: int, dims: int) -> float:
     return dims * max(side - 1.0, 1.0)
 
 
+def nic_share(profile: ClassicalProfile) -> float:
+    """The share of a network interface each device gets when all of a node's devices cross nodes at once
+    (every rank of a tensor-parallel group runs its own data-parallel collective at the same time): 1 with
+    a NIC per device, nics_per_node / devices_per_node with fewer."""
+    nics = profile.topology.nics_per_node
+    return 1.0 if nics is None else min(1.0, nics / profile.devices_per_node)
+
+
 def _domain(profile: ClassicalProfile) -> int:
     return profile.topology.scale_up_domain_devices or profile.devices_per_node
 
@@ -55,7 +63,8 @@ def collective_time_s(kind: str, nbytes: float, group: Group, profile: Classical
     kinds: all_reduce, all_gather, reduce_scatter, all_to_all, p2p (one point-to-point transfer),
     ring_exchange (every rank's ``nbytes`` passed round the group: ring attention's keys and values).
     Inside the scale-up domain the intra-node link (its wiring sets the latency hops); across domains
-    each device's inter-node link, divided by the fat tree's oversubscription; with in-network reduction
+    each device's inter-node link (its share of the node's NICs where they are fewer than its devices),
+    divided by the fat tree's oversubscription; with in-network reduction
     (SHARP) the cross-domain part of an all-reduce or reduce-scatter is one pass of the data up the switch
     tree (full duplex: the reduced result comes down meanwhile), not a ring's 2 (n - 1) / n.
     """
@@ -64,7 +73,7 @@ def collective_time_s(kind: str, nbytes: float, group: Group, profile: Classical
     topo = profile.topology
     domain = _domain(profile)
     intra, inter = profile.intra_node_link, profile.inter_node_link
-    inter_bw = inter.bandwidth_bytes_per_s / topo.inter_oversubscription
+    inter_bw = inter.bandwidth_bytes_per_s * nic_share(profile) / topo.inter_oversubscription
     k = group.per_node(domain)
     nodes = -(-group.size // k)
     if kind == "p2p":

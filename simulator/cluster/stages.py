@@ -34,7 +34,7 @@ class StageTimes:
     optimizer_static: tuple                 # (flops, bytes, kernels) of the optimizer step on this device
     pass_flops: float                       # executed FLOPs of one micro-batch pass
     grad_sync_s: float                      # data-parallel gradient reduction (before any overlap)
-    param_gather_s: float                   # ZeRO: gathering parameters (stage 3 per pass, 1-2 per step)
+    param_gather_s: float                   # ZeRO 1-3: gathering the updated parameters, once per step
     offload_down_s: float                   # offload: gradients to the host, once per step (hides behind backward)
     offload_up_s: float                     # offload: updated weights back from the host, once per step (exposed)
     peak_memory: dict[str, float]
@@ -116,7 +116,7 @@ def comm_by_kind(ops, profile, plan: Plan) -> dict[str, float]:
     return out
 
 
-COMM_KINDS = ("tp", "cp", "ep", "ulysses", "p2p", "host")  # the order in which compute is lent to hide them
+COMM_KINDS = ("tp", "cp", "ep", "ulysses", "p2p", "zero3", "host")  # the order in which compute is lent to hide them
 
 
 def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float, float]:
@@ -124,7 +124,7 @@ def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float
     budget = math.fsum(b["time_s"] for c, b in breakdown.items() if c != "launch_overhead")
     covers = {"cp": breakdown["attention"]["time_s"] + breakdown["attention_backward"]["time_s"],
               "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget,
-              "ulysses": 0.0, "host": budget}
+              "ulysses": 0.0, "zero3": budget, "host": budget}
     exposed, hidden = hide(comm, covers, budget, overlaps(plan))
     return float(exposed), float(hidden)
 
@@ -133,6 +133,7 @@ def overlaps(plan: Plan) -> dict[str, bool]:
     """Which kinds of a pass's communication ``plan`` overlaps with compute (ring attention always)."""
     return {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p,
             "ulysses": False,  # Ulysses' all-to-all sits between the projections and attention: exposed
+            "zero3": plan.overlap_param_gather,  # FSDP and DeepSpeed prefetch the next layer's weights
             "host": True}  # offloaded weights are prefetched layer by layer ahead of the compute that needs them
 
 
@@ -140,7 +141,8 @@ def hide(comm: dict, covers: dict, budget, on: dict[str, bool]):
     """(exposed, hidden) seconds of one pass's communication ``comm`` by kind. Ring attention hides its
     key-value exchange behind the attention it feeds (``covers['cp']``); overlapped tensor-parallel
     collectives hide behind the matrix products, expert all-to-all and pipeline sends behind any compute,
-    as do offloaded weights streamed in over the host link (``host``);
+    as do ZeRO-3's per-pass weight gathers (prefetched, unless the plan says no-prefetch) and offloaded
+    weights streamed in over the host link (``host``);
     what is hidden never exceeds the compute that hides it (``budget``), lent in ``COMM_KINDS`` order.
     Floats or numpy arrays alike (the plan search scores many plans at once)."""
     exposed = hidden = 0.0
@@ -168,6 +170,9 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
         comm["p2p"] = 2 * plan.vp * collective_time_s("p2p", boundary, pp_group, profile)
     params = ex.parameters
     shard = replicas if plan.zero >= 1 else 1
+    # ZeRO-3: the weights gathered before each forward and backward of each pass (prefetched behind compute)
+    comm["zero3"] = (2 * collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
+                     if plan.zero == 3 else 0.0)
     down, up, comm["host"], host_step_s = offload_times(profile, plan.offload, p, params, shard,
                                                         priced.arrays.once_static[1] / shard)
     comm_s, hidden_s = _overlap(comm, breakdown, plan)
@@ -182,8 +187,6 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     gather = 0.0
     if plan.zero >= 1 and replicas > 1:  # updated shards gathered back to every replica, once per step
         gather = collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
-    if plan.zero == 3:  # and, for stage 3, the weights before each forward and backward of each pass
-        gather += 2 * micro_batches * collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
     memory = peak_memory(workload, micro, split=split, in_flight=in_flight(plan, micro_batches, index),
                          zero=plan.zero, dp=replicas, offload=plan.offload)
     pass_s = math.fsum(b["time_s"] for b in breakdown.values()) + comm_s
@@ -237,7 +240,8 @@ def pipeline_step(stages: list[tuple[StageTimes, int]], plan: Plan, micro_batche
     pipeline_s = _pipeline_s(stages, plan, m, slowest)
     grad_sync = max(st.grad_sync_s for st, _ in stages)
     backward_s = 2.0 / 3.0 * slowest.pass_s  # what a bucketed reduction can hide behind (backward ~ 2x fwd)
-    exposed = max(0.0, grad_sync - backward_s) if plan.overlap_grad_reduce else grad_sync
+    exposed = max(0.0, grad_sync - reduction_window(slowest.pass_s, slowest.hidden_comm_s)) \
+        if plan.overlap_grad_reduce else grad_sync
     gather_s = max(st.param_gather_s for st, _ in stages)
     offload_s = max(0.0, max(st.offload_down_s for st, _ in stages) - backward_s) + max(
         st.offload_up_s for st, _ in stages)
@@ -253,6 +257,14 @@ def pipeline_step(stages: list[tuple[StageTimes, int]], plan: Plan, micro_batche
                device_energy_joules=opt["device_energy_joules"] + busiest_opt.optimizer_joules,
                flops=opt["flops"] + flops, bytes=opt["bytes"] + nbytes, kernels=opt["kernels"] + kernels)
     return breakdown, exposed, grad_sync
+
+
+def reduction_window(pass_s, hidden_s):
+    """Seconds of the last backward pass the overlapped gradient reduction can hide in: the backward
+    (about two thirds of a pass), less its share of the pass's own hidden traffic (ring attention's
+    exchange, prefetched ZeRO-3 gathers, overlapped sends), which holds the same links meanwhile.
+    Floats or numpy arrays alike."""
+    return 2.0 / 3.0 * np.maximum(0.0, pass_s - hidden_s)
 
 
 def hidden_communication_s(stages: list[tuple[StageTimes, int]], micro_batches: int, exposed: float,

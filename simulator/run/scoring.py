@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cluster.collectives import Group, collective_time_s
-from ..cluster.stages import comm_by_kind, hide, offload_times, overlaps, stage_keys
+from ..cluster.stages import comm_by_kind, hide, offload_times, overlaps, reduction_window, stage_keys
 from ..model import transformer
 from ..model.memory import model_state_bytes, offloaded
 from ..model.ops import OP_CLASSES, PRECISIONS, execution_precision
@@ -181,8 +181,8 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
     by_pp = {pp: slots(w, pp) for pp in {b[2] for b in bases}}
     S = max(len(s) for s in by_pp.values())
     shape = np.zeros((len(bases), S), dtype=np.int64)
-    count, inflight, states, grads, grad, gather, opt_s, opt_j, host, down, up = (
-        np.zeros((len(bases), S)) for _ in range(11))
+    count, inflight, states, grads, grad, gather, opt_s, opt_j, host, down, up, zero3 = (
+        np.zeros((len(bases), S)) for _ in range(12))
     layers = np.ones((len(bases), S))  # (padding: one layer, none of it there)
     p2p, m_of, vp_of, most = (np.zeros(len(bases)) for _ in range(4))
     for b, (tp, cp, pp, vp, dp, ep, mb, zero, sp, offload) in enumerate(bases):
@@ -207,7 +207,7 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
             if zero >= 1 and replicas > 1:  # updated shards gathered back to every replica, once per step
                 gather[b, s] = coll("all_gather", p.act_bytes * row["params"], replicas, tp)
             if zero == 3:  # and, for stage 3, the weights before each forward and backward of each pass
-                gather[b, s] += 2 * m * coll("all_gather", p.act_bytes * row["params"], replicas, tp)
+                zero3[b, s] = 2 * coll("all_gather", p.act_bytes * row["params"], replicas, tp)
             opt_s[b, s], opt_j[b, s] = row["once_s"] / shard[0], row["once_j"] / shard[0]
             down[b, s], up[b, s], host[b, s], host_step_s = offload_times(profile, offload, p, row["params"], shard[0],
                                                                           row["once_bytes"] / shard[0])
@@ -218,7 +218,7 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
     at = np.arange(len(bases))
     return {"shape": shape, "layers": layers, "count": count, "inflight": inflight, "states": states,
             "grads": grads, "grad": grad.max(axis=1), "gather": gather.max(axis=1), "opt_s": opt_s[at, busiest],
-            "opt_j": opt_j[at, busiest], "p2p": p2p, "m": m_of, "vp": vp_of, "most": most, "host": host,
+            "opt_j": opt_j[at, busiest], "p2p": p2p, "m": m_of, "vp": vp_of, "most": most, "host": host, "zero3": zero3,
             "down": down.max(axis=1), "up": up.max(axis=1)}
 
 
@@ -260,7 +260,7 @@ def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.
     on = overlaps(default)
     full, sel = mode == FULL, mode == SELECTIVE
     slow = np.full(len(b), -np.inf)
-    slow_energy, slow_comm, slow_gap, passes = (np.zeros(len(b)) for _ in range(4))
+    slow_energy, slow_comm, slow_gap, slow_hidden, passes = (np.zeros(len(b)) for _ in range(5))
     fits, finite = np.ones(len(b), dtype=bool), np.ones(len(b), dtype=bool)
     for s in range(t["shape"].shape[1]):
         valid = t["count"][b, s] > 0
@@ -273,9 +273,10 @@ def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.
         host = kernels * launch
         gap = host if cpu else np.maximum(0.0, host - compute)
         comm = {"tp": v[:, 5], "cp": v[:, 6], "ep": v[:, 7], "ulysses": v[:, 8], "p2p": t["p2p"][b],
-                "host": t["host"][b, s]}
-        covers = {"cp": v[:, 1], "tp": v[:, 2], "ep": compute, "p2p": compute, "ulysses": 0.0, "host": compute}
-        exposed, _ = hide(comm, covers, compute, on)
+                "zero3": t["zero3"][b, s], "host": t["host"][b, s]}
+        covers = {"cp": v[:, 1], "tp": v[:, 2], "ep": compute, "p2p": compute, "ulysses": 0.0, "zero3": compute,
+                  "host": compute}
+        exposed, hidden = hide(comm, covers, compute, on)
         pass_s = compute + gap + exposed
         f = t["inflight"][b, s]
         kept = np.where(full, f * (covered * cols["kept_input"][r] + (L - covered) * cols["per_layer"][r])
@@ -289,11 +290,13 @@ def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.
         slow_energy = np.where(slower, energy, slow_energy)
         slow_comm = np.where(slower, exposed, slow_comm)
         slow_gap = np.where(slower, gap, slow_gap)
+        slow_hidden = np.where(slower, hidden, slow_hidden)
         passes = passes + np.where(valid, pass_s * t["count"][b, s], 0.0)
     m, vp = t["m"][b], t["vp"][b]
     pipeline = np.where(vp > 1, m * slow + (passes - slow) / vp, (m - 1) * slow + passes)
     grad = t["grad"][b]
-    exposed_grad = np.maximum(0.0, grad - 2.0 / 3.0 * slow) if default.overlap_grad_reduce else grad
+    exposed_grad = (np.maximum(0.0, grad - reduction_window(slow, slow_hidden)) if default.overlap_grad_reduce
+                    else grad)
     gather = t["gather"][b] + np.maximum(0.0, t["down"][b] - 2.0 / 3.0 * slow) + t["up"][b]  # and offload's
     step = pipeline + exposed_grad + gather + t["opt_s"][b]
     waiting = m * slow_comm + exposed_grad + gather + (pipeline - m * slow) + m * slow_gap

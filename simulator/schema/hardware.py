@@ -150,7 +150,7 @@ class Topology(Input):
     NVLink/NVSwitch node, or a whole TPU pod slice over ICI. Inside it, devices form a switch (every
     pair one hop), a ring, or a 2D/3D torus (bandwidth-optimal rings along each dimension, fewer
     latency hops). Between domains, a fat tree that may be oversubscribed, and whose switches may reduce
-    in the network (SHARP)."""
+    in the network (SHARP); each node has ``nics_per_node`` network interfaces (default one per device)."""
 
     intra: Literal["switch", "ring", "torus2d", "torus3d"] = Field(
         default="switch", description="how the scale-up domain is wired")
@@ -161,6 +161,10 @@ class Topology(Input):
     in_network_reduction: bool = Field(
         default=False, description="the switches between domains reduce (NVIDIA SHARP): an all-reduce or "
                                    "reduce-scatter across domains sends each byte once instead of a ring's twice")
+    nics_per_node: PositiveInt | None = Field(
+        default=None, description="network interfaces per node, each of inter_node_link's bandwidth; default: one "
+                                  "per device (rail-optimised, as DGX nodes). Fewer than the node's devices: the "
+                                  "devices crossing nodes at once share them")
 
 
 class Power(Input):

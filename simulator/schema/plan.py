@@ -45,6 +45,7 @@ class Plan(Input):
         overlap_tp_comm: tensor-parallel collectives overlapped with the matrix products they feed.
         overlap_p2p: pipeline sends and receives overlapped with the stage's compute.
         overlap_ep_comm: expert all-to-all overlapped with compute (another micro-batch's, as DualPipe).
+        overlap_param_gather: ZeRO-3's weight gathers before each pass prefetched behind compute.
         cp_a2a: context parallelism as DeepSpeed-Ulysses (Jacobs et al. 2023): an all-to-all before and after
             attention regroups the sequence by heads (exposed), instead of ring attention.
         offload: ``optimizer`` (ZeRO-Offload, Ren et al. 2021): optimizer states and fp32 master weights held
@@ -72,6 +73,9 @@ class Plan(Input):
     overlap_tp_comm: bool = False
     overlap_p2p: bool = False
     overlap_ep_comm: bool = False
+    overlap_param_gather: bool = Field(
+        default=True, description="ZeRO-3's per-pass weight gathers prefetched behind compute (FSDP and DeepSpeed "
+                                  "do by default); false (no-prefetch): exposed")
     cp_a2a: bool = Field(default=False, description="context parallelism as all-to-all (DeepSpeed-Ulysses): "
                                                      "heads split over cp for attention, instead of a ring")
     offload: Literal["none", "optimizer", "params"] = Field(
@@ -96,6 +100,7 @@ class Plan(Input):
         extra += [f"recompute={self.recompute}"] if self.recompute else []
         extra += [f"recompute_layers={self.recompute_layers}"] if self.recompute_layers else []
         extra += ["no-overlap"] if not self.overlap_grad_reduce else []
+        extra += ["no-prefetch"] if not self.overlap_param_gather else []
         extra += [f"overlap-{k}" for k in ("tp", "p2p", "ep") if getattr(self, _OVERLAPS[k])]
         extra += ["cp-a2a"] if self.cp_a2a else []
         extra += [f"offload={self.offload}"] if self.offload != "none" else []
@@ -106,12 +111,13 @@ _OVERLAPS = {"tp": "overlap_tp_comm", "p2p": "overlap_p2p", "ep": "overlap_ep_co
 _KEYS = {"tp": int, "cp": int, "pp": int, "vp": int, "dp": int, "ep": int, "mb": int, "zero": int,
          "recompute_layers": int}
 _WORDS = {"sp": ("sp", True), "gpipe": ("schedule", "gpipe"), "1f1b": ("schedule", "1f1b"),
-          "zb-h1": ("schedule", "zb-h1"), "no-overlap": ("overlap_grad_reduce", False), "cp-a2a": ("cp_a2a", True),
+          "zb-h1": ("schedule", "zb-h1"), "no-overlap": ("overlap_grad_reduce", False),
+          "no-prefetch": ("overlap_param_gather", False), "cp-a2a": ("cp_a2a", True),
           **{f"overlap-{k}": (field, True) for k, field in _OVERLAPS.items()}}
 _CHOICES = {"recompute": ("none", "selective", "full"), "offload": ("none", "optimizer", "params")}
 PLAN_ITEMS = ("tp=, cp=, pp=, vp=, dp=, ep=, mb=, zero=, recompute=none|selective|full, recompute_layers=, "
-              "layers_per_stage=a/b/..., offload=optimizer|params, sp, gpipe, zb-h1, no-overlap, overlap-tp, "
-              "overlap-p2p, overlap-ep or cp-a2a")
+              "layers_per_stage=a/b/..., offload=optimizer|params, sp, gpipe, zb-h1, no-overlap, no-prefetch, "
+              "overlap-tp, overlap-p2p, overlap-ep or cp-a2a")
 
 
 def parse_plan(text: str) -> Plan:
