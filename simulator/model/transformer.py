@@ -56,28 +56,35 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int
     keys and values read once more (``ring``; all-to-all context parallelism gathers whole sequences of
     1/cp of the heads instead: the same work, no remote reads)."""
     S, d, h, a = w.seq_len, w.d_model / tp, w.heads / tp, p.act_bytes
+    kv = w.kv_dim / tp  # keys and values: fewer heads than the queries under grouped-query attention
+    qk = d + kv  # a query and a key (or a value and an output) per token
     tokens = batch * S / cp
     causal_flops = 2.0 * batch * S * S * d / cp  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
     causal_scores = batch * h * S * S / 2 / cp
-    remote = 2 * a * batch * S * d * (cp - 1) / cp if ring else 0.0  # the others' keys and values, as they arrive
+    remote = 2 * a * batch * S * kv * (cp - 1) / cp if ring else 0.0  # the others' keys and values, as they arrive
     if w.attention == "flash":
-        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 4 * a * tokens * d + remote, p.matmul_dtype, count,
+        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 2 * a * tokens * qk + remote, p.matmul_dtype, count,
                   scores=causal_scores)]
         bwd = [Op("attn.flash_bwd", "attention_backward", FLASH_BWD_FLOPS_RATIO * causal_flops,
-                  8 * a * tokens * d + 2 * remote, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
+                  4 * a * tokens * qk + 2 * remote, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
         return fwd, bwd
     scores = batch * h * S * S / cp  # the full score matrix of the device's queries is materialised
     s = p.stream_bytes
-    fwd = [Op("attn.scores", "attention", causal_flops, 2 * a * tokens * d + a * scores,
+    fwd = [Op("attn.scores", "attention", causal_flops, a * tokens * qk + a * scores,
               p.matmul_dtype, count),
            Op("attn.softmax", "elementwise", 5.0 * scores, (a + s) * scores + (s + a) * scores, "fp32", count),
-           Op("attn.context", "attention", causal_flops, a * scores + 2 * a * tokens * d, p.matmul_dtype, count)]
-    bwd = [Op("attn.context_bwd", "attention", 2 * causal_flops, 2 * a * scores + 4 * a * tokens * d,
+           Op("attn.context", "attention", causal_flops, a * scores + a * tokens * qk, p.matmul_dtype, count)]
+    bwd = [Op("attn.context_bwd", "attention", 2 * causal_flops, 2 * a * scores + 2 * a * tokens * qk,
               p.matmul_dtype, count),
            Op("attn.softmax_bwd", "elementwise", 4.0 * scores, 3 * a * scores, "fp32", count),
-           Op("attn.scores_bwd", "attention", 2 * causal_flops, a * scores + 4 * a * tokens * d,
+           Op("attn.scores_bwd", "attention", 2 * causal_flops, a * scores + 2 * a * tokens * qk,
               p.matmul_dtype, count)]
     return fwd, bwd
+
+
+# FLOPs per output element of the MLP's activation, forward and backward: GELU's tanh approximation; the
+# squared ReLU; SiLU(gate) x up and GELU(gate) x up of the gated MLPs (the gate's activation and the product)
+ACTIVATION_FLOPS = {"gelu": (8.0, 12.0), "relu2": (2.0, 3.0), "swiglu": (6.0, 10.0), "geglu": (9.0, 14.0)}
 
 
 def _tp_comm(name: str, nbytes: float, count: float, sp: bool) -> list[Op]:
@@ -114,15 +121,20 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
          [c for c in [cast_op("ln1.grad_cast", eh, a, s, L)] if c]))
     v, frozen = w.variant, not w.variant.trains_base
     r_qkv, r_proj, r_up, r_down = block_ranks(w)
-    add(linear_ops("qkv", T, d, 3 * d / tp, p, L, variant=_ranked(v, r_qkv)))
+    qkv = d + 2 * w.kv_dim  # the queries, keys and values of a token (grouped-query attention: fewer keys)
+    add(linear_ops("qkv", T, d, qkv / tp, p, L, variant=_ranked(v, r_qkv)))
+    if w.position == "rope":  # rotary positions: q and k rotated in every layer (and their gradients)
+        qk = (d + w.kv_dim) / tp * T
+        add(([Op("rope.fwd", "elementwise", 3.0 * qk, 2 * a * qk, "fp32", L)],
+             [Op("rope.bwd", "elementwise", 3.0 * qk, 2 * a * qk, "fp32", L)]))
     add(attention_ops(w, batch, p, L, tp, split.cp, not split.cp_a2a))
     if split.cp > 1 and split.cp_a2a:  # Ulysses: q, k, v regrouped by heads before attention, the output after
-        add(([Op("ulysses.qkv.all_to_all", "communication", 0.0, 3 * a * T * d / tp, "all_to_all", L),
+        add(([Op("ulysses.qkv.all_to_all", "communication", 0.0, a * T * qkv / tp, "all_to_all", L),
               Op("ulysses.out.all_to_all", "communication", 0.0, a * T * d / tp, "all_to_all", L)],
              [Op("ulysses.out_grad.all_to_all", "communication", 0.0, a * T * d / tp, "all_to_all", L),
-              Op("ulysses.qkv_grad.all_to_all", "communication", 0.0, 3 * a * T * d / tp, "all_to_all", L)]))
+              Op("ulysses.qkv_grad.all_to_all", "communication", 0.0, a * T * qkv / tp, "all_to_all", L)]))
     elif split.cp > 1:  # ring attention: each rank's keys and values pass round the cp ranks (gradients back)
-        kv = 2 * a * T * d / tp
+        kv = 2 * a * T * w.kv_dim / tp
         add(([Op("cp.kv.ring", "communication", 0.0, kv, "ring_exchange", L)],
              [Op("cp.kv_grad.ring", "communication", 0.0, 2 * kv, "ring_exchange", L)]))
     # (b, h, S, dh) -> (b, S, d): a transpose copy before the projection, and its inverse in backward
@@ -146,9 +158,12 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     # each device runs its E/ep experts on the T*k token slots routed to them (balanced routing)
     local_experts = max(E // split.ep, 1)
     rows = T * k / local_experts
-    add(linear_ops("mlp.up", rows, d, f / tp, p, L * local_experts, variant=_ranked(v, r_up)))
-    add(([Op("mlp.gelu", "elementwise", 8.0 * T * k * f / tp, 2 * a * T * k * f / tp, "fp32", L)],
-         [Op("mlp.gelu_bwd", "elementwise", 12.0 * T * k * f / tp, 3 * a * T * k * f / tp, "fp32", L)]))
+    g = 2 if w.gated else 1  # a gated MLP's gate and up projections run as one product of twice the width
+    add(linear_ops("mlp.up", rows, d, g * f / tp, p, L * local_experts, variant=_ranked(v, r_up)))
+    fwd_flops, bwd_flops = ACTIVATION_FLOPS[w.mlp]
+    add(([Op(f"mlp.{w.mlp}", "elementwise", fwd_flops * T * k * f / tp, (g + 1) * a * T * k * f / tp, "fp32", L)],
+         [Op(f"mlp.{w.mlp}_bwd", "elementwise", bwd_flops * T * k * f / tp, (2 * g + 1) * a * T * k * f / tp, "fp32",
+             L)]))
     add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts, variant=_ranked(v, r_down)))
     if E > 1:
         add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
@@ -166,7 +181,9 @@ def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[fl
     efficiency strategies prune, factorise or adapt (the MoE router is not among them)."""
     d, f, tp = w.d_model, w.ffn_dim, split.tp
     local_experts = max(w.experts // split.ep, 1)
-    return [(d, 3 * d / tp, 1), (d / tp, d, 1), (d, f / tp, local_experts), (f / tp, d, local_experts)]
+    g = 2 if w.gated else 1  # a gated MLP's gate and up projections as one matrix of twice the width
+    return [(d, (d + 2 * w.kv_dim) / tp, 1), (d / tp, d, 1), (d, g * f / tp, local_experts),
+            (f / tp, d, local_experts)]
 
 
 def block_ranks(w: TransformerWorkload) -> list[int]:
@@ -196,18 +213,21 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     adapters = sum(c * v.lora_rank * (i + o) for i, o, c in linears) if v.lora_rank else 0.0
     local_experts = max(w.experts // split.ep, 1)
     router = d * w.experts if w.experts > 1 else 0
-    per_layer_other = (3 * d + local_experts * w.ffn_dim) / tp + d + local_experts * d + 4 * d  # biases, norms
+    g = 2 if w.gated else 1
+    norms = 2 if w.norm == "rmsnorm" else 4  # two norms a layer, each a weight (and a bias with LayerNorm)
+    per_layer_other = ((d + 2 * w.kv_dim + local_experts * g * w.ffn_dim) / tp + d + local_experts * d
+                       + norms * d)  # biases, norms
     matmul = L * (block + router)
     total = L * (block + router + per_layer_other)
     if split.first:
         matmul += V * d / tp if w.tied_embeddings and split.last else 0.0
-        total += V * d / tp + w.seq_len * d
+        total += V * d / tp + (w.seq_len * d if w.position == "learned" else 0.0)
     if split.last:
         head = V * d / tp
         if not (w.tied_embeddings and split.first):  # untied, or the last stage's copy of a tied head
             matmul += head
             total += head
-        total += 2 * d
+        total += (1 if w.norm == "rmsnorm" else 2) * d
     out = {"matmul": matmul, "total": total + L * adapters, "trainable": total, "frozen": 0.0,
            "sparse": L * dense if v.sparsity else 0.0}
     if not v.trains_base:  # the base model is frozen: only LoRA's adapters train
@@ -321,7 +341,11 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     a, s = p.act_bytes, p.stream_bytes
     T = batch * S / split.cp
     k = w.experts_per_token
-    per_token_layer = (2 * s * d + 2 * a * d) / rep + a * (d + 3 * d) / tp + a * k * (f + f + d) / tp
+    g = 2 if w.gated else 1
+    # the norms' inputs; q, k, v and the attention output; the up projection's output, the activation's and
+    # the dispatched input of each of the k experts
+    per_token_layer = ((2 * s * d + 2 * a * d) / rep + a * (2 * d + 2 * w.kv_dim) / tp
+                       + a * k * (g * f + f + d) / tp)
     v = w.variant
     # the rank-r intermediate of each factorised or adapted linear (the MLP's for each of the k experts)
     ranks = [v.lora_rank] * 4 if v.lora_rank else block_ranks(w)

@@ -54,7 +54,7 @@ def base_plans(workload, devices: int, devices_per_node: int, offloads: tuple[st
     cps = [cp for cp in CONTEXT_PARALLEL if workload.seq_len >= LONG_CONTEXT_TOKENS and devices % cp == 0
            and workload.seq_len % (2 * cp) == 0] or [1]
     for tp in _divisors(devices):
-        if tp > devices_per_node or workload.heads % tp:
+        if tp > devices_per_node or workload.heads % tp or (workload.kv_heads or workload.heads) % tp:
             continue
         for cp in (c for c in cps if (devices // tp) % c == 0):
             for pp in _pipeline_depths(workload, devices // (tp * cp)):

@@ -220,13 +220,17 @@ def _check_transformer_plan(plan: Plan, workload: TransformerWorkload) -> None:
     """The divisibility rules of tensor, context and pipeline parallelism and of recompute on a transformer."""
     if workload.heads % plan.tp:
         raise CostsimError(f"heads ({workload.heads}) not divisible by tp ({plan.tp})", field="plan.tp")
+    if (workload.kv_heads or workload.heads) % plan.tp:
+        raise CostsimError(f"kv_heads ({workload.kv_heads}) not divisible by tp ({plan.tp}): each tensor-parallel rank "
+                           f"holds whole key-value heads", field="plan.tp")
     if plan.cp > 1 and workload.seq_len % (2 * plan.cp):  # load-balanced ring attention: 2 x cp chunks
         raise CostsimError(f"seq_len ({workload.seq_len}) not divisible by 2 x cp ({2 * plan.cp}): ring attention "
                            f"splits each sequence into 2 x cp chunks", field="plan.cp")
-    if plan.cp_a2a and (plan.cp == 1 or workload.heads % (plan.tp * plan.cp)):
+    kv = workload.kv_heads or workload.heads
+    if plan.cp_a2a and (plan.cp == 1 or workload.heads % (plan.tp * plan.cp) or kv % (plan.tp * plan.cp)):
         raise CostsimError(f"all-to-all context parallelism splits the heads over tp x cp: heads ({workload.heads}) "
-                           f"not divisible by {plan.tp} x {plan.cp}" if plan.cp > 1 else "cp-a2a needs cp > 1",
-                           field="plan.cp")
+                           f"or kv_heads ({kv}) not divisible by {plan.tp} x {plan.cp}" if plan.cp > 1
+                           else "cp-a2a needs cp > 1", field="plan.cp")
     L = workload.layers
     if plan.layers_per_stage is not None:
         if len(plan.layers_per_stage) != plan.pp:

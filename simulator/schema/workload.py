@@ -149,6 +149,17 @@ class TransformerWorkload(_WorkloadBase):
                                            "Megatron-LM (low-precision residual stream, fused kernels)")
     experts: PositiveInt = Field(default=1, description="mixture of experts: MLP experts per layer (1: dense)")
     experts_per_token: PositiveInt = Field(default=1, description="top-k routing: experts each token visits")
+    mlp: Literal["gelu", "relu2", "swiglu", "geglu"] = Field(
+        default="gelu", description="the MLP: gelu or relu2 (up, activation, down), or gated swiglu or geglu (a gate "
+                                    "and an up projection, fused into one product of 2 x d_ff, their product, down)")
+    kv_heads: PositiveInt | None = Field(
+        default=None, description="key-value heads: grouped-query attention (fewer than heads, dividing them), "
+                                  "multi-query (1); default: heads (multi-head attention)")
+    norm: Literal["layernorm", "rmsnorm"] = Field(
+        default="layernorm", description="the norms: LayerNorm (a weight and a bias) or RMSNorm (a weight)")
+    position: Literal["learned", "rope"] = Field(
+        default="learned", description="positions: a learned embedding of seq_len x d_model, or rotary (RoPE: "
+                                       "no parameters, a rotation of q and k in every layer)")
 
     @field_validator("ffn_mult")
     @classmethod
@@ -163,6 +174,8 @@ class TransformerWorkload(_WorkloadBase):
     def _check(self):
         if self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        if self.kv_heads is not None and (self.kv_heads > self.heads or self.heads % self.kv_heads):
+            raise ValueError(f"kv_heads ({self.kv_heads}) must divide heads ({self.heads})")
         if self.experts_per_token > self.experts:
             raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
         if (self.ffn_mult is None) == (self.d_ff is None):
@@ -211,6 +224,16 @@ class TransformerWorkload(_WorkloadBase):
     def ffn_dim(self) -> int:
         """The MLP's hidden width: d_ff, else ffn_mult x d_model rounded."""
         return self.d_ff if self.d_ff is not None else int(round(self.ffn_mult * self.d_model))
+
+    @property
+    def kv_dim(self) -> int:
+        """The width of the keys (and of the values): kv_heads x the head dimension."""
+        return (self.kv_heads or self.heads) * (self.d_model // self.heads)
+
+    @property
+    def gated(self) -> bool:
+        """Whether the MLP is gated (swiglu, geglu): three matrices instead of two."""
+        return self.mlp in ("swiglu", "geglu")
 
     @property
     def tokens_per_step(self) -> int:

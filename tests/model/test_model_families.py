@@ -1,0 +1,103 @@
+"""Today's decoders: gated MLPs (SwiGLU, GeGLU), squared ReLU, grouped-query and multi-query attention,
+RMSNorm and rotary positions, as the bundled Llama 3 and Mixtral workloads use them.
+
+Tested on: the published parameter counts (the models' Hugging Face configs, as their papers give the
+shapes) within 0.5%, and the FLOPs per token against a count made here from the shapes alone."""
+from __future__ import annotations
+
+import pytest
+
+from simulator.api import estimate
+from simulator.errors import CostsimError
+from simulator.files.loader import load_workload
+from simulator.model import transformer
+from simulator.model.memory import parameter_count
+from simulator.model.step import expand
+from tests.cli.test_bad_input import error_line
+
+PUBLISHED = {"llama-3-8b": 8_030_261_248, "llama-3-70b": 70_553_706_496, "llama-3.1-405b": 405_853_388_800,
+             "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_the_bundled_models_have_their_published_parameter_counts(name):
+    assert parameter_count(load_workload(name)) == pytest.approx(PUBLISHED[name], rel=0.005)
+
+
+def _independent_flops_per_token(w) -> float:
+    """Forward and backward matrix FLOPs per token from the shapes: 6 x the active matrix weights (q, k,
+    v and the output projection, the k experts' two or three MLP matrices, the router, the head), and
+    causal attention: QK^T and PV forward 2 S d, flash attention's backward 2.5x the forward."""
+    d, f, kv, L = w.d_model, w.ffn_dim, w.kv_dim, w.layers
+    mlp = (3 if w.mlp in ("swiglu", "geglu") else 2) * d * f * w.experts_per_token
+    router = d * w.experts if w.experts > 1 else 0
+    active = L * (d * (d + 2 * kv) + d * d + mlp + router) + w.vocab_size * d
+    return 6 * active + 3.5 * L * 2 * w.seq_len * d
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_flops_per_token_match_a_count_from_the_shapes(name):
+    w = load_workload(name)
+    per_token = expand(w, 1.0).model_flops_per_pass / w.seq_len
+    assert per_token == pytest.approx(_independent_flops_per_token(w), rel=1e-9)
+
+
+def test_mixtral_is_active_on_about_13b_of_its_47b():
+    w = load_workload("mixtral-8x7b")
+    d, f = w.d_model, w.ffn_dim
+    experts = w.layers * 3 * d * f * w.experts
+    active = parameter_count(w) - experts * (w.experts - w.experts_per_token) / w.experts
+    assert active == pytest.approx(12.9e9, rel=0.01)  # the paper's 13B active (12.9B in its text)
+
+
+def _variant(**changes):
+    return load_workload("gpt-1.3b").model_copy(update=changes)
+
+
+def test_grouped_query_attention_shrinks_kv_projections_traffic_and_memory():
+    mha, gqa = _variant(), _variant(kv_heads=4)
+    assert gqa.kv_dim == 4 * 128 and mha.kv_dim == 2048
+    p_mha, p_gqa = transformer.parameter_counts(mha)["total"], transformer.parameter_counts(gqa)["total"]
+    assert p_mha - p_gqa == pytest.approx(24 * 2 * (2048 - 512) * 2048, rel=1e-3)  # k and v projections
+    e_mha, e_gqa = expand(mha, 1.0), expand(gqa, 1.0)
+    flash = {op.name: op for op in e_gqa.phases["forward"]}["attn.flash_fwd"]
+    assert flash.flops == {op.name: op for op in e_mha.phases["forward"]}["attn.flash_fwd"].flops  # same scores
+    assert flash.bytes < {op.name: op for op in e_mha.phases["forward"]}["attn.flash_fwd"].bytes
+    assert (transformer.activation_bytes(gqa, 1.0)["layers"] < transformer.activation_bytes(mha, 1.0)["layers"])
+
+
+def test_a_gated_mlp_has_three_matrices_and_runs_one_fused_up_projection():
+    gelu, swiglu = _variant(d_ff=8192, ffn_mult=None), _variant(d_ff=8192, ffn_mult=None, mlp="swiglu")
+    extra = transformer.parameter_counts(swiglu)["total"] - transformer.parameter_counts(gelu)["total"]
+    assert extra == pytest.approx(24 * 2048 * 8192, rel=1e-3)
+    up = {op.name: op for op in expand(swiglu, 1.0).phases["forward"]}["mlp.up.fwd"]
+    assert up.flops == pytest.approx(2 * 2048 * 2048 * 2 * 8192)  # d -> 2 d_ff, one product
+    names = {op.name for op in expand(swiglu, 1.0).phases["forward"]}
+    assert "mlp.swiglu" in names and "mlp.gelu" not in names
+
+
+def test_rope_and_rmsnorm_drop_their_parameters_and_rope_adds_its_rotation():
+    base, modern = _variant(), _variant(position="rope", norm="rmsnorm")
+    gone = transformer.parameter_counts(base)["total"] - transformer.parameter_counts(modern)["total"]
+    assert gone == pytest.approx(2048 * 2048 + 24 * 2 * 2048 + 2048)  # positions, the norms' biases
+    assert "rope.fwd" in {op.name for op in expand(modern, 1.0).phases["forward"]}
+
+
+def test_a_llama_step_estimates_with_tensor_parallelism_over_whole_kv_heads():
+    e = estimate("h100-sxm", "llama-3-70b", devices=64, plan="tp=8,pp=8,dp=1,mb=1,zero=1,sp,recompute=full",
+                 sets=["global_batch_size=64"])
+    assert 0.2 < e.mfu_fraction < 0.6
+    with pytest.raises(CostsimError, match=r"kv_heads \(8\) not divisible by tp \(16\)"):
+        estimate("h100-sxm", "llama-3-70b", devices=256, plan="tp=16,pp=16,dp=1,mb=1", sets=["global_batch_size=64"])
+
+
+@pytest.mark.parametrize("sets,problem", [
+    (["kv_heads=5"], "kv_heads .5. must divide heads .16."),
+    (["kv_heads=32"], "kv_heads .32. must divide heads"),
+    (["mlp=swish"], "mlp"),
+    (["norm=batchnorm"], "norm"),
+])
+def test_bad_model_options_are_one_line(sets, problem):
+    import re
+    line = error_line("estimate", "-H", "h100-sxm", "-w", "gpt-1.3b", *[a for s in sets for a in ("--set", s)])
+    assert re.search(problem, line), line
