@@ -89,8 +89,11 @@ def expand(workload, micro_batch: float, split=None) -> Expansion:
     else:
 
         params = parameter_count(workload)
+    useful = phases
+    if getattr(workload, "expert_imbalance", 1.0) != 1.0:  # the useful work is the balanced one; the busiest runs more
+        useful = _step_ops(workload.model_copy(update={"expert_imbalance": 1.0}), micro_batch, split)
     return Expansion(phases, OpArrays.of(compute + phases["optimizer"], once=len(phases["optimizer"])), comm,
-                     model_flops_per_step(workload, phases), params)
+                     model_flops_per_step(workload, useful), params)
 
 
 def model_flops_per_step(workload, phases: dict[str, list[Op]]) -> float:

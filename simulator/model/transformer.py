@@ -87,6 +87,15 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int
 ACTIVATION_FLOPS = {"gelu": (8.0, 12.0), "relu2": (2.0, 3.0), "swiglu": (6.0, 10.0), "geglu": (9.0, 14.0)}
 
 
+def _activation_ops(w: TransformerWorkload, name: str, elements: float, a: float, count: float):
+    """The MLP's activation on ``elements`` outputs (a gated one reads the gate and the up projection)."""
+    g = 2 if w.gated else 1
+    fwd_flops, bwd_flops = ACTIVATION_FLOPS[w.mlp]
+    return ([Op(f"{name}.{w.mlp}", "elementwise", fwd_flops * elements, (g + 1) * a * elements, "fp32", count)],
+            [Op(f"{name}.{w.mlp}_bwd", "elementwise", bwd_flops * elements, (2 * g + 1) * a * elements, "fp32",
+                count)])
+
+
 def _tp_comm(name: str, nbytes: float, count: float, sp: bool) -> list[Op]:
     """Megatron's tensor-parallel exchange of the hidden state at one point of a layer: an all-reduce,
     or with sequence parallelism a reduce-scatter here and an all-gather before the next block."""
@@ -120,7 +129,7 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     add(([c for c in [cast_op("ln1.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln1.grad_cast", eh, a, s, L)] if c]))
     v, frozen = w.variant, not w.variant.trains_base
-    r_qkv, r_proj, r_up, r_down = block_ranks(w)
+    r_qkv, r_proj, r_up, r_down = block_ranks(w)[:4]
     qkv = d + 2 * w.kv_dim  # the queries, keys and values of a token (grouped-query attention: fewer keys)
     add(linear_ops("qkv", T, d, qkv / tp, p, L, variant=_ranked(v, r_qkv)))
     if w.position == "rope":  # rotary positions: q and k rotated in every layer (and their gradients)
@@ -155,16 +164,21 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
         dispatch = a * T * k * d
         add(([Op("ep.dispatch.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
              [Op("ep.dispatch_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
-    # each device runs its E/ep experts on the T*k token slots routed to them (balanced routing)
+    # each device runs its E/ep experts on the T*k token slots routed to them; the busiest expert, with
+    # expert_imbalance times the mean, sets the pace
     local_experts = max(E // split.ep, 1)
-    rows = T * k / local_experts
+    f = w.expert_dim
+    slots = T * k * w.expert_imbalance
+    rows = slots / local_experts
     g = 2 if w.gated else 1  # a gated MLP's gate and up projections run as one product of twice the width
     add(linear_ops("mlp.up", rows, d, g * f / tp, p, L * local_experts, variant=_ranked(v, r_up)))
-    fwd_flops, bwd_flops = ACTIVATION_FLOPS[w.mlp]
-    add(([Op(f"mlp.{w.mlp}", "elementwise", fwd_flops * T * k * f / tp, (g + 1) * a * T * k * f / tp, "fp32", L)],
-         [Op(f"mlp.{w.mlp}_bwd", "elementwise", bwd_flops * T * k * f / tp, (2 * g + 1) * a * T * k * f / tp, "fp32",
-             L)]))
+    add(_activation_ops(w, "mlp", slots * f / tp, a, L))
     add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts, variant=_ranked(v, r_down)))
+    if w.shared_experts:  # DeepSeekMoE's shared experts: every token, no dispatch, split over tp like a dense MLP
+        fs = w.shared_experts * f
+        add(linear_ops("mlp.shared.up", T, d, g * fs / tp, p, L))
+        add(_activation_ops(w, "mlp.shared", T * fs / tp, a, L))
+        add(linear_ops("mlp.shared.down", T, fs / tp, d, p, L))
     if E > 1:
         add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
              [Op("ep.combine_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
@@ -179,17 +193,21 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
 def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[float, float, float]]:
     """(d_in, d_out, copies per layer) of the linear layers of one block on one device: the ones
     efficiency strategies prune, factorise or adapt (the MoE router is not among them)."""
-    d, f, tp = w.d_model, w.ffn_dim, split.tp
+    d, f, tp = w.d_model, w.expert_dim, split.tp
     local_experts = max(w.experts // split.ep, 1)
     g = 2 if w.gated else 1  # a gated MLP's gate and up projections as one matrix of twice the width
-    return [(d, (d + 2 * w.kv_dim) / tp, 1), (d / tp, d, 1), (d, g * f / tp, local_experts),
-            (f / tp, d, local_experts)]
+    out = [(d, (d + 2 * w.kv_dim) / tp, 1), (d / tp, d, 1), (d, g * f / tp, local_experts),
+           (f / tp, d, local_experts)]
+    if w.shared_experts:  # the shared experts' MLP, as wide as all of them
+        out += [(d, g * w.shared_experts * f / tp, 1), (w.shared_experts * f / tp, d, 1)]
+    return out
 
 
 def block_ranks(w: TransformerWorkload) -> list[int]:
     """The factorisation rank of each block linear (in ``block_linears`` order), from the whole layer's
     widths: a tensor-parallel split shards the factors, it does not change the rank."""
-    return [w.variant.rank(i, o) for i, o, _ in block_linears(w)] if w.variant.factorised else [0, 0, 0, 0]
+    linears = block_linears(w)
+    return [w.variant.rank(i, o) for i, o, _ in linears] if w.variant.factorised else [0] * len(linears)
 
 
 def _ranked(v, rank: int):
@@ -215,8 +233,9 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     router = d * w.experts if w.experts > 1 else 0
     g = 2 if w.gated else 1
     norms = 2 if w.norm == "rmsnorm" else 4  # two norms a layer, each a weight (and a bias with LayerNorm)
-    per_layer_other = ((d + 2 * w.kv_dim + local_experts * g * w.ffn_dim) / tp + d + local_experts * d
-                       + norms * d)  # biases, norms
+    shared = (g * w.shared_experts * w.expert_dim / tp + d) if w.shared_experts else 0.0
+    per_layer_other = ((d + 2 * w.kv_dim + local_experts * g * w.expert_dim) / tp + d + local_experts * d
+                       + shared + norms * d)  # biases, norms
     matmul = L * (block + router)
     total = L * (block + router + per_layer_other)
     if split.first:
@@ -334,7 +353,7 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     fp32 copy and the fp32 log-probabilities of one micro-batch.
     """
     p = execution_precision(w.training.precision, w.framework)
-    d, f, S, V, h = w.d_model, w.ffn_dim, w.seq_len, w.vocab_size, w.heads
+    d, S, V, h = w.d_model, w.seq_len, w.vocab_size, w.heads
     L = split.layers or w.layers
     tp = split.tp
     rep = tp if split.sp else 1  # the share of the replicated tensors each device keeps
@@ -344,8 +363,9 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     g = 2 if w.gated else 1
     # the norms' inputs; q, k, v and the attention output; the up projection's output, the activation's and
     # the dispatched input of each of the k experts
+    fe, fs = w.expert_dim, w.shared_experts * w.expert_dim
     per_token_layer = ((2 * s * d + 2 * a * d) / rep + a * (2 * d + 2 * w.kv_dim) / tp
-                       + a * k * (g * f + f + d) / tp)
+                       + a * k * w.expert_imbalance * (g * fe + fe + d) / tp + a * (g * fs + fs) / tp)
     v = w.variant
     # the rank-r intermediate of each factorised or adapted linear (the MLP's for each of the k experts)
     ranks = [v.lora_rank] * 4 if v.lora_rank else block_ranks(w)

@@ -149,6 +149,14 @@ class TransformerWorkload(_WorkloadBase):
                                            "Megatron-LM (low-precision residual stream, fused kernels)")
     experts: PositiveInt = Field(default=1, description="mixture of experts: MLP experts per layer (1: dense)")
     experts_per_token: PositiveInt = Field(default=1, description="top-k routing: experts each token visits")
+    moe_d_ff: PositiveInt | None = Field(
+        default=None, description="mixture of experts: each expert's MLP width; default: d_ff (or ffn_mult x d_model)")
+    shared_experts: Annotated[int, Field(ge=0, le=1024)] = Field(
+        default=0, description="mixture of experts: experts every token visits besides its routed ones (DeepSeekMoE), "
+                               "each moe_d_ff wide")
+    expert_imbalance: Annotated[float, Field(ge=1.0, le=1e3, allow_inf_nan=False)] = Field(
+        default=1.0, description="mixture of experts: the busiest expert's tokens over the mean (1: balanced "
+                                 "routing); the busiest sets the pace of the expert products and their memory")
     mlp: Literal["gelu", "relu2", "swiglu", "geglu"] = Field(
         default="gelu", description="the MLP: gelu or relu2 (up, activation, down), or gated swiglu or geglu (a gate "
                                     "and an up projection, fused into one product of 2 x d_ff, their product, down)")
@@ -176,6 +184,10 @@ class TransformerWorkload(_WorkloadBase):
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
         if self.kv_heads is not None and (self.kv_heads > self.heads or self.heads % self.kv_heads):
             raise ValueError(f"kv_heads ({self.kv_heads}) must divide heads ({self.heads})")
+        moe = [n for n, on in (("moe_d_ff", self.moe_d_ff is not None), ("shared_experts", self.shared_experts),
+                               ("expert_imbalance", self.expert_imbalance != 1.0)) if on]
+        if moe and self.experts == 1:
+            raise ValueError(f"{', '.join(moe)}: for a mixture of experts (experts > 1); this workload is dense")
         if self.experts_per_token > self.experts:
             raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
         if (self.ffn_mult is None) == (self.d_ff is None):
@@ -229,6 +241,11 @@ class TransformerWorkload(_WorkloadBase):
     def kv_dim(self) -> int:
         """The width of the keys (and of the values): kv_heads x the head dimension."""
         return (self.kv_heads or self.heads) * (self.d_model // self.heads)
+
+    @property
+    def expert_dim(self) -> int:
+        """The width of each expert's MLP (a dense model's MLP): moe_d_ff, else the MLP's width."""
+        return self.moe_d_ff if self.moe_d_ff is not None and self.experts > 1 else self.ffn_dim
 
     @property
     def gated(self) -> bool:

@@ -101,3 +101,52 @@ def test_bad_model_options_are_one_line(sets, problem):
     import re
     line = error_line("estimate", "-H", "h100-sxm", "-w", "gpt-1.3b", *[a for s in sets for a in ("--set", s)])
     assert re.search(problem, line), line
+
+
+QWEN_MOE = """name: qwen1.5-moe-a2.7b
+kind: transformer
+layers: 24
+d_model: 2048
+heads: 16
+vocab_size: 151936
+seq_len: 8192
+d_ff: 5632
+moe_d_ff: 1408
+experts: 60
+experts_per_token: 4
+shared_experts: 4
+mlp: swiglu
+norm: rmsnorm
+position: rope
+tied_embeddings: false
+training: {global_batch_size: 64, tokens: 1.0e9, precision: bf16_mixed, optimizer: adamw}
+"""
+
+
+def test_shared_experts_and_narrow_experts_give_a_published_moe_its_counts(tmp_path):
+    """Qwen1.5-MoE-A2.7B (Qwen team 2024, config.json: 60 experts of 1,408, top-4, a shared expert of
+    5,632 = 4 x 1,408): 14.3B parameters, 2.7B active."""
+    path = tmp_path / "qwen-moe.yaml"
+    path.write_text(QWEN_MOE)
+    w = load_workload(str(path))
+    assert w.expert_dim == 1408
+    total = parameter_count(w)
+    assert total == pytest.approx(14.3e9, rel=0.01)
+    routed = w.layers * 3 * 2048 * 1408 * 60
+    assert total - routed * (60 - 4) / 60 == pytest.approx(2.7e9, rel=0.02)
+    names = {op.name for op in expand(w, 1.0).phases["forward"]}
+    assert {"mlp.shared.up.fwd", "mlp.shared.swiglu", "mlp.shared.down.fwd"} <= names
+
+
+def test_the_busiest_expert_sets_the_pace(tmp_path):
+    path = tmp_path / "qwen-moe.yaml"
+    path.write_text(QWEN_MOE)
+    even = estimate("h100-sxm", str(path), devices=8, plan="tp=1,pp=1,dp=8,ep=4,mb=1,zero=3,recompute=full")
+    skewed = estimate("h100-sxm", str(path), devices=8, plan="tp=1,pp=1,dp=8,ep=4,mb=1,zero=3,recompute=full",
+                      sets=["expert_imbalance=1.5"])
+    assert skewed.step_time_s > even.step_time_s
+    assert skewed.model_flops_per_step == pytest.approx(even.model_flops_per_step)  # the useful work: balanced
+    assert skewed.executed_flops_per_step > even.executed_flops_per_step  # the busiest device's, as it runs
+    assert skewed.mfu_fraction < even.mfu_fraction
+    line = error_line("estimate", "-H", "h100-sxm", "-w", "gpt-1.3b", "--set", "shared_experts=1")
+    assert "for a mixture of experts" in line and "shared_experts" in line
