@@ -22,6 +22,7 @@ from ..errors import CostsimError
 from ..schema.hardware import ClassicalProfile, HardwareProfile
 from ..schema.workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload, Workload
 from .bundled import label as bundled_label
+from .hf import check_trained, hf_workload
 from .kinds import wrong_kind
 from .yaml_text import YamlLoader, parse_yaml_text
 
@@ -51,6 +52,7 @@ def read_yaml(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------- names and paths
+HF_PREFIX = "hf:"
 _BUNDLED_FOLDERS = {"hardware": "hardware_profiles", "workload": "workloads", "sweep": "simulator/data/examples"}
 _LABELS = {"hardware": "hardware profile", "workload": "workload", "sweep": "sweep"}
 
@@ -81,6 +83,11 @@ def bundled_names(what: str) -> list[str]:
 
 def resolve(ref: str, what: str, relative_to: Path | None = None) -> Path:
     """A bundled name (``h200``) or a path (``my/h200-2x.yaml``) to an existing file."""
+    if what == "workload" and ref.startswith(HF_PREFIX):  # a Hugging Face config.json, a local file
+        path = Path(ref[len(HF_PREFIX):])
+        if not _is_file(path):
+            raise CostsimError(f"no such file: {path} (hf: takes a local config.json; nothing is downloaded)")
+        return path
     candidates = []
     as_path = Path(ref)
     if relative_to is not None and not as_path.is_absolute():
@@ -273,6 +280,7 @@ def validate_profile(data: Mapping, source: str = "<profile>"):
 
 def validate_workload(data: Mapping, source: str = "<workload>"):
     """A workload validated from its fields."""
+    check_trained(data, source)
     try:
         return _WORKLOAD.validate_python(dict(data))
     except ValidationError as err:
@@ -295,6 +303,8 @@ def raw_workload(ref: str | Mapping) -> tuple[dict, str]:
     if isinstance(ref, Mapping):
         return copy.deepcopy(dict(ref)), "<dict>"
     path = resolve(str(ref), "workload")
+    if str(ref).startswith(HF_PREFIX):
+        return hf_workload(read_text(path), where(path), path.resolve().parent.name), where(path)
     data = read_yaml(path)
     if "extends" in data:
         data = _expand_extends(path, "workload")
@@ -354,6 +364,7 @@ def load_pair(hardware: str | Mapping, workload: str | Mapping, sets: Iterable[s
     wl_data, wl_source = raw_workload(workload)
     apply_overrides(hw_data, wl_data, list(sets))
     return finish_profile(hw_data, hw_source), validate_workload(wl_data, wl_source)
+
 
 
 

@@ -1,0 +1,105 @@
+"""A Hugging Face ``config.json`` read as a workload (``--workload hf:PATH/config.json``).
+
+Nothing is downloaded: the file is a local one. Each architecture's fields are mapped by name; the
+workload's description lists every field read, and every field left out because it does not change
+what a training step costs (dropout, initialiser ranges, token ids). An architecture costsim does not
+model, or a field it cannot honour (a sliding attention window shorter than the sequence, an
+attention variant it lacks), is refused in one line naming the file and the field. A config gives the
+model, not its training: give the training block with ``--set global_batch_size=N --set tokens=T``
+(precision bf16_mixed and AdamW unless set).
+"""
+from __future__ import annotations
+
+import json
+
+from ..errors import CostsimError
+
+# fields that do not change the cost of a training step
+_IGNORED = {"architectures", "model_type", "torch_dtype", "transformers_version", "bos_token_id", "eos_token_id",
+            "pad_token_id", "initializer_range", "attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop",
+            "attn_pdrop", "summary_activation", "summary_first_dropout", "summary_proj_to_labels", "summary_type",
+            "summary_use_proj", "task_specific_params", "use_cache", "rms_norm_eps", "layer_norm_epsilon",
+            "layer_norm_eps", "rope_theta", "rope_scaling", "rotary_emb_base", "attention_bias", "mlp_bias",
+            "pretraining_tp", "head_dim", "router_aux_loss_coef", "output_router_logits", "router_jitter_noise",
+            "scale_attn_weights", "reorder_and_upcast_attn", "scale_attn_by_inverse_layer_idx", "n_ctx",
+            "use_parallel_residual", "rotary_pct", "classifier_dropout", "tie_encoder_decoder", "max_window_layers",
+            "use_sliding_window", "sliding_window", "qkv_bias", "bias", "name_or_path", "_name_or_path"}
+_LLAMA = {"hidden_size": "d_model", "num_hidden_layers": "layers", "num_attention_heads": "heads",
+          "num_key_value_heads": "kv_heads", "intermediate_size": "d_ff", "vocab_size": "vocab_size",
+          "max_position_embeddings": "seq_len", "tie_word_embeddings": "tied_embeddings"}
+ARCHITECTURES = {
+    "llama": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
+    "mistral": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
+    "qwen2": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
+    "mixtral": ({**_LLAMA, "num_local_experts": "experts", "num_experts_per_tok": "experts_per_token"},
+                {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
+    "gpt2": ({"n_embd": "d_model", "n_layer": "layers", "n_head": "heads", "n_inner": "d_ff",
+              "vocab_size": "vocab_size", "n_positions": "seq_len", "tie_word_embeddings": "tied_embeddings"},
+             {"mlp": "gelu", "norm": "layernorm", "position": "learned", "tied_embeddings": True}),
+    "gpt_neox": ({"hidden_size": "d_model", "num_hidden_layers": "layers", "num_attention_heads": "heads",
+                  "intermediate_size": "d_ff", "vocab_size": "vocab_size", "max_position_embeddings": "seq_len",
+                  "tie_word_embeddings": "tied_embeddings"},
+                 {"mlp": "gelu", "norm": "layernorm", "position": "rope", "tied_embeddings": False}),
+}
+# architectures people ask for that need what costsim does not model yet (issue 15)
+_NOT_YET = {"deepseek_v3": "multi-head latent attention and dense first layers", "deepseek_v2":
+            "multi-head latent attention", "t5": "an encoder-decoder", "bert": "an encoder-only model",
+            "vit": "a vision transformer", "qwen2_moe": "shared-expert gating of its own"}
+_ACTIVATIONS = {"llama": ("silu",), "mistral": ("silu",), "qwen2": ("silu",), "mixtral": ("silu",),
+                "gpt2": ("gelu_new", "gelu", "gelu_pytorch_tanh"), "gpt_neox": ("gelu", "gelu_new", "gelu_fast")}
+
+
+def hf_workload(text: str, source: str, name: str) -> dict:
+    """The workload fields of a Hugging Face ``config.json``'s ``text`` read from ``source`` (see the module
+    docstring); ``name`` names the workload (its folder's name)."""
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CostsimError(f"not JSON: {err.msg} at line {err.lineno}", source=source) from None
+    if not isinstance(config, dict):
+        raise CostsimError("expected a JSON object of fields (a Hugging Face config.json)", source=source)
+    arch = config.get("model_type")
+    if arch in _NOT_YET:
+        raise CostsimError(f"'{arch}' is {_NOT_YET[arch]}, which costsim does not model yet", source=source,
+                           field="model_type")
+    if arch not in ARCHITECTURES:
+        raise CostsimError(f"unknown architecture {arch!r}: known {', '.join(ARCHITECTURES)}", source=source,
+                           field="model_type")
+    names, fixed = ARCHITECTURES[arch]
+    data: dict = {"name": name or str(arch), "kind": "transformer", **fixed}
+    read = []
+    for key, value in config.items():
+        if key in names and value is not None:
+            data[names[key]] = value
+            read.append(key)
+        elif key in ("hidden_act", "activation_function"):
+            if value not in _ACTIVATIONS[arch]:
+                raise CostsimError(f"{value!r}: a {arch} MLP here is {' or '.join(_ACTIVATIONS[arch])}",
+                                   source=source, field=key)
+            read.append(key)
+        elif key not in _IGNORED and key not in names:
+            raise CostsimError(f"a field costsim cannot honour in a {arch} config (it may change the cost); remove it "
+                               f"to price the model without it", source=source, field=key)
+    window = config.get("sliding_window")
+    if window is not None and config.get("use_sliding_window", True) and window < data.get("seq_len", 0):
+        raise CostsimError(f"sliding_window {window} is shorter than the sequence ({data.get('seq_len')}): "
+                           f"sliding-window attention is not modelled; set use_sliding_window false or raise it",
+                           source=source, field="sliding_window")
+    if "d_ff" not in data:
+        data["ffn_mult"] = 4
+    ignored = sorted(k for k in config if k in _IGNORED)
+    data["description"] = (f"{arch} from {source}: read {', '.join(read)}" +
+                           (f"; left out (no effect on the cost here): {', '.join(ignored)}" if ignored else ""))
+    data["sources"] = [{"cite": f"Hugging Face config.json at {source}", "status": "secondary"}]
+    data["training"] = {"precision": "bf16_mixed", "optimizer": "adamw"}
+    return data
+
+
+def check_trained(data, source: str) -> None:
+    """Refuse, in one line, a workload read from a Hugging Face config (a ``.json`` source) that has not
+    been given its training: a config gives the model only."""
+    training = data.get("training") if isinstance(data, dict) else None
+    if source.endswith(".json") and isinstance(training, dict) and "global_batch_size" not in training:
+        raise CostsimError("a Hugging Face config gives the model, not its training: set the training's "
+                           "global_batch_size and tokens (or steps), e.g. global_batch_size=512 and tokens=1e12",
+                           source=source, field="training.global_batch_size")

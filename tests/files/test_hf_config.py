@@ -1,0 +1,82 @@
+"""``--workload hf:PATH/config.json``: a Hugging Face config read as a workload. The configs are written
+here (their published fields); nothing is downloaded."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulator.files.loader import load_workload
+from simulator.model.memory import parameter_count
+from tests.cli.test_bad_input import error_line
+
+TRAIN = ["global_batch_size=64", "tokens=1e9"]
+LLAMA_8B = {"architectures": ["LlamaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+            "bos_token_id": 128000, "eos_token_id": 128001, "hidden_act": "silu", "hidden_size": 4096,
+            "initializer_range": 0.02, "intermediate_size": 14336, "max_position_embeddings": 8192,
+            "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
+            "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": None, "rope_theta": 500000.0,
+            "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.40.0.dev0",
+            "use_cache": True, "vocab_size": 128256}
+MIXTRAL = {"architectures": ["MixtralForCausalLM"], "hidden_act": "silu", "hidden_size": 4096,
+           "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mixtral",
+           "num_attention_heads": 32, "num_experts_per_tok": 2, "num_hidden_layers": 32, "num_key_value_heads": 8,
+           "num_local_experts": 8, "rms_norm_eps": 1e-05, "rope_theta": 1e6, "router_aux_loss_coef": 0.02,
+           "sliding_window": None, "tie_word_embeddings": False, "vocab_size": 32000}
+GPT2 = {"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,
+        "embd_pdrop": 0.1, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+        "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024, "resid_pdrop": 0.1,
+        "vocab_size": 50257}
+
+
+def _write(tmp_path, config: dict, folder: str = "model") -> str:
+    path = tmp_path / folder / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))
+    return f"hf:{path}"
+
+
+def test_a_llama_config_is_the_bundled_llama(tmp_path):
+    w = load_workload(_write(tmp_path, LLAMA_8B, "llama-3-8b"), TRAIN)
+    bundled = load_workload("llama-3-8b")
+    assert w.name == "llama-3-8b"
+    for field in ("layers", "d_model", "heads", "kv_heads", "d_ff", "vocab_size", "seq_len", "mlp", "norm",
+                  "position", "tied_embeddings"):
+        assert getattr(w, field) == getattr(bundled, field), field
+    assert parameter_count(w) == parameter_count(bundled)
+    assert "read hidden_act, hidden_size" in w.description and "left out" in w.description
+
+
+def test_mixtral_and_gpt2_configs(tmp_path):
+    mixtral = load_workload(_write(tmp_path, MIXTRAL, "mixtral"), TRAIN)
+    assert (mixtral.experts, mixtral.experts_per_token) == (8, 2)
+    assert parameter_count(mixtral) == pytest.approx(46_702_792_704, rel=0.005)
+    gpt2 = load_workload(_write(tmp_path, GPT2, "gpt2"), TRAIN)
+    assert parameter_count(gpt2) == pytest.approx(124_439_808, rel=0.005)  # GPT-2 small, as transformers counts it
+    assert gpt2.tied_embeddings and gpt2.position == "learned"
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"model_type": "deepseek_v3"}, "multi-head latent attention"),
+    ({"model_type": "t5"}, "encoder-decoder"),
+    ({"model_type": "falcon"}, "unknown architecture 'falcon'"),
+    ({"hidden_act": "relu"}, "hidden_act: 'relu'"),
+    ({"sliding_window": 4096, "max_position_embeddings": 32768}, "sliding-window attention is not modelled"),
+    ({"num_experts": 60}, "num_experts: a field costsim cannot honour"),
+    ({"model_type": None}, "unknown architecture None"),
+])
+def test_what_a_config_cannot_say_is_refused_in_one_line(tmp_path, change, problem):
+    ref = _write(tmp_path, {**LLAMA_8B, **change})
+    line = error_line("estimate", "-H", "h100-sxm", "-w", ref, *[a for s in TRAIN for a in ("--set", s)])
+    assert "config.json" in line and problem in line, line
+
+
+def test_a_config_needs_its_training_and_a_file(tmp_path):
+    ref = _write(tmp_path, LLAMA_8B)
+    line = error_line("estimate", "-H", "h100-sxm", "-w", ref)
+    assert "gives the model, not its training" in line and "global_batch_size" in line
+    assert "nothing is downloaded" in error_line("estimate", "-H", "h100-sxm", "-w", "hf:no/such/config.json")
+    bad = tmp_path / "bad" / "config.json"
+    bad.parent.mkdir()
+    bad.write_text("{not json")
+    assert "not JSON" in error_line("estimate", "-H", "h100-sxm", "-w", f"hf:{bad}")
