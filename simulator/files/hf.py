@@ -103,3 +103,15 @@ def check_trained(data, source: str) -> None:
         raise CostsimError("a Hugging Face config gives the model, not its training: set the training's "
                            "global_batch_size and tokens (or steps), e.g. global_batch_size=512 and tokens=1e12",
                            source=source, field="training.global_batch_size")
+
+
+def config_named(err: CostsimError, source: str) -> CostsimError:
+    """``err`` about a workload read from a Hugging Face config (a ``.json`` source) with its field named
+    as the config names it too (``d_model (hidden_size or n_embd in the config)``); ``err`` otherwise."""
+    if not source.endswith(".json") or not err.field:
+        return err
+    head = err.field.split(".")[0]
+    keys = sorted({k for names, _ in ARCHITECTURES.values() for k, v in names.items() if v == head})
+    if not keys:
+        return err
+    return CostsimError(err.problem, source=source, field=f"{err.field} ({' or '.join(keys)} in the config)")

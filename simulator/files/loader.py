@@ -22,7 +22,7 @@ from ..errors import CostsimError
 from ..schema.hardware import ClassicalProfile, HardwareProfile
 from ..schema.workload import CNNWorkload, GenericWorkload, MLPWorkload, TransformerWorkload, Workload
 from .bundled import label as bundled_label
-from .hf import check_trained, hf_workload
+from .hf import check_trained, config_named, hf_workload
 from .kinds import wrong_kind
 from .yaml_text import YamlLoader, parse_yaml_text
 
@@ -286,7 +286,7 @@ def validate_workload(data: Mapping, source: str = "<workload>"):
     except ValidationError as err:
         if (problem := wrong_kind(data, "workload")) is not None:
             raise CostsimError(problem, source=source, field="kind") from None
-        raise CostsimError.from_validation(err, source=source, tags=_WL_TAGS) from None
+        raise config_named(CostsimError.from_validation(err, source=source, tags=_WL_TAGS), source) from None
 
 
 # ---------------------------------------------------------------- public entry points

@@ -80,3 +80,9 @@ def test_a_config_needs_its_training_and_a_file(tmp_path):
     bad.parent.mkdir()
     bad.write_text("{not json")
     assert "not JSON" in error_line("estimate", "-H", "h100-sxm", "-w", f"hf:{bad}")
+
+
+def test_a_bad_value_is_named_as_the_config_names_it(tmp_path):
+    ref = _write(tmp_path, {**LLAMA_8B, "num_key_value_heads": 0})
+    line = error_line("estimate", "-H", "h100-sxm", "-w", ref, *[a for s in TRAIN for a in ("--set", s)])
+    assert "kv_heads (num_key_value_heads in the config)" in line
