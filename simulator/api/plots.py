@@ -227,8 +227,8 @@ def _pipeline_figure(hardware, workload, sets, options: dict, fmt: str) -> bytes
         raise _blamed(err, _source(hardware[0] if isinstance(hardware, (list, tuple)) else hardware, "hardware"),
                       _source(workload, "workload")) from None
     forward, backward = chunk_times(stage_pass_times(profile, wl, plan, micro, m), plan.vp)
-    passes = schedule(plan.pp, plan.vp, m, forward, backward, plan.schedule)
-    how = {"gpipe": "GPipe", "zb-h1": "ZB-H1 drawn in 1F1B order"}.get(
+    passes = schedule(plan.pp, plan.vp, m, forward, backward, "1f1b" if plan.schedule == "dualpipe" else plan.schedule)
+    how = {"gpipe": "GPipe", "zb-h1": "ZB-H1 drawn in 1F1B order", "dualpipe": "DualPipe drawn in 1F1B order"}.get(
         plan.schedule, f"interleaved 1F1B, {plan.vp} chunks per stage" if plan.vp > 1 else "1F1B")
     title = (f"{wl.name} on {profile.name}, plan {plan.label()}: {how}, {m} micro-batches; "
              f"bubble {bubble_fraction(passes, plan.pp):.1%}")

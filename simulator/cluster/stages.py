@@ -70,6 +70,8 @@ def in_flight(plan: Plan, micro_batches: int, index: int) -> float:
     m, pp, vp = micro_batches, plan.pp, plan.vp
     if plan.schedule == "gpipe":
         return m
+    if plan.schedule == "dualpipe":  # DeepSeek-AI 2024, Table 2: PP + 1 micro-batches' activations
+        return min(m, pp + 1)
     if vp == 1:
         return min(m, pp - index)
     return min(m * vp, 2 * (pp - index - 1) + (vp - 1) * pp + 1) / vp
@@ -131,7 +133,8 @@ def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float
 
 def overlaps(plan: Plan) -> dict[str, bool]:
     """Which kinds of a pass's communication ``plan`` overlaps with compute (ring attention always)."""
-    return {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm, "p2p": plan.overlap_p2p,
+    dual = plan.schedule == "dualpipe"  # overlaps one micro-batch's all-to-all and sends with another's compute
+    return {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm or dual, "p2p": plan.overlap_p2p or dual,
             "ulysses": False,  # Ulysses' all-to-all sits between the projections and attention: exposed
             "zero3": plan.overlap_param_gather,  # FSDP and DeepSpeed prefetch the next layer's weights
             "host": True}  # offloaded weights are prefetched layer by layer ahead of the compute that needs them
@@ -188,7 +191,8 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     if plan.zero >= 1 and replicas > 1:  # updated shards gathered back to every replica, once per step
         gather = collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
     memory = peak_memory(workload, micro, split=split, in_flight=in_flight(plan, micro_batches, index),
-                         zero=plan.zero, dp=replicas, offload=plan.offload)
+                         zero=plan.zero, dp=replicas, offload=plan.offload,
+                         weight_copies=2 if plan.schedule == "dualpipe" else 1)
     pass_s = math.fsum(b["time_s"] for b in breakdown.values()) + comm_s
     pass_flops = sum(st[0] for st in priced.arrays.class_static)
     wgrad = [i for i, op in enumerate(priced.arrays.ops) if op.name.endswith(".wgrad")]
@@ -222,12 +226,21 @@ def _pipeline_s(stages: list[tuple[StageTimes, int]], plan: Plan, m: int, slowes
     fill and drain (the bubble): 1F1B and GPipe the other stages' passes, interleaved 1F1B 1/vp of them
     (Narayanan et al. 2021), ZB-H1 each less twice its weight-gradient work (Qi et al. 2024: the bubble
     (pp - 1)(F + B - W) against 1F1B's (pp - 1)(F + B + W))."""
+    if plan.schedule == "dualpipe":  # DeepSeek-AI 2024, Table 2: bubble (PP/2 - 1)(F&B + B - 3W)
+        return m * slowest.pass_s + dualpipe_bubble(plan.pp, slowest.pass_s, slowest.wgrad_s)
     if plan.schedule == "zb-h1":
         fill = sum(max(st.pass_s - 2 * st.wgrad_s, 0.0) * count for st, count in stages)
         return m * slowest.pass_s + fill - max(slowest.pass_s - 2 * slowest.wgrad_s, 0.0)
     if plan.vp > 1:
         return m * slowest.pass_s + (sum(st.pass_s * count for st, count in stages) - slowest.pass_s) / plan.vp
     return (m - 1) * slowest.pass_s + sum(st.pass_s * count for st, count in stages)
+
+
+def dualpipe_bubble(pp: int, pass_s: float, wgrad_s: float) -> float:
+    """DualPipe's bubble (DeepSeek-AI 2024, "DeepSeek-V3 Technical Report", Table 2): (PP/2 - 1)(F&B + B - 3W),
+    with a pass's forward F one third and its backward B two thirds, a forward and a backward chunk run
+    together F&B = F + B (their communication hidden), and W the weight-gradient products."""
+    return (pp / 2 - 1) * max(pass_s + 2.0 / 3.0 * pass_s - 3 * wgrad_s, 0.0)
 
 
 def pipeline_step(stages: list[tuple[StageTimes, int]], plan: Plan, micro_batches: int, idle_watts: float
@@ -321,6 +334,10 @@ def _schedule_note(plan: Plan, workload) -> str:
     uneven = f", layers per stage {'/'.join(map(str, layers))}" if len(set(layers)) > 1 else ""
     if plan.schedule == "zb-h1":
         return f"ZB-H1 zero-bubble pipeline: the weight-gradient passes fill the bubble{uneven}"
+    if plan.schedule == "dualpipe":
+        return (f"DualPipe bidirectional pipeline (DeepSeek-V3): bubble (pp/2 - 1)(F&B + B - 3W), two copies of the "
+                f"weights, pp + 1 micro-batches' activations, expert all-to-all and sends hidden behind compute"
+                f"{uneven}")
     if plan.vp > 1:
         return (f"interleaved 1F1B pipeline, {plan.vp} virtual stages per device: step = m x slowest stage + "
                 f"the others / vp{uneven}")

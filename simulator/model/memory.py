@@ -22,7 +22,7 @@ def parameter_count(w) -> float:
 
 
 def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=None, in_flight: float = 1.0,
-                zero: int = 0, dp: int = 1, offload: str = "none") -> dict[str, float]:
+                zero: int = 0, dp: int = 1, offload: str = "none", weight_copies: int = 1) -> dict[str, float]:
     """Bytes per device at the end of the forward pass, where eager training peaks.
 
     Weights (fp32 master copies), optimizer states, the low-precision weight copies of mixed precision,
@@ -32,7 +32,8 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     share under tensor and pipeline parallelism; ZeRO stage 1 shards the optimizer states over ``dp``,
     stage 2 also the gradients, stage 3 also the weights. ``offload`` (``optimizer``) keeps the optimizer
     states and, in mixed precision, the fp32 master weights in host memory; ``params`` also the weights
-    the device computes with (streamed in for each pass).
+    the device computes with (streamed in for each pass). ``weight_copies``: 2 under DualPipe, which keeps a
+    copy of the weights for each direction of the pipeline.
     """
     p = PRECISIONS[w.training.precision]
     if isinstance(w, TransformerWorkload):
@@ -50,8 +51,9 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     weights, optimizer_states, low_precision, gradients = offloaded(model_state_bytes(w, params, p, optimizer), p,
                                                                     offload)
     shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
-    states = {"weights_bytes": weights / shard(3), "optimizer_states_bytes": optimizer_states / shard(1),
-              "low_precision_weights_bytes": low_precision / shard(3)}
+    states = {"weights_bytes": weight_copies * weights / shard(3),
+              "optimizer_states_bytes": optimizer_states / shard(1),
+              "low_precision_weights_bytes": weight_copies * low_precision / shard(3)}
     forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
     # during backward, gradients grow while activations shrink; the later peak is states + gradients
     # + the loss's buffers, if that exceeds the forward-end peak

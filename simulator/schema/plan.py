@@ -34,7 +34,9 @@ class Plan(Input):
             the weights.
         sp: sequence parallelism with the tensor parallelism.
         schedule: the pipeline schedule over micro-batches: ``1f1b`` (interleaved when vp > 1), ``zb-h1``
-            (zero-bubble: the weight-gradient pass fills the bubble) or ``gpipe``.
+            (zero-bubble: the weight-gradient pass fills the bubble), ``dualpipe`` (DeepSeek-V3's bidirectional
+            schedule: two weight copies, forward and backward chunks overlapped, their all-to-all and sends
+            hidden) or ``gpipe``.
         layers_per_stage: the transformer layers of each stage, first to last (default: even, or the
             first and last stages one lighter where the layers do not divide).
         recompute: activation recompute: ``none``, ``selective`` (the attention core) or ``full`` (whole
@@ -63,7 +65,7 @@ class Plan(Input):
     mb: PositiveInt | None = Field(default=None, description="micro-batch; default: the workload's, else all")
     zero: Literal[0, 1, 2, 3] = 0
     sp: bool = False
-    schedule: Literal["1f1b", "zb-h1", "gpipe"] = "1f1b"
+    schedule: Literal["1f1b", "zb-h1", "dualpipe", "gpipe"] = "1f1b"
     layers_per_stage: tuple[PositiveInt, ...] | None = Field(default=None, strict=False)
     recompute: Literal["none", "selective", "full"] | None = None
     recompute_layers: PositiveInt | None = None
@@ -111,13 +113,14 @@ _OVERLAPS = {"tp": "overlap_tp_comm", "p2p": "overlap_p2p", "ep": "overlap_ep_co
 _KEYS = {"tp": int, "cp": int, "pp": int, "vp": int, "dp": int, "ep": int, "mb": int, "zero": int,
          "recompute_layers": int}
 _WORDS = {"sp": ("sp", True), "gpipe": ("schedule", "gpipe"), "1f1b": ("schedule", "1f1b"),
-          "zb-h1": ("schedule", "zb-h1"), "no-overlap": ("overlap_grad_reduce", False),
+          "zb-h1": ("schedule", "zb-h1"), "dualpipe": ("schedule", "dualpipe"),
+          "no-overlap": ("overlap_grad_reduce", False),
           "no-prefetch": ("overlap_param_gather", False), "cp-a2a": ("cp_a2a", True),
           **{f"overlap-{k}": (field, True) for k, field in _OVERLAPS.items()}}
 _CHOICES = {"recompute": ("none", "selective", "full"), "offload": ("none", "optimizer", "params")}
 PLAN_ITEMS = ("tp=, cp=, pp=, vp=, dp=, ep=, mb=, zero=, recompute=none|selective|full, recompute_layers=, "
-              "layers_per_stage=a/b/..., offload=optimizer|params, sp, gpipe, zb-h1, no-overlap, no-prefetch, "
-              "overlap-tp, overlap-p2p, overlap-ep or cp-a2a")
+              "layers_per_stage=a/b/..., offload=optimizer|params, sp, gpipe, zb-h1, dualpipe, no-overlap, "
+              "no-prefetch, overlap-tp, overlap-p2p, overlap-ep or cp-a2a")
 
 
 def parse_plan(text: str) -> Plan:
@@ -210,6 +213,9 @@ def check_plan(plan: Plan, workload, devices: int) -> int:
         raise CostsimError(f"micro-batch {mb} does not divide the {per_replica} samples per data-parallel "
                            f"replica", field=field)
     m = per_replica // mb
+    if plan.schedule == "dualpipe" and (m < plan.pp or m % 2):  # DeepSeek-AI 2024, section 3.2.1
+        raise CostsimError(f"DualPipe needs an even number of micro-batches per replica, at least pp ({plan.pp}); "
+                           f"this plan has {m}", field="plan.schedule")
     if plan.vp > 1 and m % plan.pp:  # Narayanan et al. 2021, section 2.2.2
         raise CostsimError(f"the interleaved schedule needs the micro-batches per replica ({m}) to be a multiple "
                            f"of pp ({plan.pp})", field="plan.vp")
@@ -250,6 +256,9 @@ def _check_transformer_plan(plan: Plan, workload: TransformerWorkload) -> None:
                                f"chunks", field="plan.vp")
     if plan.schedule == "zb-h1" and plan.pp == 1:
         raise CostsimError("the zero-bubble schedule is a pipeline schedule: it needs pp > 1", field="plan.schedule")
+    if plan.schedule == "dualpipe" and (plan.pp < 2 or plan.pp % 2):
+        raise CostsimError(f"DualPipe feeds micro-batches from both ends of the pipeline: it needs an even pp of 2 "
+                           f"or more, not {plan.pp}", field="plan.schedule")
     if plan.recompute_layers:
         if (plan.recompute or ("full" if workload.training.activation_recompute else "none")) != "full":
             raise CostsimError("recompute_layers says how many layers full recompute covers: give recompute=full",

@@ -232,3 +232,26 @@ def test_ulysses_context_parallelism_exposes_its_all_to_all():
     line = error_line("estimate", "-H", H100, "-w", "gpt3-175b", "--plan", "tp=8,cp=16,pp=1,dp=1,cp-a2a",
                       "--set", "seq_len=4096")
     assert "--plan: cp: all-to-all context parallelism splits the heads over tp x cp: heads (96)" in line
+
+
+def test_dualpipe_bubble_weights_and_rules():
+    """DeepSeek-V3 Technical Report, Table 2: bubble (PP/2 - 1)(F&B + B - 3W), parameters 2x, activations
+    PP + 1; its all-to-all and sends hidden behind another micro-batch's compute."""
+    from simulator.cluster.stages import plan_stages
+    from simulator.files.loader import load_pair
+    plain = "tp=8,pp=8,dp=16,mb=1,sp,recompute=full"
+    one = estimate(H100, "gpt3-175b", devices=1024, plan=plain)
+    dual = estimate(H100, "gpt3-175b", devices=1024, plan=plain + ",dualpipe")
+    profile, wl = load_pair(H100, "gpt3-175b")
+    stages = plan_stages(profile, wl, parse_plan(plain + ",dualpipe"), 1, 96)
+    slow = max((st for st, _ in stages), key=lambda st: st.pass_s)
+    expected = 3 * (slow.pass_s * 5 / 3 - 3 * slow.wgrad_s)  # pp/2 - 1 = 3
+    assert dual.breakdown["pipeline_bubble"].time_s == pytest.approx(expected, rel=1e-9)
+    assert dual.breakdown["pipeline_bubble"].time_s < one.breakdown["pipeline_bubble"].time_s
+    assert dual.memory_breakdown["weights_bytes"] == pytest.approx(2 * one.memory_breakdown["weights_bytes"])
+    assert dual.memory_breakdown["optimizer_states_bytes"] == one.memory_breakdown["optimizer_states_bytes"]
+    assert any("DualPipe bidirectional pipeline" in a for a in dual.assumptions)
+    with pytest.raises(Exception, match="even pp of 2 or more"):
+        estimate(H100, "gpt3-175b", devices=384, plan="tp=8,pp=3,dp=16,mb=1,sp,recompute=full,dualpipe")
+    with pytest.raises(Exception, match="even number of micro-batches per replica"):
+        estimate(H100, "gpt3-175b", devices=1024, plan="tp=8,pp=8,dp=16,mb=32,sp,recompute=full,dualpipe")
