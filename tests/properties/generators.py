@@ -280,7 +280,8 @@ def set_cases(draw) -> Case:
 
 # ---------------------------------------------------------------- flags and plans
 PLAN_PARTS = ("tp", "pp", "dp", "mb", "ep", "zero", "cp", "vp", "recompute_layers")
-PLAN_WORDS = ("sp", "gpipe", "1f1b", "zb-h1", "no-overlap", "overlap-tp", "overlap-p2p", "overlap-ep",
+PLAN_WORDS = ("sp", "gpipe", "1f1b", "zb-h1", "dualpipe", "no-prefetch", "no-overlap", "overlap-tp", "overlap-p2p",
+              "overlap-ep",
               "recompute=none", "recompute=selective", "recompute=full", "recompute=some",
               "layers_per_stage=12/12", "layers_per_stage=6/6/6/6", "layers_per_stage=24", "layers_per_stage=1/x",
               "layers_per_stage=", "layers_per_stage=0/24", "offload=optimizer", "offload=params", "offload=disk",
