@@ -54,13 +54,19 @@ def _stage_splits(workload, plan: Plan) -> list[tuple[object, int, int]]:
     groups: dict[tuple, list[int]] = {}
     for i, key in enumerate(stage_keys(workload, plan)):
         groups.setdefault(key, [0, i])[0] += 1
-    return [(Split(plan.tp, plan.sp, plan.ep, L, first, last, **opts), count, index)
-            for (L, first, last), (count, index) in groups.items()]
+    return [(Split(plan.tp, plan.sp, plan.ep, L, first, last, dense=dense, **opts), count, index)
+            for (L, first, last, dense), (count, index) in groups.items()]
 
 
-def stage_keys(workload: TransformerWorkload, plan: Plan) -> list[tuple[int, bool, bool]]:
-    """What makes each pipeline stage, first to last, distinct: (its layers, first, last)."""
-    return [(layers, i == 0, i == plan.pp - 1) for i, layers in enumerate(stage_layers(workload, plan))]
+def stage_keys(workload: TransformerWorkload, plan: Plan) -> list[tuple[int, bool, bool, int]]:
+    """What makes each pipeline stage, first to last, distinct: (its layers, first, last, how many of its
+    layers keep a dense MLP: a mixture of experts' first dense layers fall in the first stages)."""
+    out, start = [], 0
+    dense = workload.dense_layers if workload.experts > 1 else 0
+    for i, layers in enumerate(stage_layers(workload, plan)):
+        out.append((layers, i == 0, i == plan.pp - 1, max(0, min(dense - start, layers))))
+        start += layers
+    return out
 
 
 def in_flight(plan: Plan, micro_batches: int, index: int) -> float:
@@ -95,7 +101,7 @@ def stage_pass_times(profile, workload, plan: Plan, micro: int, micro_batches: i
              for split, _, index in splits]
     if len(splits) == 1:
         return times * plan.pp
-    by_group = {(split.layers, split.first, split.last): t for (split, _, _), t in zip(splits, times)}
+    by_group = {(split.layers, split.first, split.last, split.dense): t for (split, _, _), t in zip(splits, times)}
     return [by_group[key] for key in stage_keys(workload, plan)]
 
 
@@ -163,7 +169,7 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     priced = ex.price_on(profile)
     breakdown = step_breakdown(priced, profile)
     replicas = plan.dp * plan.cp  # the weights are replicated over data and context parallelism
-    dp_group, pp_group = Group(replicas, plan.tp), Group(2, plan.tp * plan.cp * plan.dp)
+    pp_group = Group(2, plan.tp * plan.cp * plan.dp)
     comm = comm_by_kind(ex.comm, profile, plan)
     p = PRECISIONS[workload.training.precision]
     comm["p2p"] = 0.0
@@ -173,8 +179,10 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
         comm["p2p"] = 2 * plan.vp * collective_time_s("p2p", boundary, pp_group, profile)
     params = ex.parameters
     shard = replicas if plan.zero >= 1 else 1
+    coll = lambda kind, nbytes, size, stride: collective_time_s(kind, nbytes, Group(size, stride), profile)  # noqa: E731
+    expert, group = ex.expert_parameters, (replicas, plan.tp, plan.ep)
     # ZeRO-3: the weights gathered before each forward and backward of each pass (prefetched behind compute)
-    comm["zero3"] = (2 * collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
+    comm["zero3"] = (2 * replica_collective(coll, "all_gather", p.act_bytes, params, expert, group)
                      if plan.zero == 3 else 0.0)
     down, up, comm["host"], host_step_s = offload_times(profile, plan.offload, p, params, shard,
                                                         priced.arrays.once_static[1] / shard)
@@ -186,19 +194,32 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     if plan.offload != "none":  # the host steps the optimizer; the device waits at idle
         opt_s, opt_j, opt_static = host_step_s, host_step_s * profile.power.idle_watts, (0.0, 0.0, 0.0)
     grad_kind = "reduce_scatter" if plan.zero >= 2 else "all_reduce"
-    grad_sync = collective_time_s(grad_kind, p.master_bytes * params, dp_group, profile)
+    grad_sync = replica_collective(coll, grad_kind, p.master_bytes, params, expert, group)
     gather = 0.0
     if plan.zero >= 1 and replicas > 1:  # updated shards gathered back to every replica, once per step
-        gather = collective_time_s("all_gather", p.act_bytes * params, dp_group, profile)
+        gather = replica_collective(coll, "all_gather", p.act_bytes, params, expert, group)
     memory = peak_memory(workload, micro, split=split, in_flight=in_flight(plan, micro_batches, index),
                          zero=plan.zero, dp=replicas, offload=plan.offload,
-                         weight_copies=2 if plan.schedule == "dualpipe" else 1)
+                         weight_copies=2 if plan.schedule == "dualpipe" else 1, ep=plan.ep)
     pass_s = math.fsum(b["time_s"] for b in breakdown.values()) + comm_s
     pass_flops = sum(st[0] for st in priced.arrays.class_static)
     wgrad = [i for i, op in enumerate(priced.arrays.ops) if op.name.endswith(".wgrad")]
     wgrad_s = float((priced.time_s[wgrad] * priced.arrays.count[wgrad]).sum()) if wgrad else 0.0
     return StageTimes(breakdown, pass_s, comm_s, hidden_s, wgrad_s, opt_s, opt_j, opt_static, pass_flops, grad_sync,
                       gather, down, up, memory, ex.model_flops_per_pass, priced.warnings)
+
+
+def replica_collective(coll, kind: str, bytes_per_param: float, params: float, expert: float,
+                       group: tuple[int, int, int]) -> float:
+    """Seconds of ``kind`` over a device's replicas (``group`` = (replicas: dp x cp, tp, ep); the replicas
+    tp apart) on ``params`` parameters, of which the ``expert`` ones of routed experts are replicated over
+    replicas / ep ranks only (tp x ep apart): two collectives where expert parallelism splits them
+    (Megatron's expert data-parallel group). ``coll(kind, nbytes, size, stride)`` prices one."""
+    replicas, tp, ep = group
+    if ep == 1 or not expert:
+        return coll(kind, bytes_per_param * params, replicas, tp)
+    return (coll(kind, bytes_per_param * (params - expert), replicas, tp)
+            + coll(kind, bytes_per_param * expert, replicas // ep, tp * ep))
 
 
 def offload_times(profile, offload: str, p, params: float, shard: int, optimizer_bytes: float

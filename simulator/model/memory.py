@@ -22,7 +22,8 @@ def parameter_count(w) -> float:
 
 
 def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=None, in_flight: float = 1.0,
-                zero: int = 0, dp: int = 1, offload: str = "none", weight_copies: int = 1) -> dict[str, float]:
+                zero: int = 0, dp: int = 1, offload: str = "none", weight_copies: int = 1, ep: int = 1
+                ) -> dict[str, float]:
     """Bytes per device at the end of the forward pass, where eager training peaks.
 
     Weights (fp32 master copies), optimizer states, the low-precision weight copies of mixed precision,
@@ -33,7 +34,8 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     stage 2 also the gradients, stage 3 also the weights. ``offload`` (``optimizer``) keeps the optimizer
     states and, in mixed precision, the fp32 master weights in host memory; ``params`` also the weights
     the device computes with (streamed in for each pass). ``weight_copies``: 2 under DualPipe, which keeps a
-    copy of the weights for each direction of the pipeline.
+    copy of the weights for each direction of the pipeline. With expert parallelism ``ep``, a routed
+    expert is replicated over dp / ep ranks only: ZeRO shards its states that many ways.
     """
     p = PRECISIONS[w.training.precision]
     if isinstance(w, TransformerWorkload):
@@ -48,16 +50,15 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
                   "sparse": 0.0}
         module = mlp if isinstance(w, MLPWorkload) else generic if isinstance(w, GenericWorkload) else cnn
         acts = module.activation_bytes(w, batch_per_device)
-    weights, optimizer_states, low_precision, gradients = offloaded(model_state_bytes(w, params, p, optimizer), p,
-                                                                    offload)
-    shard = lambda stage: dp if zero >= stage else 1  # noqa: E731
-    states = {"weights_bytes": weight_copies * weights / shard(3),
-              "optimizer_states_bytes": optimizer_states / shard(1),
-              "low_precision_weights_bytes": weight_copies * low_precision / shard(3)}
+    rest, experts = expert_split(w, params, p, optimizer, ep)
+    weights, optimizer_states, low_precision, gradients = sharded_states(
+        offloaded(rest, p, offload), offloaded(experts, p, offload), zero, dp, ep, weight_copies)
+    states = {"weights_bytes": weights, "optimizer_states_bytes": optimizer_states,
+              "low_precision_weights_bytes": low_precision}
     forward_end = acts["layers"] + acts["logits"] + acts["embedding"]
     # during backward, gradients grow while activations shrink; the later peak is states + gradients
     # + the loss's buffers, if that exceeds the forward-end peak
-    transient = max(forward_end, gradients / shard(2) + acts["logits"])
+    transient = max(forward_end, gradients + acts["logits"])
     out = dict(states)
     out["activations_bytes"] = forward_end
     out["gradients_bytes"] = 0.0 if transient == forward_end else transient - forward_end
@@ -77,6 +78,27 @@ def model_state_bytes(w, params: dict[str, float], p, optimizer: str | None = No
     return (p.master_bytes * trained + p.act_bytes * frozen,
             OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * trained,
             p.act_bytes * (params["matmul"] - compressed) if p.mixed else 0.0, p.master_bytes * trained)
+
+
+def expert_split(w, params: dict[str, float], p, optimizer: str | None, ep: int) -> tuple[tuple, tuple]:
+    """``model_state_bytes`` of the parameters replicated over all data-parallel ranks, and of the routed
+    experts' (replicated over dp / ep ranks; all zero with ep = 1, where every parameter is the former)."""
+    expert = params.get("expert", 0.0) if ep > 1 else 0.0
+    if not expert:
+        return model_state_bytes(w, params, p, optimizer), (0.0, 0.0, 0.0, 0.0)
+    rest = dict(params, trainable=params["trainable"] - expert, matmul=params["matmul"] - expert)
+    return (model_state_bytes(w, rest, p, optimizer),
+            model_state_bytes(w, {"trainable": expert, "frozen": 0.0, "matmul": expert, "sparse": 0.0}, p, optimizer))
+
+
+def sharded_states(rest: tuple, experts: tuple, zero: int, dp: int, ep: int, copies: int = 1) -> tuple[float, ...]:
+    """(weights, optimizer states, low-precision copies, gradients) on one device after ZeRO: ``rest``
+    sharded over ``dp`` ranks, ``experts`` over dp / ep, the weights ``copies`` times (DualPipe: 2)."""
+    shard = lambda stage, n: n if zero >= stage else 1  # noqa: E731
+    ranks = (dp, max(dp // ep, 1))
+    w, o, lp, g = ((a / shard(stage, ranks[0]) + b / shard(stage, ranks[1]) if b else a / shard(stage, ranks[0]))
+                   for a, b, stage in zip(rest, experts, (3, 1, 3, 2)))
+    return copies * w, o, copies * lp, g
 
 
 def offloaded(states: tuple[float, ...], p, offload: str) -> tuple[float, ...]:

@@ -66,6 +66,7 @@ class Expansion:
     comm: tuple[Op, ...]             # tensor-parallel collectives of one micro-batch pass
     model_flops_per_pass: float      # forward and backward matrix work, recomputation excluded
     parameters: float                # on this device, before ZeRO sharding
+    expert_parameters: float = 0.0   # of which its routed experts' (replicated over dp / ep ranks only)
     priced: dict = field(default_factory=dict, compare=False, repr=False)  # memo: profile -> PricedOps
     stages: dict = field(default_factory=dict, compare=False, repr=False)  # memo: (profile, plan) -> StageTimes
 
@@ -84,16 +85,17 @@ def expand(workload, micro_batch: float, split=None) -> Expansion:
     passes = [op for name, ops in phases.items() if name != "optimizer" for op in ops]
     compute = [op for op in passes if op.op_class != "communication"]
     comm = tuple(op for op in passes if op.op_class == "communication")
+    expert = 0.0
     if isinstance(workload, TransformerWorkload):
-        params = transformer.device_parameters(workload, split or transformer.WHOLE)["total"]
+        counts = transformer.device_parameters(workload, split or transformer.WHOLE)
+        params, expert = counts["total"], counts["expert"]
     else:
-
         params = parameter_count(workload)
     useful = phases
     if getattr(workload, "expert_imbalance", 1.0) != 1.0:  # the useful work is the balanced one; the busiest runs more
         useful = _step_ops(workload.model_copy(update={"expert_imbalance": 1.0}), micro_batch, split)
     return Expansion(phases, OpArrays.of(compute + phases["optimizer"], once=len(phases["optimizer"])), comm,
-                     model_flops_per_step(workload, useful), params)
+                     model_flops_per_step(workload, useful), params, expert)
 
 
 def model_flops_per_step(workload, phases: dict[str, list[Op]]) -> float:

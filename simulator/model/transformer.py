@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..schema.workload import TransformerWorkload
+from .attention import attention_linears, attention_ops
 from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, loss_ops, optimizer_ops, weight_cast_ops
-
-# flash-attention backward runs five matrix products against the forward's two (dQ, dK, dV, and the
-# recomputed scores and dP), so it costs 2.5x the forward FLOPs.
-FLASH_BWD_FLOPS_RATIO = 2.5
 
 
 def parameter_counts(w: TransformerWorkload) -> dict[str, float]:
@@ -37,6 +34,13 @@ class Split:
     recompute: str | None = None  # none, selective or full; None: the workload's activation_recompute
     recompute_layers: int | None = None  # with full: layers of the stage recomputed (None: all)
     cp_a2a: bool = False  # context parallelism as all-to-all (Ulysses) instead of ring attention
+    dense: int | None = None  # of its layers, how many keep a dense MLP; None: the workload's if it holds all
+
+    def dense_count(self, w: TransformerWorkload) -> int:
+        """How many of the split's layers keep a dense MLP (a mixture of experts' first layers)."""
+        if self.dense is not None:
+            return self.dense
+        return w.dense_layers if self.layers is None else 0
 
     def recompute_mode(self, w: TransformerWorkload) -> tuple[str, float]:
         """(none, selective or full; layers of the stage that full recompute covers)."""
@@ -46,40 +50,6 @@ class Split:
 
 
 WHOLE = Split()
-
-
-def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int = 1,
-                  cp: int = 1, ring: bool = True) -> tuple[list[Op], list[Op]]:
-    """Causal self-attention on q, k, v of shape (batch, heads / tp, seq, head_dim). With context
-    parallelism (``cp`` > 1) the device holds S / cp queries (two load-balanced chunks) and attends to
-    every key, the others' key-value chunks arriving over the ring: 1/cp of the work, and the remote
-    keys and values read once more (``ring``; all-to-all context parallelism gathers whole sequences of
-    1/cp of the heads instead: the same work, no remote reads)."""
-    S, d, h, a = w.seq_len, w.d_model / tp, w.heads / tp, p.act_bytes
-    kv = w.kv_dim / tp  # keys and values: fewer heads than the queries under grouped-query attention
-    qk = d + kv  # a query and a key (or a value and an output) per token
-    tokens = batch * S / cp
-    causal_flops = 2.0 * batch * S * S * d / cp  # QK^T and PV: 4 b h S^2 dh, halved by the causal mask
-    causal_scores = batch * h * S * S / 2 / cp
-    remote = 2 * a * batch * S * kv * (cp - 1) / cp if ring else 0.0  # the others' keys and values, as they arrive
-    if w.attention == "flash":
-        fwd = [Op("attn.flash_fwd", "attention", causal_flops, 2 * a * tokens * qk + remote, p.matmul_dtype, count,
-                  scores=causal_scores)]
-        bwd = [Op("attn.flash_bwd", "attention_backward", FLASH_BWD_FLOPS_RATIO * causal_flops,
-                  4 * a * tokens * qk + 2 * remote, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
-        return fwd, bwd
-    scores = batch * h * S * S / cp  # the full score matrix of the device's queries is materialised
-    s = p.stream_bytes
-    fwd = [Op("attn.scores", "attention", causal_flops, a * tokens * qk + a * scores,
-              p.matmul_dtype, count),
-           Op("attn.softmax", "elementwise", 5.0 * scores, (a + s) * scores + (s + a) * scores, "fp32", count),
-           Op("attn.context", "attention", causal_flops, a * scores + a * tokens * qk, p.matmul_dtype, count)]
-    bwd = [Op("attn.context_bwd", "attention", 2 * causal_flops, 2 * a * scores + 2 * a * tokens * qk,
-              p.matmul_dtype, count),
-           Op("attn.softmax_bwd", "elementwise", 4.0 * scores, 3 * a * scores, "fp32", count),
-           Op("attn.scores_bwd", "attention", 2 * causal_flops, a * scores + 2 * a * tokens * qk,
-              p.matmul_dtype, count)]
-    return fwd, bwd
 
 
 # FLOPs per output element of the MLP's activation, forward and backward: GELU's tanh approximation; the
@@ -129,27 +99,31 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     add(([c for c in [cast_op("ln1.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln1.grad_cast", eh, a, s, L)] if c]))
     v, frozen = w.variant, not w.variant.trains_base
-    r_qkv, r_proj, r_up, r_down = block_ranks(w)[:4]
-    qkv = d + 2 * w.kv_dim  # the queries, keys and values of a token (grouped-query attention: fewer keys)
-    add(linear_ops("qkv", T, d, qkv / tp, p, L, variant=_ranked(v, r_qkv)))
+    ranks = block_ranks(w)
+    qd, kd, vd, od = w.attention_dims()
+    qkv = qd + kd + vd  # the queries, keys and values of a token (grouped-query attention: fewer keys)
+    for name, d_in, d_out, _ in attention_linears(w, tp)[:-1]:  # all but the output projection
+        add(linear_ops(name, T, d_in, d_out, p, L, variant=_ranked(v, ranks[name])))
+        if name in ("mla.q_down", "mla.kv_down"):  # latent attention normalises its latents
+            add(layernorm_ops(f"{name}.norm", T * (w.q_lora_rank if name == "mla.q_down" else w.kv_lora_rank), p, L))
     if w.position == "rope":  # rotary positions: q and k rotated in every layer (and their gradients)
-        qk = (d + w.kv_dim) / tp * T
+        qk = ((w.heads * w.qk_rope_head_dim / tp + w.qk_rope_head_dim) if w.mla else (qd + kd) / tp) * T
         add(([Op("rope.fwd", "elementwise", 3.0 * qk, 2 * a * qk, "fp32", L)],
              [Op("rope.bwd", "elementwise", 3.0 * qk, 2 * a * qk, "fp32", L)]))
     add(attention_ops(w, batch, p, L, tp, split.cp, not split.cp_a2a))
     if split.cp > 1 and split.cp_a2a:  # Ulysses: q, k, v regrouped by heads before attention, the output after
         add(([Op("ulysses.qkv.all_to_all", "communication", 0.0, a * T * qkv / tp, "all_to_all", L),
-              Op("ulysses.out.all_to_all", "communication", 0.0, a * T * d / tp, "all_to_all", L)],
-             [Op("ulysses.out_grad.all_to_all", "communication", 0.0, a * T * d / tp, "all_to_all", L),
+              Op("ulysses.out.all_to_all", "communication", 0.0, a * T * od / tp, "all_to_all", L)],
+             [Op("ulysses.out_grad.all_to_all", "communication", 0.0, a * T * od / tp, "all_to_all", L),
               Op("ulysses.qkv_grad.all_to_all", "communication", 0.0, a * T * qkv / tp, "all_to_all", L)]))
     elif split.cp > 1:  # ring attention: each rank's keys and values pass round the cp ranks (gradients back)
-        kv = 2 * a * T * w.kv_dim / tp
+        kv = a * T * (kd + vd) / tp
         add(([Op("cp.kv.ring", "communication", 0.0, kv, "ring_exchange", L)],
              [Op("cp.kv_grad.ring", "communication", 0.0, 2 * kv, "ring_exchange", L)]))
     # (b, h, S, dh) -> (b, S, d): a transpose copy before the projection, and its inverse in backward
-    add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)],
-         [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * e / tp, "fp32", L)]))
-    add(linear_ops("proj", T, d / tp, d, p, L, variant=_ranked(v, r_proj)))
+    add(([Op("attn.out_transpose", "elementwise", 0.0, 2 * a * T * od / tp, "fp32", L)],
+         [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * T * od / tp, "fp32", L)]))
+    add(linear_ops("proj", T, od / tp, d, p, L, variant=_ranked(v, ranks["proj"])))
     if comm:
         add((_tp_comm("tp.attn_out", a * e, L, split.sp), _tp_comm("tp.attn_in_grad", a * e, L, split.sp)))
     add(([Op("residual1.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
@@ -159,29 +133,39 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     add(([c for c in [cast_op("ln2.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln2.grad_cast", eh, a, s, L)] if c]))
     E, k = w.experts, w.experts_per_token
-    if E > 1:  # router, then tokens dispatched to their k experts (all-to-all over the expert group)
-        add(linear_ops("moe.router", T, d, E, p, L, frozen=frozen))
-        dispatch = a * T * k * d
-        add(([Op("ep.dispatch.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
-             [Op("ep.dispatch_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
-    # each device runs its E/ep experts on the T*k token slots routed to them; the busiest expert, with
-    # expert_imbalance times the mean, sets the pace
-    local_experts = max(E // split.ep, 1)
-    f = w.expert_dim
-    slots = T * k * w.expert_imbalance
-    rows = slots / local_experts
+    n_dense = split.dense_count(w) if E > 1 else 0
+    Lm = L - n_dense  # layers running the routed experts (a dense model: all, its MLP)
     g = 2 if w.gated else 1  # a gated MLP's gate and up projections run as one product of twice the width
-    add(linear_ops("mlp.up", rows, d, g * f / tp, p, L * local_experts, variant=_ranked(v, r_up)))
-    add(_activation_ops(w, "mlp", slots * f / tp, a, L))
-    add(linear_ops("mlp.down", rows, f / tp, d, p, L * local_experts, variant=_ranked(v, r_down)))
-    if w.shared_experts:  # DeepSeekMoE's shared experts: every token, no dispatch, split over tp like a dense MLP
-        fs = w.shared_experts * f
-        add(linear_ops("mlp.shared.up", T, d, g * fs / tp, p, L))
-        add(_activation_ops(w, "mlp.shared", T * fs / tp, a, L))
-        add(linear_ops("mlp.shared.down", T, fs / tp, d, p, L))
-    if E > 1:
-        add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)],
-             [Op("ep.combine_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", L)]))
+    if E > 1 and Lm:  # router, then tokens dispatched to their k experts (all-to-all over the expert group)
+        add(linear_ops("moe.router", T, d, E, p, Lm, frozen=frozen))
+        dispatch = a * T * k * d
+        add(([Op("ep.dispatch.all_to_all", "communication", 0.0, dispatch, "all_to_all", Lm)],
+             [Op("ep.dispatch_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", Lm)]))
+    if Lm:
+        # each device runs its E/ep experts on the T*k token slots routed to them; the busiest expert, with
+        # expert_imbalance times the mean, sets the pace
+        local_experts = max(E // split.ep, 1)
+        f = w.expert_dim
+        slots = T * k * w.expert_imbalance
+        rows = slots / local_experts
+        add(linear_ops("mlp.up", rows, d, g * f / tp, p, Lm * local_experts, variant=_ranked(v, ranks["mlp.up"])))
+        add(_activation_ops(w, "mlp", slots * f / tp, a, Lm))
+        add(linear_ops("mlp.down", rows, f / tp, d, p, Lm * local_experts, variant=_ranked(v, ranks["mlp.down"])))
+        if w.shared_experts:  # DeepSeekMoE's shared experts: every token, no dispatch, split over tp like a dense MLP
+            fs = w.shared_experts * f
+            add(linear_ops("mlp.shared.up", T, d, g * fs / tp, p, Lm, variant=_ranked(v, ranks["mlp.shared.up"])))
+            add(_activation_ops(w, "mlp.shared", T * fs / tp, a, Lm))
+            add(linear_ops("mlp.shared.down", T, fs / tp, d, p, Lm, variant=_ranked(v, ranks["mlp.shared.down"])))
+    if E > 1 and Lm:
+        add(([Op("ep.combine.all_to_all", "communication", 0.0, dispatch, "all_to_all", Lm)],
+             [Op("ep.combine_grad.all_to_all", "communication", 0.0, dispatch, "all_to_all", Lm)]))
+    if n_dense:  # the first layers of a mixture of experts keep a dense MLP of d_ff
+        dense_ranks = block_ranks(w, dense_layer=True)
+        fd = w.ffn_dim
+        add(linear_ops("mlp.dense.up", T, d, g * fd / tp, p, n_dense, variant=_ranked(v, dense_ranks["mlp.dense.up"])))
+        add(_activation_ops(w, "mlp.dense", T * fd / tp, a, n_dense))
+        add(linear_ops("mlp.dense.down", T, fd / tp, d, p, n_dense,
+                       variant=_ranked(v, dense_ranks["mlp.dense.down"])))
     if comm:
         add((_tp_comm("tp.mlp_out", a * e, L, split.sp), _tp_comm("tp.mlp_in_grad", a * e, L, split.sp)))
     add(([Op("residual2.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
@@ -190,24 +174,34 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     return fwd, bwd
 
 
-def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[float, float, float]]:
-    """(d_in, d_out, copies per layer) of the linear layers of one block on one device: the ones
-    efficiency strategies prune, factorise or adapt (the MoE router is not among them)."""
-    d, f, tp = w.d_model, w.expert_dim, split.tp
-    local_experts = max(w.experts // split.ep, 1)
+def named_linears(w: TransformerWorkload, split: Split = WHOLE, dense_layer: bool = False
+                  ) -> list[tuple[str, float, float, float]]:
+    """(name, d_in, d_out, copies per layer) of the linear layers of one block on one device: a mixture of
+    experts' routed (and shared) experts, or with ``dense_layer`` its dense MLP."""
+    d, tp = w.d_model, split.tp
     g = 2 if w.gated else 1  # a gated MLP's gate and up projections as one matrix of twice the width
-    out = [(d, (d + 2 * w.kv_dim) / tp, 1), (d / tp, d, 1), (d, g * f / tp, local_experts),
-           (f / tp, d, local_experts)]
+    out = attention_linears(w, tp)
+    if dense_layer:
+        return out + [("mlp.dense.up", d, g * w.ffn_dim / tp, 1), ("mlp.dense.down", w.ffn_dim / tp, d, 1)]
+    f, local_experts = w.expert_dim, max(w.experts // split.ep, 1)
+    out += [("mlp.up", d, g * f / tp, local_experts), ("mlp.down", f / tp, d, local_experts)]
     if w.shared_experts:  # the shared experts' MLP, as wide as all of them
-        out += [(d, g * w.shared_experts * f / tp, 1), (w.shared_experts * f / tp, d, 1)]
+        out += [("mlp.shared.up", d, g * w.shared_experts * f / tp, 1), ("mlp.shared.down", w.shared_experts * f / tp,
+                                                                            d, 1)]
     return out
 
 
-def block_ranks(w: TransformerWorkload) -> list[int]:
-    """The factorisation rank of each block linear (in ``block_linears`` order), from the whole layer's
-    widths: a tensor-parallel split shards the factors, it does not change the rank."""
-    linears = block_linears(w)
-    return [w.variant.rank(i, o) for i, o, _ in linears] if w.variant.factorised else [0] * len(linears)
+def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[float, float, float]]:
+    """(d_in, d_out, copies per layer) of the linear layers of one block on one device: the ones
+    efficiency strategies prune, factorise or adapt (the MoE router is not among them)."""
+    return [(i, o, c) for _, i, o, c in named_linears(w, split)]
+
+
+def block_ranks(w: TransformerWorkload, dense_layer: bool = False) -> dict[str, int]:
+    """The factorisation rank of each block linear, by name, from the whole layer's widths: a
+    tensor-parallel split shards the factors, it does not change the rank (0: not factorised)."""
+    return {n: (w.variant.rank(i, o) if w.variant.factorised else 0)
+            for n, i, o, _ in named_linears(w, dense_layer=dense_layer)}
 
 
 def _ranked(v, rank: int):
@@ -220,24 +214,19 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     ``total``; ``matmul``, the trained weights of the matrix products (cast to the low-precision type
     each step); ``trainable``, what gets gradients and optimizer states; ``frozen``, what is held in
     the low-precision type only (LoRA's base model, a forward-only model); ``sparse``, the weights
-    stored in a sparse format."""
+    stored in a sparse format; ``expert``, the trained weights of its routed experts (replicated over
+    dp / ep ranks only)."""
     d, V = w.d_model, w.vocab_size
     L = split.layers or w.layers
     tp = split.tp
     v = w.variant
-    linears = block_linears(w, split)
-    dense = sum(c * i * o for i, o, c in linears)
-    block = sum(c * r * (i + o) for (i, o, c), r in zip(linears, block_ranks(w))) if v.factorised else dense
-    adapters = sum(c * v.lora_rank * (i + o) for i, o, c in linears) if v.lora_rank else 0.0
-    local_experts = max(w.experts // split.ep, 1)
-    router = d * w.experts if w.experts > 1 else 0
-    g = 2 if w.gated else 1
-    norms = 2 if w.norm == "rmsnorm" else 4  # two norms a layer, each a weight (and a bias with LayerNorm)
-    shared = (g * w.shared_experts * w.expert_dim / tp + d) if w.shared_experts else 0.0
-    per_layer_other = ((d + 2 * w.kv_dim + local_experts * g * w.expert_dim) / tp + d + local_experts * d
-                       + shared + norms * d)  # biases, norms
-    matmul = L * (block + router)
-    total = L * (block + router + per_layer_other)
+    n_dense = split.dense_count(w) if w.experts > 1 else 0
+    matmul = total = adapters = dense = expert = 0.0
+    for layers, dense_layer in ((L - n_dense, False), (n_dense, True)):
+        if layers:
+            m, t, ad, full, ex = _layer_parameters(w, split, dense_layer)
+            matmul, total, adapters, dense, expert = (matmul + layers * m, total + layers * t, adapters + layers * ad,
+                                                      dense + layers * full, expert + layers * ex)
     if split.first:
         matmul += V * d / tp if w.tied_embeddings and split.last else 0.0
         total += V * d / tp + (w.seq_len * d if w.position == "learned" else 0.0)
@@ -247,11 +236,30 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
             matmul += head
             total += head
         total += (1 if w.norm == "rmsnorm" else 2) * d
-    out = {"matmul": matmul, "total": total + L * adapters, "trainable": total, "frozen": 0.0,
-           "sparse": L * dense if v.sparsity else 0.0}
+    out = {"matmul": matmul, "total": total + adapters, "trainable": total, "frozen": 0.0,
+           "sparse": dense if v.sparsity else 0.0, "expert": expert}
     if not v.trains_base:  # the base model is frozen: only LoRA's adapters train
-        out.update(matmul=L * adapters, trainable=L * adapters, frozen=total)
+        out.update(matmul=adapters, trainable=adapters, frozen=total, expert=0.0)
     return out
+
+
+def _layer_parameters(w: TransformerWorkload, split: Split, dense_layer: bool) -> tuple[float, ...]:
+    """One layer's (matrix weights, all parameters, LoRA adapters, dense weights of its linears) on one
+    device: its linears (factorised where the variant says), the router, a bias per output and the norms."""
+    d, v = w.d_model, w.variant
+    named = named_linears(w, split, dense_layer)
+    ranks = block_ranks(w, dense_layer)
+    full = sum(c * i * o for _, i, o, c in named)
+    block = sum(c * ranks[n] * (i + o) for n, i, o, c in named) if v.factorised else full
+    adapters = sum(c * v.lora_rank * (i + o) for _, i, o, c in named) if v.lora_rank else 0.0
+    router = d * w.experts if w.experts > 1 and not dense_layer else 0
+    norms = (2 if w.norm == "rmsnorm" else 4) * d  # two norms a layer, each a weight (and a bias with LayerNorm)
+    if w.mla:  # and latent attention's norms of its latents
+        norms += (w.q_lora_rank or 0) + w.kv_lora_rank
+    biases = sum(c * o for _, _, o, c in named)
+    routed = [(n, i, o, c) for n, i, o, c in named if n in ("mlp.up", "mlp.down")] if w.experts > 1 else []
+    expert = sum(c * ((ranks[n] * (i + o)) if v.factorised else i * o) + c * o for n, i, o, c in routed)
+    return block + router, block + router + biases + norms, adapters, full, expert
 
 
 def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> dict[str, list[Op]]:
@@ -361,15 +369,25 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     T = batch * S / split.cp
     k = w.experts_per_token
     g = 2 if w.gated else 1
-    # the norms' inputs; q, k, v and the attention output; the up projection's output, the activation's and
-    # the dispatched input of each of the k experts
-    fe, fs = w.expert_dim, w.shared_experts * w.expert_dim
-    per_token_layer = ((2 * s * d + 2 * a * d) / rep + a * (2 * d + 2 * w.kv_dim) / tp
-                       + a * k * w.expert_imbalance * (g * fe + fe + d) / tp + a * (g * fs + fs) / tp)
+    # the norms' inputs; q, k, v and the attention output (and latent attention's latents); the up
+    # projection's output, the activation's and the dispatched input of each of the k experts (a mixture
+    # of experts' dense first layers: their dense MLP's, averaged over the stage's layers)
+    fe, fs, fd = w.expert_dim, w.shared_experts * w.expert_dim, w.ffn_dim
+    q, kk, vv, o = w.attention_dims()
+    latents = ((w.q_lora_rank or 0) + w.kv_lora_rank + w.qk_rope_head_dim) if w.mla else 0
+    n_dense = split.dense_count(w) if w.experts > 1 else 0
     v = w.variant
     # the rank-r intermediate of each factorised or adapted linear (the MLP's for each of the k experts)
-    ranks = [v.lora_rank] * 4 if v.lora_rank else block_ranks(w)
-    per_token_layer += a * (ranks[0] + ranks[1] + k * (ranks[2] + ranks[3]))
+    lora = (lambda r: {n: v.lora_rank for n in r}) if v.lora_rank else (lambda r: r)  # noqa: E731
+    ranks, dense_ranks = lora(block_ranks(w)), lora(block_ranks(w, dense_layer=True))
+    attention = sum(r for n, r in ranks.items() if not n.startswith("mlp"))
+    moe = (a * k * w.expert_imbalance * (g * fe + fe + d) / tp + a * (g * fs + fs) / tp
+           + a * (k * (ranks["mlp.up"] + ranks["mlp.down"]) + ranks.get("mlp.shared.up", 0)
+                  + ranks.get("mlp.shared.down", 0)))
+    dense = a * (g * fd + fd + d) / tp + a * (dense_ranks["mlp.dense.up"] + dense_ranks["mlp.dense.down"])
+    mlp = ((L - n_dense) * moe + n_dense * dense) / L if n_dense else moe
+    per_token_layer = ((2 * s * d + 2 * a * d) / rep + a * (q + kk + vv + o) / tp + a * latents + mlp
+                       + a * attention)
     if v.forward_only:  # nothing is kept for a backward pass: one layer's tensors at a time
         per_layer = per_token_layer * T
         logits = T * V / tp * a if split.last else 0.0

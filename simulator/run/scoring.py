@@ -21,9 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cluster.collectives import Group, collective_time_s
-from ..cluster.stages import comm_by_kind, hide, offload_times, overlaps, reduction_window, stage_keys
+from ..cluster.stages import (
+    comm_by_kind,
+    hide,
+    offload_times,
+    overlaps,
+    reduction_window,
+    replica_collective,
+    stage_keys,
+)
 from ..model import transformer
-from ..model.memory import model_state_bytes, offloaded
+from ..model.memory import expert_split, offloaded, sharded_states
 from ..model.ops import OP_CLASSES, PRECISIONS, execution_precision
 from ..model.roofline import OpArrays, price
 from ..schema.plan import Plan
@@ -51,15 +59,15 @@ class Scores:
     step_s: np.ndarray
 
 
-def slots(workload, pp: int) -> list[tuple[int | None, bool, bool, int, int]]:
-    """The distinct stages of a pp-stage pipeline, as (layers, first, last, how many, index of the first),
-    in ``cluster.stages``' order (pp = 1: the whole model, layers None)."""
+def slots(workload, pp: int) -> list[tuple[int | None, bool, bool, int, int, int]]:
+    """The distinct stages of a pp-stage pipeline, as (layers, first, last, dense layers, how many, index
+    of the first), in ``cluster.stages``' order (pp = 1: the whole model, layers None)."""
     if pp == 1:
-        return [(None, True, True, 1, 0)]
+        return [(None, True, True, workload.dense_layers if workload.experts > 1 else 0, 1, 0)]
     groups: dict[tuple, list[int]] = {}
     for i, key in enumerate(stage_keys(workload, Plan(pp=pp))):
         groups.setdefault(key, [0, i])[0] += 1
-    return [(L, first, last, count, index) for (L, first, last), (count, index) in groups.items()]
+    return [(L, first, last, dense, count, index) for (L, first, last, dense), (count, index) in groups.items()]
 
 
 class _Shapes:
@@ -76,7 +84,7 @@ class _Shapes:
         self.states: dict[tuple, dict] = {}
 
     def of(self, key: tuple) -> int:
-        """The row of shape ``key`` = (tp, cp, mb, sp, ep, layers, first, last), priced when new."""
+        """The row of shape ``key`` = (tp, cp, mb, sp, ep, layers, first, last, dense), priced when new."""
         row = self.index.get(key)
         if row is None:
             row = self.index[key] = len(self.rows)
@@ -109,42 +117,54 @@ class _Shapes:
             w = self.workload
             tp, cp, mb, sp, ep, first, last = key
             groups = Plan(tp=tp, cp=cp, ep=ep)
-            b = transformer.stage_blocks(w, float(mb), transformer.Split(tp, sp, ep, 1, first, last, cp=cp))
+            b = transformer.stage_blocks(w, float(mb), transformer.Split(tp, sp, ep, 1, first, last, cp=cp, dense=0))
             ends = b["first_fwd"] + b["last_fwd"] + b["loss"] + b["last_bwd"] + b["first_bwd"]
             selective = [op for op in b["layer_fwd"] if op.name in transformer.SELECTIVE_OPS]
             hit = self.blocks[key] = {
                 "layer": self._sums(b["layer_fwd"] + b["layer_bwd"], groups)[0], "ends": self._sums(ends, groups)[0],
                 "recompute": self._sums(b["layer_fwd"], groups)[0],
                 "selective": self._sums(selective, groups)[0] if w.attention == "naive" else np.zeros(_SUMS)}
+            if w.experts > 1 and w.dense_layers:  # a dense first layer's kernels
+                dl = transformer.layer_ops(w, float(mb), execution_precision(w.training.precision, w.framework),
+                                           transformer.Split(tp, sp, ep, 1, first, last, cp=cp, dense=1))
+                hit["dense_layer"] = self._sums(dl[0] + dl[1], groups)[0]
+                hit["dense_recompute"] = self._sums(dl[0], groups)[0]
         return hit
 
     def _states(self, key: tuple) -> dict:
         hit = self.states.get(key)
         if hit is None:
             w = self.workload
-            tp, ep, layers, first, last = key
-            split = transformer.Split(tp, False, ep, layers, first, last)
+            tp, ep, layers, first, last, dense = key
+            split = transformer.Split(tp, False, ep, layers, first, last, dense=dense)
             b = transformer.stage_blocks(w, 1.0, split)
             casts, once_s, once_j = self._sums(b["casts"] + b["optimizer"], Plan(tp=tp), once=len(b["optimizer"]))
             once_bytes = float(sum(op.bytes * op.count for op in b["optimizer"]))
             params = transformer.device_parameters(w, split)
+            exe = execution_precision(w.training.precision, w.framework)
+            rest, experts = expert_split(w, params, exe, None, ep)
             hit = self.states[key] = {
                 "casts": casts, "once_s": once_s, "once_j": once_j, "once_bytes": once_bytes, "params": params["total"],
-                "states": model_state_bytes(w, params, execution_precision(w.training.precision, w.framework))}
+                "expert": params["expert"], "rest_states": rest, "expert_states": experts}
         return hit
 
     def _price(self, key: tuple) -> dict:
         w = self.workload
-        tp, cp, mb, sp, ep, layers, first, last = key
+        tp, cp, mb, sp, ep, layers, first, last, dense = key
         L = layers or w.layers
-        blocks, states = self._blocks((tp, cp, mb, sp, ep, first, last)), self._states((tp, ep, layers, first, last))
+        blocks = self._blocks((tp, cp, mb, sp, ep, first, last))
+        states = self._states((tp, ep, layers, first, last, dense))
         acts = {mode: [transformer.activation_bytes(w, mb, transformer.Split(tp, sp, ep, layers, first, last, cp=cp,
-                                                                             recompute=mode), f) for f in (0.0, 1.0)]
-                for mode in ("none", "full", "selective")}
+                                                                             recompute=mode, dense=dense), f)
+                       for f in (0.0, 1.0)] for mode in ("none", "full", "selective")}
+        layer, recompute = (L - dense) * blocks["layer"], (L - dense) * blocks["recompute"]
+        if dense:
+            layer, recompute = layer + dense * blocks["dense_layer"], recompute + dense * blocks["dense_recompute"]
         per_layer = acts["full"][0]["layers"]  # full recompute, nothing in flight: the one layer being recomputed
-        return {"none": L * blocks["layer"] + blocks["ends"] + states["casts"], "full": L * blocks["recompute"],
+        return {"none": layer + blocks["ends"] + states["casts"], "full": recompute,
                 "selective": L * blocks["selective"],
-                **{k: states[k] for k in ("once_s", "once_j", "once_bytes", "params", "states")},
+                **{k: states[k] for k in ("once_s", "once_j", "once_bytes", "params", "expert", "rest_states",
+                                          "expert_states")},
                 "kept_none": acts["none"][1]["layers"],
                 "kept_selective": acts["selective"][1]["layers"], "per_layer": per_layer,
                 # what each recomputed layer keeps per micro-batch in flight: its input
@@ -193,21 +213,24 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
             boundary = p.act_bytes * mb * w.seq_len / cp * w.d_model / (tp if sp else 1)
             p2p[b] = 2 * vp * coll("p2p", boundary, 2, tp * cp * dp)
         shard = [replicas if zero >= k else 1 for k in (1, 2, 3)]
-        for s, (L, first, last, n, index) in enumerate(by_pp[pp]):
-            shape[b, s] = shapes.of((tp, cp, mb, sp, ep, L, first, last))
+        for s, (L, first, last, dense, n, index) in enumerate(by_pp[pp]):
+            shape[b, s] = shapes.of((tp, cp, mb, sp, ep, L, first, last, dense))
             row = shapes.rows[shape[b, s]]
             layers[b, s], count[b, s] = L or w.layers, n
             inflight[b, s] = (min(m, pp - index) if vp == 1 else
                               min(m * vp, 2 * (pp - index - 1) + (vp - 1) * pp + 1) / vp)
-            weights, optimizer_states, low_precision, gradients = offloaded(row["states"], exe, offload)
-            states[b, s] = weights / shard[2] + optimizer_states / shard[0] + low_precision / shard[2]
-            grads[b, s] = gradients / shard[1]
-            grad[b, s] = coll("reduce_scatter" if zero >= 2 else "all_reduce", p.master_bytes * row["params"],
-                              replicas, tp)
+            weights, optimizer_states, low_precision, gradients = sharded_states(
+                offloaded(row["rest_states"], exe, offload), offloaded(row["expert_states"], exe, offload), zero,
+                replicas, ep)
+            states[b, s] = weights + optimizer_states + low_precision
+            grads[b, s] = gradients
+            group, expert = (replicas, tp, ep), row["expert"]
+            grad[b, s] = replica_collective(coll, "reduce_scatter" if zero >= 2 else "all_reduce", p.master_bytes,
+                                            row["params"], expert, group)
             if zero >= 1 and replicas > 1:  # updated shards gathered back to every replica, once per step
-                gather[b, s] = coll("all_gather", p.act_bytes * row["params"], replicas, tp)
+                gather[b, s] = replica_collective(coll, "all_gather", p.act_bytes, row["params"], expert, group)
             if zero == 3:  # and, for stage 3, the weights before each forward and backward of each pass
-                zero3[b, s] = 2 * coll("all_gather", p.act_bytes * row["params"], replicas, tp)
+                zero3[b, s] = 2 * replica_collective(coll, "all_gather", p.act_bytes, row["params"], expert, group)
             opt_s[b, s], opt_j[b, s] = row["once_s"] / shard[0], row["once_j"] / shard[0]
             down[b, s], up[b, s], host[b, s], host_step_s = offload_times(profile, offload, p, row["params"], shard[0],
                                                                           row["once_bytes"] / shard[0])

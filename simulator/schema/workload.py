@@ -157,6 +157,17 @@ class TransformerWorkload(_WorkloadBase):
     expert_imbalance: Annotated[float, Field(ge=1.0, le=1e3, allow_inf_nan=False)] = Field(
         default=1.0, description="mixture of experts: the busiest expert's tokens over the mean (1: balanced "
                                  "routing); the busiest sets the pace of the expert products and their memory")
+    dense_layers: Annotated[int, Field(ge=0, le=MAX_INT)] = Field(
+        default=0, description="mixture of experts: the first layers keep a dense MLP of d_ff (DeepSeek-V3: 3)")
+    q_lora_rank: PositiveInt | None = Field(
+        default=None, description="multi-head latent attention: the queries' low-rank width (absent: queries "
+                                  "projected directly)")
+    kv_lora_rank: PositiveInt | None = Field(
+        default=None, description="multi-head latent attention (DeepSeek-V2/V3): the keys' and values' shared latent "
+                                  "width; with qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
+    qk_nope_head_dim: PositiveInt | None = Field(default=None, description="MLA: a head's query-key width without RoPE")
+    qk_rope_head_dim: PositiveInt | None = Field(default=None, description="MLA: a head's query-key width with RoPE")
+    v_head_dim: PositiveInt | None = Field(default=None, description="MLA: a head's value width")
     mlp: Literal["gelu", "relu2", "swiglu", "geglu"] = Field(
         default="gelu", description="the MLP: gelu or relu2 (up, activation, down), or gated swiglu or geglu (a gate "
                                     "and an up projection, fused into one product of 2 x d_ff, their product, down)")
@@ -185,7 +196,19 @@ class TransformerWorkload(_WorkloadBase):
         if self.kv_heads is not None and (self.kv_heads > self.heads or self.heads % self.kv_heads):
             raise ValueError(f"kv_heads ({self.kv_heads}) must divide heads ({self.heads})")
         moe = [n for n, on in (("moe_d_ff", self.moe_d_ff is not None), ("shared_experts", self.shared_experts),
-                               ("expert_imbalance", self.expert_imbalance != 1.0)) if on]
+                               ("expert_imbalance", self.expert_imbalance != 1.0), ("dense_layers", self.dense_layers))
+               if on]
+        if self.dense_layers > self.layers:
+            raise ValueError(f"dense_layers ({self.dense_layers}) is more than the {self.layers} layers")
+        mla = {"kv_lora_rank": self.kv_lora_rank, "qk_nope_head_dim": self.qk_nope_head_dim,
+               "qk_rope_head_dim": self.qk_rope_head_dim, "v_head_dim": self.v_head_dim}
+        given = [k for k, v in mla.items() if v is not None] + (["q_lora_rank"] if self.q_lora_rank else [])
+        if given and len([k for k in given if k != "q_lora_rank"]) < 4:
+            missing = ", ".join(k for k, v in mla.items() if v is None)
+            raise ValueError(f"multi-head latent attention ({', '.join(given)} given) needs all of kv_lora_rank, "
+                             f"qk_nope_head_dim, qk_rope_head_dim and v_head_dim: give {missing}")
+        if given and self.kv_heads is not None:
+            raise ValueError("kv_heads is for grouped-query attention; latent attention (kv_lora_rank) has none")
         if moe and self.experts == 1:
             raise ValueError(f"{', '.join(moe)}: for a mixture of experts (experts > 1); this workload is dense")
         if self.experts_per_token > self.experts:
@@ -241,6 +264,21 @@ class TransformerWorkload(_WorkloadBase):
     def kv_dim(self) -> int:
         """The width of the keys (and of the values): kv_heads x the head dimension."""
         return (self.kv_heads or self.heads) * (self.d_model // self.heads)
+
+    @property
+    def mla(self) -> bool:
+        """Whether attention is multi-head latent attention (kv_lora_rank given)."""
+        return self.kv_lora_rank is not None
+
+    def attention_dims(self) -> tuple[int, int, int, int]:
+        """(queries, keys, values, attention output) widths per token before tensor parallelism: d_model,
+        kv_dim, kv_dim, d_model; under latent attention every head's keys and values materialised for training,
+        heads x (qk_nope + qk_rope), the same, heads x v_head_dim, heads x v_head_dim."""
+        if not self.mla:
+            return self.d_model, self.kv_dim, self.kv_dim, self.d_model
+        qk = self.heads * (self.qk_nope_head_dim + self.qk_rope_head_dim)
+        v = self.heads * self.v_head_dim
+        return qk, qk, v, v
 
     @property
     def expert_dim(self) -> int:

@@ -16,7 +16,8 @@ from simulator.model.step import expand
 from tests.cli.test_bad_input import error_line
 
 PUBLISHED = {"llama-3-8b": 8_030_261_248, "llama-3-70b": 70_553_706_496, "llama-3.1-405b": 405_853_388_800,
-             "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9}
+             "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9,
+             "deepseek-v3": 671e9}  # the report's 671B (its checkpoint's 685B adds the 14B multi-token module)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -25,14 +26,30 @@ def test_the_bundled_models_have_their_published_parameter_counts(name):
 
 
 def _independent_flops_per_token(w) -> float:
-    """Forward and backward matrix FLOPs per token from the shapes: 6 x the active matrix weights (q, k,
-    v and the output projection, the k experts' two or three MLP matrices, the router, the head), and
-    causal attention: QK^T and PV forward 2 S d, flash attention's backward 2.5x the forward."""
-    d, f, kv, L = w.d_model, w.ffn_dim, w.kv_dim, w.layers
-    mlp = (3 if w.mlp in ("swiglu", "geglu") else 2) * d * f * w.experts_per_token
-    router = d * w.experts if w.experts > 1 else 0
-    active = L * (d * (d + 2 * kv) + d * d + mlp + router) + w.vocab_size * d
-    return 6 * active + 3.5 * L * 2 * w.seq_len * d
+    """Forward and backward matrix FLOPs per token from the shapes: 6 x the active matrix weights (the
+    attention projections, latent attention's down and up projections among them; the k experts' and
+    the shared experts' two or three MLP matrices, the router; a mixture's dense first layers' MLP; the
+    head), and causal attention: QK^T over the queries' width and PV over the output's, forward
+    S (q + o) / 2 x 2, flash attention's backward 2.5x the forward."""
+    d, L, H = w.d_model, w.layers, w.heads
+    mats = 3 if w.mlp in ("swiglu", "geglu") else 2
+    if w.kv_lora_rank:
+        qk, v = H * (w.qk_nope_head_dim + w.qk_rope_head_dim), H * w.v_head_dim
+        q_proj = d * w.q_lora_rank + w.q_lora_rank * qk if w.q_lora_rank else d * qk
+        attention = (q_proj + d * (w.kv_lora_rank + w.qk_rope_head_dim)
+                     + w.kv_lora_rank * H * (w.qk_nope_head_dim + w.v_head_dim) + v * d)
+        q_width, o_width = qk, v
+    else:
+        kv = (w.kv_heads or H) * d // H
+        attention, q_width, o_width = d * (d + 2 * kv) + d * d, d, d
+    moe_f = w.moe_d_ff or w.ffn_dim
+    if w.experts > 1:
+        moe = mats * d * moe_f * (w.experts_per_token + w.shared_experts) + d * w.experts
+        mlp = (L - w.dense_layers) * moe + w.dense_layers * mats * d * w.ffn_dim
+    else:
+        mlp = L * mats * d * w.ffn_dim
+    active = L * attention + mlp + w.vocab_size * d
+    return 6 * active + 3.5 * L * w.seq_len * (q_width + o_width)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -150,3 +167,29 @@ def test_the_busiest_expert_sets_the_pace(tmp_path):
     assert skewed.mfu_fraction < even.mfu_fraction
     line = error_line("estimate", "-H", "h100-sxm", "-w", "gpt-1.3b", "--set", "shared_experts=1")
     assert "for a mixture of experts" in line and "shared_experts" in line
+
+
+def test_deepseek_v3_is_active_on_37b_of_its_671b():
+    """DeepSeek-V3 Technical Report: 37B activated per token (256 routed experts of 2,048, 8 active, one
+    shared; the first 3 of 61 layers dense)."""
+    w = load_workload("deepseek-v3")
+    routed = (w.layers - w.dense_layers) * 3 * w.d_model * w.moe_d_ff * w.experts
+    active = parameter_count(w) - routed * (w.experts - w.experts_per_token) / w.experts
+    assert active == pytest.approx(37e9, rel=0.03)
+    names = {op.name for op in expand(w, 1.0).phases["forward"]}
+    assert {"mla.q_down.fwd", "mla.kv_up.fwd", "mlp.dense.up.fwd", "mlp.shared.up.fwd", "moe.router.fwd"} <= names
+
+
+def test_latent_attention_needs_all_its_widths():
+    line = error_line("estimate", "-H", "h100-sxm", "-w", "deepseek-v3", "--set", "v_head_dim=null")
+    assert "needs all of kv_lora_rank" in line
+    line = error_line("estimate", "-H", "h100-sxm", "-w", "deepseek-v3", "--set", "kv_heads=8")
+    assert "latent attention" in line
+
+
+def test_dense_first_layers_fall_in_the_first_stages():
+    from simulator.cluster.stages import stage_keys
+    from simulator.schema.plan import Plan
+    keys = stage_keys(load_workload("deepseek-v3"), Plan(pp=16))
+    assert [k[3] for k in keys] == [3] + [0] * 15  # 61 layers over 16 stages: 3, 4, ..., 4; the first 3 dense
+    assert sum(k[0] for k in keys) == 61

@@ -50,6 +50,29 @@ ffn_mult: 4
 attention: naive
 training: {global_batch_size: 16, tokens: 1.0e9, precision: bf16_mixed, optimizer: adam}
 """
+SMALL_MLA = """name: small-mla
+kind: transformer
+layers: 6
+d_model: 1024
+heads: 16
+vocab_size: 32000
+seq_len: 2048
+d_ff: 2048
+moe_d_ff: 512
+experts: 8
+experts_per_token: 2
+shared_experts: 1
+dense_layers: 1
+q_lora_rank: 256
+kv_lora_rank: 128
+qk_nope_head_dim: 64
+qk_rope_head_dim: 32
+v_head_dim: 64
+mlp: swiglu
+norm: rmsnorm
+position: rope
+training: {global_batch_size: 16, tokens: 1.0e9, precision: bf16_mixed, optimizer: adam}
+"""
 RECOMPUTING = """name: recomputing
 kind: transformer
 layers: 24
@@ -83,15 +106,15 @@ CASES = [("h100-sxm", "gpt-1.3b", 8, "time", "none"), ("a100-sxm-80gb", "gpt2-12
          ("h100-sxm", "gpt2-124m", 8, "cost", "none"), ("h100-sxm", SMALL_MOE, 8, "time", "none"),
          ("h100-sxm", LONG_NAIVE, 8, "time", "none"), ("a100-sxm-80gb", RECOMPUTING, 8, "time", "none"),
          ("tpu-v5p", "gpt-1.3b", 8, "cost", "none"), ("h100-sxm", "gpt2-124m", 8, "energy", "optimizer"),
-         ("a100-sxm-80gb", SMALL_MOE, 8, "time", "params")]
+         ("a100-sxm-80gb", SMALL_MOE, 8, "time", "params"), ("h100-sxm", SMALL_MLA, 8, "time", "none")]
 
 
 @pytest.mark.parametrize("hardware,workload,devices,objective,offload", CASES,
                          ids=["dense", "energy", "cost", "moe", "cp-naive-selective", "default-full", "tpu",
-                              "offload-optimizer", "offload-params"])
+                              "offload-optimizer", "offload-params", "mla-dense-first-shared"])
 def test_the_scorer_picks_what_one_estimate_per_candidate_picks(tmp_path, hardware, workload, devices, objective,
                                                                 offload):
-    """Calibrated on nothing (an identity of two computations); tested on nine small spaces."""
+    """Calibrated on nothing (an identity of two computations); tested on ten small spaces."""
     profile, wl = _load(tmp_path, hardware, workload)
     (brute, brute_space), (fast, fast_space) = _both(profile, wl, devices, objective, offload=offload)
     assert brute_space == fast_space
@@ -103,7 +126,7 @@ def test_the_scorer_picks_what_one_estimate_per_candidate_picks(tmp_path, hardwa
 
 
 @pytest.mark.parametrize("hardware,workload,devices", [("h100-sxm", "gpt3-175b", 64), ("h100-sxm", LONG_NAIVE, 8),
-                                                       ("h100-sxm", SMALL_MOE, 8)])
+                                                       ("h100-sxm", SMALL_MOE, 8), ("h100-sxm", SMALL_MLA, 8)])
 def test_every_candidates_score_is_its_estimate(tmp_path, hardware, workload, devices):
     """A sample of candidates of each space (fitting or not): step time, energy and fit as estimated."""
     profile, wl = _load(tmp_path, hardware, workload)

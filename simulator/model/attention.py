@@ -1,0 +1,63 @@
+"""Attention's kernels and projections on one device: multi-head, grouped-query or multi-query, and
+DeepSeek's multi-head latent attention; flash (fused) or naive (scores, softmax and context apart), with
+context parallelism's share of the sequence."""
+from __future__ import annotations
+
+from ..schema.workload import TransformerWorkload
+from .ops import Op
+
+# flash-attention backward runs five matrix products against the forward's two (dQ, dK, dV, and the
+# recomputed scores and dP), so it costs 2.5x the forward FLOPs.
+FLASH_BWD_FLOPS_RATIO = 2.5
+
+
+def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int = 1,
+                  cp: int = 1, ring: bool = True) -> tuple[list[Op], list[Op]]:
+    """Causal self-attention on q, k, v of shape (batch, heads / tp, seq, head_dim). With context
+    parallelism (``cp`` > 1) the device holds S / cp queries (two load-balanced chunks) and attends to
+    every key, the others' key-value chunks arriving over the ring: 1/cp of the work, and the remote
+    keys and values read once more (``ring``; all-to-all context parallelism gathers whole sequences of
+    1/cp of the heads instead: the same work, no remote reads)."""
+    S, h, a = w.seq_len, w.heads / tp, p.act_bytes
+    # widths per token on this device: queries, keys, values, output (grouped-query attention: fewer keys
+    # and values; latent attention: its heads' keys and values as training materialises them)
+    q, k, v, o = (x / tp for x in w.attention_dims())
+    tokens = batch * S / cp
+    # QK^T over the queries' width, PV over every query head's values (the output's width): halved by the causal mask
+    causal_flops = batch * S * S * (q + o) / cp
+    causal_scores = batch * h * S * S / 2 / cp
+    remote = a * batch * S * (k + v) * (cp - 1) / cp if ring else 0.0  # the others' keys and values, as they arrive
+    if w.attention == "flash":
+        fwd = [Op("attn.flash_fwd", "attention", causal_flops, a * tokens * (q + k + v + o) + remote, p.matmul_dtype,
+                  count, scores=causal_scores)]
+        bwd = [Op("attn.flash_bwd", "attention_backward", FLASH_BWD_FLOPS_RATIO * causal_flops,
+                  2 * a * tokens * (q + k + v + o) + 2 * remote, p.matmul_dtype, count, kernels=3,
+                  scores=causal_scores)]
+        return fwd, bwd
+    scores = batch * h * S * S / cp  # the full score matrix of the device's queries is materialised
+    s = p.stream_bytes
+    fwd = [Op("attn.scores", "attention", causal_flops, a * tokens * (q + k) + a * scores,
+              p.matmul_dtype, count),
+           Op("attn.softmax", "elementwise", 5.0 * scores, (a + s) * scores + (s + a) * scores, "fp32", count),
+           Op("attn.context", "attention", causal_flops, a * scores + a * tokens * (v + o), p.matmul_dtype, count)]
+    bwd = [Op("attn.context_bwd", "attention", 2 * causal_flops, 2 * a * scores + 2 * a * tokens * (v + o),
+              p.matmul_dtype, count),
+           Op("attn.softmax_bwd", "elementwise", 4.0 * scores, 3 * a * scores, "fp32", count),
+           Op("attn.scores_bwd", "attention", 2 * causal_flops, a * scores + 2 * a * tokens * (q + k),
+              p.matmul_dtype, count)]
+    return fwd, bwd
+
+
+def attention_linears(w: TransformerWorkload, tp: int) -> list[tuple[str, float, float, float]]:
+    """(name, d_in, d_out, copies) of a layer's attention projections on one device, the output's last.
+    Latent attention's down-projections run whole on each tensor-parallel rank; its up-projections split
+    by heads."""
+    q, k, v, o = w.attention_dims()
+    d = w.d_model
+    if not w.mla:
+        return [("qkv", d, (q + k + v) / tp, 1), ("proj", o / tp, d, 1)]
+    out = ([("mla.q_down", d, w.q_lora_rank, 1), ("mla.q_up", w.q_lora_rank, q / tp, 1)] if w.q_lora_rank
+           else [("mla.q", d, q / tp, 1)])
+    out += [("mla.kv_down", d, w.kv_lora_rank + w.qk_rope_head_dim, 1),
+            ("mla.kv_up", w.kv_lora_rank, w.heads * (w.qk_nope_head_dim + w.v_head_dim) / tp, 1)]
+    return out + [("proj", o / tp, d, 1)]
