@@ -279,7 +279,8 @@ def test_low_rank_is_set_by_the_whole_layer_not_the_shard():
 
     w = load_workload("gpt-1.3b")
     w = w.model_copy(update={"variant": w.variant.model_copy(update={"low_rank_fraction": 0.25})})
-    assert block_ranks(w) == [round(0.25 * w.d_model)] * 4
+    r = round(0.25 * w.d_model)
+    assert block_ranks(w) == {"qkv": r, "proj": r, "mlp.up": r, "mlp.down": r}
     ranks = [op.flops for op in expand(w, 1.0, Split(tp=4)).phases["forward"] if op.name == "qkv.v.fwd"]
     whole = [op.flops for op in expand(w, 1.0).phases["forward"] if op.name == "qkv.v.fwd"]
     assert ranks == whole  # V (rank x d_model) is replicated over tensor-parallel ranks
