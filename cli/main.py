@@ -4,6 +4,7 @@ This module holds the group and its one-line usage errors; the commands live by 
 ``sweeps``, ``limits`` and ``inputs``, what they share in ``options``."""
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -18,6 +19,11 @@ INTERRUPTED_STATUS = 130
 class OneLineErrors(click.Group):
     """Usage errors (a bad option value, a missing option) as one line too, not click's usage block; and
     Ctrl-C on any command as one line and exit status 130, not click's "Aborted!" and 1."""
+
+    def main(self, *args, **kwargs):
+        """Python's Ctrl-C handler back (the package's start-up one ends the process), then the command."""
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx):
         """Run the command line, turning a usage error into one line on stderr and exit status 2, and an

@@ -86,11 +86,27 @@ def main() -> int:
     return 1 if moved else 0
 
 
+# numbers agree to this relative tolerance: the fitted curves come out of scipy's least squares, whose
+# last digits move with the library's version and the machine's BLAS; a change of the model moves more
+RELATIVE = 1e-6
+
+
+def same(a, b) -> bool:
+    """Whether two results agree: equal structure and text, numbers within ``RELATIVE``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return abs(a - b) <= RELATIVE * max(abs(a), abs(b))
+    return a == b
+
+
 def differences(before: dict, after: dict) -> list[str]:
     """The names of the results that differ, with both values (shortened)."""
     keys = sorted(set(before) | set(after))
     return [f"{k}: {str(before.get(k))[:200]} -> {str(after.get(k))[:200]}" for k in keys
-            if before.get(k) != after.get(k)]
+            if not same(before.get(k), after.get(k))]
 
 
 if __name__ == "__main__":
