@@ -28,6 +28,9 @@ from .options import TABLE_FORMATS, data_option, format_options, guarded, progre
 
 @click.command()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="measure this machine's device")
+@click.option("--host", "host", is_flag=True,
+              help="time this host's eager dispatch through PyTorch's CPU backend (needs torch) into a profile "
+                   "extending --base [default base: h200]")
 @click.option("--from", "from_files", multiple=True, metavar="FILE.jsonl",
               help="fit measurement files someone else took "
                    "(the format of the bundled H200 files: costsim data path h200)")
@@ -46,12 +49,19 @@ from .options import TABLE_FORMATS, data_option, format_options, guarded, progre
                    "GEMM 25%, streaming 50%), with a warning in the file")
 @quiet_option
 @guarded
-def calibrate(device, from_files, base, out, name, quick, save_measurements, keep_price, force, quiet):
-    """Measure this machine (--device) or fit measurement files (--from) into a hardware profile."""
-    if bool(device) == bool(from_files):
-        raise CostsimError("give either --device or --from")
+def calibrate(device, host, from_files, base, out, name, quick, save_measurements, keep_price, force, quiet):
+    """Measure this machine (--device, --host) or fit measurement files (--from) into a hardware profile."""
+    if sum((bool(device), bool(from_files), host)) != 1:
+        raise CostsimError("give one of --device, --host or --from")
     name = name or Path(out).stem
     records = None
+    if host:
+        text, records = api.calibrate_host(base=base or "h200", name=name)
+        if save_measurements:
+            write_text_atomically(save_measurements, "".join(json.dumps(r) + "\n" for r in records))
+        write_text_atomically(out, text)
+        click.echo(out)
+        return
     if from_files:
         text, result = api.calibrate_files(list(from_files), base=base or "h200", name=name, force=force)
     elif device == "cpu":

@@ -37,6 +37,7 @@ FLAGS = {
     "doubling_efficiency_years": "--doubling-efficiency",
     "doubling_flops_years": "--doubling-flops",
     "executor": "--executor",
+    "host": "--host",
     "fmt": "--format",
     "hardware": "--hardware",
     "kind": "KIND",

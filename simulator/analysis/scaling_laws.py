@@ -107,7 +107,7 @@ def transformer_for(parameters: float, tokens: float, name: str, precision: str 
     d = max(HEAD_DIM, round(math.sqrt(parameters / (12 * layers)) / HEAD_DIM) * HEAD_DIM)
     return {"name": name, "kind": "transformer", "layers": layers, "d_model": d, "heads": d // HEAD_DIM,
             "vocab_size": VOCAB, "seq_len": SEQ_LEN, "ffn_mult": 4, "tied_embeddings": False,
-            "framework": "megatron",
+            "execution": "megatron",
             "description": f"compute-optimal decoder: {parameters:.3g} parameters, {tokens:.3g} tokens",
             "training": {"global_batch_size": BATCH_TOKENS // SEQ_LEN, "tokens": tokens, "precision": precision,
                          "optimizer": "adamw", "activation_recompute": True}}

@@ -5,7 +5,14 @@ Each command of the CLI is a function here with the same name (``estimate``, ``c
 ``report``, ``validate``, ``calibrate``, ``profiles``, ``workloads``), returning typed results with
 ``.to_dict()`` and ``.table(fmt)``. The modules group them by theme.
 """
-from .calibration import calibrate_cpu, calibrate_cuda, calibrate_files, calibrate_from_records, check_fit
+from .calibration import (
+    calibrate_cpu,
+    calibrate_cuda,
+    calibrate_files,
+    calibrate_from_records,
+    calibrate_host,
+    check_fit,
+)
 from .commands import calibrate, data, profiles, validate, workload_summary, workloads
 from .core import (
     CURRENT_HARDWARE,
@@ -60,7 +67,8 @@ __all__ = [
     "PlotOptions", "PLOT_KINDS",
     "report", "merge_rows", "ReportResult",
     # calibration and validation
-    "calibrate", "calibrate_files", "calibrate_cpu", "calibrate_cuda", "calibrate_from_records", "check_fit",
+    "calibrate", "calibrate_files", "calibrate_cpu", "calibrate_cuda", "calibrate_host", "calibrate_from_records",
+    "check_fit",
     "validate", "validate_file", "validate_suite", "compression_checks", "history",
     # the bundled data
     "profiles", "workloads", "data",

@@ -6,7 +6,8 @@ import numpy as np
 from ..calibration.fit import FitResult, fit, fit_bound_failures, fit_bound_problem
 from ..calibration.measure_cpu import measure_cpu, measured_peaks
 from ..calibration.measure_cuda import measure_cuda
-from ..calibration.profile_text import calibrated_profile_text, cpu_profile_text
+from ..calibration.measure_host import measure_host, torch_module
+from ..calibration.profile_text import calibrated_profile_text, cpu_profile_text, host_profile_text
 from ..errors import CostsimError
 from ..files.loader import finish_profile, parse_yaml_text, raw_profile, read_cpu_model
 from ..files.records import load_measurements
@@ -108,3 +109,13 @@ def calibrate_cuda(*, quick: bool, base: str = "h200", name: str, progress=None,
     return text, result, records
 
 
+
+
+def calibrate_host(*, base: str, name: str, torch=None) -> tuple[str, list[dict]]:
+    """``costsim calibrate --host``: time eager dispatch of tiny ops through PyTorch's CPU backend and write
+    a profile extending ``base`` with the figures (``torch``: the module, else imported; one line if absent)."""
+    _base_for_calibration(base, None)  # a base that exists and can be calibrated, before timing anything
+    torch = torch or torch_module()
+    records = measure_host(torch)
+    provenance = f"torch {records[0]['torch']}, CPU backend, one thread"
+    return host_profile_text(base, name, records, provenance), records

@@ -49,6 +49,8 @@ class FitResult:
             regime windows were measured, else the base profile's.
         kernel_launch_overhead_s: seconds per kernel launch: the fastest tiny-kernel measurement, else
             the base profile's.
+        matmul_dispatch_s: seconds to dispatch one small matrix product eagerly (the fastest GEMM
+            launch_overhead measurement), else the base profile's (None: none).
         floors_s: measurement session (a record's ``run``) -> its timing floor, seconds, paid once per
             timed call.
         sustained_ratio: the sustained (power-limited) bf16 GEMM rate over the burst curve's rate at
@@ -64,6 +66,7 @@ class FitResult:
     kernel_launch_overhead_s: float
     floors_s: dict[str, float]
     sustained_ratio: float
+    matmul_dispatch_s: float | None = None
     residuals: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -246,6 +249,8 @@ def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
     base_eff = profile.efficiency or START
     launch = [r["seconds_per_call"] for r in of_kind(records, "launch_overhead") if "tiny" in r.get("what", "tiny")]
     launch_s = float(min(launch)) if launch else profile.kernel_launch_overhead_s
+    gemm_calls = [r["seconds_per_call"] for r in of_kind(records, "launch_overhead") if "GEMM" in r.get("what", "")]
+    matmul_s = float(min(gemm_calls)) if gemm_calls else profile.matmul_dispatch_s
     profile = profile.model_copy(update={"kernel_launch_overhead_s": launch_s, "efficiency": START})
     stream = gemms = att = conv = mem = []
     if streaming_ceiling(records):
@@ -295,7 +300,8 @@ def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
         power = profile.power
         notes.append("no power windows measured: the base profile's power model is kept")
     return FitResult(efficiency=profile.efficiency, power=power, kernel_launch_overhead_s=launch_s,
-                     floors_s=floors, sustained_ratio=ratio, residuals=residuals, notes=notes)
+                     floors_s=floors, sustained_ratio=ratio, residuals=residuals, notes=notes,
+                     matmul_dispatch_s=matmul_s)
 
 
 # ------------------------------------------------------------------------------------- fit quality

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from ..schema.hardware import ClassicalProfile, EfficiencyCurve, Power
-from ..units import GIGA, TERA
+from ..units import GIGA, MICRO, TERA
 from .fit import FIT_BOUNDS_MEDIAN_FRACTION, FitResult, group_stats
 
 # The lines around the fitted block of a profile (scripts/fit_h200.py replaces what lies between them)
@@ -45,7 +45,10 @@ def fitted_block(result: FitResult, source_files: str, top_fields: dict | None =
     for key, (value, note) in (top_fields or {}).items():
         lines.append(f"{key}: {_g(value)}  # {note}")
     lines += [f"kernel_launch_overhead_s: {_g(result.kernel_launch_overhead_s)}"
-              "  # launch_overhead: tiny kernels back to back",
+              "  # launch_overhead: tiny kernels back to back"]
+    if result.matmul_dispatch_s is not None:
+        lines += [f"matmul_dispatch_s: {_g(result.matmul_dispatch_s)}  # launch_overhead: small GEMMs back to back"]
+    lines += [
               "power:  # idle and power_regime windows (energy counter) where measured; else the base's",
               f"  tdp_watts: {_g(p.tdp_watts)}", f"  idle_watts: {_g(p.idle_watts)}",
               f"  host_per_device_watts: {_g(p.host_per_device_watts)}" + (f"  # {host_note}" if host_note else ""),
@@ -95,7 +98,7 @@ def calibrated_profile_text(base: str, name: str, result: FitResult, provenance:
              "sources:",
              f"  - cite: {_yaml_scalar('costsim calibrate: ' + source_files)}",
              "    status: fitted",
-             "    fields: [kernel_launch_overhead_s, power, efficiency]",
+             "    fields: [kernel_launch_overhead_s, matmul_dispatch_s, power, efficiency]",
              f"    note: {_yaml_scalar(provenance)}"]
     if measured:
         lines += [f"  - cite: {_yaml_scalar('costsim calibrate: best measured rates, ' + source_files)}",
@@ -266,4 +269,28 @@ def cpu_profile_text(*, name: str, base_name: str, base: ClassicalProfile, resul
     for block in ("memory_class_fraction", "attention_softmax"):
         lines.append(f"  {block}:")
         lines += [f"    {k}: {_g(v)}" for k, v in getattr(e, block).model_dump().items()]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------ host profiles
+def host_profile_text(base: str, name: str, records: list[dict], provenance: str) -> str:
+    """A profile that ``extends:`` its base with this host's eager dispatch costs (``calibrate --host``):
+    the tiny elementwise op as ``kernel_launch_overhead_s``, the small matrix product as
+    ``matmul_dispatch_s``; the backward-node and optimizer figures in the source's note."""
+    launch = {("GEMM" in r["what"]): r["seconds_per_call"] for r in records if r["kind"] == "launch_overhead"}
+    other = {r["what"]: r["seconds_per_call"] for r in records if r["kind"] == "host_dispatch"}
+    figures = "; ".join(f"{what} {s / MICRO:.2f} us" for what, s in other.items())
+    note = (f"PyTorch's CPU backend, so the dispatcher, autograd and Python's cost without the CUDA driver's launch "
+            f"(on a GPU a kernel costs at least this). Also measured, not used (backward kernels are priced at the "
+            f"forward figures): {figures}")
+    lines = [f"# Written by costsim calibrate --host ({provenance}). Rerun it to refresh; do not edit by hand.",
+             f"extends: {base}", f"name: {name}",
+             f"description: {_yaml_scalar(f'{base}, with the eager dispatch costs of this host: ' + provenance)}",
+             "sources:",
+             f"  - cite: {_yaml_scalar('costsim calibrate --host: ' + provenance)}",
+             "    status: measured",
+             "    fields: [kernel_launch_overhead_s, matmul_dispatch_s]",
+             f"    note: {_yaml_scalar(note)}",
+             f"kernel_launch_overhead_s: {_g(launch[False])}  # tiny elementwise op, eager, back to back",
+             f"matmul_dispatch_s: {_g(launch[True])}  # 8x8 matrix product, eager, back to back"]
     return "\n".join(lines) + "\n"

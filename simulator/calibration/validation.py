@@ -302,7 +302,7 @@ def vtrain_suite(rows: list[dict], source: str) -> list[ValidationRun]:
         tp, dp, pp = (int(num(k)) for k in ("tensor parallelism", "data parallelism", "pipeline parallelism"))
         workload = {"name": f"gpt-h{h}-l{layers}", "kind": "transformer", "layers": layers, "d_model": h,
                     "heads": heads, "vocab_size": VTRAIN_VOCAB, "seq_len": seq, "ffn_mult": 4,
-                    "tied_embeddings": True, "attention": "naive", "framework": "megatron",
+                    "tied_embeddings": True, "attention": "naive", "execution": "megatron",
                     "training": {"global_batch_size": gbs, "micro_batch_size": mb, "steps": 1,
                                  "precision": "fp16_mixed", "optimizer": "adam", "activation_recompute": True}}
         runs.append(ValidationRun(
@@ -331,7 +331,7 @@ def published_suite(rows: list[dict], source: str) -> list[ValidationRun]:
         workload = {"name": str(r["label"]), "kind": "transformer", "layers": num("layers"),
                     "d_model": num("d_model"), "heads": num("heads"), "vocab_size": num("vocab_size"),
                     "seq_len": num("seq_len"), "ffn_mult": 4, "tied_embeddings": True, "attention": "naive",
-                    "framework": "megatron",
+                    "execution": "megatron",
                     "training": {"global_batch_size": num("global_batch_size"), "steps": 1,
                                  "precision": "fp16_mixed", "optimizer": "adam"}}
         plan = f"tp={tp},pp={pp}" + (f",vp={vp}" if vp > 1 else "") + f",dp={dp},mb={mb},recompute={recompute}"

@@ -12,6 +12,7 @@ from ..model import transformer
 from ..model.memory import peak_memory
 from ..model.ops import OP_CLASSES, PRECISIONS
 from ..model.roofline import price_ops
+from ..model.stacks import has
 from ..model.step import expand, profile_memo, step_breakdown
 from ..schema.options import RunOptions
 from ..schema.plan import Plan, check_plan, stage_layers
@@ -127,20 +128,24 @@ def comm_by_kind(ops, profile, plan: Plan) -> dict[str, float]:
 COMM_KINDS = ("tp", "cp", "ep", "ulysses", "p2p", "zero3", "host")  # the order in which compute is lent to hide them
 
 
-def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan) -> tuple[float, float]:
+def _overlap(comm: dict[str, float], breakdown: dict, plan: Plan, stack: str | None = None) -> tuple[float, float]:
     """(exposed, hidden) seconds of one pass's communication (see :func:`hide`)."""
     budget = math.fsum(b["time_s"] for c, b in breakdown.items() if c != "launch_overhead")
     covers = {"cp": breakdown["attention"]["time_s"] + breakdown["attention_backward"]["time_s"],
               "tp": breakdown["gemm"]["time_s"] + breakdown["sparse_gemm"]["time_s"], "ep": budget, "p2p": budget,
               "ulysses": 0.0, "zero3": budget, "host": budget}
-    exposed, hidden = hide(comm, covers, budget, overlaps(plan))
+    exposed, hidden = hide(comm, covers, budget, overlaps(plan, stack))
     return float(exposed), float(hidden)
 
 
-def overlaps(plan: Plan) -> dict[str, bool]:
-    """Which kinds of a pass's communication ``plan`` overlaps with compute (ring attention always)."""
+def overlaps(plan: Plan, stack: str | None = None) -> dict[str, bool]:
+    """Which kinds of a pass's communication ``plan`` overlaps with compute (ring attention always), with
+    what the software ``stack`` overlaps by itself (``model/stacks.py``: XLA's collective matmuls,
+    Megatron-Core's pipeline sends)."""
     dual = plan.schedule == "dualpipe"  # overlaps one micro-batch's all-to-all and sends with another's compute
-    return {"cp": True, "tp": plan.overlap_tp_comm, "ep": plan.overlap_ep_comm or dual, "p2p": plan.overlap_p2p or dual,
+    tp = plan.overlap_tp_comm or has(stack, "async_collective_matmul")
+    p2p = plan.overlap_p2p or dual or has(stack, "overlap_p2p")
+    return {"cp": True, "tp": tp, "ep": plan.overlap_ep_comm or dual, "p2p": p2p,
             "ulysses": False,  # Ulysses' all-to-all sits between the projections and attention: exposed
             "zero3": plan.overlap_param_gather,  # FSDP and DeepSpeed prefetch the next layer's weights
             "host": True}  # offloaded weights are prefetched layer by layer ahead of the compute that needs them
@@ -167,7 +172,7 @@ def hide(comm: dict, covers: dict, budget, on: dict[str, bool]):
 def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_batches: int, split,
                          index: int) -> StageTimes:
     priced = ex.price_on(profile)
-    breakdown = step_breakdown(priced, profile)
+    breakdown = step_breakdown(priced, profile, getattr(workload, "execution", None))
     replicas = plan.dp * plan.cp  # the weights are replicated over data and context parallelism
     pp_group = Group(2, plan.tp * plan.cp * plan.dp)
     comm = comm_by_kind(ex.comm, profile, plan)
@@ -186,7 +191,7 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
                      if plan.zero == 3 else 0.0)
     down, up, comm["host"], host_step_s = offload_times(profile, plan.offload, p, params, shard,
                                                         priced.arrays.once_static[1] / shard)
-    comm_s, hidden_s = _overlap(comm, breakdown, plan)
+    comm_s, hidden_s = _overlap(comm, breakdown, plan, getattr(workload, "execution", None))
     once = priced.time_s * priced.arrays.count * (1.0 - priced.arrays.pass_mask)
     opt_s = float(once.sum()) / shard
     opt_j = float((once * priced.power_watts).sum()) / shard
@@ -318,7 +323,8 @@ def plan_note(plan: Plan, micro: int, m: int, exposed: float, grad_sync: float, 
         parts.append(_schedule_note(plan, workload))
     if plan.tp > 1:
         parts.append("Megatron tensor parallelism" + (" with sequence parallelism" if plan.sp else "")
-                     + (": hidden-state collectives overlapped with the matrix products" if plan.overlap_tp_comm
+                     + (": hidden-state collectives overlapped with the matrix products"
+                        if overlaps(plan, getattr(workload, "execution", None))["tp"]
                         else ": hidden-state collectives on the critical path"))
     if plan.cp > 1 and plan.cp_a2a:
         parts.append(f"context parallelism over {plan.cp} ranks as all-to-all (DeepSpeed-Ulysses): q, k, v and the "

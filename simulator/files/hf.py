@@ -19,7 +19,7 @@ _IGNORED = {"architectures", "model_type", "torch_dtype", "transformers_version"
             "pad_token_id", "initializer_range", "attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop",
             "attn_pdrop", "summary_activation", "summary_first_dropout", "summary_proj_to_labels", "summary_type",
             "summary_use_proj", "task_specific_params", "use_cache", "rms_norm_eps", "layer_norm_epsilon",
-            "layer_norm_eps", "rope_theta", "rope_scaling", "rotary_emb_base", "attention_bias", "mlp_bias",
+            "layer_norm_eps", "rope_theta", "rope_scaling", "rotary_emb_base",
             "pretraining_tp", "head_dim", "router_aux_loss_coef", "output_router_logits", "router_jitter_noise",
             "scale_attn_weights", "reorder_and_upcast_attn", "scale_attn_by_inverse_layer_idx", "n_ctx",
             "use_parallel_residual", "rotary_pct", "classifier_dropout", "tie_encoder_decoder", "max_window_layers",
@@ -28,11 +28,15 @@ _LLAMA = {"hidden_size": "d_model", "num_hidden_layers": "layers", "num_attentio
           "num_key_value_heads": "kv_heads", "intermediate_size": "d_ff", "vocab_size": "vocab_size",
           "max_position_embeddings": "seq_len", "tie_word_embeddings": "tied_embeddings"}
 ARCHITECTURES = {
-    "llama": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
-    "mistral": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
-    "qwen2": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
+    "llama": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False,
+                       "linear_bias": "none"}),
+    "mistral": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False,
+                         "linear_bias": "none"}),
+    "qwen2": (_LLAMA, {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False,
+                       "linear_bias": "qkv"}),
     "mixtral": ({**_LLAMA, "num_local_experts": "experts", "num_experts_per_tok": "experts_per_token"},
-                {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False}),
+                {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False,
+                 "linear_bias": "none"}),
     "gpt2": ({"n_embd": "d_model", "n_layer": "layers", "n_head": "heads", "n_inner": "d_ff",
               "vocab_size": "vocab_size", "n_positions": "seq_len", "tie_word_embeddings": "tied_embeddings"},
              {"mlp": "gelu", "norm": "layernorm", "position": "learned", "tied_embeddings": True}),
@@ -77,6 +81,8 @@ def hf_workload(text: str, source: str, name: str) -> dict:
                 raise CostsimError(f"{value!r}: a {arch} MLP here is {' or '.join(_ACTIVATIONS[arch])}",
                                    source=source, field=key)
             read.append(key)
+        elif key in ("attention_bias", "mlp_bias") and arch == "llama":  # Llama's optional biases
+            read.append(key)
         elif key not in _IGNORED and key not in names:
             raise CostsimError(f"a field costsim cannot honour in a {arch} config (it may change the cost); remove it "
                                f"to price the model without it", source=source, field=key)
@@ -85,6 +91,12 @@ def hf_workload(text: str, source: str, name: str) -> dict:
         raise CostsimError(f"sliding_window {window} is shorter than the sequence ({data.get('seq_len')}): "
                            f"sliding-window attention is not modelled; set use_sliding_window false or raise it",
                            source=source, field="sliding_window")
+    if arch == "llama" and (config.get("attention_bias") or config.get("mlp_bias")):
+        if not (config.get("attention_bias") and config.get("mlp_bias")):
+            raise CostsimError("biases on only some of a Llama's linears (attention_bias and mlp_bias differ) are not "
+                               "modelled: linear_bias is all, qkv or none", source=source,
+                               field="attention_bias" if config.get("attention_bias") else "mlp_bias")
+        data["linear_bias"] = "all"
     if "d_ff" not in data:
         data["ffn_mult"] = 4
     ignored = sorted(k for k in config if k in _IGNORED)

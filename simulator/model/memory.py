@@ -39,7 +39,7 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
     """
     p = PRECISIONS[w.training.precision]
     if isinstance(w, TransformerWorkload):
-        p = execution_precision(w.training.precision, w.framework)
+        p = execution_precision(w.training.precision, w.execution)
         split = split or transformer.WHOLE
         params = transformer.device_parameters(w, split)
         acts = transformer.activation_bytes(w, batch_per_device, split, in_flight)

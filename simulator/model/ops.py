@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from .stacks import has
+
 # breakdown classes (what the time is spent on) and the efficiency curve each kernel uses
 OP_CLASSES = ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "elementwise", "normalization", "loss",
               "embedding", "optimizer")
@@ -50,13 +52,14 @@ class Precision:
     loss_bytes: int = 4    # the cross-entropy's logits (fp32 in every framework modelled)
 
 
-def execution_precision(precision: str, framework: str = "pytorch_amp") -> Precision:
-    """The byte widths a precision implies under a framework. PyTorch autocast keeps the residual
-    stream, norms and softmax in fp32 and casts at every matrix product; Megatron-LM trains a
-    low-precision model (residual stream, norms and their outputs in the low-precision type, fused
-    kernels, no per-layer casts), with fp32 master weights and an fp32 cross-entropy."""
+def execution_precision(precision: str, stack: str | None = None) -> Precision:
+    """The byte widths a precision implies under a software stack (``model/stacks.py``). PyTorch
+    autocast keeps the residual stream, norms and softmax in fp32 and casts at every matrix product;
+    a stack with ``low_precision_stream`` (Megatron, torch.compile with FSDP2, XLA) trains a
+    low-precision model (residual stream, norms and their outputs in the low-precision type, no
+    per-layer casts), with fp32 master weights and an fp32 cross-entropy."""
     p = PRECISIONS[precision]
-    if framework == "megatron" and p.mixed:
+    if has(stack, "low_precision_stream") and p.mixed:
         return Precision(p.matmul_dtype, p.act_bytes, p.master_bytes, p.act_bytes, True, 4)
     return p
 

@@ -11,6 +11,7 @@ from . import cnn, generic, mlp, transformer
 from .memory import parameter_count
 from .ops import MATRIX_CLASSES, OP_CLASSES, PRECISIONS, Op, step_flops
 from .roofline import OpArrays, PricedOps, price, resolve_rate
+from .stacks import STACKS, has, rules_of
 
 
 def _step_ops(workload, batch: float, split=None) -> dict[str, list[Op]]:
@@ -30,9 +31,10 @@ def execution_note(workload) -> str:
                 f"{workload.layers} layers, backward as two products per layer; other kernels not priced")
     if isinstance(workload, MLPWorkload):
         return "execution as plain numpy in fp32: one BLAS call per matrix product, a new array per elementwise step"
-    if getattr(workload, "framework", "") == "megatron":
-        return ("execution as Megatron-LM: a low-precision model (residual stream and norms included), fp32 "
-                "master weights and cross-entropy, no per-layer casts")
+    if isinstance(workload, TransformerWorkload) and workload.execution is not None:
+        stack = workload.execution
+        return (f"execution as {stack}: {STACKS[stack].what}; its rules: {', '.join(sorted(rules_of(stack)))} "
+                f"(docs/stacks.md)")
     return ("execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "
             "and loss in fp32); unfused kernels")
 
@@ -107,9 +109,26 @@ def model_flops_per_step(workload, phases: dict[str, list[Op]]) -> float:
 _KEYS = ("time_s", "device_energy_joules", "flops", "bytes", "kernels")
 
 
-def step_breakdown(priced, profile: ClassicalProfile) -> dict[str, dict[str, float]]:
+_MATMUL = tuple(OP_CLASSES.index(c) for c in ("gemm", "sparse_gemm"))
+
+
+def host_dispatch_s(class_static, profile: ClassicalProfile, stack: str | None = None) -> float:
+    """Host seconds to dispatch a pass's kernels (``class_static``: per class, (flops, bytes, kernels)):
+    under an eager stack each matrix product costs the profile's measured eager matmul dispatch
+    (``matmul_dispatch_s``, else ``kernel_launch_overhead_s``) and every other kernel the measured eager
+    launch; a compiled step (``model/stacks.py``: XLA, torch.compile) dispatches no operator on the host."""
+    if has(stack, "compiled_step"):
+        return 0.0
+    matmul = sum(class_static[i][2] for i in _MATMUL)
+    rest = sum(st[2] for st in class_static) - matmul
+    launch = profile.kernel_launch_overhead_s
+    per_matmul = launch if profile.matmul_dispatch_s is None else profile.matmul_dispatch_s
+    return matmul * per_matmul + rest * launch
+
+
+def step_breakdown(priced, profile: ClassicalProfile, stack: str | None = None) -> dict[str, dict[str, float]]:
     """Time (s), device energy (J), FLOPs, bytes and kernels of one micro-batch pass by class of kernel
-    (the once-per-step rows excluded), plus the launch overhead:
+    (the once-per-step rows excluded), plus the launch overhead (:func:`host_dispatch_s`):
     on an accelerator only the excess of the host's dispatch over the device's work (kernels queue
     asynchronously); on a CPU all of it."""
     a = priced.arrays
@@ -118,7 +137,7 @@ def step_breakdown(priced, profile: ClassicalProfile) -> dict[str, dict[str, flo
     energies = ((total_t * priced.power_watts) @ a.class_onehot).tolist()
     breakdown = {c: {"time_s": times[i], "device_energy_joules": energies[i], "flops": st[0], "bytes": st[1],
                      "kernels": st[2]} for i, (c, st) in enumerate(zip(OP_CLASSES, a.class_static))}
-    host_s = sum(st[2] for st in a.class_static) * profile.kernel_launch_overhead_s
+    host_s = host_dispatch_s(a.class_static, profile, stack)
     # an accelerator overlaps the host's dispatch with its queue; a CPU is its own host, so every
     # call's overhead adds to the step
     gap = host_s if profile.kind == "cpu" else max(0.0, host_s - sum(times))

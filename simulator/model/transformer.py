@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..schema.workload import TransformerWorkload
+from . import fusion
 from .attention import attention_linears, attention_ops
 from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, loss_ops, optimizer_ops, weight_cast_ops
+from .stacks import has
 
 
 def parameter_counts(w: TransformerWorkload) -> dict[str, float]:
@@ -171,7 +173,15 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
     add(([Op("residual2.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
          [Op("residual2.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
          [c for c in [cast_op("residual2.grad_cast", eh, s, a, L)] if c]))
-    return fwd, bwd
+    if w.linear_bias != "all":  # bias-free linears (Llama) have no bias gradient; Qwen2 biases only q, k, v
+        fwd, bwd = fwd, [op for op in bwd if not (op.name.endswith(".bias_grad") and not _biased(w, op.name))]
+    routed = E > 1 and Lm > 0
+    return fusion.apply(w.execution, fwd, p, routed), fusion.apply(w.execution, bwd, p, routed)
+
+
+def _biased(w: TransformerWorkload, name: str) -> bool:
+    """Whether the linear that op ``name`` belongs to has a bias (``linear_bias``)."""
+    return w.linear_bias == "all" or (w.linear_bias == "qkv" and name.split(".")[0] in ("qkv", "mla"))
 
 
 def named_linears(w: TransformerWorkload, split: Split = WHOLE, dense_layer: bool = False
@@ -256,7 +266,7 @@ def _layer_parameters(w: TransformerWorkload, split: Split, dense_layer: bool) -
     norms = (2 if w.norm == "rmsnorm" else 4) * d  # two norms a layer, each a weight (and a bias with LayerNorm)
     if w.mla:  # and latent attention's norms of its latents
         norms += (w.q_lora_rank or 0) + w.kv_lora_rank
-    biases = sum(c * o for _, _, o, c in named)
+    biases = sum(c * o for n, _, o, c in named if _biased(w, n))
     routed = [(n, i, o, c) for n, i, o, c in named if n in ("mlp.up", "mlp.down")] if w.experts > 1 else []
     expert = sum(c * ((ranks[n] * (i + o)) if v.factorised else i * o) + c * o for n, i, o, c in routed)
     return block + router, block + router + biases + norms, adapters, full, expert
@@ -268,7 +278,7 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
     (the embedding, on the first stage), ``last_fwd``, ``loss`` and ``last_bwd`` (final norm, head and
     cross-entropy, on the last stage), ``casts`` (the low-precision weight copies: forward, then
     backward), and ``optimizer`` (once per step)."""
-    p = execution_precision(w.training.precision, w.framework)
+    p = execution_precision(w.training.precision, w.execution)
     d, V, S = w.d_model, w.vocab_size, w.seq_len
     T = batch * S / split.cp
     e = T * d
@@ -300,9 +310,19 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
         loss = loss_ops(T, V / tp, p)
         if tp > 1:  # vocabulary-parallel cross-entropy: max, sum and target logit reduced over tp
             loss += [Op("tp.loss.all_reduce", "communication", 0.0, 3 * s * T, "all_reduce", kernels=3)]
-    return {"first_fwd": fwd, "layer_fwd": layer_fwd, "last_fwd": head_fwd, "loss": loss, "last_bwd": head_bwd,
-            "layer_bwd": layer_bwd, "first_bwd": bwd, "casts": weight_cast_ops(params["matmul"], p),
-            "optimizer": optimizer_ops(params["trainable"], w.training.optimizer)}
+    ex = w.execution
+    casts = fusion.apply(ex, weight_cast_ops(params["matmul"], p), p)
+    optimizer = optimizer_ops(params["trainable"], w.training.optimizer)
+    if has(ex, "gradient_clipping"):  # the global gradient norm (and fp16's inf/nan check): reads of the fp32 gradients
+        reads = 2 if w.training.precision == "fp16_mixed" else 1
+        optimizer += [Op("optimizer.grad_norm", "optimizer", 2.0 * reads * params["trainable"],
+                         reads * p.master_bytes * params["trainable"], "fp32", kernels=reads)]
+    if has(ex, "weights_cast_once"):  # the low-precision weights refreshed once per step, after the optimizer
+        optimizer += [op for op in casts if op.name == "weights.cast_fwd"]
+        casts = [op for op in casts if op.name != "weights.cast_fwd"]
+    return {"first_fwd": fusion.apply(ex, fwd, p), "layer_fwd": layer_fwd, "last_fwd": fusion.apply(ex, head_fwd, p),
+            "loss": fusion.apply(ex, loss, p), "last_bwd": fusion.apply(ex, head_bwd, p), "layer_bwd": layer_bwd,
+            "first_bwd": fusion.apply(ex, bwd, p), "casts": casts, "optimizer": optimizer}
 
 
 def recompute_ops(w: TransformerWorkload, split: Split, layer_fwd: list[Op]) -> list[Op]:
@@ -329,15 +349,17 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
         return {"forward": b["first_fwd"] + b["layer_fwd"] + b["last_fwd"], "loss": [], "backward": [],
                 "optimizer": []}
     casts = b["casts"]
-    phases = {"forward": b["first_fwd"] + b["layer_fwd"] + b["last_fwd"] + casts[:1], "loss": b["loss"],
-              "backward": b["last_bwd"] + b["layer_bwd"] + b["first_bwd"] + casts[1:]}
+    cast_fwd = [op for op in casts if op.name == "weights.cast_fwd"]
+    phases = {"forward": b["first_fwd"] + b["layer_fwd"] + b["last_fwd"] + cast_fwd, "loss": b["loss"],
+              "backward": b["last_bwd"] + b["layer_bwd"] + b["first_bwd"] + [op for op in casts if op not in cast_fwd]}
     recompute = recompute_ops(w, split, b["layer_fwd"])
     mode = split.recompute_mode(w)[0]
     if mode == "full" or (mode == "selective" and w.attention == "naive"):
         phases["recompute"] = recompute
     params = device_parameters(w, split)
-    phases["optimizer"] = (optimizer_ops(params["trainable"], optimizer) if optimizer and optimizer !=
-                           w.training.optimizer else b["optimizer"])
+    phases["optimizer"] = b["optimizer"]
+    if optimizer and optimizer != w.training.optimizer:
+        phases["optimizer"] = optimizer_ops(params["trainable"], optimizer) + b["optimizer"][1:]
     return phases
 
 
@@ -360,7 +382,7 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     number of stages; GPipe: all of them). The last stage's loss holds the low-precision logits, their
     fp32 copy and the fp32 log-probabilities of one micro-batch.
     """
-    p = execution_precision(w.training.precision, w.framework)
+    p = execution_precision(w.training.precision, w.execution)
     d, S, V, h = w.d_model, w.seq_len, w.vocab_size, w.heads
     L = split.layers or w.layers
     tp = split.tp
@@ -403,6 +425,8 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     else:
         layers = per_layer * L * in_flight
     logits = 0.0
-    if split.last:
+    if split.last and has(w.execution, "fused_cross_entropy"):  # only the low-precision logits
+        logits = T * V / tp * a
+    elif split.last:
         logits = T * V / tp * ((a + s + s) if a != s else 2 * s)
     return {"layers": layers, "logits": logits, "embedding": s * d * T if split.first else 0.0}

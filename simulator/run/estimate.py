@@ -13,6 +13,7 @@ from ..errors import CostsimError, UnsupportedError
 from ..model.finite import guarded, require_finite
 from ..model.memory import check_fits
 from ..model.ops import OP_CLASSES
+from ..model.stacks import has
 from ..model.step import execution_note, matrix_peak
 from ..schema.hardware import ClassicalProfile, Strict
 from ..schema.options import RunOptions
@@ -20,6 +21,7 @@ from ..schema.plan import Plan, check_plan
 from ..schema.workload import CNNWorkload, TransformerWorkload
 from ..units import MICRO, SECONDS_PER_HOUR, SECONDS_PER_YEAR, kg_co2_per_joule, usd_per_joule
 from . import phases
+from .stack import with_execution
 
 BREAKDOWN_CLASSES = OP_CLASSES + ("communication", "pipeline_bubble", "launch_overhead")
 
@@ -238,11 +240,14 @@ def round_batch(wl, opts: RunOptions, rounding: str):
 
 
 def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note: str, grid_note: str, pue: float):
-    notes = [
-        execution_note(workload),
-        "kernels queue asynchronously: the device idles only when the host's kernel dispatch "
-        f"({profile.kernel_launch_overhead_s / MICRO:.1f} us per kernel) outruns the device's work",
-    ]
+    matmul = profile.matmul_dispatch_s
+    host = ("the step is compiled: no operator is dispatched by the host (each kernel's fixed device cost is in "
+            "the efficiency curves)" if has(getattr(workload, "execution", None), "compiled_step") else
+            "kernels queue asynchronously: the device idles only when the host's kernel dispatch "
+            f"({profile.kernel_launch_overhead_s / MICRO:.1f} us per kernel"
+            + (f", {matmul / MICRO:.1f} us per matrix product" if matmul is not None else "")
+            + ") outruns the device's work")
+    notes = [execution_note(workload), host]
     if comm_note:
         notes.append(comm_note)
     if profile.efficiency_from:
@@ -259,6 +264,7 @@ def estimate_run(profile, workload, options: RunOptions | None = None) -> Estima
     ``workload.layers``: the workload's, ``pue``: a run option's); see ``model/finite.py``."""
     options = options or RunOptions()
     _refuse_unsupported(profile)
+    workload = with_execution(profile, workload)
     if phases.phased(workload):
         return _estimate_phases(profile, workload, options)
     inputs = {"hardware": profile, "workload": workload, "": _option_inputs(options)}

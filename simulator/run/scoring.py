@@ -34,6 +34,7 @@ from ..model import transformer
 from ..model.memory import expert_split, offloaded, sharded_states
 from ..model.ops import OP_CLASSES, PRECISIONS, execution_precision
 from ..model.roofline import OpArrays, price
+from ..model.step import host_dispatch_s
 from ..schema.plan import Plan
 from .estimate import run_cost
 
@@ -41,7 +42,7 @@ NONE, SELECTIVE, FULL = 0, 1, 2
 MODES = {"none": NONE, "selective": SELECTIVE, "full": FULL}
 _C = {c: i for i, c in enumerate(OP_CLASSES)}
 CHUNK = 1 << 17  # candidates scored per pass of the arrays (bounds the memory a search takes)
-# per shape and variant: compute, attention, matrix products, energy, kernels, then tp, cp, ep, ulysses comm
+# per shape and variant: compute, attention, matrix products, energy, host dispatch s, then tp, cp, ep, ulysses comm
 _SUMS = 9
 
 
@@ -92,7 +93,7 @@ class _Shapes:
         return row
 
     def _sums(self, ops, groups: Plan, once: int = 0) -> tuple[np.ndarray, float, float]:
-        """[compute, attention, matrix products, energy, kernels, comm tp, cp, ep, ulysses] of ``ops`` on
+        """[compute, attention, matrix products, energy, host dispatch s, comm tp, cp, ep, ulysses] of ``ops`` on
         the device, and the time and energy of the last ``once`` (once-per-step) among them."""
         compute = [op for op in ops if op.op_class != "communication"]
         comm = comm_by_kind([op for op in ops if op.op_class == "communication"], self.profile, groups)
@@ -107,7 +108,7 @@ class _Shapes:
         energy = t * priced.power_watts
         out[:5] = (by_class.sum(), by_class[_C["attention"]] + by_class[_C["attention_backward"]],
                    by_class[_C["gemm"]] + by_class[_C["sparse_gemm"]], (energy * arrays.pass_mask).sum(),
-                   sum(st[2] for st in arrays.class_static))
+                   host_dispatch_s(arrays.class_static, self.profile, self.workload.execution))
         rest = 1.0 - arrays.pass_mask
         return out, float((t * rest).sum()), float((energy * rest).sum())
 
@@ -125,7 +126,7 @@ class _Shapes:
                 "recompute": self._sums(b["layer_fwd"], groups)[0],
                 "selective": self._sums(selective, groups)[0] if w.attention == "naive" else np.zeros(_SUMS)}
             if w.experts > 1 and w.dense_layers:  # a dense first layer's kernels
-                dl = transformer.layer_ops(w, float(mb), execution_precision(w.training.precision, w.framework),
+                dl = transformer.layer_ops(w, float(mb), execution_precision(w.training.precision, w.execution),
                                            transformer.Split(tp, sp, ep, 1, first, last, cp=cp, dense=1))
                 hit["dense_layer"] = self._sums(dl[0] + dl[1], groups)[0]
                 hit["dense_recompute"] = self._sums(dl[0], groups)[0]
@@ -141,7 +142,7 @@ class _Shapes:
             casts, once_s, once_j = self._sums(b["casts"] + b["optimizer"], Plan(tp=tp), once=len(b["optimizer"]))
             once_bytes = float(sum(op.bytes * op.count for op in b["optimizer"]))
             params = transformer.device_parameters(w, split)
-            exe = execution_precision(w.training.precision, w.framework)
+            exe = execution_precision(w.training.precision, w.execution)
             rest, experts = expert_split(w, params, exe, None, ep)
             hit = self.states[key] = {
                 "casts": casts, "once_s": once_s, "once_j": once_j, "once_bytes": once_bytes, "params": params["total"],
@@ -195,7 +196,7 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
     stages of each kind, micro-batches in flight, gradient reduction and ZeRO gathers, the optimizer
     step, the model states in memory (ZeRO-sharded) and the pipeline sends."""
     w = workload
-    p, exe = PRECISIONS[w.training.precision], execution_precision(w.training.precision, w.framework)
+    p, exe = PRECISIONS[w.training.precision], execution_precision(w.training.precision, w.execution)
     gbs = w.training.global_batch_size
     coll = _Collectives(profile)
     by_pp = {pp: slots(w, pp) for pp in {b[2] for b in bases}}
@@ -267,7 +268,8 @@ def score(profile, workload, options, bases: list[tuple], levels, objective: str
     for lo in range(0, len(base), CHUNK):
         cut = slice(lo, lo + CHUNK)
         b, lv = base[cut], level[cut]
-        step, e_step, fits, finite = _chunk(profile, t, cols, b, mode_of[most_id[b], lv], n_of[most_id[b], lv])
+        step, e_step, fits, finite = _chunk(profile, t, cols, b, mode_of[most_id[b], lv], n_of[most_id[b], lv],
+                                            workload.execution)
         out[0][cut], out[1][cut], out[2][cut], out[3][cut] = step, e_step, fits, finite
     step, e_step, fits, finite = out
     value = _objective(profile, workload, options, step, e_step, objective)
@@ -275,12 +277,12 @@ def score(profile, workload, options, bases: list[tuple], levels, objective: str
     return Scores(base, level, fits, finite, value, step)
 
 
-def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.ndarray):
+def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.ndarray, stack: str | None = None):
     """Step time (s), device energy per step (J), fits and finite for candidates of base ``b`` at recompute
     ``mode`` covering ``n`` layers per stage (0: all): ``cluster.stages.pipeline_step``, as arrays."""
-    launch, cpu, idle = profile.kernel_launch_overhead_s, profile.kind == "cpu", profile.power.idle_watts
+    cpu, idle = profile.kind == "cpu", profile.power.idle_watts
     default = Plan()
-    on = overlaps(default)
+    on = overlaps(default, stack)
     full, sel = mode == FULL, mode == SELECTIVE
     slow = np.full(len(b), -np.inf)
     slow_energy, slow_comm, slow_gap, slow_hidden, passes = (np.zeros(len(b)) for _ in range(5))
@@ -292,8 +294,7 @@ def _chunk(profile, t: dict, cols: dict, b: np.ndarray, mode: np.ndarray, n: np.
         r, L = t["shape"][b, s], t["layers"][b, s]
         covered = np.where(full, np.where(n == 0, L, np.minimum(n, L)), 0.0)
         v = cols["none"][r] + (covered / L)[:, None] * cols["full"][r] + sel[:, None] * cols["selective"][r]
-        compute, energy, kernels = v[:, 0], v[:, 3], v[:, 4]
-        host = kernels * launch
+        compute, energy, host = v[:, 0], v[:, 3], v[:, 4]  # host: the pass's dispatch seconds
         gap = host if cpu else np.maximum(0.0, host - compute)
         comm = {"tp": v[:, 5], "cp": v[:, 6], "ep": v[:, 7], "ulysses": v[:, 8], "p2p": t["p2p"][b],
                 "zero3": t["zero3"][b, s], "host": t["host"][b, s]}

@@ -15,6 +15,7 @@ from ..schema.plan import Plan, parse_plan, stage_layers
 from ..schema.workload import TransformerWorkload
 from . import phases, scoring
 from .estimate import Estimate, estimate_run
+from .stack import with_execution
 
 OBJECTIVES = {"time": "step_time_s", "cost": "cost_usd", "energy": "energy_joules"}
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32)
@@ -227,6 +228,7 @@ def search_space(profile, workload, devices: int, objective: str = "time", optio
                            "each phase's plan in training.phases (plan: auto searches that phase)",
                            field="training.phases")
     fix = fix or {}
+    workload = with_execution(profile, workload)
     opts = (options or RunOptions(devices=devices)).model_copy(update={"devices": devices, "plan": None})
     domain = min(profile.topology.scale_up_domain_devices or profile.devices_per_node, 64)
     offloads = (fix["offload"],) if "offload" in fix else ("none",)

@@ -20,6 +20,10 @@ MAX_INT = 2**53  # the largest whole number a float holds exactly: a bound on ev
 PositiveInt = Annotated[int, Field(gt=0, le=MAX_INT)]
 
 DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+# the software stacks a step can run under (their rules: model/stacks.py), and each kind's without a list
+ExecutionStack = Literal["pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla"]
+STACKS_OF_KIND = {"gpu": ("pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla"), "tpu": ("xla",),
+                  "cpu": ("pytorch-eager", "torch-compile")}
 DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
 
 
@@ -238,6 +242,14 @@ class ClassicalProfile(_ProfileBase):
     topology: Topology = Topology()
     kernel_launch_overhead_s: NonNegativeFloat = Field(
         description="host time to dispatch one kernel (eager frameworks)")
+    matmul_dispatch_s: NonNegativeFloat | None = Field(
+        default=None, description="host time to dispatch one matrix product in an eager framework (argument "
+                                  "parsing, output allocation, the BLAS library's heuristics); absent: "
+                                  "kernel_launch_overhead_s")
+    execution_stacks: list[ExecutionStack] | None = Field(
+        default=None, min_length=1, description="the software stacks the device runs, its default first; absent: by "
+                                                "kind (gpu: all; tpu: xla; cpu: pytorch-eager, torch-compile; "
+                                                "others: pytorch-eager)")
     power: Power
     purchase_price_usd: PositiveFloat | None = None
     cloud_price_usd_per_hour: PositiveFloat | None = Field(default=None, description="per device-hour")
@@ -249,6 +261,11 @@ class ClassicalProfile(_ProfileBase):
         default=None,
         description="borrow the efficiency curves of this calibrated profile (scaled by this device's "
                     "own peaks, since curves are written against ideal time); default: h200")
+
+    @property
+    def stacks(self) -> tuple[str, ...]:
+        """The software stacks the device runs, its default first (``execution_stacks``, else by kind)."""
+        return tuple(self.execution_stacks or STACKS_OF_KIND.get(self.kind, ("pytorch-eager",)))
 
     @model_validator(mode="after")
     def _has_a_rate(self):

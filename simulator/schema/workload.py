@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .hardware import MAX_INT, Fraction, Input, PositiveFloat, PositiveInt, Source
+from .hardware import MAX_INT, ExecutionStack, Fraction, Input, PositiveFloat, PositiveInt, Source
 
 Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
 Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
@@ -144,9 +144,13 @@ class TransformerWorkload(_WorkloadBase):
     d_ff: PositiveInt | None = None
     tied_embeddings: bool = True
     attention: Literal["flash", "naive"] = "flash"
-    framework: Literal["pytorch_amp", "megatron"] = Field(
-        default="pytorch_amp", description="execution style: eager PyTorch autocast (as calibrated) or "
-                                           "Megatron-LM (low-precision residual stream, fused kernels)")
+    execution: ExecutionStack | None = Field(
+        default=None, description="the software stack that runs the step (its fusions, overlaps and host costs: "
+                                  "docs/stacks.md): pytorch-eager, megatron, megatron-core, torch-compile or xla; "
+                                  "default: the device's first stack (eager PyTorch on GPUs, XLA on TPUs)")
+    linear_bias: Literal["all", "qkv", "none"] = Field(
+        default="all", description="biases of the linear layers: every one (GPT-2/3), the query-key-value "
+                                   "projection's only (Qwen2), none (Llama, Mistral, DeepSeek)")
     experts: PositiveInt = Field(default=1, description="mixture of experts: MLP experts per layer (1: dense)")
     experts_per_token: PositiveInt = Field(default=1, description="top-k routing: experts each token visits")
     moe_d_ff: PositiveInt | None = Field(
@@ -179,6 +183,14 @@ class TransformerWorkload(_WorkloadBase):
     position: Literal["learned", "rope"] = Field(
         default="learned", description="positions: a learned embedding of seq_len x d_model, or rotary (RoPE: "
                                        "no parameters, a rotation of q and k in every layer)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_framework(cls, data):
+        if isinstance(data, dict) and "framework" in data:
+            raise ValueError("framework: renamed to execution (pytorch_amp is now pytorch-eager; megatron stays "
+                             "megatron)")
+        return data
 
     @field_validator("ffn_mult")
     @classmethod

@@ -44,7 +44,7 @@ def test_a_llama_config_is_the_bundled_llama(tmp_path):
                   "position", "tied_embeddings"):
         assert getattr(w, field) == getattr(bundled, field), field
     assert parameter_count(w) == parameter_count(bundled)
-    assert "read hidden_act, hidden_size" in w.description and "left out" in w.description
+    assert "read attention_bias, hidden_act, hidden_size" in w.description and "left out" in w.description
 
 
 def test_mixtral_and_gpt2_configs(tmp_path):

@@ -186,7 +186,7 @@ def test_micro_batch_must_divide_the_per_device_batch():
 
 def test_megatron_execution_moves_fewer_bytes_than_pytorch_autocast():
     amp = estimate("a100-sxm-80gb", "gpt-1.3b")
-    meg = estimate("a100-sxm-80gb", "gpt-1.3b", sets=["framework=megatron"])
+    meg = estimate("a100-sxm-80gb", "gpt-1.3b", sets=["execution=megatron"])
     assert meg.breakdown["normalization"].bytes < amp.breakdown["normalization"].bytes
     assert meg.breakdown["elementwise"].bytes < amp.breakdown["elementwise"].bytes
     assert meg.breakdown["gemm"].flops == amp.breakdown["gemm"].flops

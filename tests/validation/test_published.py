@@ -68,7 +68,7 @@ mlp: swiglu
 norm: rmsnorm
 position: rope
 tied_embeddings: false
-framework: megatron
+execution: megatron
 training:
   global_batch_size: 2048
   tokens: 15.6e12

@@ -1,0 +1,23 @@
+"""The software stack a run executes under: the device's default when the workload names none, and a
+refusal where the device cannot run the one named (its rules: ``model/stacks.py``)."""
+from __future__ import annotations
+
+from ..errors import CostsimError
+from ..schema.workload import TransformerWorkload
+
+
+def with_execution(profile, workload):
+    """``workload`` with its stack resolved on ``profile`` (transformers; other kinds pass unchanged)."""
+    if not isinstance(workload, TransformerWorkload):
+        return workload
+    stacks = profile.stacks
+    if workload.execution is None:
+        return workload.model_copy(update={"execution": stacks[0]})
+    if workload.execution not in stacks:
+        raise CostsimError(f"{profile.name} does not run {workload.execution}: its stacks are {', '.join(stacks)} "
+                           f"(the profile's execution_stacks, else its kind's: {profile.kind})", field="execution")
+    if (workload.execution == "megatron-core" and workload.training.precision == "fp8_mixed"
+            and not profile.peak_dense_flops_per_s.rate("fp8")):
+        raise CostsimError(f"fp8_mixed under megatron-core needs fp8 matrix units (Transformer Engine's fp8 "
+                           f"GEMMs); {profile.name} has none", field="training.precision")
+    return workload
