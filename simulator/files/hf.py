@@ -44,13 +44,29 @@ ARCHITECTURES = {
                   "intermediate_size": "d_ff", "vocab_size": "vocab_size", "max_position_embeddings": "seq_len",
                   "tie_word_embeddings": "tied_embeddings"},
                  {"mlp": "gelu", "norm": "layernorm", "position": "rope", "tied_embeddings": False}),
+    "deepseek_v3": ({"hidden_size": "d_model", "num_hidden_layers": "layers", "num_attention_heads": "heads",
+                     "intermediate_size": "d_ff", "moe_intermediate_size": "moe_d_ff", "n_routed_experts": "experts",
+                     "num_experts_per_tok": "experts_per_token", "n_shared_experts": "shared_experts",
+                     "first_k_dense_replace": "dense_layers", "q_lora_rank": "q_lora_rank",
+                     "kv_lora_rank": "kv_lora_rank", "qk_nope_head_dim": "qk_nope_head_dim",
+                     "qk_rope_head_dim": "qk_rope_head_dim", "v_head_dim": "v_head_dim", "vocab_size": "vocab_size",
+                     "max_position_embeddings": "seq_len", "tie_word_embeddings": "tied_embeddings",
+                     "num_nextn_predict_layers": "mtp_layers"},
+                    {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False,
+                     "linear_bias": "none"}),
 }
+# DeepSeek-V3's fields that do not change a training step's cost here: its routing's grouping and scaling
+# (the experts visited per token are what cost), its auxiliary loss, the fp8 checkpoint's quantisation
+_DEEPSEEK_IGNORED = {"n_group", "topk_group", "topk_method", "routed_scaling_factor", "scoring_func",
+                     "norm_topk_prob", "aux_loss_alpha", "seq_aux", "ep_size", "quantization_config",
+                     "num_key_value_heads"}
 # architectures people ask for that need what costsim does not model yet (issue 15)
-_NOT_YET = {"deepseek_v3": "multi-head latent attention and dense first layers", "deepseek_v2":
-            "multi-head latent attention", "t5": "an encoder-decoder", "bert": "an encoder-only model",
+_NOT_YET = {"deepseek_v2": "multi-head latent attention with its own routing", "t5": "an encoder-decoder",
+            "bert": "an encoder-only model",
             "vit": "a vision transformer", "qwen2_moe": "shared-expert gating of its own"}
 _ACTIVATIONS = {"llama": ("silu",), "mistral": ("silu",), "qwen2": ("silu",), "mixtral": ("silu",),
-                "gpt2": ("gelu_new", "gelu", "gelu_pytorch_tanh"), "gpt_neox": ("gelu", "gelu_new", "gelu_fast")}
+                "deepseek_v3": ("silu",), "gpt2": ("gelu_new", "gelu", "gelu_pytorch_tanh"),
+                "gpt_neox": ("gelu", "gelu_new", "gelu_fast")}
 
 
 def hf_workload(text: str, source: str, name: str) -> dict:
@@ -83,14 +99,22 @@ def hf_workload(text: str, source: str, name: str) -> dict:
             read.append(key)
         elif key in ("attention_bias", "mlp_bias") and arch == "llama":  # Llama's optional biases
             read.append(key)
+        elif arch == "deepseek_v3" and key in ("moe_layer_freq", "attention_bias"):
+            if value not in (1, False):
+                modelled = "every layer a mixture (1)" if key == "moe_layer_freq" else "no biases (false)"
+                raise CostsimError(f"{value!r}: only {modelled} is modelled for deepseek_v3", source=source, field=key)
+            read.append(key)
+        elif arch == "deepseek_v3" and key in _DEEPSEEK_IGNORED:
+            continue
         elif key not in _IGNORED and key not in names:
             raise CostsimError(f"a field costsim cannot honour in a {arch} config (it may change the cost); remove it "
                                f"to price the model without it", source=source, field=key)
     window = config.get("sliding_window")
-    if window is not None and config.get("use_sliding_window", True) and window < data.get("seq_len", 0):
-        raise CostsimError(f"sliding_window {window} is shorter than the sequence ({data.get('seq_len')}): "
-                           f"sliding-window attention is not modelled; set use_sliding_window false or raise it",
-                           source=source, field="sliding_window")
+    if window is not None and config.get("use_sliding_window", True):  # Mistral's window (Qwen2's is off)
+        if arch == "qwen2" and config.get("max_window_layers", 0) < data.get("layers", 0):
+            raise CostsimError("a window on only some layers (max_window_layers below the layer count) is not "
+                               "modelled", source=source, field="max_window_layers")
+        data["sliding_window"] = window
     if arch == "llama" and (config.get("attention_bias") or config.get("mlp_bias")):
         if not (config.get("attention_bias") and config.get("mlp_bias")):
             raise CostsimError("biases on only some of a Llama's linears (attention_bias and mlp_bias differ) are not "
@@ -99,7 +123,7 @@ def hf_workload(text: str, source: str, name: str) -> dict:
         data["linear_bias"] = "all"
     if "d_ff" not in data:
         data["ffn_mult"] = 4
-    ignored = sorted(k for k in config if k in _IGNORED)
+    ignored = sorted(k for k in config if k in _IGNORED or (arch == "deepseek_v3" and k in _DEEPSEEK_IGNORED))
     data["description"] = (f"{arch} from {source}: read {', '.join(read)}" +
                            (f"; left out (no effect on the cost here): {', '.join(ignored)}" if ignored else ""))
     data["sources"] = [{"cite": f"Hugging Face config.json at {source}", "status": "secondary"}]

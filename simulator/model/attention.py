@@ -3,6 +3,8 @@ DeepSeek's multi-head latent attention; flash (fused) or naive (scores, softmax 
 context parallelism's share of the sequence."""
 from __future__ import annotations
 
+import math
+
 from ..schema.workload import TransformerWorkload
 from .ops import Op
 
@@ -23,10 +25,14 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int
     # and values; latent attention: its heads' keys and values as training materialises them)
     q, k, v, o = (x / tp for x in w.attention_dims())
     tokens = batch * S / cp
-    # QK^T over the queries' width, PV over every query head's values (the output's width): halved by the causal mask
-    causal_flops = batch * S * S * (q + o) / cp
-    causal_scores = batch * h * S * S / 2 / cp
-    remote = a * batch * S * (k + v) * (cp - 1) / cp if ring else 0.0  # the others' keys and values, as they arrive
+    # QK^T over the queries' width, PV over every query head's values (the output's width): halved by the causal mask;
+    # under a sliding window of W, each query sees at most W keys (S W - W^2 / 2 pairs in all)
+    pairs = _pairs(S, w.sliding_window if w.attention == "flash" else None)
+    causal_flops = batch * 2 * pairs * (q + o) / cp
+    causal_scores = batch * h * pairs / cp
+    # the others' keys and values, as they arrive over the ring (a window needs only the chunks it reaches)
+    chunks = cp - 1 if w.sliding_window is None else min(cp - 1, math.ceil(w.sliding_window * cp / S))
+    remote = a * batch * S * (k + v) * chunks / cp if ring else 0.0
     if w.attention == "flash":
         fwd = [Op("attn.flash_fwd", "attention", causal_flops, a * tokens * (q + k + v + o) + remote, p.matmul_dtype,
                   count, scores=causal_scores)]
@@ -46,6 +52,14 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int
            Op("attn.scores_bwd", "attention", 2 * causal_flops, a * scores + 2 * a * tokens * (q + k),
               p.matmul_dtype, count)]
     return fwd, bwd
+
+
+def _pairs(S: int, window: int | None) -> float:
+    """Query-key pairs a causal attention over ``S`` tokens scores (S^2 / 2; under a window of W < S,
+    S W - W^2 / 2)."""
+    if window is None or window >= S:
+        return S * S / 2
+    return S * window - window * window / 2
 
 
 def attention_linears(w: TransformerWorkload, tp: int) -> list[tuple[str, float, float, float]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..schema.workload import TransformerWorkload
-from . import fusion
+from . import fusion, mtp
 from .attention import attention_linears, attention_ops
 from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, loss_ops, optimizer_ops, weight_cast_ops
 from .stacks import has
@@ -246,8 +246,13 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
             matmul += head
             total += head
         total += (1 if w.norm == "rmsnorm" else 2) * d
+    own_mtp = 0.0
+    if split.last and w.mtp_layers:  # the multi-token prediction modules (and an untied embedding's copy)
+        extra = mtp.mtp_parameters(w, split, _layer_parameters(w, split, False))
+        matmul, total, expert, own_mtp = (matmul + extra["matmul"], total + extra["total"], expert + extra["expert"],
+                                          extra["own"])
     out = {"matmul": matmul, "total": total + adapters, "trainable": total, "frozen": 0.0,
-           "sparse": dense if v.sparsity else 0.0, "expert": expert}
+           "sparse": dense if v.sparsity else 0.0, "expert": expert, "mtp": own_mtp}
     if not v.trains_base:  # the base model is frozen: only LoRA's adapters train
         out.update(matmul=adapters, trainable=adapters, frozen=total, expert=0.0)
     return out
@@ -311,6 +316,11 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
         if tp > 1:  # vocabulary-parallel cross-entropy: max, sum and target logit reduced over tp
             loss += [Op("tp.loss.all_reduce", "communication", 0.0, 3 * s * T, "all_reduce", kernels=3)]
     ex = w.execution
+    extra = ([], [], [])
+    if split.last and w.mtp_layers:
+        one = Split(tp=tp, sp=split.sp, ep=split.ep, layers=1, first=False, last=False, cp=split.cp,
+                    cp_a2a=split.cp_a2a, dense=0)
+        extra = mtp.mtp_ops(w, batch, p, split, layer_ops(w, batch, p, one), lambda ops: fusion.apply(ex, ops, p))
     casts = fusion.apply(ex, weight_cast_ops(params["matmul"], p), p)
     optimizer = optimizer_ops(params["trainable"], w.training.optimizer)
     if has(ex, "gradient_clipping"):  # the global gradient norm (and fp16's inf/nan check): reads of the fp32 gradients
@@ -320,8 +330,9 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
     if has(ex, "weights_cast_once"):  # the low-precision weights refreshed once per step, after the optimizer
         optimizer += [op for op in casts if op.name == "weights.cast_fwd"]
         casts = [op for op in casts if op.name != "weights.cast_fwd"]
-    return {"first_fwd": fusion.apply(ex, fwd, p), "layer_fwd": layer_fwd, "last_fwd": fusion.apply(ex, head_fwd, p),
-            "loss": fusion.apply(ex, loss, p), "last_bwd": fusion.apply(ex, head_bwd, p), "layer_bwd": layer_bwd,
+    return {"first_fwd": fusion.apply(ex, fwd, p), "layer_fwd": layer_fwd,
+            "last_fwd": fusion.apply(ex, head_fwd, p) + extra[0], "loss": fusion.apply(ex, loss, p) + extra[1],
+            "last_bwd": extra[2] + fusion.apply(ex, head_bwd, p), "layer_bwd": layer_bwd,
             "first_bwd": fusion.apply(ex, bwd, p), "casts": casts, "optimizer": optimizer}
 
 
@@ -429,4 +440,7 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
         logits = T * V / tp * a
     elif split.last:
         logits = T * V / tp * ((a + s + s) if a != s else 2 * s)
+    if split.last and w.mtp_layers:  # each prediction module: one more block's tensors and its logits, of the one
+        layers += w.mtp_layers * per_layer  # micro-batch between its forward and its backward (they run back to back)
+        logits *= 1 + w.mtp_layers
     return {"layers": layers, "logits": logits, "embedding": s * d * T if split.first else 0.0}

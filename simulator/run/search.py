@@ -28,12 +28,17 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+# stages that may come up one layer short where the layers do not divide: the two at each end, which also
+# hold the embedding, the head and any multi-token modules (61 layers on 16 stages: 3, 3, 4, ..., 4, 3)
+LIGHTER_STAGES = 4
+
+
 def _pipeline_depths(workload, devices: int) -> list[int]:
-    """Stage counts: dividing the layers, or leaving the first and last stages one layer lighter."""
+    """Stage counts: dividing the layers, or leaving up to the two stages at each end one layer lighter."""
     out = []
     for pp in _divisors(devices):
         base = -(-workload.layers // pp)
-        if pp <= workload.layers and base * pp - workload.layers in (0, 1, 2):
+        if pp <= workload.layers and base * pp - workload.layers <= min(LIGHTER_STAGES, pp - 1):
             out.append(pp)
     return out
 

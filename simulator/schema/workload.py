@@ -163,6 +163,14 @@ class TransformerWorkload(_WorkloadBase):
                                  "routing); the busiest sets the pace of the expert products and their memory")
     dense_layers: Annotated[int, Field(ge=0, le=MAX_INT)] = Field(
         default=0, description="mixture of experts: the first layers keep a dense MLP of d_ff (DeepSeek-V3: 3)")
+    sliding_window: PositiveInt | None = Field(
+        default=None, description="sliding-window attention (Mistral): each token attends to at most this many "
+                                  "tokens before it; flash attention skips the rest (naive attention still "
+                                  "materialises the whole masked score matrix)")
+    mtp_layers: Annotated[int, Field(ge=0, le=64)] = Field(
+        default=0, description="multi-token prediction (DeepSeek-V3): sequential modules after the last layer, "
+                               "each one more block, a projection of 2 x d_model to d_model and its norms, "
+                               "sharing the embedding and the output head, with a cross-entropy of its own")
     q_lora_rank: PositiveInt | None = Field(
         default=None, description="multi-head latent attention: the queries' low-rank width (absent: queries "
                                   "projected directly)")
@@ -180,9 +188,10 @@ class TransformerWorkload(_WorkloadBase):
                                   "multi-query (1); default: heads (multi-head attention)")
     norm: Literal["layernorm", "rmsnorm"] = Field(
         default="layernorm", description="the norms: LayerNorm (a weight and a bias) or RMSNorm (a weight)")
-    position: Literal["learned", "rope"] = Field(
-        default="learned", description="positions: a learned embedding of seq_len x d_model, or rotary (RoPE: "
-                                       "no parameters, a rotation of q and k in every layer)")
+    position: Literal["learned", "rope", "alibi"] = Field(
+        default="learned", description="positions: a learned embedding of seq_len x d_model, rotary (RoPE: no "
+                                       "parameters, a rotation of q and k in every layer), or ALiBi (BLOOM: no "
+                                       "parameters, a linear bias added to the scores inside the attention kernel)")
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,20 @@ MIXTRAL = {"architectures": ["MixtralForCausalLM"], "hidden_act": "silu", "hidde
            "num_attention_heads": 32, "num_experts_per_tok": 2, "num_hidden_layers": 32, "num_key_value_heads": 8,
            "num_local_experts": 8, "rms_norm_eps": 1e-05, "rope_theta": 1e6, "router_aux_loss_coef": 0.02,
            "sliding_window": None, "tie_word_embeddings": False, "vocab_size": 32000}
+DEEPSEEK_V3 = {"architectures": ["DeepseekV3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+               "aux_loss_alpha": 0.001, "bos_token_id": 0, "eos_token_id": 1, "ep_size": 1,
+               "first_k_dense_replace": 3, "hidden_act": "silu", "hidden_size": 7168, "initializer_range": 0.02,
+               "intermediate_size": 18432, "kv_lora_rank": 512, "max_position_embeddings": 163840,
+               "model_type": "deepseek_v3", "moe_intermediate_size": 2048, "moe_layer_freq": 1, "n_group": 8,
+               "n_routed_experts": 256, "n_shared_experts": 1, "norm_topk_prob": True, "num_attention_heads": 128,
+               "num_experts_per_tok": 8, "num_hidden_layers": 61, "num_key_value_heads": 128,
+               "num_nextn_predict_layers": 1, "q_lora_rank": 1536, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+               "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                                       "weight_block_size": [128, 128]},
+               "rms_norm_eps": 1e-06, "rope_scaling": {"factor": 40, "type": "yarn"}, "rope_theta": 10000,
+               "routed_scaling_factor": 2.5, "scoring_func": "sigmoid", "seq_aux": True, "tie_word_embeddings": False,
+               "topk_group": 4, "topk_method": "noaux_tc", "torch_dtype": "bfloat16", "use_cache": True,
+               "v_head_dim": 128, "vocab_size": 129280}
 GPT2 = {"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,
         "embd_pdrop": 0.1, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
         "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024, "resid_pdrop": 0.1,
@@ -57,11 +71,10 @@ def test_mixtral_and_gpt2_configs(tmp_path):
 
 
 @pytest.mark.parametrize("change,problem", [
-    ({"model_type": "deepseek_v3"}, "multi-head latent attention"),
+    ({"model_type": "deepseek_v2"}, "multi-head latent attention"),
     ({"model_type": "t5"}, "encoder-decoder"),
     ({"model_type": "falcon"}, "unknown architecture 'falcon'"),
     ({"hidden_act": "relu"}, "hidden_act: 'relu'"),
-    ({"sliding_window": 4096, "max_position_embeddings": 32768}, "sliding-window attention is not modelled"),
     ({"num_experts": 60}, "num_experts: a field costsim cannot honour"),
     ({"model_type": None}, "unknown architecture None"),
 ])
@@ -86,3 +99,32 @@ def test_a_bad_value_is_named_as_the_config_names_it(tmp_path):
     ref = _write(tmp_path, {**LLAMA_8B, "num_key_value_heads": 0})
     line = error_line("estimate", "-H", "h100-sxm", "-w", ref, *[a for s in TRAIN for a in ("--set", s)])
     assert "kv_heads (num_key_value_heads in the config)" in line
+
+
+def test_a_deepseek_v3_config_is_the_bundled_deepseek_v3(tmp_path):
+    w = load_workload(_write(tmp_path, DEEPSEEK_V3, "deepseek-v3"), TRAIN + ["seq_len=4096"])
+    bundled = load_workload("deepseek-v3")
+    for field in ("layers", "d_model", "heads", "d_ff", "moe_d_ff", "experts", "experts_per_token", "shared_experts",
+                  "dense_layers", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
+                  "vocab_size", "mtp_layers", "linear_bias", "mlp", "norm", "position", "tied_embeddings"):
+        assert getattr(w, field) == getattr(bundled, field), field
+    assert parameter_count(w) == parameter_count(bundled)
+    assert "left out" in w.description and "routed_scaling_factor" in w.description
+
+
+def test_a_deepseek_config_with_sparse_moe_layers_is_refused(tmp_path):
+    line = error_line("estimate", "-H", "h100-sxm", "-w", _write(tmp_path, {**DEEPSEEK_V3, "moe_layer_freq": 2}),
+                      *[x for s in TRAIN for x in ("--set", s)])
+    assert "moe_layer_freq" in line and "every layer a mixture" in line
+
+
+def test_a_sliding_window_is_read_and_narrows_attention(tmp_path):
+    mistral = {k: v for k, v in LLAMA_8B.items() if k != "attention_bias"}
+    mistral.update(model_type="mistral", sliding_window=4096, max_position_embeddings=32768)
+    w = load_workload(_write(tmp_path, mistral, "mistral"), TRAIN + ["seq_len=16384"])
+    assert w.sliding_window == 4096
+    from simulator.model.step import expand
+    full = w.model_copy(update={"sliding_window": None})
+    flops = lambda x: next(op.flops for op in expand(x, 1.0).phases["forward"] if op.name == "attn.flash_fwd")  # noqa: E731
+    S, W = 16384, 4096
+    assert flops(w) / flops(full) == pytest.approx((S * W - W * W / 2) / (S * S / 2))

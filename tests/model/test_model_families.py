@@ -16,21 +16,36 @@ from simulator.model.step import expand
 from tests.cli.test_bad_input import error_line
 
 PUBLISHED = {"llama-3-8b": 8_030_261_248, "llama-3-70b": 70_553_706_496, "llama-3.1-405b": 405_853_388_800,
-             "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9,
+             "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9, "bloom-176b": 176_247_271_424,
              "deepseek-v3": 671e9}  # the report's 671B (its checkpoint's 685B adds the 14B multi-token module)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_the_bundled_models_have_their_published_parameter_counts(name):
-    assert parameter_count(load_workload(name)) == pytest.approx(PUBLISHED[name], rel=0.005)
+    w = load_workload(name)
+    main = parameter_count(w) - transformer.parameter_counts(w)["mtp"]  # the multi-token modules apart
+    assert main == pytest.approx(PUBLISHED[name], rel=0.005)
+
+
+def test_deepseek_v3_with_its_prediction_module_is_its_checkpoints_685b():
+    """The checkpoint holds the 671B main model and a 14B module: one MoE block, the 2d x d projection,
+    three norms, and its own copies of the embedding and the head (shared in training)."""
+    w = load_workload("deepseek-v3")
+    copies = 2 * w.vocab_size * w.d_model
+    assert parameter_count(w) + copies == pytest.approx(685e9, rel=0.005)
+    assert transformer.parameter_counts(w)["mtp"] + copies == pytest.approx(14e9, rel=0.05)
+    ops = transformer.step_ops(w, 1.0)
+    assert {"mtp.proj.fwd", "mtp.head.fwd", "mtp.mlp.up.fwd"} <= {op.name for op in ops["forward"]}
+    assert any(op.name.startswith("mtp.loss") for op in ops["loss"])
 
 
 def _independent_flops_per_token(w) -> float:
     """Forward and backward matrix FLOPs per token from the shapes: 6 x the active matrix weights (the
     attention projections, latent attention's down and up projections among them; the k experts' and
     the shared experts' two or three MLP matrices, the router; a mixture's dense first layers' MLP; the
-    head), and causal attention: QK^T over the queries' width and PV over the output's, forward
-    S (q + o) / 2 x 2, flash attention's backward 2.5x the forward."""
+    head; each multi-token module's block, projection and head), and causal attention: QK^T over the
+    queries' width and PV over the output's, forward S (q + o) / 2 x 2, flash attention's backward 2.5x
+    the forward."""
     d, L, H = w.d_model, w.layers, w.heads
     mats = 3 if w.mlp in ("swiglu", "geglu") else 2
     if w.kv_lora_rank:
@@ -49,7 +64,9 @@ def _independent_flops_per_token(w) -> float:
     else:
         mlp = L * mats * d * w.ffn_dim
     active = L * attention + mlp + w.vocab_size * d
-    return 6 * active + 3.5 * L * w.seq_len * (q_width + o_width)
+    if w.mtp_layers:  # each prediction module: one more MoE block, the 2d -> d projection, the head again
+        active += w.mtp_layers * (attention + moe + 2 * d * d + w.vocab_size * d)
+    return 6 * active + 3.5 * (L + w.mtp_layers) * w.seq_len * (q_width + o_width)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -174,7 +191,8 @@ def test_deepseek_v3_is_active_on_37b_of_its_671b():
     shared; the first 3 of 61 layers dense)."""
     w = load_workload("deepseek-v3")
     routed = (w.layers - w.dense_layers) * 3 * w.d_model * w.moe_d_ff * w.experts
-    active = parameter_count(w) - routed * (w.experts - w.experts_per_token) / w.experts
+    main = parameter_count(w) - transformer.parameter_counts(w)["mtp"]
+    active = main - routed * (w.experts - w.experts_per_token) / w.experts
     assert active == pytest.approx(37e9, rel=0.03)
     names = {op.name for op in expand(w, 1.0).phases["forward"]}
     assert {"mla.q_down.fwd", "mla.kv_up.fwd", "mlp.dense.up.fwd", "mlp.shared.up.fwd", "moe.router.fwd"} <= names
@@ -193,3 +211,13 @@ def test_dense_first_layers_fall_in_the_first_stages():
     keys = stage_keys(load_workload("deepseek-v3"), Plan(pp=16))
     assert [k[3] for k in keys] == [3] + [0] * 15  # 61 layers over 16 stages: 3, 4, ..., 4; the first 3 dense
     assert sum(k[0] for k in keys) == 61
+
+
+def test_alibi_positions_have_no_parameters_and_no_kernels():
+    """BLOOM's ALiBi: a bias added to the scores inside the attention kernel; no embedding, no rotation."""
+    w = load_workload("bloom-176b").model_copy(update={"layers": 2})
+    learned = w.model_copy(update={"position": "learned"})
+    assert parameter_count(learned) - parameter_count(w) == w.seq_len * w.d_model
+    names = {op.name for op in expand(w, 1.0).phases["forward"]}
+    assert not any(n.startswith("rope") for n in names)
+    assert expand(w, 1.0).model_flops_per_pass == expand(learned, 1.0).model_flops_per_pass
