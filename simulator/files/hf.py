@@ -54,7 +54,15 @@ ARCHITECTURES = {
                      "num_nextn_predict_layers": "mtp_layers"},
                     {"mlp": "swiglu", "norm": "rmsnorm", "position": "rope", "tied_embeddings": False,
                      "linear_bias": "none"}),
+    "bert": ({"hidden_size": "d_model", "num_hidden_layers": "layers", "num_attention_heads": "heads",
+              "intermediate_size": "d_ff", "vocab_size": "vocab_size", "max_position_embeddings": "seq_len",
+              "type_vocab_size": "token_types", "tie_word_embeddings": "tied_embeddings"},
+             {"mlp": "gelu", "norm": "layernorm", "position": "learned", "tied_embeddings": True, "causal": False,
+              "objective": "masked", "pooler": True, "embedding_norm": True, "final_norm": False}),
 }
+# BERT's fields that do not change a step's cost here (dropouts, checkpointing as a flag)
+_BERT_IGNORED = {"attention_probs_dropout_prob", "hidden_dropout_prob", "gradient_checkpointing",
+                 "position_embedding_type"}
 # DeepSeek-V3's fields that do not change a training step's cost here: its routing's grouping and scaling
 # (the experts visited per token are what cost), its auxiliary loss, the fp8 checkpoint's quantisation
 _DEEPSEEK_IGNORED = {"n_group", "topk_group", "topk_method", "routed_scaling_factor", "scoring_func",
@@ -62,10 +70,9 @@ _DEEPSEEK_IGNORED = {"n_group", "topk_group", "topk_method", "routed_scaling_fac
                      "num_key_value_heads"}
 # architectures people ask for that need what costsim does not model yet (issue 15)
 _NOT_YET = {"deepseek_v2": "multi-head latent attention with its own routing", "t5": "an encoder-decoder",
-            "bert": "an encoder-only model",
             "vit": "a vision transformer", "qwen2_moe": "shared-expert gating of its own"}
 _ACTIVATIONS = {"llama": ("silu",), "mistral": ("silu",), "qwen2": ("silu",), "mixtral": ("silu",),
-                "deepseek_v3": ("silu",), "gpt2": ("gelu_new", "gelu", "gelu_pytorch_tanh"),
+                "deepseek_v3": ("silu",), "bert": ("gelu",), "gpt2": ("gelu_new", "gelu", "gelu_pytorch_tanh"),
                 "gpt_neox": ("gelu", "gelu_new", "gelu_fast")}
 
 
@@ -106,6 +113,11 @@ def hf_workload(text: str, source: str, name: str) -> dict:
             read.append(key)
         elif arch == "deepseek_v3" and key in _DEEPSEEK_IGNORED:
             continue
+        elif arch == "bert" and key in _BERT_IGNORED:
+            if key == "position_embedding_type" and value != "absolute":
+                raise CostsimError(f"{value!r}: only learned absolute positions are modelled for bert", source=source,
+                                   field=key)
+            continue
         elif key not in _IGNORED and key not in names:
             raise CostsimError(f"a field costsim cannot honour in a {arch} config (it may change the cost); remove it "
                                f"to price the model without it", source=source, field=key)
@@ -123,7 +135,8 @@ def hf_workload(text: str, source: str, name: str) -> dict:
         data["linear_bias"] = "all"
     if "d_ff" not in data:
         data["ffn_mult"] = 4
-    ignored = sorted(k for k in config if k in _IGNORED or (arch == "deepseek_v3" and k in _DEEPSEEK_IGNORED))
+    ignored = sorted(k for k in config if k in _IGNORED or (arch == "deepseek_v3" and k in _DEEPSEEK_IGNORED)
+                     or (arch == "bert" and k in _BERT_IGNORED))
     data["description"] = (f"{arch} from {source}: read {', '.join(read)}" +
                            (f"; left out (no effect on the cost here): {', '.join(ignored)}" if ignored else ""))
     data["sources"] = [{"cite": f"Hugging Face config.json at {source}", "status": "secondary"}]

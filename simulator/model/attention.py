@@ -26,8 +26,8 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int
     q, k, v, o = (x / tp for x in w.attention_dims())
     tokens = batch * S / cp
     # QK^T over the queries' width, PV over every query head's values (the output's width): halved by the causal mask;
-    # under a sliding window of W, each query sees at most W keys (S W - W^2 / 2 pairs in all)
-    pairs = _pairs(S, w.sliding_window if w.attention == "flash" else None)
+    # under a sliding window of W, each query sees at most W keys (S W - W^2 / 2 pairs in all); bidirectional: S^2
+    pairs = _pairs(S, w.sliding_window if w.attention == "flash" else None) if w.causal else float(S * S)
     causal_flops = batch * 2 * pairs * (q + o) / cp
     causal_scores = batch * h * pairs / cp
     # the others' keys and values, as they arrive over the ring (a window needs only the chunks it reaches)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..schema.workload import TransformerWorkload
-from . import fusion, mtp
+from . import ends, fusion, mtp
 from .attention import attention_linears, attention_ops
-from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, loss_ops, optimizer_ops, weight_cast_ops
+from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, optimizer_ops, weight_cast_ops
 from .stacks import has
 
 
@@ -226,9 +226,7 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     the low-precision type only (LoRA's base model, a forward-only model); ``sparse``, the weights
     stored in a sparse format; ``expert``, the trained weights of its routed experts (replicated over
     dp / ep ranks only)."""
-    d, V = w.d_model, w.vocab_size
     L = split.layers or w.layers
-    tp = split.tp
     v = w.variant
     n_dense = split.dense_count(w) if w.experts > 1 else 0
     matmul = total = adapters = dense = expert = 0.0
@@ -237,15 +235,8 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
             m, t, ad, full, ex = _layer_parameters(w, split, dense_layer)
             matmul, total, adapters, dense, expert = (matmul + layers * m, total + layers * t, adapters + layers * ad,
                                                       dense + layers * full, expert + layers * ex)
-    if split.first:
-        matmul += V * d / tp if w.tied_embeddings and split.last else 0.0
-        total += V * d / tp + (w.seq_len * d if w.position == "learned" else 0.0)
-    if split.last:
-        head = V * d / tp
-        if not (w.tied_embeddings and split.first):  # untied, or the last stage's copy of a tied head
-            matmul += head
-            total += head
-        total += (1 if w.norm == "rmsnorm" else 2) * d
+    end_matmul, end_total = ends.end_parameters(w, split)
+    matmul, total = matmul + end_matmul, total + end_total
     own_mtp = 0.0
     if split.last and w.mtp_layers:  # the multi-token prediction modules (and an untied embedding's copy)
         extra = mtp.mtp_parameters(w, split, _layer_parameters(w, split, False))
@@ -284,37 +275,13 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
     cross-entropy, on the last stage), ``casts`` (the low-precision weight copies: forward, then
     backward), and ``optimizer`` (once per step)."""
     p = execution_precision(w.training.precision, w.execution)
-    d, V, S = w.d_model, w.vocab_size, w.seq_len
-    T = batch * S / split.cp
-    e = T * d
-    s, a = p.stream_bytes, p.act_bytes
+    T = batch * w.seq_len / split.cp
     tp = split.tp
     params = device_parameters(w, split)
     layer_fwd, layer_bwd = layer_ops(w, batch, p, split)
     frozen = not w.variant.trains_base
-    fwd, loss, bwd = [], [], []
-    if split.first:
-        # vocabulary-parallel embedding: each device looks up its slice, then the slices are summed
-        fwd += [Op("embedding.lookup", "embedding", e, (s + s) * e + s * e + s * e, "fp32", kernels=3)]
-        if tp > 1:
-            fwd += [Op("tp.embedding.all_reduce", "communication", 0.0, s * e, "all_reduce")]
-        # backward: zero the V x d gradient, then a sort-based scatter-add of the T x d token gradients
-        if not frozen:
-            bwd += [Op("embedding.grad", "embedding", e, s * V * d / tp + 3 * s * e + 8.0 * T, "fp32", kernels=4)]
-        if w.tied_embeddings and split.last and not frozen:  # the head's weight gradient joins the embedding's
-            bwd += [Op("embedding.tied_grad_add", "embedding", V * d / tp, 3 * s * V * d / tp, "fp32")]
-    head_fwd = head_bwd = []
-    if split.last:
-        lnf_fwd, lnf_bwd = layernorm_ops("ln_f", e / tp if split.sp else e, p, 1)
-        head_fwd, head_bwd = linear_ops("head", T, d, V / tp, p, 1, frozen=frozen)
-        head_bwd = [op for op in head_bwd if not op.name.endswith("bias_grad")]
-        casts = ([c for c in [cast_op("ln_f.out_cast", e, s, a, 1)] if c],
-                 [c for c in [cast_op("ln_f.grad_cast", e, a, s, 1)] if c])
-        head_fwd = lnf_fwd + casts[0] + head_fwd
-        head_bwd = head_bwd + casts[1] + lnf_bwd
-        loss = loss_ops(T, V / tp, p)
-        if tp > 1:  # vocabulary-parallel cross-entropy: max, sum and target logit reduced over tp
-            loss += [Op("tp.loss.all_reduce", "communication", 0.0, 3 * s * T, "all_reduce", kernels=3)]
+    fwd, bwd = ends.embedding_ops(w, T, p, split, frozen) if split.first else ([], [])
+    head_fwd, loss, head_bwd = ends.head_ops(w, batch, T, p, split, frozen) if split.last else ([], [], [])
     ex = w.execution
     extra = ([], [], [])
     if split.last and w.mtp_layers:
@@ -440,6 +407,8 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
         logits = T * V / tp * a
     elif split.last:
         logits = T * V / tp * ((a + s + s) if a != s else 2 * s)
+    if split.last and w.objective == "masked":  # the predicted positions' logits, and their transform's tensors
+        logits = logits * w.prediction_fraction + 3 * a * T * w.prediction_fraction * d
     if split.last and w.mtp_layers:  # each prediction module: one more block's tensors and its logits, of the one
         layers += w.mtp_layers * per_layer  # micro-batch between its forward and its backward (they run back to back)
         logits *= 1 + w.mtp_layers

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .hardware import MAX_INT, ExecutionStack, Fraction, Input, PositiveFloat, PositiveInt, Source
+from .variant import Variant
 
 Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
 Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
@@ -47,59 +48,6 @@ class Training(Input):
     phases: tuple[Phase, ...] | None = Field(
         default=None, strict=False, description="transformers trained on tokens: the run in phases, each at its own "
                                                 "sequence length, batch and plan (see Phase)")
-
-
-class Variant(Input):
-    """How efficiency strategies changed what executes (absent: the plain model). The linear layers of
-    the transformer blocks (or of an mlp) are the ones pruned, factorised or adapted; embeddings, the
-    output head and norms stay dense. The strategy layer sets these only where the device executes them
-    (a 2:4 pattern only on a part with sparse tensor cores, for instance)."""
-
-    sparsity: Literal["2:4", "unstructured"] | None = Field(
-        default=None, description="the block linears' weights run as sparse products of this pattern")
-    density_fraction: Fraction = Field(default=1.0, description="kept weights (2:4: 0.5)")
-    low_rank_fraction: Fraction | None = Field(
-        default=None, description="each block linear W (d_out x d_in) replaced by U V of rank "
-                                  "round(fraction x min(d_in, d_out))")
-    low_rank: PositiveInt | None = Field(default=None, description="the same with an absolute rank")
-    lora_rank: PositiveInt | None = Field(
-        default=None, description="LoRA: base weights frozen (held in the low-precision type), rank-r "
-                                  "adapters on every block linear are the only trained parameters")
-    fake_quant_bits: Literal[4, 8] | None = Field(
-        default=None, description="quantization-aware training: fake-quantize each linear's input and weight")
-    forward_only: bool = Field(default=False, description="forward passes only (a distillation teacher)")
-
-    @model_validator(mode="after")
-    def _check(self):
-        if self.sparsity == "2:4" and self.density_fraction != 0.5:
-            raise ValueError("the 2:4 pattern keeps half the weights: density_fraction must be 0.5")
-        if self.sparsity is None and self.density_fraction != 1.0:
-            raise ValueError("density_fraction below 1 needs a sparsity pattern")
-        if self.low_rank_fraction is not None and self.low_rank is not None:
-            raise ValueError("give low_rank_fraction or low_rank, not both")
-        changed = [n for n, on in (("sparsity", self.sparsity), ("low-rank", self.factorised),
-                                   ("LoRA", self.lora_rank)) if on]
-        if len(changed) > 1:
-            raise ValueError(f"{' and '.join(changed)} both rewrite the block linears; combine at most one")
-        if self.forward_only and (self.lora_rank or self.fake_quant_bits):
-            raise ValueError("a forward-only run trains nothing: no LoRA or fake quantization")
-        return self
-
-    @property
-    def factorised(self) -> bool:
-        """Whether the block linears are low-rank factorised."""
-        return self.low_rank_fraction is not None or self.low_rank is not None
-
-    def rank(self, d_in: float, d_out: float) -> int:
-        """The factorisation rank of a d_in -> d_out layer."""
-        if self.low_rank is not None:
-            return self.low_rank
-        return max(1, int(round(self.low_rank_fraction * min(d_in, d_out))))
-
-    @property
-    def trains_base(self) -> bool:
-        """Whether the base weights are trained (not under LoRA nor forward-only)."""
-        return not (self.lora_rank or self.forward_only)
 
 
 PLAIN = Variant()
@@ -163,6 +111,22 @@ class TransformerWorkload(_WorkloadBase):
                                  "routing); the busiest sets the pace of the expert products and their memory")
     dense_layers: Annotated[int, Field(ge=0, le=MAX_INT)] = Field(
         default=0, description="mixture of experts: the first layers keep a dense MLP of d_ff (DeepSeek-V3: 3)")
+    causal: bool = Field(default=True, description="causal (decoder) attention; false: bidirectional (an encoder "
+                                                    "such as BERT: every query sees every key)")
+    objective: Literal["next_token", "masked"] = Field(
+        default="next_token", description="the loss: next-token prediction, or masked-token prediction (BERT's "
+                                          "MLM: a dense transform, GELU and LayerNorm before the tied head)")
+    prediction_fraction: Fraction = Field(
+        default=1.0, description="masked objective: the share of tokens the head and the loss run on (BERT's "
+                                 "masked positions gathered first: 0.15; 1: every position)")
+    token_types: Annotated[int, Field(ge=0, le=1024)] = Field(
+        default=0, description="segment (token-type) embeddings added to the token's (BERT: 2)")
+    embedding_norm: bool = Field(default=False, description="a LayerNorm right after the embedding (BERT, BLOOM)")
+    final_norm: bool = Field(default=True, description="a norm after the last layer (pre-LN models); post-LN "
+                                                       "encoders such as BERT end each layer in a norm instead "
+                                                       "and have none (their kernels priced as pre-LN's)")
+    pooler: bool = Field(default=False, description="BERT's pooler (a d x d layer and tanh on the first token) "
+                                                    "and its next-sentence head (2 classes)")
     sliding_window: PositiveInt | None = Field(
         default=None, description="sliding-window attention (Mistral): each token attends to at most this many "
                                   "tokens before it; flash attention skips the rest (naive attention still "
@@ -234,6 +198,12 @@ class TransformerWorkload(_WorkloadBase):
             raise ValueError(f"{', '.join(moe)}: for a mixture of experts (experts > 1); this workload is dense")
         if self.experts_per_token > self.experts:
             raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
+        if self.objective != "masked" and self.prediction_fraction != 1.0:
+            raise ValueError("prediction_fraction is for the masked objective (objective: masked)")
+        if self.sliding_window is not None and not self.causal:
+            raise ValueError("sliding_window is modelled for causal attention only")
+        if self.mtp_layers and self.objective != "next_token":
+            raise ValueError("mtp_layers predict further next tokens: objective must be next_token")
         if (self.ffn_mult is None) == (self.d_ff is None):
             if self.ffn_mult is None:
                 raise ValueError("give one of ffn_mult or d_ff")

@@ -37,6 +37,12 @@ DEEPSEEK_V3 = {"architectures": ["DeepseekV3ForCausalLM"], "attention_bias": Fal
                "routed_scaling_factor": 2.5, "scoring_func": "sigmoid", "seq_aux": True, "tie_word_embeddings": False,
                "topk_group": 4, "topk_method": "noaux_tc", "torch_dtype": "bfloat16", "use_cache": True,
                "v_head_dim": 128, "vocab_size": 129280}
+BERT_LARGE = {"architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1,
+              "gradient_checkpointing": False, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 1024,
+              "initializer_range": 0.02, "intermediate_size": 4096, "layer_norm_eps": 1e-12,
+              "max_position_embeddings": 512, "model_type": "bert", "num_attention_heads": 16,
+              "num_hidden_layers": 24, "pad_token_id": 0, "position_embedding_type": "absolute",
+              "transformers_version": "4.6.0.dev0", "type_vocab_size": 2, "use_cache": True, "vocab_size": 30522}
 GPT2 = {"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,
         "embd_pdrop": 0.1, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
         "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024, "resid_pdrop": 0.1,
@@ -73,6 +79,7 @@ def test_mixtral_and_gpt2_configs(tmp_path):
 @pytest.mark.parametrize("change,problem", [
     ({"model_type": "deepseek_v2"}, "multi-head latent attention"),
     ({"model_type": "t5"}, "encoder-decoder"),
+    ({"model_type": "vit"}, "vision transformer"),
     ({"model_type": "falcon"}, "unknown architecture 'falcon'"),
     ({"hidden_act": "relu"}, "hidden_act: 'relu'"),
     ({"num_experts": 60}, "num_experts: a field costsim cannot honour"),
@@ -128,3 +135,17 @@ def test_a_sliding_window_is_read_and_narrows_attention(tmp_path):
     flops = lambda x: next(op.flops for op in expand(x, 1.0).phases["forward"] if op.name == "attn.flash_fwd")  # noqa: E731
     S, W = 16384, 4096
     assert flops(w) / flops(full) == pytest.approx((S * W - W * W / 2) / (S * S / 2))
+
+
+def test_a_bert_config_is_the_bundled_bert_large(tmp_path):
+    w = load_workload(_write(tmp_path, BERT_LARGE, "bert-large"), TRAIN)
+    bundled = load_workload("bert-large")
+    for field in ("layers", "d_model", "heads", "vocab_size", "seq_len", "token_types", "causal", "objective",
+                  "pooler", "embedding_norm", "final_norm", "tied_embeddings"):
+        assert getattr(w, field) == getattr(bundled, field), field
+    assert parameter_count(w) == parameter_count(bundled) == 336_226_108
+    assert w.prediction_fraction == 1.0  # Hugging Face's head runs on every position; the bundled one gathers 15%
+    line = error_line("estimate", "-H", "h100-sxm", "-w",
+                      _write(tmp_path, {**BERT_LARGE, "position_embedding_type": "relative_key"}, "rel"),
+                      *[x for s in TRAIN for x in ("--set", s)])
+    assert "position_embedding_type" in line and "absolute" in line

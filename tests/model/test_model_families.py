@@ -17,6 +17,7 @@ from tests.cli.test_bad_input import error_line
 
 PUBLISHED = {"llama-3-8b": 8_030_261_248, "llama-3-70b": 70_553_706_496, "llama-3.1-405b": 405_853_388_800,
              "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9, "bloom-176b": 176_247_271_424,
+             "bert-large": 336_226_108,  # BertForPreTraining: the encoder, pooler, MLM transform and NSP head
              "deepseek-v3": 671e9}  # the report's 671B (its checkpoint's 685B adds the 14B multi-token module)
 
 
@@ -63,10 +64,12 @@ def _independent_flops_per_token(w) -> float:
         mlp = (L - w.dense_layers) * moe + w.dense_layers * mats * d * w.ffn_dim
     else:
         mlp = L * mats * d * w.ffn_dim
-    active = L * attention + mlp + w.vocab_size * d
+    active = L * attention + mlp + w.vocab_size * d * w.prediction_fraction
+    if w.objective == "masked":  # BERT: the transform on the predicted positions; the pooler and NSP per sequence
+        active += d * d * w.prediction_fraction + (d * d + 2 * d) / w.seq_len * w.pooler
     if w.mtp_layers:  # each prediction module: one more MoE block, the 2d -> d projection, the head again
         active += w.mtp_layers * (attention + moe + 2 * d * d + w.vocab_size * d)
-    return 6 * active + 3.5 * (L + w.mtp_layers) * w.seq_len * (q_width + o_width)
+    return 6 * active + 3.5 * (L + w.mtp_layers) * w.seq_len * (q_width + o_width) * (1 if w.causal else 2)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -221,3 +224,26 @@ def test_alibi_positions_have_no_parameters_and_no_kernels():
     names = {op.name for op in expand(w, 1.0).phases["forward"]}
     assert not any(n.startswith("rope") for n in names)
     assert expand(w, 1.0).model_flops_per_pass == expand(learned, 1.0).model_flops_per_pass
+
+
+def test_an_encoder_attends_both_ways_and_predicts_only_its_masked_tokens():
+    """BERT-large: bidirectional attention scores S^2 pairs (a decoder S^2 / 2); the tied head and the loss
+    run on the 15% of positions gathered; the pooler and next-sentence head on one token per sequence."""
+    bert = load_workload("bert-large").model_copy(update={"layers": 2})
+    decoder = bert.model_copy(update={"causal": True, "objective": "next_token", "prediction_fraction": 1.0,
+                                      "pooler": False})
+    fwd = {op.name: op for op in expand(bert, 1.0).phases["forward"]}
+    dec = {op.name: op for op in expand(decoder, 1.0).phases["forward"]}
+    assert fwd["attn.flash_fwd"].flops == pytest.approx(2 * dec["attn.flash_fwd"].flops)
+    assert fwd["head.fwd"].flops == pytest.approx(0.15 * dec["head.fwd"].flops)
+    assert {"mlm.transform.fwd", "mlm.gelu", "pooler.fwd", "nsp.fwd", "embedding.token_type", "ln_emb.fwd"} <= set(fwd)
+    assert "ln_f.fwd" not in fwd  # post-LN: no final norm
+    assert transformer.activation_bytes(bert, 1.0)["logits"] < transformer.activation_bytes(decoder, 1.0)["logits"]
+
+
+@pytest.mark.parametrize("sets,problem", [(["prediction_fraction=0.15"], "for the masked objective"),
+                                          (["causal=false", "sliding_window=128"], "causal attention only"),
+                                          (["objective=masked", "mtp_layers=1"], "objective must be next_token")])
+def test_encoder_options_that_do_not_go_together_are_refused(sets, problem):
+    line = error_line("estimate", "-H", "h100-sxm", "-w", "gpt2-124m", *[x for s in sets for x in ("--set", s)])
+    assert problem in line

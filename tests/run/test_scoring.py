@@ -110,15 +110,16 @@ CASES = [("h100-sxm", "gpt-1.3b", 8, "time", "none"), ("a100-sxm-80gb", "gpt2-12
          ("h100-sxm", LONG_NAIVE, 8, "time", "none"), ("a100-sxm-80gb", RECOMPUTING, 8, "time", "none"),
          ("tpu-v5p", "gpt-1.3b", 8, "cost", "none"), ("h100-sxm", "gpt2-124m", 8, "energy", "optimizer"),
          ("a100-sxm-80gb", SMALL_MOE, 8, "time", "params"), ("h100-sxm", SMALL_MLA, 8, "time", "none"),
-         ("h100-sxm", SMALL_MTP, 8, "time", "none")]
+         ("h100-sxm", SMALL_MTP, 8, "time", "none"), ("a100-sxm-80gb", "bert-large", 8, "time", "none")]
 
 
 @pytest.mark.parametrize("hardware,workload,devices,objective,offload", CASES,
                          ids=["dense", "energy", "cost", "moe", "cp-naive-selective", "default-full", "tpu",
-                              "offload-optimizer", "offload-params", "mla-dense-first-shared", "mtp-window-stack"])
+                              "offload-optimizer", "offload-params", "mla-dense-first-shared", "mtp-window-stack",
+                                  "encoder"])
 def test_the_scorer_picks_what_one_estimate_per_candidate_picks(tmp_path, hardware, workload, devices, objective,
                                                                 offload):
-    """Calibrated on nothing (an identity of two computations); tested on eleven small spaces."""
+    """Calibrated on nothing (an identity of two computations); tested on twelve small spaces."""
     profile, wl = _load(tmp_path, hardware, workload)
     (brute, brute_space), (fast, fast_space) = _both(profile, wl, devices, objective, offload=offload)
     assert brute_space == fast_space
