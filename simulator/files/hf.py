@@ -59,7 +59,14 @@ ARCHITECTURES = {
               "type_vocab_size": "token_types", "tie_word_embeddings": "tied_embeddings"},
              {"mlp": "gelu", "norm": "layernorm", "position": "learned", "tied_embeddings": True, "causal": False,
               "objective": "masked", "pooler": True, "embedding_norm": True, "final_norm": False}),
+    "vit": ({"hidden_size": "d_model", "num_hidden_layers": "layers", "num_attention_heads": "heads",
+             "intermediate_size": "d_ff", "image_size": "image_size", "patch_size": "patch_size",
+             "num_channels": "channels"},
+            {"mlp": "gelu", "norm": "layernorm", "position": "learned", "tied_embeddings": False, "causal": False,
+             "objective": "classify"}),
 }
+# ViT's fields that do not change a step's cost here (its labels are read as the classifier's classes)
+_VIT_IGNORED = {"attention_probs_dropout_prob", "hidden_dropout_prob", "encoder_stride", "label2id"}
 # BERT's fields that do not change a step's cost here (dropouts, checkpointing as a flag)
 _BERT_IGNORED = {"attention_probs_dropout_prob", "hidden_dropout_prob", "gradient_checkpointing",
                  "position_embedding_type"}
@@ -70,10 +77,10 @@ _DEEPSEEK_IGNORED = {"n_group", "topk_group", "topk_method", "routed_scaling_fac
                      "num_key_value_heads"}
 # architectures people ask for that need what costsim does not model yet (issue 15)
 _NOT_YET = {"deepseek_v2": "multi-head latent attention with its own routing", "t5": "an encoder-decoder",
-            "vit": "a vision transformer", "qwen2_moe": "shared-expert gating of its own"}
+            "qwen2_moe": "shared-expert gating of its own"}
 _ACTIVATIONS = {"llama": ("silu",), "mistral": ("silu",), "qwen2": ("silu",), "mixtral": ("silu",),
-                "deepseek_v3": ("silu",), "bert": ("gelu",), "gpt2": ("gelu_new", "gelu", "gelu_pytorch_tanh"),
-                "gpt_neox": ("gelu", "gelu_new", "gelu_fast")}
+                "deepseek_v3": ("silu",), "bert": ("gelu",), "vit": ("gelu",),
+                "gpt2": ("gelu_new", "gelu", "gelu_pytorch_tanh"), "gpt_neox": ("gelu", "gelu_new", "gelu_fast")}
 
 
 def hf_workload(text: str, source: str, name: str) -> dict:
@@ -113,6 +120,12 @@ def hf_workload(text: str, source: str, name: str) -> dict:
             read.append(key)
         elif arch == "deepseek_v3" and key in _DEEPSEEK_IGNORED:
             continue
+        elif arch == "vit" and key in ("id2label", "qkv_bias"):
+            if key == "qkv_bias" and value is not True:
+                raise CostsimError(f"{value!r}: a ViT's q, k, v projections have biases here", source=source, field=key)
+            read.append(key)
+        elif arch == "vit" and key in _VIT_IGNORED:
+            continue
         elif arch == "bert" and key in _BERT_IGNORED:
             if key == "position_embedding_type" and value != "absolute":
                 raise CostsimError(f"{value!r}: only learned absolute positions are modelled for bert", source=source,
@@ -133,10 +146,12 @@ def hf_workload(text: str, source: str, name: str) -> dict:
                                "modelled: linear_bias is all, qkv or none", source=source,
                                field="attention_bias" if config.get("attention_bias") else "mlp_bias")
         data["linear_bias"] = "all"
+    if arch == "vit":  # the classifier's classes: the labels the config names (Hugging Face's default: 2)
+        data["classes"] = len(config.get("id2label") or {}) or 2
     if "d_ff" not in data:
         data["ffn_mult"] = 4
     ignored = sorted(k for k in config if k in _IGNORED or (arch == "deepseek_v3" and k in _DEEPSEEK_IGNORED)
-                     or (arch == "bert" and k in _BERT_IGNORED))
+                     or (arch == "bert" and k in _BERT_IGNORED) or (arch == "vit" and k in _VIT_IGNORED))
     data["description"] = (f"{arch} from {source}: read {', '.join(read)}" +
                            (f"; left out (no effect on the cost here): {', '.join(ignored)}" if ignored else ""))
     data["sources"] = [{"cite": f"Hugging Face config.json at {source}", "status": "secondary"}]

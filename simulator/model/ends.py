@@ -1,5 +1,6 @@
 """The two ends of a transformer: the embedding on the first pipeline stage, and the final norm, the
-output head and the loss on the last, with their parameters. A decoder predicts the next token at every
+output head and the loss on the last, with their parameters. A vision transformer (ViT) projects image
+patches instead of looking up tokens and classifies its class token. A decoder predicts the next token at every
 position through the (tied or untied) head; an encoder trained on masked tokens (BERT) runs a dense
 transform, GELU and LayerNorm before the tied head, on the masked positions only where they are gathered
 first (``prediction_fraction``), and may add token-type embeddings, a LayerNorm after the embedding, and
@@ -12,9 +13,27 @@ from .ops import Op, cast_op, layernorm_ops, linear_ops, loss_ops
 NSP_CLASSES = 2  # BERT's next-sentence prediction: is-next or not
 
 
+def _patch_ops(w, T: float, p, frozen: bool) -> tuple[list[Op], list[Op]]:
+    """A vision transformer's embedding: the images cut into patches (a copy), each patch's C x P x P
+    pixels projected to d_model (no gradient into the pixels), the class token and the learned
+    positions added."""
+    d, s, a = w.d_model, p.stream_bytes, p.act_bytes
+    rows = T * (w.seq_len - 1) / w.seq_len  # the patches; the rest of the tokens are class tokens
+    pixels = w.channels * w.patch_size ** 2
+    proj_f, proj_b = linear_ops("patch.proj", rows, pixels, d, p, 1, input_grad=False, frozen=frozen)
+    e = T * d
+    fwd = [Op("patch.unfold", "elementwise", 0.0, 2 * a * rows * pixels, "fp32")] + proj_f + [
+        Op("embedding.positions", "embedding", e, 3 * s * e, "fp32", kernels=2)]
+    bwd = ([Op("embedding.positions_grad", "embedding", e, s * e, "fp32")] if not frozen else []) + proj_b
+    return fwd, bwd
+
+
 def embedding_ops(w, T: float, p, split, frozen: bool) -> tuple[list[Op], list[Op]]:
     """(forward, backward) of the first stage's embedding: a vocabulary-parallel lookup (each device its
-    slice, then the slices summed over tp), the token types and the norm where the model has them."""
+    slice, then the slices summed over tp), the token types and the norm where the model has them; a
+    vision transformer's patch projection instead."""
+    if w.patch_size is not None:
+        return _patch_ops(w, T, p, frozen)
     d, V, tp = w.d_model, w.vocab_size, split.tp
     e, s = T * d, p.stream_bytes
     fwd = [Op("embedding.lookup", "embedding", e, (s + s) * e + s * e + s * e, "fp32", kernels=3)]
@@ -54,6 +73,10 @@ def head_ops(w, batch: float, T: float, p, split, frozen: bool) -> tuple[list[Op
         nsp_f, nsp_b = linear_ops("nsp", rows, d, NSP_CLASSES, p, 1, frozen=frozen)
         fwd, bwd = fwd + pool_f + nsp_f, nsp_b + pool_b + bwd
         loss += loss_ops(rows, NSP_CLASSES, p)
+    if w.objective == "classify":  # each sequence's class token through the classifier (not split over tp)
+        rows = batch / split.cp
+        head_f, head_b = linear_ops("head", rows, d, w.classes, p, 1, frozen=frozen)
+        return fwd + head_f, loss_ops(rows, w.classes, p), head_b + bwd
     rows = T * w.prediction_fraction
     if w.objective == "masked":  # BERT's transform of the predicted positions: dense, GELU, LayerNorm
         tr_f, tr_b = linear_ops("mlm.transform", rows, d, d, p, 1, frozen=frozen)
@@ -78,6 +101,13 @@ def end_parameters(w, split) -> tuple[float, float]:
     d, V, tp = w.d_model, w.vocab_size, split.tp
     matmul = total = 0.0
     norm = (1 if w.norm == "rmsnorm" else 2) * d
+    if w.patch_size is not None:  # the patch projection (and bias), the class token, the positions; the classifier
+        pixels = w.channels * w.patch_size ** 2
+        if split.first:
+            matmul, total = matmul + pixels * d, total + pixels * d + d + d + w.seq_len * d
+        if split.last:
+            matmul, total = matmul + d * w.classes, total + d * w.classes + w.classes + norm
+        return matmul, total
     if split.first:
         matmul += V * d / tp if w.tied_embeddings and split.last else 0.0
         total += V * d / tp + (w.seq_len * d if w.position == "learned" else 0.0) + w.token_types * d

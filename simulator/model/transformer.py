@@ -367,6 +367,7 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
     rep = tp if split.sp else 1  # the share of the replicated tensors each device keeps
     a, s = p.act_bytes, p.stream_bytes
     T = batch * S / split.cp
+    rows, width = (batch / split.cp, w.classes * tp) if w.objective == "classify" else (T, V)  # a classifier: one row
     k = w.experts_per_token
     g = 2 if w.gated else 1
     # the norms' inputs; q, k, v and the attention output (and latent attention's latents); the up
@@ -390,7 +391,7 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
                        + a * attention)
     if v.forward_only:  # nothing is kept for a backward pass: one layer's tensors at a time
         per_layer = per_token_layer * T
-        logits = T * V / tp * a if split.last else 0.0
+        logits = rows * width / tp * a if split.last else 0.0
         return {"layers": per_layer, "logits": logits, "embedding": s * d * T if split.first else 0.0}
     mode, covered = split.recompute_mode(w)
     if w.attention == "naive" and mode != "selective":
@@ -404,9 +405,9 @@ def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
         layers = per_layer * L * in_flight
     logits = 0.0
     if split.last and has(w.execution, "fused_cross_entropy"):  # only the low-precision logits
-        logits = T * V / tp * a
+        logits = rows * width / tp * a
     elif split.last:
-        logits = T * V / tp * ((a + s + s) if a != s else 2 * s)
+        logits = rows * width / tp * ((a + s + s) if a != s else 2 * s)
     if split.last and w.objective == "masked":  # the predicted positions' logits, and their transform's tensors
         logits = logits * w.prediction_fraction + 3 * a * T * w.prediction_fraction * d
     if split.last and w.mtp_layers:  # each prediction module: one more block's tensors and its logits, of the one

@@ -86,7 +86,8 @@ class TransformerWorkload(_WorkloadBase):
     layers: PositiveInt
     d_model: PositiveInt
     heads: PositiveInt
-    vocab_size: PositiveInt
+    vocab_size: PositiveInt | None = Field(default=None, description="the vocabulary (required but for a vision "
+                                                                   "transformer, which has none)")
     seq_len: PositiveInt
     ffn_mult: PositiveFloat | None = None
     d_ff: PositiveInt | None = None
@@ -113,9 +114,16 @@ class TransformerWorkload(_WorkloadBase):
         default=0, description="mixture of experts: the first layers keep a dense MLP of d_ff (DeepSeek-V3: 3)")
     causal: bool = Field(default=True, description="causal (decoder) attention; false: bidirectional (an encoder "
                                                     "such as BERT: every query sees every key)")
-    objective: Literal["next_token", "masked"] = Field(
-        default="next_token", description="the loss: next-token prediction, or masked-token prediction (BERT's "
-                                          "MLM: a dense transform, GELU and LayerNorm before the tied head)")
+    objective: Literal["next_token", "masked", "classify"] = Field(
+        default="next_token", description="the loss: next-token prediction, masked-token prediction (BERT's "
+                                          "MLM: a dense transform, GELU and LayerNorm before the tied head), or "
+                                          "classification of the first (class) token (a vision transformer)")
+    patch_size: PositiveInt | None = Field(
+        default=None, description="a vision transformer: the image's square patches of this many pixels a side, "
+                                  "each projected to d_model (seq_len, if absent: the patches plus a class token)")
+    image_size: PositiveInt | None = Field(default=None, description="a vision transformer: the image's side, pixels")
+    channels: PositiveInt = Field(default=3, description="a vision transformer: the image's channels")
+    classes: PositiveInt | None = Field(default=None, description="classify objective: the classes of its head")
     prediction_fraction: Fraction = Field(
         default=1.0, description="masked objective: the share of tokens the head and the loss run on (BERT's "
                                  "masked positions gathered first: 0.15; 1: every position)")
@@ -163,6 +171,9 @@ class TransformerWorkload(_WorkloadBase):
         if isinstance(data, dict) and "framework" in data:
             raise ValueError("framework: renamed to execution (pytorch_amp is now pytorch-eager; megatron stays "
                              "megatron)")
+        if isinstance(data, dict) and "seq_len" not in data and isinstance(data.get("patch_size"), int) and \
+                isinstance(data.get("image_size"), int) and data["patch_size"] > 0:  # patches and the class token
+            data = {**data, "seq_len": (data["image_size"] // data["patch_size"]) ** 2 + 1}
         return data
 
     @field_validator("ffn_mult")
@@ -198,6 +209,7 @@ class TransformerWorkload(_WorkloadBase):
             raise ValueError(f"{', '.join(moe)}: for a mixture of experts (experts > 1); this workload is dense")
         if self.experts_per_token > self.experts:
             raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
+        self._check_vision()
         if self.objective != "masked" and self.prediction_fraction != 1.0:
             raise ValueError("prediction_fraction is for the masked objective (objective: masked)")
         if self.sliding_window is not None and not self.causal:
@@ -255,6 +267,26 @@ class TransformerWorkload(_WorkloadBase):
     def kv_dim(self) -> int:
         """The width of the keys (and of the values): kv_heads x the head dimension."""
         return (self.kv_heads or self.heads) * (self.d_model // self.heads)
+
+    def _check_vision(self) -> None:
+        vision = self.patch_size is not None
+        if not vision:
+            if self.vocab_size is None:
+                raise ValueError("give vocab_size (only a vision transformer, patch_size, has none)")
+            if self.objective == "classify" or self.classes is not None or self.image_size is not None:
+                raise ValueError("objective classify, classes and image_size are for a vision transformer: give "
+                                 "patch_size")
+            return
+        if self.vocab_size is not None or self.image_size is None or self.classes is None:
+            raise ValueError("a vision transformer (patch_size) needs image_size and classes, and has no vocab_size")
+        if self.image_size % self.patch_size:
+            raise ValueError(f"patch_size ({self.patch_size}) must divide image_size ({self.image_size})")
+        tokens = (self.image_size // self.patch_size) ** 2 + 1
+        if self.seq_len != tokens:
+            raise ValueError(f"seq_len ({self.seq_len}) must be the {tokens - 1} patches and the class token: {tokens}")
+        if self.objective != "classify" or self.causal or self.tied_embeddings or self.position != "learned":
+            raise ValueError("a vision transformer is modelled as ViT: objective classify, causal false, "
+                             "tied_embeddings false, position learned")
 
     @property
     def mla(self) -> bool:

@@ -79,7 +79,6 @@ def test_mixtral_and_gpt2_configs(tmp_path):
 @pytest.mark.parametrize("change,problem", [
     ({"model_type": "deepseek_v2"}, "multi-head latent attention"),
     ({"model_type": "t5"}, "encoder-decoder"),
-    ({"model_type": "vit"}, "vision transformer"),
     ({"model_type": "falcon"}, "unknown architecture 'falcon'"),
     ({"hidden_act": "relu"}, "hidden_act: 'relu'"),
     ({"num_experts": 60}, "num_experts: a field costsim cannot honour"),
@@ -149,3 +148,17 @@ def test_a_bert_config_is_the_bundled_bert_large(tmp_path):
                       _write(tmp_path, {**BERT_LARGE, "position_embedding_type": "relative_key"}, "rel"),
                       *[x for s in TRAIN for x in ("--set", s)])
     assert "position_embedding_type" in line and "absolute" in line
+
+
+def test_a_vit_config_is_the_bundled_vit(tmp_path):
+    vit = {"architectures": ["ViTForImageClassification"], "attention_probs_dropout_prob": 0.0, "encoder_stride": 16,
+           "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "hidden_size": 1280, "image_size": 224,
+           "initializer_range": 0.02, "intermediate_size": 5120, "layer_norm_eps": 1e-12, "model_type": "vit",
+           "num_attention_heads": 16, "num_channels": 3, "num_hidden_layers": 32, "patch_size": 14, "qkv_bias": True,
+           "id2label": {str(i): f"class {i}" for i in range(1000)}}
+    w = load_workload(_write(tmp_path, vit, "vit-h-14"), TRAIN)
+    bundled = load_workload("vit-h-14")
+    for field in ("layers", "d_model", "heads", "d_ff", "image_size", "patch_size", "channels", "classes", "seq_len",
+                  "causal", "objective"):
+        assert getattr(w, field) == getattr(bundled, field), field
+    assert parameter_count(w) == parameter_count(bundled)

@@ -18,6 +18,7 @@ from tests.cli.test_bad_input import error_line
 PUBLISHED = {"llama-3-8b": 8_030_261_248, "llama-3-70b": 70_553_706_496, "llama-3.1-405b": 405_853_388_800,
              "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9, "bloom-176b": 176_247_271_424,
              "bert-large": 336_226_108,  # BertForPreTraining: the encoder, pooler, MLM transform and NSP head
+             "vit-h-14": 632e6,  # ViT-Huge, Table 1 of the ViT paper (with a 1,000-class head)
              "deepseek-v3": 671e9}  # the report's 671B (its checkpoint's 685B adds the 14B multi-token module)
 
 
@@ -64,6 +65,10 @@ def _independent_flops_per_token(w) -> float:
         mlp = (L - w.dense_layers) * moe + w.dense_layers * mats * d * w.ffn_dim
     else:
         mlp = L * mats * d * w.ffn_dim
+    attention_flops = 3.5 * (L + w.mtp_layers) * w.seq_len * (q_width + o_width) * (1 if w.causal else 2)
+    if w.patch_size:  # patches projected (no gradient into the pixels: 4 FLOPs a weight), one class token classified
+        S, pixels = w.seq_len, w.channels * w.patch_size ** 2
+        return 6 * (L * attention + mlp + d * w.classes / S) + 4 * pixels * d * (S - 1) / S + attention_flops
     active = L * attention + mlp + w.vocab_size * d * w.prediction_fraction
     if w.objective == "masked":  # BERT: the transform on the predicted positions; the pooler and NSP per sequence
         active += d * d * w.prediction_fraction + (d * d + 2 * d) / w.seq_len * w.pooler
@@ -246,4 +251,25 @@ def test_an_encoder_attends_both_ways_and_predicts_only_its_masked_tokens():
                                           (["objective=masked", "mtp_layers=1"], "objective must be next_token")])
 def test_encoder_options_that_do_not_go_together_are_refused(sets, problem):
     line = error_line("estimate", "-H", "h100-sxm", "-w", "gpt2-124m", *[x for s in sets for x in ("--set", s)])
+    assert problem in line
+
+
+def test_a_vision_transformer_projects_patches_and_classifies_its_class_token():
+    """ViT-H/14: 256 patches of 14 x 14 x 3 pixels and a class token; no vocabulary; the classifier on one
+    token per image."""
+    w = load_workload("vit-h-14").model_copy(update={"layers": 2})
+    assert w.seq_len == 257 and w.vocab_size is None
+    fwd = {op.name: op for op in expand(w, 1.0).phases["forward"]}
+    assert fwd["patch.proj.fwd"].flops == pytest.approx(2 * 256 * 588 * 1280)
+    assert fwd["head.fwd"].flops == pytest.approx(2 * 1 * 1280 * 1000)
+    assert "embedding.lookup" not in fwd
+    assert not any(op.name == "patch.proj.dgrad" for op in expand(w, 1.0).phases["backward"])
+
+
+@pytest.mark.parametrize("sets,problem", [(["seq_len=256"], "patches and the class token: 257"),
+                                          (["patch_size=15"], "must divide image_size"),
+                                          (["vocab_size=1000"], "has no vocab_size"),
+                                          (["causal=true"], "modelled as ViT")])
+def test_a_vision_transformer_that_does_not_add_up_is_refused(sets, problem):
+    line = error_line("estimate", "-H", "h100-sxm", "-w", "vit-h-14", *[x for s in sets for x in ("--set", s)])
     assert problem in line
