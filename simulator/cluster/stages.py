@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import transformer
+from ..model import encdec, transformer
 from ..model.memory import peak_memory
 from ..model.ops import OP_CLASSES, PRECISIONS
 from ..model.roofline import price_ops
@@ -63,7 +63,7 @@ def stage_keys(workload: TransformerWorkload, plan: Plan) -> list[tuple[int, boo
     """What makes each pipeline stage, first to last, distinct: (its layers, first, last, how many of its
     layers keep a dense MLP: a mixture of experts' first dense layers fall in the first stages)."""
     out, start = [], 0
-    dense = workload.dense_layers if workload.experts > 1 else 0
+    dense = transformer.first_layers(workload)
     for i, layers in enumerate(stage_layers(workload, plan)):
         out.append((layers, i == 0, i == plan.pp - 1, max(0, min(dense - start, layers))))
         start += layers
@@ -179,7 +179,7 @@ def _compute_stage_times(ex, profile, workload, plan: Plan, micro: int, micro_ba
     p = PRECISIONS[workload.training.precision]
     comm["p2p"] = 0.0
     if plan.pp > 1:  # activations forward and gradients backward across each chunk's boundary
-        boundary = (p.act_bytes * micro * workload.seq_len / plan.cp * workload.d_model
+        boundary = (p.act_bytes * micro * encdec.boundary_tokens(workload) / plan.cp * workload.d_model
                     / (plan.tp if plan.sp else 1))
         comm["p2p"] = 2 * plan.vp * collective_time_s("p2p", boundary, pp_group, profile)
     params = ex.parameters

@@ -64,7 +64,16 @@ ARCHITECTURES = {
              "num_channels": "channels"},
             {"mlp": "gelu", "norm": "layernorm", "position": "learned", "tied_embeddings": False, "causal": False,
              "objective": "classify"}),
+    "t5": ({"d_model": "d_model", "d_ff": "d_ff", "d_kv": "head_dim", "num_heads": "heads", "vocab_size": "vocab_size",
+            "num_layers": "encoder_layers", "n_positions": "seq_len", "tie_word_embeddings": "tied_embeddings",
+            "relative_attention_num_buckets": "relative_buckets"},
+           {"norm": "rmsnorm", "position": "relative", "tied_embeddings": True, "linear_bias": "none"}),
 }
+# T5's fields that do not change a step's cost here: dropout, initialisation, the bias's largest distance
+# (buckets are what it costs), the activation's names beside feed_forward_proj, generation settings
+_T5_IGNORED = {"dropout_rate", "initializer_factor", "decoder_start_token_id", "output_past",
+               "relative_attention_max_distance", "dense_act_fn", "is_gated_act"}
+_T5_MLP = {"relu": "relu", "gelu": "gelu", "gated-gelu": "geglu"}
 # ViT's fields that do not change a step's cost here (its labels are read as the classifier's classes)
 _VIT_IGNORED = {"attention_probs_dropout_prob", "hidden_dropout_prob", "encoder_stride", "label2id"}
 # BERT's fields that do not change a step's cost here (dropouts, checkpointing as a flag)
@@ -76,7 +85,7 @@ _DEEPSEEK_IGNORED = {"n_group", "topk_group", "topk_method", "routed_scaling_fac
                      "norm_topk_prob", "aux_loss_alpha", "seq_aux", "ep_size", "quantization_config",
                      "num_key_value_heads"}
 # architectures people ask for that need what costsim does not model yet (issue 15)
-_NOT_YET = {"deepseek_v2": "multi-head latent attention with its own routing", "t5": "an encoder-decoder",
+_NOT_YET = {"deepseek_v2": "multi-head latent attention with its own routing",
             "qwen2_moe": "shared-expert gating of its own"}
 _ACTIVATIONS = {"llama": ("silu",), "mistral": ("silu",), "qwen2": ("silu",), "mixtral": ("silu",),
                 "deepseek_v3": ("silu",), "bert": ("gelu",), "vit": ("gelu",),
@@ -126,6 +135,15 @@ def hf_workload(text: str, source: str, name: str) -> dict:
             read.append(key)
         elif arch == "vit" and key in _VIT_IGNORED:
             continue
+        elif arch == "t5" and key in ("num_decoder_layers", "feed_forward_proj", "is_encoder_decoder"):
+            if key == "feed_forward_proj" and value not in _T5_MLP:
+                raise CostsimError(f"{value!r}: a T5 MLP here is {', '.join(_T5_MLP)}", source=source, field=key)
+            if key == "is_encoder_decoder" and value is not True:
+                raise CostsimError(f"{value!r}: a t5 config here is an encoder-decoder (true)", source=source,
+                                   field=key)
+            read.append(key)
+        elif arch == "t5" and key in _T5_IGNORED:
+            continue
         elif arch == "bert" and key in _BERT_IGNORED:
             if key == "position_embedding_type" and value != "absolute":
                 raise CostsimError(f"{value!r}: only learned absolute positions are modelled for bert", source=source,
@@ -148,15 +166,48 @@ def hf_workload(text: str, source: str, name: str) -> dict:
         data["linear_bias"] = "all"
     if arch == "vit":  # the classifier's classes: the labels the config names (Hugging Face's default: 2)
         data["classes"] = len(config.get("id2label") or {}) or 2
+    if arch == "t5":
+        _t5_stacks(config, data, source)
     if "d_ff" not in data:
         data["ffn_mult"] = 4
     ignored = sorted(k for k in config if k in _IGNORED or (arch == "deepseek_v3" and k in _DEEPSEEK_IGNORED)
-                     or (arch == "bert" and k in _BERT_IGNORED) or (arch == "vit" and k in _VIT_IGNORED))
+                     or (arch == "bert" and k in _BERT_IGNORED) or (arch == "vit" and k in _VIT_IGNORED)
+                     or (arch == "t5" and k in _T5_IGNORED))
     data["description"] = (f"{arch} from {source}: read {', '.join(read)}" +
                            (f"; left out (no effect on the cost here): {', '.join(ignored)}" if ignored else ""))
+    if arch == "t5":
+        data["description"] += (f"; target_len {data['target_len']}: span corruption's targets for {data['seq_len']} "
+                                f"inputs (noise 0.15, mean span 3; set target_len for another task)")
     data["sources"] = [{"cite": f"Hugging Face config.json at {source}", "status": "secondary"}]
     data["training"] = {"precision": "bf16_mixed", "optimizer": "adamw"}
     return data
+
+
+def span_targets(inputs: int, noise: float = 0.15, mean_span: float = 3.0) -> int:
+    """The target tokens of T5's span corruption for ``inputs`` input tokens (``random_spans_helper`` of the
+    T5 repository, t5/data/preprocessors.py): the longest raw text whose corrupted input fits, then its
+    noise tokens, one sentinel per span and the end token."""
+    def lengths(raw: int) -> tuple[int, int]:
+        noisy = int(round(raw * noise))
+        spans = int(round(noisy / mean_span))
+        return raw - noisy + spans + 1, noisy + spans + 1
+
+    raw = inputs
+    while lengths(raw + 1)[0] <= inputs:
+        raw += 1
+    return lengths(raw)[1]
+
+
+def _t5_stacks(config: dict, data: dict, source: str) -> None:
+    """A T5 config's two stacks as costsim's layers (num_layers + num_decoder_layers, the encoder's first),
+    its MLP from feed_forward_proj, and the span-corruption targets of its input length."""
+    if "encoder_layers" not in data:
+        raise CostsimError("a t5 config gives its encoder's layers", source=source, field="num_layers")
+    decoder = config.get("num_decoder_layers") or data["encoder_layers"]  # T5's default: as many as the encoder's
+    data["layers"] = data["encoder_layers"] + decoder
+    data["mlp"] = _T5_MLP[config.get("feed_forward_proj", "relu")]
+    data.setdefault("seq_len", 512)
+    data["target_len"] = span_targets(data["seq_len"])
 
 
 def check_trained(data, source: str) -> None:

@@ -11,7 +11,8 @@ from .ops import Op
 from .stacks import rules_of
 
 # linears whose input is a norm's output (the norm can write their fp8 input itself)
-NORM_FED = ("qkv", "mla.q", "mla.q_down", "mla.kv_down", "mlp.shared.up", "mlp.dense.up", "head", "moe.router")
+NORM_FED = ("qkv", "xattn.q", "mla.q", "mla.q_down", "mla.kv_down", "mlp.shared.up", "mlp.dense.up", "head",
+            "moe.router")
 LOSS_NAMES = ("loss.upcast", "loss.log_softmax", "loss.nll_grad", "loss.log_softmax_bwd", "loss.grad_downcast")
 MASTER_BYTES = 4  # the fp32 main gradient a fused weight-gradient product accumulates into
 
@@ -49,6 +50,11 @@ def _fused_loss(ops: list[Op], a: float) -> list[Op]:
 # reads its sum; in backward, the norm's gradient and the residual merge it feeds
 _PAIRS = (("residual1.add", "ln2.fwd"), ("residual2.add", "ln1.fwd"),
           ("residual1.grad_merge", "ln2.bwd"), ("residual2.grad_merge", "ln1.bwd"))
+# a decoder layer with cross-attention: the self-attention's sum feeds the cross-attention's norm, whose sum
+# feeds the MLP's
+_CROSS_PAIRS = (("residual1.add", "lnx.fwd"), ("residualx.add", "ln2.fwd"), ("residual2.add", "ln1.fwd"),
+                ("residual1.grad_merge", "lnx.bwd"), ("residualx.grad_merge", "ln2.bwd"),
+                ("residual2.grad_merge", "ln1.bwd"))
 
 
 def _pointwise(ops: list[Op], s: float) -> list[Op]:
@@ -58,7 +64,7 @@ def _pointwise(ops: list[Op], s: float) -> list[Op]:
     by_name = {op.name: i for i, op in enumerate(ops)}
     out = list(ops)
     drop = set()
-    for merged, norm in _PAIRS:
+    for merged, norm in _CROSS_PAIRS if "lnx.fwd" in by_name or "lnx.bwd" in by_name else _PAIRS:
         i, j = by_name.get(merged), by_name.get(norm)
         if i is None or j is None or ops[i].count != ops[j].count:
             continue

@@ -6,7 +6,7 @@ import math
 from ..errors import OutOfMemoryError
 from ..schema.workload import GenericWorkload, MLPWorkload, TransformerWorkload
 from ..units import GIGA
-from . import cnn, generic, mlp, transformer
+from . import activations, cnn, generic, mlp, transformer
 from .ops import OPTIMIZER_STATE_BYTES_PER_PARAM, PRECISIONS, execution_precision, sparse_storage_fraction
 
 
@@ -42,7 +42,7 @@ def peak_memory(w, batch_per_device: float, optimizer: str | None = None, split=
         p = execution_precision(w.training.precision, w.execution)
         split = split or transformer.WHOLE
         params = transformer.device_parameters(w, split)
-        acts = transformer.activation_bytes(w, batch_per_device, split, in_flight)
+        acts = activations.activation_bytes(w, batch_per_device, split, in_flight)
     else:
         total = parameter_count(w)
         frozen = total if w.variant.forward_only else 0.0

@@ -233,3 +233,12 @@ def cast_op(name: str, elements: float, from_bytes: int, to_bytes: int, count: f
 def step_flops(ops: list[Op]) -> float:
     """FLOPs of the ops, each times its count."""
     return sum(op.flops * op.count for op in ops)
+
+
+def tp_comm(name: str, nbytes: float, count: float, sp: bool) -> list[Op]:
+    """Megatron's tensor-parallel exchange of the hidden state at one point of a layer: an all-reduce,
+    or with sequence parallelism a reduce-scatter here and an all-gather before the next block."""
+    if sp:
+        return [Op(f"{name}.reduce_scatter", "communication", 0.0, nbytes, "reduce_scatter", count),
+                Op(f"{name}.all_gather", "communication", 0.0, nbytes, "all_gather", count)]
+    return [Op(f"{name}.all_reduce", "communication", 0.0, nbytes, "all_reduce", count)]

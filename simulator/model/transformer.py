@@ -7,12 +7,12 @@ output head (tied to the token embedding or not) and the cross-entropy loss.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..schema.workload import TransformerWorkload
-from . import ends, fusion, mtp
+from . import encdec, ends, fusion, mtp
 from .attention import attention_linears, attention_ops
-from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, optimizer_ops, weight_cast_ops
+from .ops import Op, cast_op, execution_precision, layernorm_ops, linear_ops, optimizer_ops, tp_comm, weight_cast_ops
 from .stacks import has
 
 
@@ -36,13 +36,14 @@ class Split:
     recompute: str | None = None  # none, selective or full; None: the workload's activation_recompute
     recompute_layers: int | None = None  # with full: layers of the stage recomputed (None: all)
     cp_a2a: bool = False  # context parallelism as all-to-all (Ulysses) instead of ring attention
-    dense: int | None = None  # of its layers, how many keep a dense MLP; None: the workload's if it holds all
+    dense: int | None = None  # of its layers, how many are of the first kind; None: the workload's if it holds all
 
     def dense_count(self, w: TransformerWorkload) -> int:
-        """How many of the split's layers keep a dense MLP (a mixture of experts' first layers)."""
+        """How many of the split's layers are of the first kind (:func:`first_layers`: a mixture of experts'
+        dense layers, an encoder-decoder's encoder layers)."""
         if self.dense is not None:
             return self.dense
-        return w.dense_layers if self.layers is None else 0
+        return first_layers(w) if self.layers is None else 0
 
     def recompute_mode(self, w: TransformerWorkload) -> tuple[str, float]:
         """(none, selective or full; layers of the stage that full recompute covers)."""
@@ -54,9 +55,17 @@ class Split:
 WHOLE = Split()
 
 
-# FLOPs per output element of the MLP's activation, forward and backward: GELU's tanh approximation; the
-# squared ReLU; SiLU(gate) x up and GELU(gate) x up of the gated MLPs (the gate's activation and the product)
-ACTIVATION_FLOPS = {"gelu": (8.0, 12.0), "relu2": (2.0, 3.0), "swiglu": (6.0, 10.0), "geglu": (9.0, 14.0)}
+def first_layers(w: TransformerWorkload) -> int:
+    """The first layers that differ from the rest: a mixture of experts' dense layers, an encoder-decoder's
+    encoder (the pipeline splits the layers in order, so they fall in the first stages)."""
+    return w.dense_layers if w.experts > 1 else w.encoder_layers
+
+
+# FLOPs per output element of the MLP's activation, forward and backward: GELU's tanh approximation; ReLU
+# (a compare; its backward a mask); the squared ReLU; SiLU(gate) x up and GELU(gate) x up of the gated MLPs
+# (the gate's activation and the product)
+ACTIVATION_FLOPS = {"gelu": (8.0, 12.0), "relu": (1.0, 1.0), "relu2": (2.0, 3.0), "swiglu": (6.0, 10.0),
+                    "geglu": (9.0, 14.0)}
 
 
 def _activation_ops(w: TransformerWorkload, name: str, elements: float, a: float, count: float):
@@ -68,19 +77,27 @@ def _activation_ops(w: TransformerWorkload, name: str, elements: float, a: float
                 count)])
 
 
-def _tp_comm(name: str, nbytes: float, count: float, sp: bool) -> list[Op]:
-    """Megatron's tensor-parallel exchange of the hidden state at one point of a layer: an all-reduce,
-    or with sequence parallelism a reduce-scatter here and an all-gather before the next block."""
-    if sp:
-        return [Op(f"{name}.reduce_scatter", "communication", 0.0, nbytes, "reduce_scatter", count),
-                Op(f"{name}.all_gather", "communication", 0.0, nbytes, "all_gather", count)]
-    return [Op(f"{name}.all_reduce", "communication", 0.0, nbytes, "all_reduce", count)]
-
-
 def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> tuple[list[Op], list[Op]]:
+    """Forward and backward kernels of the layers of a stage on one device (:func:`block_ops`); an
+    encoder-decoder's encoder layers first, then its decoder layers with their cross-attention."""
+    if not w.encoder_layers:
+        return block_ops(w, batch, p, split)
+    L, n_enc = split.layers or w.layers, split.dense_count(w)
+    fwd: list[Op] = []
+    bwd: list[Op] = []
+    for view, n, inputs in ((encdec.encoder(w), n_enc, None), (encdec.decoder(w), L - n_enc, w.seq_len)):
+        if n:
+            f, b = block_ops(view, batch, p, replace(split, layers=n, dense=0), inputs)
+            fwd, bwd = fwd + f, b + bwd
+    return fwd, bwd
+
+
+def block_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE, cross: int | None = None
+              ) -> tuple[list[Op], list[Op]]:
     """Forward and backward kernels of one transformer block on one device, repeated for the layers of
-    its stage. Matrix products and attention are split over ``tp``; norms, residuals and casts run on
-    the whole hidden state, or on 1/tp of it with sequence parallelism. Communication ops (class
+    its stage (``cross``: a decoder's block with cross-attention to that many encoder tokens). Matrix
+    products and attention are split over ``tp``; norms, residuals and casts run on the whole hidden
+    state, or on 1/tp of it with sequence parallelism. Communication ops (class
     ``communication``, the collective in ``dtype``) sit where Megatron exchanges the hidden state."""
     L = split.layers or w.layers
     tp = split.tp
@@ -127,10 +144,13 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
          [Op("attn.grad_transpose", "elementwise", 0.0, 2 * a * T * od / tp, "fp32", L)]))
     add(linear_ops("proj", T, od / tp, d, p, L, variant=_ranked(v, ranks["proj"])))
     if comm:
-        add((_tp_comm("tp.attn_out", a * e, L, split.sp), _tp_comm("tp.attn_in_grad", a * e, L, split.sp)))
+        add((tp_comm("tp.attn_out", a * e, L, split.sp), tp_comm("tp.attn_in_grad", a * e, L, split.sp)))
     add(([Op("residual1.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
          [Op("residual1.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
          [c for c in [cast_op("residual1.grad_cast", eh, s, a, L)] if c]))
+    if cross is not None:
+        add(encdec.cross_block(w, batch, p, split, L, cross,
+                               lambda n, i, o: _ranked(v, v.rank(i, o) if v.factorised else 0)))
     add(layernorm_ops("ln2", eh, p, L))
     add(([c for c in [cast_op("ln2.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln2.grad_cast", eh, a, s, L)] if c]))
@@ -169,7 +189,7 @@ def layer_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE) -> 
         add(linear_ops("mlp.dense.down", T, fd / tp, d, p, n_dense,
                        variant=_ranked(v, dense_ranks["mlp.dense.down"])))
     if comm:
-        add((_tp_comm("tp.mlp_out", a * e, L, split.sp), _tp_comm("tp.mlp_in_grad", a * e, L, split.sp)))
+        add((tp_comm("tp.mlp_out", a * e, L, split.sp), tp_comm("tp.mlp_in_grad", a * e, L, split.sp)))
     add(([Op("residual2.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
          [Op("residual2.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
          [c for c in [cast_op("residual2.grad_cast", eh, s, a, L)] if c]))
@@ -187,11 +207,14 @@ def _biased(w: TransformerWorkload, name: str) -> bool:
 def named_linears(w: TransformerWorkload, split: Split = WHOLE, dense_layer: bool = False
                   ) -> list[tuple[str, float, float, float]]:
     """(name, d_in, d_out, copies per layer) of the linear layers of one block on one device: a mixture of
-    experts' routed (and shared) experts, or with ``dense_layer`` its dense MLP."""
+    experts' routed (and shared) experts, or with ``dense_layer`` its dense MLP; an encoder-decoder's
+    decoder layer, or with ``dense_layer`` its encoder layer."""
     d, tp = w.d_model, split.tp
     g = 2 if w.gated else 1  # a gated MLP's gate and up projections as one matrix of twice the width
     out = attention_linears(w, tp)
-    if dense_layer:
+    if w.encoder_layers and not dense_layer:  # a decoder layer's cross-attention
+        out = out + encdec.cross_linears(w, tp)
+    if dense_layer and w.experts > 1:
         return out + [("mlp.dense.up", d, g * w.ffn_dim / tp, 1), ("mlp.dense.down", w.ffn_dim / tp, d, 1)]
     f, local_experts = w.expert_dim, max(w.experts // split.ep, 1)
     out += [("mlp.up", d, g * f / tp, local_experts), ("mlp.down", f / tp, d, local_experts)]
@@ -201,10 +224,11 @@ def named_linears(w: TransformerWorkload, split: Split = WHOLE, dense_layer: boo
     return out
 
 
-def block_linears(w: TransformerWorkload, split: Split = WHOLE) -> list[tuple[float, float, float]]:
+def block_linears(w: TransformerWorkload, split: Split = WHOLE, dense_layer: bool = False
+                  ) -> list[tuple[float, float, float]]:
     """(d_in, d_out, copies per layer) of the linear layers of one block on one device: the ones
     efficiency strategies prune, factorise or adapt (the MoE router is not among them)."""
-    return [(i, o, c) for _, i, o, c in named_linears(w, split)]
+    return [(i, o, c) for _, i, o, c in named_linears(w, split, dense_layer)]
 
 
 def block_ranks(w: TransformerWorkload, dense_layer: bool = False) -> dict[str, int]:
@@ -228,7 +252,7 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
     dp / ep ranks only)."""
     L = split.layers or w.layers
     v = w.variant
-    n_dense = split.dense_count(w) if w.experts > 1 else 0
+    n_dense = split.dense_count(w) if w.experts > 1 or w.encoder_layers else 0
     matmul = total = adapters = dense = expert = 0.0
     for layers, dense_layer in ((L - n_dense, False), (n_dense, True)):
         if layers:
@@ -236,7 +260,7 @@ def device_parameters(w: TransformerWorkload, split: Split = WHOLE) -> dict[str,
             matmul, total, adapters, dense, expert = (matmul + layers * m, total + layers * t, adapters + layers * ad,
                                                       dense + layers * full, expert + layers * ex)
     end_matmul, end_total = ends.end_parameters(w, split)
-    matmul, total = matmul + end_matmul, total + end_total
+    matmul, total = matmul + end_matmul, total + end_total + encdec.extra_parameters(w, split)
     own_mtp = 0.0
     if split.last and w.mtp_layers:  # the multi-token prediction modules (and an untied embedding's copy)
         extra = mtp.mtp_parameters(w, split, _layer_parameters(w, split, False))
@@ -260,6 +284,8 @@ def _layer_parameters(w: TransformerWorkload, split: Split, dense_layer: bool) -
     adapters = sum(c * v.lora_rank * (i + o) for _, i, o, c in named) if v.lora_rank else 0.0
     router = d * w.experts if w.experts > 1 and not dense_layer else 0
     norms = (2 if w.norm == "rmsnorm" else 4) * d  # two norms a layer, each a weight (and a bias with LayerNorm)
+    if w.encoder_layers and not dense_layer:  # a decoder layer's third, before its cross-attention
+        norms = norms * 3 // 2
     if w.mla:  # and latent attention's norms of its latents
         norms += (w.q_lora_rank or 0) + w.kv_lora_rank
     biases = sum(c * o for n, _, o, c in named if _biased(w, n))
@@ -280,8 +306,13 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
     params = device_parameters(w, split)
     layer_fwd, layer_bwd = layer_ops(w, batch, p, split)
     frozen = not w.variant.trains_base
-    fwd, bwd = ends.embedding_ops(w, T, p, split, frozen) if split.first else ([], [])
-    head_fwd, loss, head_bwd = ends.head_ops(w, batch, T, p, split, frozen) if split.last else ([], [], [])
+    Tt = batch * w.target_len if w.encoder_layers else T  # an encoder-decoder's head runs on the targets
+    looked_up = T + (Tt if w.encoder_layers else 0.0)  # an encoder-decoder embeds its inputs and its targets
+    fwd, bwd = ends.embedding_ops(w, looked_up, p, split, frozen) if split.first else ([], [])
+    if split.first and (w.encoder_layers or w.position == "relative"):
+        more = encdec.first_stage_ops(w, batch, p, split)
+        fwd, bwd = fwd + more[0], more[1] + bwd
+    head_fwd, loss, head_bwd = ends.head_ops(w, batch, Tt, p, split, frozen) if split.last else ([], [], [])
     ex = w.execution
     extra = ([], [], [])
     if split.last and w.mtp_layers:
@@ -316,7 +347,7 @@ def recompute_ops(w: TransformerWorkload, split: Split, layer_fwd: list[Op]) -> 
     return []
 
 
-SELECTIVE_OPS = ("attn.scores", "attn.softmax", "attn.context")
+SELECTIVE_OPS = ("attn.scores", "attn.softmax", "attn.context", "xattn.scores", "xattn.softmax", "xattn.context")
 
 
 def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
@@ -343,74 +374,3 @@ def step_ops(w: TransformerWorkload, batch: float, optimizer: str | None = None,
 
 def _recomputed(name: str) -> str:
     return name.replace(".fwd", ".recompute") if ".fwd" in name else name + ".recompute"
-
-
-def activation_bytes(w: TransformerWorkload, batch: float, split: Split = WHOLE,
-                     in_flight: float = 1.0) -> dict[str, float]:
-    """Bytes held at the end of the forward pass, when memory peaks, on one device.
-
-    Saved per token and layer: LayerNorm inputs (fp32 stream), the low-precision inputs of the four
-    matrix products, q, k, v and the attention output (flash keeps no S x S scores; naive keeps the
-    probabilities), and the MLP's up-projection output for GELU's backward. Tensor parallelism splits
-    what the split matrix products and attention keep; sequence parallelism also the norms' and the
-    replicated inputs. With full recompute only each covered layer's input is kept, plus one layer's
-    worth while it is recomputed; selective recompute (Korthikanti et al. 2022) keeps everything but
-    the attention core's score matrices. Context parallelism keeps 1/cp of each sequence's tokens (and
-    of naive attention's scores). A pipeline stage holds ``in_flight`` micro-batches of its layers (1F1B: up to the
-    number of stages; GPipe: all of them). The last stage's loss holds the low-precision logits, their
-    fp32 copy and the fp32 log-probabilities of one micro-batch.
-    """
-    p = execution_precision(w.training.precision, w.execution)
-    d, S, V, h = w.d_model, w.seq_len, w.vocab_size, w.heads
-    L = split.layers or w.layers
-    tp = split.tp
-    rep = tp if split.sp else 1  # the share of the replicated tensors each device keeps
-    a, s = p.act_bytes, p.stream_bytes
-    T = batch * S / split.cp
-    rows, width = (batch / split.cp, w.classes * tp) if w.objective == "classify" else (T, V)  # a classifier: one row
-    k = w.experts_per_token
-    g = 2 if w.gated else 1
-    # the norms' inputs; q, k, v and the attention output (and latent attention's latents); the up
-    # projection's output, the activation's and the dispatched input of each of the k experts (a mixture
-    # of experts' dense first layers: their dense MLP's, averaged over the stage's layers)
-    fe, fs, fd = w.expert_dim, w.shared_experts * w.expert_dim, w.ffn_dim
-    q, kk, vv, o = w.attention_dims()
-    latents = ((w.q_lora_rank or 0) + w.kv_lora_rank + w.qk_rope_head_dim) if w.mla else 0
-    n_dense = split.dense_count(w) if w.experts > 1 else 0
-    v = w.variant
-    # the rank-r intermediate of each factorised or adapted linear (the MLP's for each of the k experts)
-    lora = (lambda r: {n: v.lora_rank for n in r}) if v.lora_rank else (lambda r: r)  # noqa: E731
-    ranks, dense_ranks = lora(block_ranks(w)), lora(block_ranks(w, dense_layer=True))
-    attention = sum(r for n, r in ranks.items() if not n.startswith("mlp"))
-    moe = (a * k * w.expert_imbalance * (g * fe + fe + d) / tp + a * (g * fs + fs) / tp
-           + a * (k * (ranks["mlp.up"] + ranks["mlp.down"]) + ranks.get("mlp.shared.up", 0)
-                  + ranks.get("mlp.shared.down", 0)))
-    dense = a * (g * fd + fd + d) / tp + a * (dense_ranks["mlp.dense.up"] + dense_ranks["mlp.dense.down"])
-    mlp = ((L - n_dense) * moe + n_dense * dense) / L if n_dense else moe
-    per_token_layer = ((2 * s * d + 2 * a * d) / rep + a * (q + kk + vv + o) / tp + a * latents + mlp
-                       + a * attention)
-    if v.forward_only:  # nothing is kept for a backward pass: one layer's tensors at a time
-        per_layer = per_token_layer * T
-        logits = rows * width / tp * a if split.last else 0.0
-        return {"layers": per_layer, "logits": logits, "embedding": s * d * T if split.first else 0.0}
-    mode, covered = split.recompute_mode(w)
-    if w.attention == "naive" and mode != "selective":
-        per_token_layer += a * h * S / tp  # the softmax probabilities, a full S x S matrix per head
-    per_layer = per_token_layer * T
-    if mode == "full" and covered == L:
-        layers = s * d * T * L / rep * in_flight + per_layer
-    elif mode == "full":  # covered layers keep their input, the rest everything
-        layers = (s * d * T / rep * covered + per_layer * (L - covered)) * in_flight + per_layer
-    else:
-        layers = per_layer * L * in_flight
-    logits = 0.0
-    if split.last and has(w.execution, "fused_cross_entropy"):  # only the low-precision logits
-        logits = rows * width / tp * a
-    elif split.last:
-        logits = rows * width / tp * ((a + s + s) if a != s else 2 * s)
-    if split.last and w.objective == "masked":  # the predicted positions' logits, and their transform's tensors
-        logits = logits * w.prediction_fraction + 3 * a * T * w.prediction_fraction * d
-    if split.last and w.mtp_layers:  # each prediction module: one more block's tensors and its logits, of the one
-        layers += w.mtp_layers * per_layer  # micro-batch between its forward and its backward (they run back to back)
-        logits *= 1 + w.mtp_layers
-    return {"layers": layers, "logits": logits, "embedding": s * d * T if split.first else 0.0}

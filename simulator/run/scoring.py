@@ -30,7 +30,8 @@ from ..cluster.stages import (
     replica_collective,
     stage_keys,
 )
-from ..model import transformer
+from ..model import activations, transformer
+from ..model.encdec import boundary_tokens
 from ..model.memory import expert_split, offloaded, sharded_states
 from ..model.ops import OP_CLASSES, PRECISIONS, execution_precision
 from ..model.roofline import OpArrays, price
@@ -64,7 +65,7 @@ def slots(workload, pp: int) -> list[tuple[int | None, bool, bool, int, int, int
     """The distinct stages of a pp-stage pipeline, as (layers, first, last, dense layers, how many, index
     of the first), in ``cluster.stages``' order (pp = 1: the whole model, layers None)."""
     if pp == 1:
-        return [(None, True, True, workload.dense_layers if workload.experts > 1 else 0, 1, 0)]
+        return [(None, True, True, transformer.first_layers(workload), 1, 0)]
     groups: dict[tuple, list[int]] = {}
     for i, key in enumerate(stage_keys(workload, Plan(pp=pp))):
         groups.setdefault(key, [0, i])[0] += 1
@@ -125,11 +126,13 @@ class _Shapes:
                 "layer": self._sums(b["layer_fwd"] + b["layer_bwd"], groups)[0], "ends": self._sums(ends, groups)[0],
                 "recompute": self._sums(b["layer_fwd"], groups)[0],
                 "selective": self._sums(selective, groups)[0] if w.attention == "naive" else np.zeros(_SUMS)}
-            if w.experts > 1 and w.dense_layers:  # a dense first layer's kernels
+            if transformer.first_layers(w):  # a first layer's kernels (dense, or an encoder's)
                 dl = transformer.layer_ops(w, float(mb), execution_precision(w.training.precision, w.execution),
                                            transformer.Split(tp, sp, ep, 1, first, last, cp=cp, dense=1))
                 hit["dense_layer"] = self._sums(dl[0] + dl[1], groups)[0]
                 hit["dense_recompute"] = self._sums(dl[0], groups)[0]
+                hit["dense_selective"] = (self._sums([op for op in dl[0] if op.name in transformer.SELECTIVE_OPS],
+                                                     groups)[0] if w.attention == "naive" else np.zeros(_SUMS))
         return hit
 
     def _states(self, key: tuple) -> dict:
@@ -155,7 +158,7 @@ class _Shapes:
         L = layers or w.layers
         blocks = self._blocks((tp, cp, mb, sp, ep, first, last))
         states = self._states((tp, ep, layers, first, last, dense))
-        acts = {mode: [transformer.activation_bytes(w, mb, transformer.Split(tp, sp, ep, layers, first, last, cp=cp,
+        acts = {mode: [activations.activation_bytes(w, mb, transformer.Split(tp, sp, ep, layers, first, last, cp=cp,
                                                                              recompute=mode, dense=dense), f)
                        for f in (0.0, 1.0)] for mode in ("none", "full", "selective")}
         layer, recompute = (L - dense) * blocks["layer"], (L - dense) * blocks["recompute"]
@@ -163,7 +166,7 @@ class _Shapes:
             layer, recompute = layer + dense * blocks["dense_layer"], recompute + dense * blocks["dense_recompute"]
         per_layer = acts["full"][0]["layers"]  # full recompute, nothing in flight: the one layer being recomputed
         return {"none": layer + blocks["ends"] + states["casts"], "full": recompute,
-                "selective": L * blocks["selective"],
+                "selective": (L - dense) * blocks["selective"] + (dense * blocks["dense_selective"] if dense else 0.0),
                 **{k: states[k] for k in ("once_s", "once_j", "once_bytes", "params", "expert", "rest_states",
                                           "expert_states")},
                 "kept_none": acts["none"][1]["layers"],
@@ -211,7 +214,7 @@ def _base_terms(profile, workload, bases: list[tuple], shapes: _Shapes) -> dict[
         replicas = dp * cp
         m_of[b], vp_of[b] = m, vp
         if pp > 1:  # activations forward and gradients backward across each chunk's boundary
-            boundary = p.act_bytes * mb * w.seq_len / cp * w.d_model / (tp if sp else 1)
+            boundary = p.act_bytes * mb * boundary_tokens(w) / cp * w.d_model / (tp if sp else 1)
             p2p[b] = 2 * vp * coll("p2p", boundary, 2, tp * cp * dp)
         shard = [replicas if zero >= k else 1 for k in (1, 2, 3)]
         for s, (L, first, last, dense, n, index) in enumerate(by_pp[pp]):

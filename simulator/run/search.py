@@ -58,6 +58,7 @@ def base_plans(workload, devices: int, devices_per_node: int, offloads: tuple[st
             yield from ((1, 1, 1, 1, devices, 1, gbs // devices, 0, False, o) for o in offloads)
         return
     cps = [cp for cp in CONTEXT_PARALLEL if workload.seq_len >= LONG_CONTEXT_TOKENS and devices % cp == 0
+           and not workload.encoder_layers
            and workload.seq_len % (2 * cp) == 0] or [1]
     for tp in _divisors(devices):
         if tp > devices_per_node or workload.heads % tp or (workload.kv_heads or workload.heads) % tp:
@@ -83,7 +84,8 @@ def _plans_of(workload, tp: int, cp: int, pp: int, dp: int, offloads: tuple[str,
     least = min(stage_layers(workload, Plan(pp=pp)))
     for mb in mbs:
         m = per_replica // mb
-        vps = [vp for vp in VIRTUAL_STAGES if vp == 1 or (pp > 1 and m % pp == 0 and least >= vp)]
+        vps = [vp for vp in VIRTUAL_STAGES if vp == 1 or (pp > 1 and m % pp == 0 and least >= vp
+                                                           and not workload.encoder_layers)]
         for vp in vps:
             for zero in ((0, 1, 2, 3) if dp * cp > 1 else (0,)):
                 for sp in ((False, True) if tp > 1 else (False,)):

@@ -229,6 +229,9 @@ def _check_transformer_plan(plan: Plan, workload: TransformerWorkload) -> None:
     if (workload.kv_heads or workload.heads) % plan.tp:
         raise CostsimError(f"kv_heads ({workload.kv_heads}) not divisible by tp ({plan.tp}): each tensor-parallel rank "
                            f"holds whole key-value heads", field="plan.tp")
+    if plan.cp > 1 and workload.encoder_layers:
+        raise CostsimError("context parallelism is modelled for one stack: an encoder-decoder (encoder_layers) "
+                           "takes cp 1", field="plan.cp")
     if plan.cp > 1 and workload.seq_len % (2 * plan.cp):  # load-balanced ring attention: 2 x cp chunks
         raise CostsimError(f"seq_len ({workload.seq_len}) not divisible by 2 x cp ({2 * plan.cp}): ring attention "
                            f"splits each sequence into 2 x cp chunks", field="plan.cp")
@@ -247,6 +250,10 @@ def _check_transformer_plan(plan: Plan, workload: TransformerWorkload) -> None:
                                field="plan.layers_per_stage")
     elif L < plan.pp:
         raise CostsimError(f"{L} layers cannot fill pp = {plan.pp} stages", field="plan.pp")
+    if (plan.vp > 1 or plan.schedule == "dualpipe") and workload.encoder_layers:  # Megatron-Core refuses them too
+        raise CostsimError("an encoder-decoder's (encoder_layers) stages hold the encoder's layers, then the "
+                           "decoder's, in order: interleaved or bidirectional stages are not modelled for it; use "
+                           "vp 1 and 1f1b, gpipe or zb-h1", field="plan.vp" if plan.vp > 1 else "plan.schedule")
     if plan.vp > 1:
         if plan.pp == 1 or plan.schedule != "1f1b":
             raise CostsimError("virtual stages (vp > 1) interleave a 1F1B pipeline: they need pp > 1 and the "

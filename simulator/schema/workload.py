@@ -7,56 +7,10 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .hardware import MAX_INT, ExecutionStack, Fraction, Input, PositiveFloat, PositiveInt, Source
+from .training import Optimizer, Phase, Precision, Training, _check_step_count  # noqa: F401
 from .variant import Variant
 
-Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
-Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw"]
-
-
-class Phase(Input):
-    """One phase of a training run (a batch-size ramp, a long-context stage, a fine-tuning stage): the
-    tokens from ``start_tokens`` to ``end_tokens`` of the run, trained at its own sequence length, global
-    batch and plan. The phases tile the run: the first starts at 0, each starts where the one before
-    ends, the last ends at ``training.tokens``."""
-
-    name: str = Field(min_length=1, description="what the phase is called in the per-phase breakdown")
-    start_tokens: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = Field(
-        description="tokens of the run trained before this phase starts")
-    end_tokens: PositiveFloat = Field(description="tokens of the run trained when this phase ends")
-    seq_len: PositiveInt | None = Field(default=None, description="default: the workload's seq_len")
-    global_batch_size: PositiveInt | None = Field(default=None, description="default: the training block's")
-    plan: str | None = Field(default=None, description="the phase's plan (plan items, or auto: searched); "
-                                                       "default: the run's plan")
-
-
-class Training(Input):
-    """How the model is trained. Exactly one way of saying how long: steps, tokens, or epochs."""
-
-    global_batch_size: PositiveInt = Field(description="sequences (transformer) or images (cnn) per step")
-    micro_batch_size: PositiveInt | None = Field(
-        default=None, description="samples per device per forward/backward pass; the per-device batch is "
-                                  "accumulated over several (gradient accumulation). Default: all at once")
-    steps: PositiveInt | None = Field(default=None, description="optimizer steps to train for")
-    tokens: PositiveFloat | None = Field(default=None, description="transformer: tokens to train on")
-    epochs: PositiveFloat | None = Field(default=None, description="cnn: passes over dataset_size images")
-    dataset_size: PositiveInt | None = Field(default=None, description="cnn: images in one epoch")
-    precision: Precision = Field(default="bf16_mixed", description="the data types: fp32 or tf32 throughout, or "
-                                                                   "low-precision products with fp32 master weights")
-    optimizer: Optimizer = Field(default="adamw", description="the update rule (its states and kernels)")
-    activation_recompute: bool = Field(default=False, description="the forward pass recomputed during backward "
-                                                                  "instead of keeping its activations")
-    phases: tuple[Phase, ...] | None = Field(
-        default=None, strict=False, description="transformers trained on tokens: the run in phases, each at its own "
-                                                "sequence length, batch and plan (see Phase)")
-
-
 PLAIN = Variant()
-
-
-def _check_step_count(steps: float, how: str) -> None:
-    """The optimizer steps a run's length implies are a count: at most ``MAX_INT``, like ``steps``."""
-    if not steps <= MAX_INT:
-        raise ValueError(f"training: {how} = {steps:.3g} optimizer steps; at most {MAX_INT} (as for steps)")
 
 
 class _WorkloadBase(Input):
@@ -152,18 +106,34 @@ class TransformerWorkload(_WorkloadBase):
     qk_nope_head_dim: PositiveInt | None = Field(default=None, description="MLA: a head's query-key width without RoPE")
     qk_rope_head_dim: PositiveInt | None = Field(default=None, description="MLA: a head's query-key width with RoPE")
     v_head_dim: PositiveInt | None = Field(default=None, description="MLA: a head's value width")
-    mlp: Literal["gelu", "relu2", "swiglu", "geglu"] = Field(
-        default="gelu", description="the MLP: gelu or relu2 (up, activation, down), or gated swiglu or geglu (a gate "
-                                    "and an up projection, fused into one product of 2 x d_ff, their product, down)")
+    mlp: Literal["gelu", "relu", "relu2", "swiglu", "geglu"] = Field(
+        default="gelu", description="the MLP: gelu, relu or relu2 (up, activation, down), or gated swiglu or geglu "
+                                    "(a gate and an up projection, fused into one product of 2 x d_ff, their product, "
+                                    "down)")
     kv_heads: PositiveInt | None = Field(
         default=None, description="key-value heads: grouped-query attention (fewer than heads, dividing them), "
                                   "multi-query (1); default: heads (multi-head attention)")
     norm: Literal["layernorm", "rmsnorm"] = Field(
         default="layernorm", description="the norms: LayerNorm (a weight and a bias) or RMSNorm (a weight)")
-    position: Literal["learned", "rope", "alibi"] = Field(
+    encoder_layers: Annotated[int, Field(ge=0, le=MAX_INT)] = Field(
+        default=0, description="an encoder-decoder (T5): the first of the layers are the encoder's (bidirectional, "
+                               "on seq_len input tokens), the rest the decoder's (causal self-attention on "
+                               "target_len tokens, cross-attention to the encoder's output, an MLP); 0: one stack")
+    target_len: PositiveInt | None = Field(
+        default=None, description="an encoder-decoder: the decoder's tokens per sequence (T5's span-corruption "
+                                  "targets: 114 for 512 inputs); the head and the loss run on them")
+    head_dim: PositiveInt | None = Field(
+        default=None, description="a head's query-key-value width (T5: d_kv); default: d_model / heads")
+    relative_buckets: PositiveInt = Field(
+        default=32, description="position relative: the buckets of T5's relative position bias (a table of "
+                                "buckets x heads per stack)")
+    position: Literal["learned", "rope", "alibi", "relative"] = Field(
         default="learned", description="positions: a learned embedding of seq_len x d_model, rotary (RoPE: no "
                                        "parameters, a rotation of q and k in every layer), or ALiBi (BLOOM: no "
-                                       "parameters, a linear bias added to the scores inside the attention kernel)")
+                                       "parameters, a linear bias added to the scores inside the attention "
+                                       "kernel), or relative (T5: a learned bias per bucket and head, computed "
+                                       "once per stack and read by every self-attention kernel, its gradient "
+                                       "written back)")
 
     @model_validator(mode="before")
     @classmethod
@@ -187,7 +157,7 @@ class TransformerWorkload(_WorkloadBase):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.d_model % self.heads:
+        if self.head_dim is None and self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
         if self.kv_heads is not None and (self.kv_heads > self.heads or self.heads % self.kv_heads):
             raise ValueError(f"kv_heads ({self.kv_heads}) must divide heads ({self.heads})")
@@ -210,6 +180,7 @@ class TransformerWorkload(_WorkloadBase):
         if self.experts_per_token > self.experts:
             raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
         self._check_vision()
+        self._check_encoder_decoder()
         if self.objective != "masked" and self.prediction_fraction != 1.0:
             raise ValueError("prediction_fraction is for the masked objective (objective: masked)")
         if self.sliding_window is not None and not self.causal:
@@ -266,7 +237,12 @@ class TransformerWorkload(_WorkloadBase):
     @property
     def kv_dim(self) -> int:
         """The width of the keys (and of the values): kv_heads x the head dimension."""
-        return (self.kv_heads or self.heads) * (self.d_model // self.heads)
+        return (self.kv_heads or self.heads) * self.head_width
+
+    @property
+    def head_width(self) -> int:
+        """A head's width: head_dim, else d_model / heads."""
+        return self.head_dim if self.head_dim is not None else self.d_model // self.heads
 
     def _check_vision(self) -> None:
         vision = self.patch_size is not None
@@ -288,6 +264,24 @@ class TransformerWorkload(_WorkloadBase):
             raise ValueError("a vision transformer is modelled as ViT: objective classify, causal false, "
                              "tied_embeddings false, position learned")
 
+    def _check_encoder_decoder(self) -> None:
+        if not self.encoder_layers:
+            if self.target_len is not None:
+                raise ValueError("target_len is for an encoder-decoder: give encoder_layers")
+            return
+        if self.target_len is None:
+            raise ValueError("an encoder-decoder (encoder_layers) needs target_len, the decoder's tokens")
+        if self.encoder_layers >= self.layers:
+            raise ValueError(f"encoder_layers ({self.encoder_layers}) must leave decoder layers among the "
+                             f"{self.layers} layers")
+        other = [n for n, on in (("experts", self.experts > 1), ("mtp_layers", self.mtp_layers),
+                                 ("sliding_window", self.sliding_window is not None), ("patch_size", self.patch_size),
+                                 ("causal: false", not self.causal), ("objective", self.objective != "next_token"),
+                                 ("kv_lora_rank", self.mla)) if on]
+        if other:
+            raise ValueError(f"an encoder-decoder (encoder_layers) is modelled as T5: dense, full attention, a causal "
+                             f"decoder predicting its targets; {', '.join(other)} not with it")
+
     @property
     def mla(self) -> bool:
         """Whether attention is multi-head latent attention (kv_lora_rank given)."""
@@ -298,7 +292,8 @@ class TransformerWorkload(_WorkloadBase):
         kv_dim, kv_dim, d_model; under latent attention every head's keys and values materialised for training,
         heads x (qk_nope + qk_rope), the same, heads x v_head_dim, heads x v_head_dim."""
         if not self.mla:
-            return self.d_model, self.kv_dim, self.kv_dim, self.d_model
+            inner = self.heads * self.head_width
+            return inner, self.kv_dim, self.kv_dim, inner
         qk = self.heads * (self.qk_nope_head_dim + self.qk_rope_head_dim)
         v = self.heads * self.v_head_dim
         return qk, qk, v, v

@@ -125,7 +125,9 @@ def model_bytes(workload, bytes_per_param: float | None = None, sparsity: tuple[
     base = params["frozen"] if v.lora_rank else params["total"]
     if sparsity is None:
         return base * width
-    pruned = workload.layers * sum(c * i * o for i, o, c in block_linears(workload))
+    first = workload.encoder_layers  # an encoder-decoder's encoder layers have no cross-attention
+    pruned = sum(n * sum(c * i * o for i, o, c in block_linears(workload, dense_layer=kind))
+                 for n, kind in ((workload.layers - first, False), (first, True)) if n)
     return (base - pruned * (1 - sparse_storage_fraction(*sparsity, width))) * width
 
 

@@ -78,7 +78,7 @@ def test_mixtral_and_gpt2_configs(tmp_path):
 
 @pytest.mark.parametrize("change,problem", [
     ({"model_type": "deepseek_v2"}, "multi-head latent attention"),
-    ({"model_type": "t5"}, "encoder-decoder"),
+    ({"model_type": "qwen2_moe"}, "shared-expert gating"),
     ({"model_type": "falcon"}, "unknown architecture 'falcon'"),
     ({"hidden_act": "relu"}, "hidden_act: 'relu'"),
     ({"num_experts": 60}, "num_experts: a field costsim cannot honour"),
@@ -162,3 +162,34 @@ def test_a_vit_config_is_the_bundled_vit(tmp_path):
                   "causal", "objective"):
         assert getattr(w, field) == getattr(bundled, field), field
     assert parameter_count(w) == parameter_count(bundled)
+
+
+T5_11B = {"architectures": ["T5WithLMHeadModel"], "d_ff": 65536, "d_kv": 128, "d_model": 1024,
+          "decoder_start_token_id": 0, "dropout_rate": 0.1, "eos_token_id": 1, "initializer_factor": 1.0,
+          "is_encoder_decoder": True, "layer_norm_epsilon": 1e-06, "model_type": "t5", "n_positions": 512,
+          "num_heads": 128, "num_layers": 24, "output_past": True, "pad_token_id": 0,
+          "relative_attention_num_buckets": 32, "vocab_size": 32128}
+
+
+def test_a_t5_config_is_the_bundled_t5_11b(tmp_path):
+    w = load_workload(_write(tmp_path, T5_11B, "t5-11b"), TRAIN)
+    bundled = load_workload("t5-11b")
+    for field in ("layers", "encoder_layers", "d_model", "heads", "head_dim", "d_ff", "vocab_size", "seq_len",
+                  "target_len", "mlp", "norm", "position", "relative_buckets", "tied_embeddings", "linear_bias"):
+        assert getattr(w, field) == getattr(bundled, field), field
+    assert parameter_count(w) == parameter_count(bundled) == 11_307_321_344
+    assert "target_len 114" in w.description and "dropout_rate" in w.description
+
+
+def test_t5_v1_1_configs_and_their_refusals(tmp_path):
+    v11 = {**T5_11B, "feed_forward_proj": "gated-gelu", "num_decoder_layers": 12, "tie_word_embeddings": False,
+           "n_positions": 1024}
+    w = load_workload(_write(tmp_path, v11, "t5-v1_1"), TRAIN)
+    assert (w.mlp, w.layers, w.encoder_layers, w.tied_embeddings) == ("geglu", 36, 24, False)
+    assert w.target_len == 229  # span corruption's targets for 1,024 inputs
+    for change, problem in (({"feed_forward_proj": "gated-silu"}, "feed_forward_proj: 'gated-silu'"),
+                            ({"is_encoder_decoder": False}, "is_encoder_decoder"),
+                            ({"use_cache": True, "relative_attention_bucket_size": 3}, "relative_attention_bucket")):
+        ref = _write(tmp_path, {**T5_11B, **change}, "bad-" + next(iter(change)))
+        line = error_line("estimate", "-H", "h100-sxm", "-w", ref, *[a for s in TRAIN for a in ("--set", s)])
+        assert "config.json" in line and problem in line, line

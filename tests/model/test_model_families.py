@@ -10,7 +10,7 @@ import pytest
 from simulator.api import estimate
 from simulator.errors import CostsimError
 from simulator.files.loader import load_workload
-from simulator.model import transformer
+from simulator.model import activations, transformer
 from simulator.model.memory import parameter_count
 from simulator.model.step import expand
 from tests.cli.test_bad_input import error_line
@@ -19,7 +19,8 @@ PUBLISHED = {"llama-3-8b": 8_030_261_248, "llama-3-70b": 70_553_706_496, "llama-
              "mixtral-8x7b": 46_702_792_704, "gpt3-175b": 175e9, "bloom-176b": 176_247_271_424,
              "bert-large": 336_226_108,  # BertForPreTraining: the encoder, pooler, MLM transform and NSP head
              "vit-h-14": 632e6,  # ViT-Huge, Table 1 of the ViT paper (with a 1,000-class head)
-             "deepseek-v3": 671e9}  # the report's 671B (its checkpoint's 685B adds the 14B multi-token module)
+             "deepseek-v3": 671e9,  # the report's 671B (its checkpoint's 685B adds the 14B multi-token module)
+             "t5-11b": 11_307_321_344}  # T5ForConditionalGeneration of t5-11b's config (the paper's "11B")
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -50,6 +51,14 @@ def _independent_flops_per_token(w) -> float:
     the forward."""
     d, L, H = w.d_model, w.layers, w.heads
     mats = 3 if w.mlp in ("swiglu", "geglu") else 2
+    if w.encoder_layers:  # T5, per input token: the encoder on the inputs; the decoder's blocks and head on the
+        # targets, its cross-attention's keys and values on the inputs; bidirectional, causal and cross attention
+        S, St, inner = w.seq_len, w.target_len, H * w.head_width
+        Le, Ld = w.encoder_layers, L - w.encoder_layers
+        block = 4 * d * inner + mats * d * w.ffn_dim
+        weights = Le * block * S + Ld * (block + 2 * d * inner) * St + Ld * 2 * d * inner * S + w.vocab_size * d * St
+        pairs = Le * S * S + Ld * St * St / 2 + Ld * St * S
+        return (6 * weights + 3.5 * 2 * 2 * inner * pairs) / S
     if w.kv_lora_rank:
         qk, v = H * (w.qk_nope_head_dim + w.qk_rope_head_dim), H * w.v_head_dim
         q_proj = d * w.q_lora_rank + w.q_lora_rank * qk if w.q_lora_rank else d * qk
@@ -105,7 +114,7 @@ def test_grouped_query_attention_shrinks_kv_projections_traffic_and_memory():
     flash = {op.name: op for op in e_gqa.phases["forward"]}["attn.flash_fwd"]
     assert flash.flops == {op.name: op for op in e_mha.phases["forward"]}["attn.flash_fwd"].flops  # same scores
     assert flash.bytes < {op.name: op for op in e_mha.phases["forward"]}["attn.flash_fwd"].bytes
-    assert (transformer.activation_bytes(gqa, 1.0)["layers"] < transformer.activation_bytes(mha, 1.0)["layers"])
+    assert (activations.activation_bytes(gqa, 1.0)["layers"] < activations.activation_bytes(mha, 1.0)["layers"])
 
 
 def test_a_gated_mlp_has_three_matrices_and_runs_one_fused_up_projection():
@@ -243,7 +252,7 @@ def test_an_encoder_attends_both_ways_and_predicts_only_its_masked_tokens():
     assert fwd["head.fwd"].flops == pytest.approx(0.15 * dec["head.fwd"].flops)
     assert {"mlm.transform.fwd", "mlm.gelu", "pooler.fwd", "nsp.fwd", "embedding.token_type", "ln_emb.fwd"} <= set(fwd)
     assert "ln_f.fwd" not in fwd  # post-LN: no final norm
-    assert transformer.activation_bytes(bert, 1.0)["logits"] < transformer.activation_bytes(decoder, 1.0)["logits"]
+    assert activations.activation_bytes(bert, 1.0)["logits"] < activations.activation_bytes(decoder, 1.0)["logits"]
 
 
 @pytest.mark.parametrize("sets,problem", [(["prediction_fraction=0.15"], "for the masked objective"),

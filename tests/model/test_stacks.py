@@ -6,7 +6,7 @@ import pytest
 from simulator import api
 from simulator.errors import CostsimError
 from simulator.files.loader import load_profile, load_workload
-from simulator.model import transformer
+from simulator.model import activations, transformer
 from simulator.model.ops import MATRIX_CLASSES
 from simulator.model.stacks import RULES, STACKS
 from simulator.model.step import host_dispatch_s
@@ -80,8 +80,8 @@ def test_fused_cross_entropy_reads_the_low_precision_logits_once_each_way():
     assert [op.name for op in loss] == ["loss.fused_fwd", "loss.fused_bwd"]
     n = 2.0 * w.seq_len * w.vocab_size
     assert sum(op.bytes for op in loss) == pytest.approx(3 * 2 * n)  # bf16: read, read, write
-    assert transformer.activation_bytes(w, 2.0)["logits"] == pytest.approx(2 * n)  # the bf16 logits only
-    eager = transformer.activation_bytes(_wl(execution="pytorch-eager"), 2.0)["logits"]
+    assert activations.activation_bytes(w, 2.0)["logits"] == pytest.approx(2 * n)  # the bf16 logits only
+    eager = activations.activation_bytes(_wl(execution="pytorch-eager"), 2.0)["logits"]
     assert eager == pytest.approx((2 + 4 + 4) * n)  # bf16, their fp32 copy and the fp32 log-probabilities
 
 

@@ -76,6 +76,25 @@ training: {global_batch_size: 16, tokens: 1.0e9, precision: bf16_mixed, optimize
 # multi-token prediction on the last stage, a sliding window, and a fused stack's rewrites and overlaps
 SMALL_MTP = SMALL_MLA.replace("name: small-mla", "name: small-mtp").replace(
     "mlp: swiglu", "mlp: swiglu\nmtp_layers: 1\nsliding_window: 512\nexecution: megatron-core")
+# an encoder-decoder: three encoder layers and five decoder layers (stages mix them), relative positions
+SMALL_T5 = """name: small-t5
+kind: transformer
+layers: 8
+encoder_layers: 3
+d_model: 512
+heads: 8
+head_dim: 128
+vocab_size: 32128
+seq_len: 512
+target_len: 114
+d_ff: 2048
+mlp: relu
+norm: rmsnorm
+position: relative
+linear_bias: none
+training: {global_batch_size: 32, tokens: 1.0e9, precision: bf16_mixed, optimizer: adam}
+"""
+SMALL_T5_NAIVE = SMALL_T5.replace("mlp: relu", "mlp: geglu\nattention: naive\nexecution: megatron-core")
 RECOMPUTING = """name: recomputing
 kind: transformer
 layers: 24
@@ -110,16 +129,17 @@ CASES = [("h100-sxm", "gpt-1.3b", 8, "time", "none"), ("a100-sxm-80gb", "gpt2-12
          ("h100-sxm", LONG_NAIVE, 8, "time", "none"), ("a100-sxm-80gb", RECOMPUTING, 8, "time", "none"),
          ("tpu-v5p", "gpt-1.3b", 8, "cost", "none"), ("h100-sxm", "gpt2-124m", 8, "energy", "optimizer"),
          ("a100-sxm-80gb", SMALL_MOE, 8, "time", "params"), ("h100-sxm", SMALL_MLA, 8, "time", "none"),
-         ("h100-sxm", SMALL_MTP, 8, "time", "none"), ("a100-sxm-80gb", "bert-large", 8, "time", "none")]
+         ("h100-sxm", SMALL_MTP, 8, "time", "none"), ("a100-sxm-80gb", "bert-large", 8, "time", "none"),
+         ("h100-sxm", SMALL_T5, 8, "time", "none"), ("h100-sxm", SMALL_T5_NAIVE, 8, "energy", "none")]
 
 
 @pytest.mark.parametrize("hardware,workload,devices,objective,offload", CASES,
                          ids=["dense", "energy", "cost", "moe", "cp-naive-selective", "default-full", "tpu",
                               "offload-optimizer", "offload-params", "mla-dense-first-shared", "mtp-window-stack",
-                                  "encoder"])
+                                  "encoder", "encoder-decoder", "encoder-decoder-naive-stack"])
 def test_the_scorer_picks_what_one_estimate_per_candidate_picks(tmp_path, hardware, workload, devices, objective,
                                                                 offload):
-    """Calibrated on nothing (an identity of two computations); tested on twelve small spaces."""
+    """Calibrated on nothing (an identity of two computations); tested on fourteen small spaces."""
     profile, wl = _load(tmp_path, hardware, workload)
     (brute, brute_space), (fast, fast_space) = _both(profile, wl, devices, objective, offload=offload)
     assert brute_space == fast_space
@@ -132,7 +152,7 @@ def test_the_scorer_picks_what_one_estimate_per_candidate_picks(tmp_path, hardwa
 
 @pytest.mark.parametrize("hardware,workload,devices", [("h100-sxm", "gpt3-175b", 64), ("h100-sxm", LONG_NAIVE, 8),
                                                        ("h100-sxm", SMALL_MOE, 8), ("h100-sxm", SMALL_MLA, 8),
-                                                       ("h100-sxm", SMALL_MTP, 8)])
+                                                       ("h100-sxm", SMALL_MTP, 8), ("h100-sxm", SMALL_T5_NAIVE, 8)])
 def test_every_candidates_score_is_its_estimate(tmp_path, hardware, workload, devices):
     """A sample of candidates of each space (fitting or not): step time, energy and fit as estimated."""
     profile, wl = _load(tmp_path, hardware, workload)
