@@ -84,6 +84,8 @@ _BERT_IGNORED = {"attention_probs_dropout_prob", "hidden_dropout_prob", "gradien
 _DEEPSEEK_IGNORED = {"n_group", "topk_group", "topk_method", "routed_scaling_factor", "scoring_func",
                      "norm_topk_prob", "aux_loss_alpha", "seq_aux", "ep_size", "quantization_config",
                      "num_key_value_heads"}
+# each architecture's own fields that do not change a step's cost here
+_ARCH_IGNORED = {"deepseek_v3": _DEEPSEEK_IGNORED, "bert": _BERT_IGNORED, "vit": _VIT_IGNORED, "t5": _T5_IGNORED}
 # architectures people ask for that need what costsim does not model yet (issue 15)
 _NOT_YET = {"deepseek_v2": "multi-head latent attention with its own routing",
             "qwen2_moe": "shared-expert gating of its own"}
@@ -127,14 +129,10 @@ def hf_workload(text: str, source: str, name: str) -> dict:
                 modelled = "every layer a mixture (1)" if key == "moe_layer_freq" else "no biases (false)"
                 raise CostsimError(f"{value!r}: only {modelled} is modelled for deepseek_v3", source=source, field=key)
             read.append(key)
-        elif arch == "deepseek_v3" and key in _DEEPSEEK_IGNORED:
-            continue
         elif arch == "vit" and key in ("id2label", "qkv_bias"):
             if key == "qkv_bias" and value is not True:
                 raise CostsimError(f"{value!r}: a ViT's q, k, v projections have biases here", source=source, field=key)
             read.append(key)
-        elif arch == "vit" and key in _VIT_IGNORED:
-            continue
         elif arch == "t5" and key in ("num_decoder_layers", "feed_forward_proj", "is_encoder_decoder"):
             if key == "feed_forward_proj" and value not in _T5_MLP:
                 raise CostsimError(f"{value!r}: a T5 MLP here is {', '.join(_T5_MLP)}", source=source, field=key)
@@ -142,12 +140,11 @@ def hf_workload(text: str, source: str, name: str) -> dict:
                 raise CostsimError(f"{value!r}: a t5 config here is an encoder-decoder (true)", source=source,
                                    field=key)
             read.append(key)
-        elif arch == "t5" and key in _T5_IGNORED:
-            continue
-        elif arch == "bert" and key in _BERT_IGNORED:
-            if key == "position_embedding_type" and value != "absolute":
+        elif arch == "bert" and key == "position_embedding_type":
+            if value != "absolute":
                 raise CostsimError(f"{value!r}: only learned absolute positions are modelled for bert", source=source,
                                    field=key)
+        elif key in _ARCH_IGNORED.get(arch, ()):
             continue
         elif key not in _IGNORED and key not in names:
             raise CostsimError(f"a field costsim cannot honour in a {arch} config (it may change the cost); remove it "
@@ -170,9 +167,7 @@ def hf_workload(text: str, source: str, name: str) -> dict:
         _t5_stacks(config, data, source)
     if "d_ff" not in data:
         data["ffn_mult"] = 4
-    ignored = sorted(k for k in config if k in _IGNORED or (arch == "deepseek_v3" and k in _DEEPSEEK_IGNORED)
-                     or (arch == "bert" and k in _BERT_IGNORED) or (arch == "vit" and k in _VIT_IGNORED)
-                     or (arch == "t5" and k in _T5_IGNORED))
+    ignored = sorted(k for k in config if k in _IGNORED or k in _ARCH_IGNORED.get(arch, ()))
     data["description"] = (f"{arch} from {source}: read {', '.join(read)}" +
                            (f"; left out (no effect on the cost here): {', '.join(ignored)}" if ignored else ""))
     if arch == "t5":

@@ -39,9 +39,9 @@ def cross_linears(w, tp: int) -> list[tuple[str, float, float, float]]:
 
 def cross_block(w, batch: float, p, split, L: int, inputs: int, variant_of) -> tuple[list[Op], list[Op]]:
     """(forward, backward) of the cross-attention block of the ``L`` decoder layers of a stage (``w``: the
-    decoder's view; ``inputs``: the encoder's tokens per sequence; ``variant_of(name, d_in, d_out)``: the
-    strategy's variant for that linear). Under tensor parallelism the encoder's output is replicated:
-    its gradient from the key-value projection is summed over tp in backward."""
+    decoder's view; ``inputs``: the encoder's tokens per sequence; ``variant_of(d_in, d_out)``: the
+    strategy's variant for a linear of the whole layer's widths). Under tensor parallelism the encoder's
+    output is replicated: its gradient from the key-value projection is summed over tp in backward."""
     tp = split.tp
     d = w.d_model
     T, Tk = batch * w.seq_len, batch * inputs
@@ -59,8 +59,8 @@ def cross_block(w, batch: float, p, split, L: int, inputs: int, variant_of) -> t
     add(([c for c in [cast_op("lnx.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("lnx.grad_cast", eh, a, s, L)] if c]))
     (_, _, dq, _), (_, _, dkv, _), (_, dio, _, _) = cross_linears(w, tp)
-    add(linear_ops("xattn.q", T, d, dq, p, L, variant=variant_of("xattn.q", d, dq * tp)))
-    add(linear_ops("xattn.kv", Tk, d, dkv, p, L, variant=variant_of("xattn.kv", d, dkv * tp)))
+    add(linear_ops("xattn.q", T, d, dq, p, L, variant=variant_of(d, dq * tp)))
+    add(linear_ops("xattn.kv", Tk, d, dkv, p, L, variant=variant_of(d, dkv * tp)))
     if tp > 1:  # the encoder output's gradient, partial on each rank
         add(([], [Op("tp.xattn_kv_in_grad.all_reduce", "communication", 0.0, a * Tk * d, "all_reduce", L)]))
     f, b = attention_ops(w, batch, p, L, tp, keys=inputs)
@@ -68,7 +68,7 @@ def cross_block(w, batch: float, p, split, L: int, inputs: int, variant_of) -> t
     od = w.attention_dims()[3]
     add(([Op("xattn.out_transpose", "elementwise", 0.0, 2 * a * T * od / tp, "fp32", L)],
          [Op("xattn.grad_transpose", "elementwise", 0.0, 2 * a * T * od / tp, "fp32", L)]))
-    add(linear_ops("xattn.proj", T, dio, d, p, L, variant=variant_of("xattn.proj", od, d)))
+    add(linear_ops("xattn.proj", T, dio, d, p, L, variant=variant_of(od, d)))
     if tp > 1:
         add((tp_comm("tp.xattn_out", a * e, L, split.sp), tp_comm("tp.xattn_in_grad", a * e, L, split.sp)))
     add(([Op("residualx.add", "elementwise", eh, (s + a + s) * eh, "fp32", L)],
@@ -86,8 +86,8 @@ def first_stage_ops(w, batch: float, p, split) -> tuple[list[Op], list[Op]]:
     bwd: list[Op] = []
     a, h = p.act_bytes, w.heads / split.tp
     if w.position == "relative":
-        for name, S in (("relpos", w.seq_len), ("relpos.dec", w.target_len)) if w.encoder_layers else (
-                ("relpos", w.seq_len),):
+        stacks = [("relpos", w.seq_len)] + ([("relpos.dec", w.target_len)] if w.encoder_layers else [])
+        for name, S in stacks:
             n = h * S * S / split.cp
             fwd += [Op(f"{name}.bias", "elementwise", 10.0 * S * S / split.cp, a * n, "fp32")]
             bwd += [Op(f"{name}.bias_grad", "embedding", n, a * n, "fp32")]

@@ -149,8 +149,7 @@ def block_ops(w: TransformerWorkload, batch: float, p, split: Split = WHOLE, cro
          [Op("residual1.grad_merge", "elementwise", eh, 3 * s * eh, "fp32", L)] +
          [c for c in [cast_op("residual1.grad_cast", eh, s, a, L)] if c]))
     if cross is not None:
-        add(encdec.cross_block(w, batch, p, split, L, cross,
-                               lambda n, i, o: _ranked(v, v.rank(i, o) if v.factorised else 0)))
+        add(encdec.cross_block(w, batch, p, split, L, cross, lambda i, o: _ranked(v, _rank(v, i, o))))
     add(layernorm_ops("ln2", eh, p, L))
     add(([c for c in [cast_op("ln2.out_cast", eh, s, a, L)] if c],
          [c for c in [cast_op("ln2.grad_cast", eh, a, s, L)] if c]))
@@ -234,8 +233,12 @@ def block_linears(w: TransformerWorkload, split: Split = WHOLE, dense_layer: boo
 def block_ranks(w: TransformerWorkload, dense_layer: bool = False) -> dict[str, int]:
     """The factorisation rank of each block linear, by name, from the whole layer's widths: a
     tensor-parallel split shards the factors, it does not change the rank (0: not factorised)."""
-    return {n: (w.variant.rank(i, o) if w.variant.factorised else 0)
-            for n, i, o, _ in named_linears(w, dense_layer=dense_layer)}
+    return {n: _rank(w.variant, i, o) for n, i, o, _ in named_linears(w, dense_layer=dense_layer)}
+
+
+def _rank(v, d_in: float, d_out: float) -> int:
+    """The factorisation rank of a d_in x d_out linear under variant ``v`` (0: not factorised)."""
+    return v.rank(d_in, d_out) if v.factorised else 0
 
 
 def _ranked(v, rank: int):
@@ -309,7 +312,7 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
     Tt = batch * w.target_len if w.encoder_layers else T  # an encoder-decoder's head runs on the targets
     looked_up = T + (Tt if w.encoder_layers else 0.0)  # an encoder-decoder embeds its inputs and its targets
     fwd, bwd = ends.embedding_ops(w, looked_up, p, split, frozen) if split.first else ([], [])
-    if split.first and (w.encoder_layers or w.position == "relative"):
+    if split.first:
         more = encdec.first_stage_ops(w, batch, p, split)
         fwd, bwd = fwd + more[0], more[1] + bwd
     head_fwd, loss, head_bwd = ends.head_ops(w, batch, Tt, p, split, frozen) if split.last else ([], [], [])
