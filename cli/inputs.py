@@ -84,10 +84,11 @@ def calibrate(device, host, from_files, base, out, name, quick, save_measurement
 
 @click.command()
 @click.argument("measurements", required=False)
-@click.option("--suite", type=click.Choice(["h200", "vtrain", "published", "compression", "history"]),
+@click.option("--suite", type=click.Choice(["h200", "vtrain", "published", "mlperf", "compression", "history"]),
               default=None,
               help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, published "
-                   "(Megatron-LM runs of 1.7B-1T parameters as papers publish them), "
+                   "(Megatron-LM runs of 1.7B-1T parameters as papers publish them), mlperf (MLPerf Training "
+                   "scores, v1.0-v3.1, time to train), "
                    "compression (the H200 fp8, low-rank and 2:4 speedups), or history (Thompson et al.'s "
                    "recorded training runs)")
 @data_option("the suite's", "--suite: ")
@@ -109,6 +110,15 @@ def validate(measurements, suite, data, plot_path, show, output):
             click.echo(render.speedup_table(api.compression_checks(data), fmt))
         else:
             click.echo(analysis_tables.history_table(*api.history(data), fmt))
+        return
+    if suite == "mlperf":
+        report = api.validate_suite(suite, data)
+        if plot_path:
+            image = fit_plots.mlperf_scatter(report, Path(plot_path).suffix.lstrip(".").lower())
+            write_bytes_atomically(plot_path, image)
+        click.echo(render.mlperf_table(report, fmt, show))
+        if plot_path:
+            click.echo(plot_path)
         return
     report = api.validate_file(measurements) if measurements else api.validate_suite(suite, data)
     if plot_path:  # the plot first, so a bad path prints nothing else

@@ -5,6 +5,9 @@ from pathlib import Path
 
 from ..calibration.fit import fit
 from ..calibration.history import predict, runs_from_rows, summarise
+from ..calibration.mlperf import PROFILES as MLPERF_PROFILES
+from ..calibration.mlperf import report as mlperf_report
+from ..calibration.mlperf import results as mlperf_results
 from ..calibration.validation import (
     VTRAIN_HOST_OVERHEAD_S,
     VTRAIN_INTER_NODE_BYTES_PER_S,
@@ -17,7 +20,7 @@ from ..calibration.validation import (
 from ..calibration.validation import compression_checks as checks
 from ..errors import CostsimError
 from ..files.bundled import data_folder, label
-from ..files.loader import load_pair, load_profile
+from ..files.loader import load_pair, load_profile, raw_workload
 from ..files.published import load_csv_raw
 from ..files.records import find_files, load_measurements, load_numbered_rows
 from ..run.estimate import estimate_run
@@ -70,7 +73,37 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
         path = folder if folder.is_file() else folder / "runs.csv"
         return validate("published", published_suite(load_csv_raw(path), label(path)), estimate, data=label(path),
                         load_profile=load_profile)
-    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, published, compression", field="suite")
+    if name == "mlperf":
+        return _mlperf(data)
+    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, published, mlperf, compression",
+                       field="suite")
+
+
+MLPERF_WORKLOADS = ("resnet50-imagenet", "bert-large", "gpt3-175b")
+
+
+def _mlperf(data: str | None = None):
+    """``costsim validate --suite mlperf``: the closed-division MLPerf Training scores of the rounds in the
+    data set, each predicted from its system, its logged batch and the work its runs trained
+    (``calibration/mlperf.py``)."""
+    folder = data_folder("mlperf", data)
+    scores, runs = (load_csv_raw(folder / name) for name in ("scores.csv", "runs.csv"))
+    found, skipped = mlperf_results(scores, runs)
+    workloads = {name: raw_workload(name)[0] for name in MLPERF_WORKLOADS}
+    profiles: dict = {}
+
+    def profile(name):
+        if name not in profiles:
+            profiles[name] = load_profile(name)
+        return profiles[name]
+
+    stacks = {name: profile(name).stacks for name in {p for _, p in MLPERF_PROFILES}}
+
+    def step(hardware, workload, devices, plan):
+        e = estimate(profile(hardware), workload, devices=devices, plan=plan, fit="accumulate")
+        return e.step_time_s, e.plan
+
+    return mlperf_report(found, skipped, workloads, stacks, step, data=label(folder))
 
 
 def compression_checks(data: str | None = None):

@@ -81,6 +81,10 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
             "Narayanan et al. 2021; Korthikanti et al. 2022)", "MIT (this project's compilation of published "
             "figures; each row cites its paper and table)", None, {"runs.csv": "runs.csv", "README.md": "README.md"},
             "validate --suite published"),
+    Dataset("mlperf", "MLPerf Training closed-division results, rounds v1.0-v3.1 (MLCommons; a derived "
+            "extraction, not official results)", "Apache 2.0 (MLCommons training results)", "validation/mlperf",
+            _same_names("validation/mlperf", "LICENSE", "README.md", "scores.csv", "runs.csv"),
+            "validate --suite mlperf"),
 )}
 
 

@@ -7,6 +7,7 @@ import math
 
 from ..schema.workload import CNNWorkload
 from .ops import PRECISIONS, Op, linear_ops, loss_ops, optimizer_ops, weight_cast_ops
+from .stacks import has
 
 # blocks per stage and whether the block is a bottleneck (1x1, 3x3, 1x1 with 4x expansion)
 RESNET = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3), True),
@@ -22,6 +23,7 @@ class _Builder:
         self.p = PRECISIONS[w.training.precision]
         self.batch = batch
         self.fake_quant = bool(w.variant.fake_quant_bits)
+        self.fused = has(w.execution, "bn_activation_fusion")  # model/stacks.py
         self.fwd: list[Op] = []
         self.bwd: list[Op] = []
         self.params = 0.0
@@ -47,17 +49,37 @@ class _Builder:
 
     def bn_relu(self, name, c, size, relu=True):
         """Training-mode batch norm: a statistics pass and a normalise pass (read x twice, write y);
-        backward reads dy and x for the reductions, then again to write dx. ReLU fused or not, one
-        read and one write each way."""
+        backward reads dy and x for the reductions, then again to write dx. ReLU a kernel of its own each
+        way (one read and one write), or under ``bn_activation_fusion`` applied as the norm writes y, its
+        gradient as the norm's backward reads y for the mask."""
         a, e = self.p.act_bytes, self.batch * c * size * size
         self.fwd.append(Op(f"{name}.bn", "normalization", 8.0 * e, 3 * a * e, "fp32"))
-        self.bwd.insert(0, Op(f"{name}.bn_bwd", "normalization", 12.0 * e, 5 * a * e, "fp32", kernels=2))
+        mask = a * e if (relu and self.fused) else 0.0
+        self.bwd.insert(0, Op(f"{name}.bn_bwd", "normalization", 12.0 * e, 5 * a * e + mask, "fp32", kernels=2))
         self.params += 2 * c
         self.saved_bytes += a * e
-        if relu:
+        if relu and self.fused:
+            self.saved_bytes += a * e
+        elif relu:
             self.fwd.append(Op(f"{name}.relu", "elementwise", e, 2 * a * e, "fp32"))
             self.bwd.insert(0, Op(f"{name}.relu_bwd", "elementwise", e, 3 * a * e, "fp32"))
             self.saved_bytes += a * e
+
+    def add_relu(self, name, c, size):
+        """The residual add and the ReLU after it; fused into the block's last batch norm, they cost it one
+        more read (the shortcut) forward, and the mask's read and the shortcut gradient's write backward."""
+        a, e = self.p.act_bytes, self.batch * c * size * size
+        if self.fused:
+            i = next(i for i in range(len(self.fwd) - 1, -1, -1) if self.fwd[i].op_class == "normalization")
+            self.fwd[i] = self.fwd[i]._replace(bytes=self.fwd[i].bytes + a * e)
+            j = next(j for j, op in enumerate(self.bwd) if op.op_class == "normalization")
+            self.bwd[j] = self.bwd[j]._replace(bytes=self.bwd[j].bytes + 2 * a * e)
+            self.saved_bytes += a * e
+            return
+        self.add(name, c, size)
+        self.fwd.append(Op(f"{name}.relu", "elementwise", e, 2 * a * e, "fp32"))
+        self.bwd.insert(0, Op(f"{name}.relu_bwd", "elementwise", e, 3 * a * e, "fp32"))
+        self.saved_bytes += a * e
 
     def add(self, name, c, size):
         a, e = self.p.act_bytes, self.batch * c * size * size
@@ -98,11 +120,7 @@ def build(w: CNNWorkload, batch: float) -> _Builder:
             if stride != 1 or c_in != c_out:
                 b.conv(f"{name}.downsample", c_in, c_out, size, 1, stride)
                 b.bn_relu(f"{name}.downsample", c_out, s3, relu=False)
-            b.add(name, c_out, s3)
-            e = n * c_out * s3 * s3
-            b.fwd.append(Op(f"{name}.relu", "elementwise", e, 2 * a * e, "fp32"))
-            b.bwd.insert(0, Op(f"{name}.relu_bwd", "elementwise", e, 3 * a * e, "fp32"))
-            b.saved_bytes += a * e
+            b.add_relu(name, c_out, s3)
             size, c_in = s3, c_out
     e = n * c_in * size * size
     b.fwd.append(Op("head.avgpool", "elementwise", e, a * e + a * n * c_in, "fp32"))

@@ -100,6 +100,14 @@ RULES: dict[str, Rule] = {
         "than that waits on the host",
         "PyTorch CUDA graphs blog (2021): eager launches pay CPU overhead per kernel that graphs remove",
         "https://pytorch.org/blog/accelerating-pytorch-with-cuda-graphs/"),
+    "bn_activation_fusion": Rule(
+        "a convolutional network's batch norm runs with the ReLU and residual add that follow it as one kernel "
+        "each way: forward, a statistics pass and one pass that normalises, adds and rectifies; backward, one "
+        "reduction and one pass that writes both input gradients (no separate ReLU, add or their gradients)",
+        "cuDNN cudnnBatchNormalizationForwardTrainingEx / BackwardEx with CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION "
+        "(NHWC; used by NVIDIA's MXNet and PyTorch ResNet-50); TorchInductor and XLA fuse the same pointwise "
+        "chain into the norm's reduction kernels",
+        "https://docs.nvidia.com/deeplearning/cudnn/latest/api/cudnn-ops-library.html"),
     "compiled_step": Rule(
         "the step is one compiled program: kernels are launched by generated code (or a captured graph), "
         "with no per-operator dispatch on the host",
@@ -136,13 +144,17 @@ STACKS: dict[str, Stack] = {
         "torch.compile (TorchInductor, mode='reduce-overhead': the compiled step replayed as CUDA graphs) with "
         "FSDP2 in bf16: pointwise chains fused into generated kernels",
         ("low_precision_stream", "fused_bias_grad", "norm_writes_fp8", "fused_cross_entropy", "no_layout_copies",
-         "pointwise_fusion", "compiled_step")),
+         "pointwise_fusion", "bn_activation_fusion", "compiled_step")),
     "xla": Stack(
         "XLA (JAX or PyTorch/XLA): the whole step compiled, element-wise work fused into its producers and "
         "consumers, collective matmuls",
         ("low_precision_stream", "weights_cast_once", "gradient_accumulation_fusion", "fused_bias_grad",
          "norm_writes_fp8", "fused_cross_entropy", "no_layout_copies", "pointwise_fusion", "activation_epilogue",
-         "async_collective_matmul", "compiled_step")),
+         "async_collective_matmul", "bn_activation_fusion", "compiled_step")),
+    "cudnn-fused": Stack(
+        "a convolutional network on cuDNN's fused NHWC kernels with the step captured as a CUDA graph (NVIDIA's "
+        "MXNet and PyTorch ResNet-50 as submitted to MLPerf): batch norm, add and ReLU in one kernel each way",
+        ("bn_activation_fusion", "compiled_step")),
 }
 
 DEFAULT_STACK = "pytorch-eager"

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..analysis.scaling import compute_for_error
 from ..errors import CostsimError
+from ..units import SECONDS_PER_MINUTE
 from . import human, plots
 from .figure import pyplot, save_figure
 
@@ -40,6 +41,35 @@ def validation_scatter(report, fmt: str = "png") -> bytes:
     ax.grid(True, which="both", alpha=0.3)
     return save_figure(fig, plt, fmt)
 
+
+
+def mlperf_scatter(report, fmt: str = "png") -> bytes:
+    """The MLPerf suite: predicted against measured time to train (minutes, log-log), one colour per
+    benchmark, with the y = x line and the +-25% lines."""
+    plt = pyplot(fmt)
+    done = [p for p in report.predictions if p.predicted_time_s is not None]
+    if not done:
+        raise CostsimError("no score could be estimated: nothing to plot", field="plot")
+    fig, ax = plt.subplots(figsize=(6.4, 6.0), dpi=120)
+    minute = SECONDS_PER_MINUTE
+    for bench in sorted({p.benchmark for p in done}):
+        pts = [(p.measured_time_s / minute, p.predicted_time_s / minute) for p in done if p.benchmark == bench]
+        ax.scatter(*zip(*pts), s=14, alpha=0.7, label=f"{bench} ({len(pts)})")
+    values = [p.measured_time_s / minute for p in done] + [p.predicted_time_s / minute for p in done]
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="predicted = measured")
+    for f in (0.75, 1.25):
+        ax.plot([lo, hi], [lo * f, hi * f], color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("measured time to train (min)")
+    ax.set_ylabel("predicted time to train (min)")
+    ax.set_title(f"MLPerf Training: MAPE {report.overall.mape_fraction:.1%} over {len(done)} scores")
+    ax.legend(loc="upper left")
+    ax.grid(True, which="both", alpha=0.3)
+    return save_figure(fig, plt, fmt)
 
 
 def scaling_plot(points, fit, targets=(), fmt: str = "png") -> bytes:

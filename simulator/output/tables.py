@@ -7,7 +7,7 @@ import json
 import textwrap
 
 from ..run.estimate import Estimate
-from ..units import MILLI, SECONDS_PER_DAY
+from ..units import MILLI, SECONDS_PER_DAY, SECONDS_PER_MINUTE
 from . import human
 from .format import (
     COLUMNS,
@@ -158,6 +158,41 @@ def validation_table(report, fmt: str = "table", limit: int | None = None) -> st
     title = "" if limit is None or limit >= len(estimated) else f"the {limit} largest errors:\n"
     table = markdown_table(headers, display) if fmt == "markdown" else text_table(headers, display)
     return title + table + "\n\n" + "\n".join(lines)
+
+
+def _group_rows(groups) -> list[list[str]]:
+    return [[g.group, f"{g.estimated} of {g.results}", _pct(g.mape_fraction).lstrip("+"),
+             _pct(g.median_error_fraction).lstrip("+"), _pct(g.bias_fraction),
+             f"{_pct(g.worst_error_fraction)} {g.worst_label}" if g.worst_label else "-"]
+            for g in groups if g.estimated]
+
+
+def mlperf_table(report, fmt: str = "table", limit: int | None = None) -> str:
+    """The MLPerf suite: errors per benchmark and per accelerator family (MAPE, median, bias), the
+    scores not estimated by reason; then each score (or the ``limit`` largest errors) predicted against
+    measured time to train, in minutes."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2, allow_nan=False)
+    raw_headers = ["label", "benchmark", "family", "devices", "hardware", "plan", "measured_time_s",
+                   "predicted_time_s", "train_time_s", "eval_time_s", "error_fraction", "problem"]
+    if fmt == "csv":
+        return csv_text(raw_headers, [[getattr(p, k) for k in raw_headers] for p in report.predictions])
+    table = markdown_table if fmt == "markdown" else text_table
+    headers = ["group", "estimated", "MAPE", "median |error|", "bias", "worst"]
+    o = report.overall
+    out = [f"suite mlperf: {o.estimated} of {o.results} scores estimated (data: {report.data}); fitted: "
+           f"{report.fitted}", "", "by benchmark:", table(headers, _group_rows(report.by_benchmark)), "",
+           "by accelerator family:", table(headers, _group_rows(report.by_family)), ""]
+    out += [f"not estimated: {n} scores: {why}" for why, n in sorted(report.not_estimated.items(), key=lambda x: -x[1])]
+    out += [f"left out: {n} scores: {why}" for why, n in report.skipped.items()]
+    done = [p for p in report.predictions if p.error_fraction is not None]
+    shown = done if limit is None else sorted(done, key=lambda p: -abs(p.error_fraction))[:limit]
+    rows = [[p.label, p.hardware, p.plan, f"{p.measured_time_s / SECONDS_PER_MINUTE:.4g}",
+             f"{p.predicted_time_s / SECONDS_PER_MINUTE:.4g}", _pct(p.error_fraction)] for p in shown]
+    title = "every score" if limit is None or limit >= len(done) else f"the {limit} largest errors"
+    out += ["", f"{title} (time to train, minutes):",
+            table(["score", "hardware", "plan", "measured", "predicted", "error"], rows)]
+    return "\n".join(out)
 
 
 def plan_table(found, fmt: str = "table", space=None) -> str:

@@ -3,16 +3,27 @@ refusal where the device cannot run the one named (its rules: ``model/stacks.py`
 from __future__ import annotations
 
 from ..errors import CostsimError
-from ..schema.workload import TransformerWorkload
+from ..schema.hardware import CNN_STACKS
+from ..schema.workload import CNNWorkload, TransformerWorkload
 
 
 def with_execution(profile, workload):
-    """``workload`` with its stack resolved on ``profile`` (transformers; other kinds pass unchanged)."""
-    if not isinstance(workload, TransformerWorkload):
+    """``workload`` with its stack resolved on ``profile`` (transformers and convolutional networks; other
+    kinds pass unchanged). A convolutional network's default is the device's first stack that runs one."""
+    if isinstance(workload, CNNWorkload):
+        stacks = tuple(s for s in profile.stacks if s in CNN_STACKS)
+        if not stacks:
+            raise CostsimError(f"{profile.name} runs no stack for convolutional networks: its stacks are "
+                               f"{', '.join(profile.stacks)}", field="execution")
+    elif not isinstance(workload, TransformerWorkload):
         return workload
-    stacks = profile.stacks
+    else:
+        stacks = profile.stacks
     if workload.execution is None:
         return workload.model_copy(update={"execution": stacks[0]})
+    if isinstance(workload, CNNWorkload) and workload.execution not in stacks:
+        raise CostsimError(f"{profile.name} does not run {workload.execution}: its stacks for convolutional networks "
+                           f"are {', '.join(stacks)}", field="execution")
     if workload.execution not in stacks:
         raise CostsimError(f"{profile.name} does not run {workload.execution}: its stacks are {', '.join(stacks)} "
                            f"(the profile's execution_stacks, else its kind's: {profile.kind})", field="execution")

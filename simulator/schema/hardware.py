@@ -21,8 +21,10 @@ PositiveInt = Annotated[int, Field(gt=0, le=MAX_INT)]
 
 DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
 # the software stacks a step can run under (their rules: model/stacks.py), and each kind's without a list
-ExecutionStack = Literal["pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla"]
-STACKS_OF_KIND = {"gpu": ("pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla"), "tpu": ("xla",),
+ExecutionStack = Literal["pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused"]
+CNN_STACKS = ("pytorch-eager", "torch-compile", "xla", "cudnn-fused")  # the stacks a convolutional network runs
+STACKS_OF_KIND = {"gpu": ("pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused"),
+                  "tpu": ("xla",),
                   "cpu": ("pytorch-eager", "torch-compile")}
 DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .hardware import MAX_INT, ExecutionStack, Fraction, Input, PositiveFloat, PositiveInt, Source
+from .hardware import CNN_STACKS, MAX_INT, ExecutionStack, Fraction, Input, PositiveFloat, PositiveInt, Source
 from .training import Optimizer, Phase, Precision, Training, _check_step_count  # noqa: F401
 from .variant import Variant
 
@@ -157,6 +157,9 @@ class TransformerWorkload(_WorkloadBase):
 
     @model_validator(mode="after")
     def _check(self):
+        if self.execution == "cudnn-fused":
+            raise ValueError("execution: cudnn-fused is a stack for convolutional networks; a transformer runs "
+                             "pytorch-eager, megatron, megatron-core, torch-compile or xla")
         if self.head_dim is None and self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
         if self.kv_heads is not None and (self.kv_heads > self.heads or self.heads % self.kv_heads):
@@ -364,9 +367,15 @@ class CNNWorkload(_EpochWorkload):
     image_size: PositiveInt = 224
     in_channels: PositiveInt = 3
     classes: PositiveInt = 1000
+    execution: ExecutionStack | None = Field(
+        default=None, description="the software stack that runs the step (docs/stacks.md): pytorch-eager, "
+                                  "torch-compile, xla or cudnn-fused; default: the device's first of these")
 
     @model_validator(mode="after")
     def _check(self):
+        if self.execution is not None and self.execution not in CNN_STACKS:
+            raise ValueError(f"execution: {self.execution} runs transformers; a convolutional network runs "
+                             f"{', '.join(CNN_STACKS)}")
         v = self.variant
         if v.sparsity or v.factorised or v.lora_rank:
             raise ValueError("variant: sparse execution, low-rank factorisation and LoRA are modelled for the "

@@ -45,7 +45,7 @@ def test_the_docs_list_the_rules_as_the_code_has_them():
         assert rule.url in text, name
 
 
-@pytest.mark.parametrize("stack", ORDER)
+@pytest.mark.parametrize("stack", [s for s in ORDER if s != "cudnn-fused"])  # that one runs CNNs only
 def test_no_stack_changes_the_model_arithmetic(stack):
     base = _ops(_wl(execution="pytorch-eager"))
     ops = _ops(_wl(execution=stack))
