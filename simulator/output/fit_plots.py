@@ -13,34 +13,38 @@ from . import human, plots
 from .figure import pyplot, save_figure
 
 
+def _diagonal(ax, values, bands, quantity: str, title: str) -> None:
+    """Finish a predicted-against-measured scatter: log-log axes over ``values``, the y = x line and the
+    ``bands`` (ratios) dashed, labels naming ``quantity``, the title, legend and grid."""
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="predicted = measured")
+    for f in bands:
+        ax.plot([lo, hi], [lo * f, hi * f], color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(f"measured {quantity}")
+    ax.set_ylabel(f"predicted {quantity}")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def validation_scatter(report, fmt: str = "png") -> bytes:
     """Predicted against measured step time, log-log, with the y = x line, as an image in ``fmt``."""
     plt = pyplot(fmt)
     pts = [(r.measured_step_time_s, r.predicted_step_time_s) for r in report.results
            if r.predicted_step_time_s is not None]
     if not pts:
-
         raise CostsimError("no run could be estimated: nothing to plot", field="plot")
     fig, ax = plt.subplots(figsize=(6.4, 6.0), dpi=120)
     xs, ys = zip(*pts)
     ax.scatter(xs, ys, s=14, alpha=0.7, label=f"{len(pts)} runs")
-    lo, hi = min(xs + ys) / 1.5, max(xs + ys) * 1.5
-    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="predicted = measured")
-    for f in (0.8, 1.25):
-        ax.plot([lo, hi], [lo * f, hi * f], color="grey", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_xlabel("measured step time (s)")
-    ax.set_ylabel("predicted step time (s)")
     s = report.summary
     mape = f", MAPE {s.step_time_mape_fraction:.1%}" if s.step_time_mape_fraction is not None else ""
-    ax.set_title(f"{report.name}: predicted against measured{mape}")
-    ax.legend(loc="upper left")
-    ax.grid(True, which="both", alpha=0.3)
+    _diagonal(ax, xs + ys, (0.8, 1.25), "step time (s)", f"{report.name}: predicted against measured{mape}")
     return save_figure(fig, plt, fmt)
-
 
 
 def mlperf_scatter(report, fmt: str = "png") -> bytes:
@@ -56,19 +60,8 @@ def mlperf_scatter(report, fmt: str = "png") -> bytes:
         pts = [(p.measured_time_s / minute, p.predicted_time_s / minute) for p in done if p.benchmark == bench]
         ax.scatter(*zip(*pts), s=14, alpha=0.7, label=f"{bench} ({len(pts)})")
     values = [p.measured_time_s / minute for p in done] + [p.predicted_time_s / minute for p in done]
-    lo, hi = min(values) / 1.5, max(values) * 1.5
-    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="predicted = measured")
-    for f in (0.75, 1.25):
-        ax.plot([lo, hi], [lo * f, hi * f], color="grey", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_xlabel("measured time to train (min)")
-    ax.set_ylabel("predicted time to train (min)")
-    ax.set_title(f"MLPerf Training: MAPE {report.overall.mape_fraction:.1%} over {len(done)} scores")
-    ax.legend(loc="upper left")
-    ax.grid(True, which="both", alpha=0.3)
+    _diagonal(ax, values, (0.75, 1.25), "time to train (min)",
+              f"MLPerf Training: MAPE {report.overall.mape_fraction:.1%} over {len(done)} scores")
     return save_figure(fig, plt, fmt)
 
 
