@@ -111,20 +111,12 @@ def validate(measurements, suite, data, plot_path, show, output):
         else:
             click.echo(analysis_tables.history_table(*api.history(data), fmt))
         return
-    if suite == "mlperf":
-        report = api.validate_suite(suite, data)
-        if plot_path:
-            image = fit_plots.mlperf_scatter(report, Path(plot_path).suffix.lstrip(".").lower())
-            write_bytes_atomically(plot_path, image)
-        click.echo(render.mlperf_table(report, fmt, show))
-        if plot_path:
-            click.echo(plot_path)
-        return
     report = api.validate_file(measurements) if measurements else api.validate_suite(suite, data)
+    scatter, table = ((fit_plots.mlperf_scatter, render.mlperf_table) if suite == "mlperf" else
+                      (fit_plots.validation_scatter, render.validation_table))
     if plot_path:  # the plot first, so a bad path prints nothing else
-        image = fit_plots.validation_scatter(report, Path(plot_path).suffix.lstrip(".").lower())
-        write_bytes_atomically(plot_path, image)
-    click.echo(render.validation_table(report, fmt, show))
+        write_bytes_atomically(plot_path, scatter(report, Path(plot_path).suffix.lstrip(".").lower()))
+    click.echo(table(report, fmt, show))
     if plot_path:
         click.echo(plot_path)
 

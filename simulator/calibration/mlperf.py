@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pydantic import Field
 
 from ..errors import CostsimError
+from ..files.published import cell_number
 from ..schema.hardware import Strict
 from ..units import SECONDS_PER_MINUTE
 
@@ -175,14 +176,6 @@ class MlperfReport(Strict):
 
 
 # ------------------------------------------------------------------------------------- results
-def _cell(row: Mapping, key: str) -> float | None:
-    try:
-        value = float(str(row.get(key) or "").strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _key(row: Mapping) -> tuple[str, str, str, str]:
     return (row.get("round", ""), row.get("submitter", ""), row.get("system", ""), row.get("benchmark", ""))
 
@@ -191,8 +184,8 @@ def _trained(benchmark: str, run: Mapping) -> float | None:
     """What one run trained to convergence: resnet's epochs, bert's samples, gpt3's tokens. BERT logs of
     v1.x carry the samples in ``train_samples`` only (their ``progress_last`` is the epoch, 1)."""
     if benchmark == "bert":
-        return _cell(run, "train_samples")
-    return _cell(run, "progress_last")
+        return cell_number(run.get("train_samples"))
+    return cell_number(run.get("progress_last"))
 
 
 def results(scores: list[Mapping], runs: list[Mapping]) -> tuple[list[MlperfResult], dict[str, int]]:
@@ -206,7 +199,7 @@ def results(scores: list[Mapping], runs: list[Mapping]) -> tuple[list[MlperfResu
     kept, skipped = [], {}
     for s in scores:
         note = str(s.get("note") or "")
-        score = _cell(s, "scaled_score_min")
+        score = cell_number(s.get("scaled_score_min"))
         why = ("invalid score" if s.get("score_valid") != "1" or score is None else
                "logs re-published from an earlier round" if "identical" in note else None)
         if why:
@@ -215,14 +208,14 @@ def results(scores: list[Mapping], runs: list[Mapping]) -> tuple[list[MlperfResu
         bench = str(s.get("benchmark"))
         good = by_key.get(_key(s), [])
         trained = [t for t in (_trained(bench, r) for r in good) if t]
-        gbs = [int(g) for g in (_cell(r, "global_batch_size") for r in good) if g]
-        evals = [_cell(r, "n_evals") or 0.0 for r in good]
-        eval_samples = [e for e in (_cell(r, "eval_samples") for r in good) if e]
+        gbs = [int(g) for g in (cell_number(r.get("global_batch_size")) for r in good) if g]
+        evals = [cell_number(r.get("n_evals")) or 0.0 for r in good]
+        eval_samples = [e for e in (cell_number(r.get("eval_samples")) for r in good) if e]
         first = good[0] if good else {}
         kept.append(MlperfResult(
             label=f"v{s['round']} {s['submitter']} {s['system']} {bench}", round=str(s["round"]), benchmark=bench,
             family=str(s.get("accelerator_family") or ""), accelerator_model=str(s.get("accelerator_model") or ""),
-            devices=int(_cell(s, "accelerators_total") or 0), framework=str(first.get("framework") or ""),
+            devices=int(cell_number(s.get("accelerators_total")) or 0), framework=str(first.get("framework") or ""),
             global_batch_size=statistics.median_low(gbs) if gbs else None,
             trained=statistics.median(trained) if trained else None,
             evals=statistics.median(evals) if evals else 0.0,
@@ -333,7 +326,6 @@ def job(r: MlperfResult, workloads: Mapping[str, dict], stacks: Mapping[str, tup
     eval_steps = 0.0
     if r.evals and per_eval:
         eval_wl = dict(wl, variant={"forward_only": True})
-        eval_wl["training"] = {**wl["training"]}
         eval_steps = r.evals * per_eval / gbs
         assumptions.append(f"{r.evals:g} evaluations of {per_eval:g} samples priced as forward passes at the "
                            "training batch")

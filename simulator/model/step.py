@@ -31,9 +31,8 @@ def execution_note(workload) -> str:
                 f"{workload.layers} layers, backward as two products per layer; other kernels not priced")
     if isinstance(workload, MLPWorkload):
         return "execution as plain numpy in fp32: one BLAS call per matrix product, a new array per elementwise step"
-    if workload.execution not in (None, "pytorch-eager") or (
-            isinstance(workload, TransformerWorkload) and workload.execution is not None):
-        stack = workload.execution
+    stack = workload.execution  # a transformer or a convolutional network from here on
+    if stack is not None and (isinstance(workload, TransformerWorkload) or stack != "pytorch-eager"):
         return (f"execution as {stack}: {STACKS[stack].what}; its rules: {', '.join(sorted(rules_of(stack)))} "
                 f"(docs/stacks.md)")
     return ("execution as eager PyTorch with automatic mixed precision (fp32 master weights, norms, softmax "

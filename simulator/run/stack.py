@@ -10,23 +10,20 @@ from ..schema.workload import CNNWorkload, TransformerWorkload
 def with_execution(profile, workload):
     """``workload`` with its stack resolved on ``profile`` (transformers and convolutional networks; other
     kinds pass unchanged). A convolutional network's default is the device's first stack that runs one."""
-    if isinstance(workload, CNNWorkload):
-        stacks = tuple(s for s in profile.stacks if s in CNN_STACKS)
-        if not stacks:
-            raise CostsimError(f"{profile.name} runs no stack for convolutional networks: its stacks are "
-                               f"{', '.join(profile.stacks)}", field="execution")
-    elif not isinstance(workload, TransformerWorkload):
+    cnn = isinstance(workload, CNNWorkload)
+    if not cnn and not isinstance(workload, TransformerWorkload):
         return workload
-    else:
-        stacks = profile.stacks
+    stacks = tuple(s for s in profile.stacks if s in CNN_STACKS) if cnn else profile.stacks
+    if not stacks:
+        raise CostsimError(f"{profile.name} runs no stack for convolutional networks: its stacks are "
+                           f"{', '.join(profile.stacks)}", field="execution")
     if workload.execution is None:
         return workload.model_copy(update={"execution": stacks[0]})
-    if isinstance(workload, CNNWorkload) and workload.execution not in stacks:
-        raise CostsimError(f"{profile.name} does not run {workload.execution}: its stacks for convolutional networks "
-                           f"are {', '.join(stacks)}", field="execution")
     if workload.execution not in stacks:
-        raise CostsimError(f"{profile.name} does not run {workload.execution}: its stacks are {', '.join(stacks)} "
-                           f"(the profile's execution_stacks, else its kind's: {profile.kind})", field="execution")
+        which = (f"its stacks for convolutional networks are {', '.join(stacks)}" if cnn else
+                 f"its stacks are {', '.join(stacks)} (the profile's execution_stacks, else its kind's: "
+                 f"{profile.kind})")
+        raise CostsimError(f"{profile.name} does not run {workload.execution}: {which}", field="execution")
     if (workload.execution == "megatron-core" and workload.training.precision == "fp8_mixed"
             and not profile.peak_dense_flops_per_s.rate("fp8")):
         raise CostsimError(f"fp8_mixed under megatron-core needs fp8 matrix units (Transformer Engine's fp8 "
