@@ -84,11 +84,13 @@ def calibrate(device, host, from_files, base, out, name, quick, save_measurement
 
 @click.command()
 @click.argument("measurements", required=False)
-@click.option("--suite", type=click.Choice(["h200", "vtrain", "published", "mlperf", "compression", "history"]),
+@click.option("--suite", type=click.Choice(["h200", "vtrain", "published", "mlperf", "deepbench", "compression",
+                                           "history"]),
               default=None,
               help="a bundled suite instead of a file: h200 (the shared H200 training steps), vtrain, published "
                    "(Megatron-LM runs of 1.7B-1T parameters as papers publish them), mlperf (MLPerf Training "
-                   "scores, v1.0-v3.1, time to train), "
+                   "scores, v1.0-v3.1, time to train), deepbench (DeepBench GEMM and convolution kernels of "
+                   "older GPUs), "
                    "compression (the H200 fp8, low-rank and 2:4 speedups), or history (Thompson et al.'s "
                    "recorded training runs)")
 @data_option("the suite's", "--suite: ")
@@ -103,9 +105,12 @@ def validate(measurements, suite, data, plot_path, show, output):
     fmt = output.format
     if bool(measurements) == bool(suite):
         raise CostsimError("give a measurements file or --suite")
+    if suite in ("compression", "history", "deepbench") and plot_path:
+        raise CostsimError(f"the {suite} suite has no plot", field="--plot")
+    if suite == "deepbench":
+        click.echo(render.deepbench_table(api.validate_suite(suite, data), fmt, show))
+        return
     if suite in ("compression", "history"):
-        if plot_path:
-            raise CostsimError(f"the {suite} suite has no plot", field="--plot")
         if suite == "compression":
             click.echo(render.speedup_table(api.compression_checks(data), fmt))
         else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..calibration import deepbench
 from ..calibration.fit import fit
 from ..calibration.history import predict, runs_from_rows, summarise
 from ..calibration.mlperf import PROFILES as MLPERF_PROFILES
@@ -75,7 +76,9 @@ def validate_suite(name: str, data: str | None = None, host_overhead_s: float | 
                         load_profile=load_profile)
     if name == "mlperf":
         return _mlperf(data)
-    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, published, mlperf, compression",
+    if name == "deepbench":
+        return _deepbench(data)
+    raise CostsimError(f"unknown suite '{name}'; known: h200, vtrain, published, mlperf, deepbench, compression",
                        field="suite")
 
 
@@ -104,6 +107,21 @@ def _mlperf(data: str | None = None):
         return e.step_time_s, e.plan
 
     return mlperf_report(found, skipped, workloads, stacks, step, data=label(folder))
+
+
+def _deepbench(data: str | None = None):
+    """``costsim validate --suite deepbench``: every DeepBench GEMM and convolution row on a device with a
+    profile, priced as one kernel on that profile (``calibration/deepbench.py``)."""
+    folder = data_folder("deepbench", data)
+    found, skipped = deepbench.kernels(*(load_csv_raw(folder / n) for n in ("gemm.csv", "conv.csv")), label(folder))
+    profiles: dict = {}
+
+    def profile(name):
+        if name not in profiles:
+            profiles[name] = load_profile(name)
+        return profiles[name]
+
+    return deepbench.report(deepbench.price(found, profile), skipped, label(folder))
 
 
 def compression_checks(data: str | None = None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..model.cnn import conv_ops
 from ..model.ops import PRECISIONS, Op, gemm, layernorm_ops, linear_ops, loss_ops, optimizer_ops
 from ..model.roofline import price_ops
 from ..schema.hardware import ClassicalProfile
@@ -20,9 +21,6 @@ A = PRECISIONS["bf16_mixed"]  # the precision of the layernorm and loss microben
 GEMM_DTYPES = {"bfloat16": "bf16", "float16": "fp16"}
 VECTOR_DTYPES = {"float32": "fp32", "float64": "fp64"}
 STREAM_KINDS = ("copy", "read_reduce", "elementwise_add", "triad")
-# Convolutions with fewer input channels than a tensor-core tile (the 3-channel stem) run far below
-# any FLOP-based curve (measured: 33 TFLOP/s); they are kept out of the conv fit and reported apart.
-MIN_CONV_CHANNELS = 8
 
 
 @dataclass(frozen=True)
@@ -136,22 +134,19 @@ def attention_cases(records) -> list[Case]:
 
 
 def conv_cases(records) -> list[Case]:
-    """Convolutions forward, and forward plus backward (data and weight gradients), per measured shape;
-    stems with fewer than ``MIN_CONV_CHANNELS`` input channels left out."""
+    """Convolutions forward, and forward plus backward (data and weight gradients), per measured shape,
+    built as training prices them (``model.cnn.conv_ops``, eager PyTorch: heuristic kernel picks, a
+    3-channel stem on the vector units). The benchmark's input requires its gradient and its backward
+    runs again and again, so each backward also adds dx into the input's accumulated gradient (a read of
+    both and a write: as LayerNorm's cases); the weight's accumulation is negligible."""
     out = []
     for r in of_kind(records, "conv2d"):
-        if r["c_in"] < MIN_CONV_CHANNELS:
-            continue
         n, ci, co, hw, k, s = r["batch"], r["c_in"], r["c_out"], r["hw_in"], r["kernel"], r["stride"]
-        ho = (hw + 2 * (k // 2) - k) // s + 1
-        f = r["fwd_flops"]
-        nbytes = 2 * (n * ci * hw * hw + n * co * ho * ho + ci * co * k * k)
-        fwd = Op("conv.fwd", "conv", f, nbytes, "bf16")
+        fwd, bwd = conv_ops("conv", n, ci, co, hw, k, s, A.act_bytes, "bf16", None)
+        accumulate = Op("grad_accumulate", "elementwise", 0.0, 3 * A.act_bytes * n * ci * hw * hw, "fp32")
         tag = f"conv {ci}->{co} {hw}px k{k}"
         out.append(Case(tag + " fwd", "conv", r["run"], (fwd,), r["fwd_seconds"]))
-        out.append(Case(tag + " fwd+bwd", "conv", r["run"],
-                        (fwd, Op("conv.dgrad", "conv", f, nbytes, "bf16"), Op("conv.wgrad", "conv", f, nbytes, "bf16")),
-                        r["fwd_bwd_seconds"]))
+        out.append(Case(tag + " fwd+bwd", "conv", r["run"], (fwd, *bwd, accumulate), r["fwd_bwd_seconds"]))
     return out
 
 

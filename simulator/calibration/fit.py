@@ -166,6 +166,19 @@ def fit_compute_curve(profile, name, cases, floors, knee_s, exponent, softmax: s
     return apply(min(sols, key=lambda sol: sol.cost).x)
 
 
+def fit_conv(profile, cases, floors, knee_s, exponent):
+    """The convolution curves: the forward ceiling, the backward ceiling (heuristic kernel picks) and the
+    reduction length at which a tile reaches half its ceiling, fitted together on the forward and the
+    forward+backward cases (the knee is the GEMM curve's, as for attention)."""
+
+    def apply(x):
+        return _with(profile, conv=_curve(x[0], knee_s, exponent), conv_backward=_curve(x[1], knee_s, exponent),
+                     conv_tile_half_reduction=float(x[2]))
+
+    sol = _solve(lambda x: _log_err(cases, apply(x), floors), [0.6, 0.4, 100.0], [0.02, 0.02, 0.0], [1.0, 1.0, 1e4])
+    return apply(sol.x)
+
+
 def fit_memory_classes(profile, cases, floors):
     """The fraction of the memory curve each memory-bound class reaches (normalization, loss, embedding,
     optimizer), each fitted on its own cases; classes without cases take the schema's defaults."""
@@ -268,8 +281,8 @@ def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
                                     knee, p, softmax="backward_flops")
         fitted += ["attention", "attention_backward", "attention_softmax"]
     if conv:
-        profile = fit_compute_curve(profile, "conv", conv, floors, knee, p)
-        fitted.append("conv")
+        profile = fit_conv(profile, conv, floors, knee, p)
+        fitted += ["conv", "conv_backward", "conv_tile_half_reduction"]
     sparse = []
     if of_kind(records, "sparse_2_4") and gemms:
         profile, sparse = fit_sparse(profile, records)
@@ -278,7 +291,8 @@ def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
         profile = fit_memory_classes(profile, mem, floors)
         fitted.append("memory_class_fraction")
     kept = [k for k in ("gemm", "sparse_gemm", "attention", "attention_backward", "attention_softmax", "conv",
-                        "memory", "memory_class_fraction") if k not in fitted]
+                        "conv_backward", "conv_tile_half_reduction", "memory", "memory_class_fraction")
+            if k not in fitted]
     profile = _with(profile, **{k: getattr(base_eff, k) for k in kept})
     kept = [k for k in kept if getattr(base_eff, k) is not None]
     if kept:

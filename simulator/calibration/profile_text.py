@@ -27,7 +27,8 @@ CURVE_NOTES = {
     "gemm": "GEMM sweep (burst rates)",
     "attention": "flash attention forward (burst)",
     "attention_backward": "flash attention forward+backward less the forward (burst)",
-    "conv": "conv2d forward and forward+backward (burst)",
+    "conv": "conv2d forward, with conv_backward and the tile reduction fitted on forward and forward+backward",
+    "conv_backward": "conv2d data and weight gradients, kernels as cuDNN's heuristics pick them (eager PyTorch)",
     "memory": "ceiling: the largest streaming kernels; knee: single small kernels",
     "sparse_gemm": "2:4 sparse products (cuSPARSELt) against the kept FLOPs; exponent fixed at 0.5",
 }
@@ -55,9 +56,12 @@ def fitted_block(result: FitResult, source_files: str, top_fields: dict | None =
               f"  compute_bound_fraction: {_g(p.compute_bound_fraction)}",
               f"  memory_bound_fraction: {_g(p.memory_bound_fraction)}",
               "efficiency:"]
-    for name in ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "memory"):
+    for name in ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "conv_backward", "memory"):
         if getattr(e, name) is not None:
             lines += _curve_lines(name, getattr(e, name), CURVE_NOTES[name])
+    if e.conv_tile_half_reduction:
+        lines.append(f"  conv_tile_half_reduction: {_g(e.conv_tile_half_reduction)}"
+                     "  # conv2d sweep: reduction length at which an implicit-GEMM tile reaches half its ceiling")
     lines.append("  attention_softmax:  # fp32 FLOP-equivalents per attention score element")
     lines += [f"    {k}: {_g(v)}" for k, v in e.attention_softmax.model_dump().items()]
     if e.gemm_epilogue_fraction:
@@ -220,7 +224,7 @@ def cpu_profile_text(*, name: str, base_name: str, base: ClassicalProfile, resul
     lines += _source(f"Scaled from {base_name}", power_status, [f"power.{k}" for k in POWER_FIELDS], power_note)
     borrowed = ["power.compute_bound_fraction", "power.memory_bound_fraction", "efficiency.attention",
                 "efficiency.attention_backward", "efficiency.attention_softmax", "efficiency.conv",
-                "efficiency.memory_class_fraction"]
+                "efficiency.conv_backward", "efficiency.conv_tile_half_reduction", "efficiency.memory_class_fraction"]
     lines += _source(f"Borrowed from {base_name}" + (f" (which takes them from {curves_from})"
                                                    if curves_from != base_name else ""), "assumption", borrowed,
                      "A numpy sweep of GEMMs and streams measures no attention, convolution, normalization, loss, "
@@ -261,10 +265,13 @@ def cpu_profile_text(*, name: str, base_name: str, base: ClassicalProfile, resul
     lines += [f"kernel_launch_overhead_s: {_g(result.kernel_launch_overhead_s)}", "power:"]
     lines += [f"  {k}: {_g(v)}" for k, v in power.model_dump().items() if v is not None]
     lines.append("efficiency:")
-    for curve in ("gemm", "attention", "attention_backward", "conv", "memory"):
+    for curve in ("gemm", "attention", "attention_backward", "conv", "conv_backward", "memory"):
+        if getattr(e, curve) is None:
+            continue
         lines.append(f"  {curve}:")
         lines += [f"    {k}: {_g(v)}" for k, v in getattr(e, curve).model_dump().items()]
     lines += [f"  gemm_epilogue_fraction: {_g(e.gemm_epilogue_fraction)}",
+              f"  conv_tile_half_reduction: {_g(e.conv_tile_half_reduction)}",
               f"  sustained_compute_fraction: {_g(e.sustained_compute_fraction)}"]
     for block in ("memory_class_fraction", "attention_softmax"):
         lines.append(f"  {block}:")

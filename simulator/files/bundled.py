@@ -85,6 +85,12 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
             "extraction, not official results)", "Apache 2.0 (MLCommons training results)", "validation/mlperf",
             _same_names("validation/mlperf", "LICENSE", "README.md", "scores.csv", "runs.csv"),
             "validate --suite mlperf"),
+    Dataset("deepbench", "DeepBench GEMM, convolution and all-reduce timings of Maxwell, Pascal, Volta and Turing "
+            "GPUs, AMD Vega and a Xeon Phi (Baidu Research, 2016-2020)", "Apache 2.0 (Baidu Research)",
+            "calibration/deepbench",
+            _same_names("calibration/deepbench", "LICENSE", "README.md", "gemm.csv", "conv.csv", "allreduce.csv",
+                        "devices.csv"),
+            "validate --suite deepbench"),
 )}
 
 

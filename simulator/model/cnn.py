@@ -14,8 +14,53 @@ RESNET = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3
           101: ((3, 4, 23, 3), True), 152: ((3, 8, 36, 3), True)}
 
 
+# cuDNN runs a convolution on the tensor cores when its channel counts are multiples of 8 for 16-bit data
+# (NVIDIA, Convolutional Layers User's Guide: "Channels In and Out": multiples of 8 for FP16); a 3-channel
+# stem runs on the vector units instead, unless the stack pads its input (stem_channel_padding)
+MATRIX_UNIT_CHANNELS = 8
+# what the padded stem's input has: NVIDIA's MLPerf ResNet pads images to 4 channels (NHWC), TPU ResNets
+# fold 2x2 pixels into 12 channels (space-to-depth); priced as 4 channels either way
+PADDED_STEM_CHANNELS = 4
+
+
 def _out(size: int, kernel: int, stride: int) -> int:
     return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+def conv_ops(name: str, n: float, c_in: int, c_out: int, size: int, k: int, stride: int, act_bytes: float,
+             dtype: str, stack: str | None, input_grad: bool = True) -> tuple[Op, list[Op]]:
+    """A square ``k`` x ``k`` convolution with "same" padding over ``size`` x ``size`` images, as the
+    stack runs it (:func:`implicit_gemm`)."""
+    out = _out(size, k, stride)
+    return implicit_gemm(name, n, c_in, c_out, size * size, out * out, k * k, act_bytes, dtype,
+                         autotuned=has(stack, "conv_autotune"), padded_stem=has(stack, "stem_channel_padding"),
+                         input_grad=input_grad)
+
+
+def implicit_gemm(name: str, n: float, c_in: int, c_out: int, in_pixels: float, out_pixels: float, taps: int,
+                  act_bytes: float, dtype: str, autotuned: bool = False, padded_stem: bool = False,
+                  input_grad: bool = True) -> tuple[Op, list[Op]]:
+    """One convolution as cuDNN runs it (implicit GEMM, NHWC): the forward op and the backward ops (data
+    gradient unless ``input_grad`` is False, weight gradient), each with its reduction length: input
+    channels x taps forward, output channels x taps for the data gradient, images x output pixels for the
+    weight gradient. Each writes its output (y, dx, dw) as a GEMM epilogue. Backward kernels follow the
+    ``conv_backward`` curve (a heuristic's pick) unless ``autotuned``. Input channels that are not a
+    multiple of the tensor cores' 8 put a 16-bit convolution on the vector units (fp32 FMA), unless a
+    stem of at most 4 channels is padded (``padded_stem``)."""
+    flops = 2.0 * n * c_in * c_out * taps * out_pixels
+    x, y, w = act_bytes * n * c_in * in_pixels, act_bytes * n * c_out * out_pixels, act_bytes * c_in * c_out * taps
+    c_in_run = c_in
+    if c_in % MATRIX_UNIT_CHANNELS and dtype != "fp32":
+        if padded_stem and c_in <= PADDED_STEM_CHANNELS:
+            c_in_run = PADDED_STEM_CHANNELS
+        else:
+            dtype = "fp32"  # the vector units' fp32 FMA
+    back = "conv" if autotuned else "conv_backward"
+    fwd = Op(f"{name}.fwd", "conv", flops, x + w + y, dtype, out_bytes=y, reduction=c_in_run * taps)
+    bwd = [Op(f"{name}.wgrad", back, flops, x + y + w, dtype, out_bytes=w, reduction=n * out_pixels)]
+    if input_grad:
+        bwd.insert(0, Op(f"{name}.dgrad", back, flops, y + w + x, dtype, out_bytes=x, reduction=c_out * taps))
+    return fwd, bwd
 
 
 class _Builder:
@@ -23,7 +68,9 @@ class _Builder:
         self.p = PRECISIONS[w.training.precision]
         self.batch = batch
         self.fake_quant = bool(w.variant.fake_quant_bits)
+        self.stack = w.execution
         self.fused = has(w.execution, "bn_activation_fusion")  # model/stacks.py
+        self.conv_bn = has(w.execution, "conv_bn_fusion")
         self.fwd: list[Op] = []
         self.bwd: list[Op] = []
         self.params = 0.0
@@ -31,29 +78,30 @@ class _Builder:
 
     def conv(self, name, c_in, c_out, size, k, stride, input_grad=True) -> int:
         a, n = self.p.act_bytes, self.batch
-        out = _out(size, k, stride)
-        flops = 2.0 * n * c_in * c_out * k * k * out * out
-        x_bytes, y_bytes, w_bytes = a * n * c_in * size * size, a * n * c_out * out * out, a * c_in * c_out * k * k
-        dt = self.p.matmul_dtype
         if self.fake_quant:  # quantization-aware training: quantize-dequantize input and weight
             elems = n * c_in * size * size + c_in * c_out * k * k
             self.fwd.append(Op(f"{name}.fake_quant", "elementwise", 4.0 * elems, 2 * a * elems, "fp32", kernels=2))
             self.bwd.insert(0, Op(f"{name}.fake_quant_bwd", "elementwise", elems, 3 * a * elems, "fp32", kernels=2))
-        self.fwd.append(Op(f"{name}.fwd", "conv", flops, x_bytes + w_bytes + y_bytes, dt))
-        self.bwd.insert(0, Op(f"{name}.wgrad", "conv", flops, x_bytes + y_bytes + w_bytes, dt))
-        if input_grad:
-            self.bwd.insert(0, Op(f"{name}.dgrad", "conv", flops, y_bytes + w_bytes + x_bytes, dt))
+        fwd, bwd = conv_ops(name, n, c_in, c_out, size, k, stride, a, self.p.matmul_dtype, self.stack, input_grad)
+        self.fwd.append(fwd)
+        self.bwd[:0] = bwd
         self.params += c_in * c_out * k * k
-        self.saved_bytes += x_bytes
-        return out
+        self.saved_bytes += a * n * c_in * size * size
+        return _out(size, k, stride)
 
-    def bn_relu(self, name, c, size, relu=True):
+    def bn_relu(self, name, c, size, relu=True, into_conv=False):
         """Training-mode batch norm: a statistics pass and a normalise pass (read x twice, write y);
         backward reads dy and x for the reductions, then again to write dx. ReLU a kernel of its own each
         way (one read and one write), or under ``bn_activation_fusion`` applied as the norm writes y, its
-        gradient as the norm's backward reads y for the mask."""
+        gradient as the norm's backward reads y for the mask. Under ``conv_bn_fusion`` the statistics
+        come from the producing convolution's epilogue, and a norm whose output only feeds a convolution
+        (``into_conv``: inside a block, or a shortcut's norm applied by the block's last kernel) has no
+        forward kernel at all: its consumer applies scale, bias and ReLU as it loads its input."""
         a, e = self.p.act_bytes, self.batch * c * size * size
-        self.fwd.append(Op(f"{name}.bn", "normalization", 8.0 * e, 3 * a * e, "fp32"))
+        if not self.conv_bn:
+            self.fwd.append(Op(f"{name}.bn", "normalization", 8.0 * e, 3 * a * e, "fp32"))
+        elif not into_conv:
+            self.fwd.append(Op(f"{name}.bn_apply", "normalization", 4.0 * e, 2 * a * e, "fp32"))
         mask = a * e if (relu and self.fused) else 0.0
         self.bwd.insert(0, Op(f"{name}.bn_bwd", "normalization", 12.0 * e, 5 * a * e + mask, "fp32", kernels=2))
         self.params += 2 * c
@@ -107,19 +155,19 @@ def build(w: CNNWorkload, batch: float) -> _Builder:
             stride = 2 if (i == 0 and stage > 0) else 1
             if bottleneck:
                 s1 = b.conv(f"{name}.conv1", c_in, width, size, 1, 1)
-                b.bn_relu(f"{name}.conv1", width, s1)
+                b.bn_relu(f"{name}.conv1", width, s1, into_conv=True)
                 s2 = b.conv(f"{name}.conv2", width, width, s1, 3, stride)
-                b.bn_relu(f"{name}.conv2", width, s2)
+                b.bn_relu(f"{name}.conv2", width, s2, into_conv=True)
                 s3 = b.conv(f"{name}.conv3", width, c_out, s2, 1, 1)
                 b.bn_relu(f"{name}.conv3", c_out, s3, relu=False)
             else:
                 s2 = b.conv(f"{name}.conv1", c_in, width, size, 3, stride)
-                b.bn_relu(f"{name}.conv1", width, s2)
+                b.bn_relu(f"{name}.conv1", width, s2, into_conv=True)
                 s3 = b.conv(f"{name}.conv2", width, c_out, s2, 3, 1)
                 b.bn_relu(f"{name}.conv2", c_out, s3, relu=False)
             if stride != 1 or c_in != c_out:
                 b.conv(f"{name}.downsample", c_in, c_out, size, 1, stride)
-                b.bn_relu(f"{name}.downsample", c_out, s3, relu=False)
+                b.bn_relu(f"{name}.downsample", c_out, s3, relu=False, into_conv=True)
             b.add_relu(name, c_out, s3)
             size, c_in = s3, c_out
     e = n * c_in * size * size

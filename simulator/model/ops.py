@@ -14,11 +14,12 @@ from typing import NamedTuple
 from .stacks import has
 
 # breakdown classes (what the time is spent on) and the efficiency curve each kernel uses
-OP_CLASSES = ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "elementwise", "normalization", "loss",
-              "embedding", "optimizer")
-MATRIX_CLASSES = OP_CLASSES[:5]  # the classes that run on the matrix units (first in OP_CLASSES)
+OP_CLASSES = ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "conv_backward", "elementwise",
+              "normalization", "loss", "embedding", "optimizer")
+MATRIX_CLASSES = OP_CLASSES[:6]  # the classes that run on the matrix units (first in OP_CLASSES)
 CURVE_OF_CLASS = {"gemm": "gemm", "sparse_gemm": "sparse_gemm", "attention": "attention",
-                  "attention_backward": "attention_backward", "conv": "conv"}  # the rest: memory
+                  "attention_backward": "attention_backward", "conv": "conv",
+                  "conv_backward": "conv_backward"}  # the rest: memory
 
 
 class Op(NamedTuple):
@@ -33,6 +34,7 @@ class Op(NamedTuple):
     kernels: int = 1
     scores: float = 0.0  # attention: score-matrix elements whose softmax runs on the vector units
     out_bytes: float = 0.0  # matrix products: bytes of the output tile stores (the epilogue)
+    reduction: float = 0.0  # implicit-GEMM convolutions: the reduction length each output tile runs over
 
     @property
     def curve(self) -> str:

@@ -65,7 +65,7 @@ class OpCost:
         return self.time_s * self.op.count * self.power_watts
 
 
-CURVES = ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "memory")
+CURVES = ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "conv_backward", "memory")
 _CURVE_INDEX = {c: i for i, c in enumerate(CURVES)}
 _CLASS_INDEX = {c: i for i, c in enumerate(OP_CLASSES)}
 _MEMORY = _CURVE_INDEX["memory"]
@@ -94,6 +94,7 @@ class OpArrays:
     once_static: tuple               # (flops, bytes, kernels) of the once-per-step rows
     pass_mask: np.ndarray            # 1 for the rows of a micro-batch pass, 0 for the once-per-step rows
     out_bytes: np.ndarray            # matrix products' output stores (the epilogue)
+    reduction: np.ndarray            # implicit-GEMM convolutions' reduction length (0: not a convolution)
 
     has_scores: bool = False         # any fused-attention rows (the softmax bound applies)
 
@@ -115,7 +116,8 @@ class OpArrays:
         once_static = tuple((totals * (1.0 - pass_mask)).sum(axis=1).tolist())
         return OpArrays(ops, cols[0], cols[1], count, kernels, cols[4], ints[0], ints[1], dtypes, ints[2],
                         frozenset(o[4] for o in ops if o[1] in MATRIX_CLASSES), onehot,
-                        np.eye(len(dtypes))[ints[2]], static, once_static, pass_mask, cols[5], bool(cols[4].any()))
+                        np.eye(len(dtypes))[ints[2]], static, once_static, pass_mask, cols[5],
+                        np.array([o[9] for o in ops], dtype=float), bool(cols[4].any()))
 
 
 @dataclass(frozen=True)
@@ -132,13 +134,18 @@ class PricedOps:
     warnings: tuple[str, ...]
 
 
+# a curve a profile may leave out, and the one it falls back to
+_CURVE_FALLBACK = {"sparse_gemm": "gemm", "conv_backward": "conv"}
+
+
 def _class_table(eff) -> np.ndarray:
     """One row of constants per op class: curve (max fraction, knee, exponent), memory factor, softmax
     work per score, and whether the class is memory-bound."""
     mcf, soft = eff.memory_class_fraction.__dict__, eff.attention_softmax
     table = []
     for cls in OP_CLASSES:
-        curve = (getattr(eff, CURVE_OF_CLASS[cls]) or eff.gemm) if cls in CURVE_OF_CLASS else None
+        name = CURVE_OF_CLASS.get(cls)
+        curve = (getattr(eff, name) or getattr(eff, _CURVE_FALLBACK[name])) if name else None
         per_score = soft.backward_flops if cls == "attention_backward" else soft.forward_flops
         table.append((curve.max_fraction, curve.half_saturation_s, curve.exponent, 1.0, per_score, 0.0)
                      if curve else (eff.gemm.max_fraction, 0.0, 1.0, mcf.get(cls, 1.0), 0.0, 1.0))
@@ -163,6 +170,11 @@ def price(arrays: OpArrays, profile: ClassicalProfile) -> PricedOps:
         # matrix kernels follow their size-dependent curve, per kernel when an op launches several;
         # memory-class kernels do their little arithmetic at the matrix curve's ceiling (knee 0)
         compute_s = np.where(ideal_c > 0, ideal_c * (1.0 + (c_knee * kernels / ideal_c) ** c_exp) / c_max, 0.0)
+        # an implicit-GEMM convolution's tiles each load and store a fixed amount around their reduction
+        # loop: a short reduction (a 1x1 convolution over few channels) cannot hide it
+        red = arrays.reduction
+        compute_s = compute_s * np.where(red > 0, 1.0 + eff.conv_tile_half_reduction / np.where(red > 0, red, 1.0),
+                                         1.0)
         # fused attention: the softmax on the vector units may be the bound
         if arrays.has_scores:
             compute_s = np.maximum(compute_s, arrays.scores * per_score / resolve_rate(profile, "fp32")[1])

@@ -108,6 +108,31 @@ RULES: dict[str, Rule] = {
         "(NHWC; used by NVIDIA's MXNet and PyTorch ResNet-50); TorchInductor and XLA fuse the same pointwise "
         "chain into the norm's reduction kernels",
         "https://docs.nvidia.com/deeplearning/cudnn/latest/api/cudnn-ops-library.html"),
+    "conv_bn_fusion": Rule(
+        "a convolutional network's batch-norm statistics come from the producing convolution's epilogue, and a "
+        "norm whose output feeds a convolution is applied (scale, bias, ReLU) as that convolution loads its "
+        "input: inside a block no norm kernel runs forward; the block's last norm, the shortcut's norm, the add "
+        "and the ReLU are one pass; backward as bn_activation_fusion (the added prologue and epilogue "
+        "arithmetic is taken as hidden under the convolutions' loads and stores)",
+        "NVIDIA's MLPerf ResNet-50 (MXNet, training_results v0.7-v3.1): NormalizedConvolution \"Stats-Apply Relu "
+        "Convolution Stats-Gen\" (cuDNN CUDNN_FUSED_SCALE_BIAS_ACTIVATION_CONV_BNSTATS), BNStatsFinalize, "
+        "ScaleBiasAddRelu with dual scale-bias for the shortcut (symbols/resnet-v1b-dbar-fl.py)",
+        "https://github.com/mlcommons/training_results_v2.0"),
+    "conv_autotune": Rule(
+        "each convolution shape is benchmarked over the library's algorithms and the fastest kept, so the "
+        "data- and weight-gradient convolutions follow the forward curve; without it they follow the "
+        "conv_backward curve, measured with the kernels cuDNN's heuristics pick",
+        "torch.backends.cudnn.benchmark: \"cuDNN benchmarks multiple convolution algorithms and selects the "
+        "fastest\" (off by default; NVIDIA's MLPerf code and XLA's GPU autotuner tune); DeepBench reports the "
+        "fastest algorithm, and its V100 fp16 backward rows sit on the forward curve (docs/accuracy.md)",
+        "https://pytorch.org/docs/stable/backends.html"),
+    "stem_channel_padding": Rule(
+        "the 3-channel stem's input is padded to 4 channels (NHWC) or folded by space-to-depth, so the stem runs "
+        "on the matrix units instead of the vector units (the padded channel's work is not priced: about 1% of "
+        "a ResNet-50 step)",
+        "NVIDIA's MLPerf ResNet-50 run_and_time.sh: --image-shape \"4,224,224\" --input-layout NHWC (DALI "
+        "pad_output); Google's MLPerf TPU ResNet: conv2d_space_to_depth for conv0 (--use_space_to_depth)",
+        "https://github.com/mlcommons/training_results_v1.0"),
     "compiled_step": Rule(
         "the step is one compiled program: kernels are launched by generated code (or a captured graph), "
         "with no per-operator dispatch on the host",
@@ -150,11 +175,13 @@ STACKS: dict[str, Stack] = {
         "consumers, collective matmuls",
         ("low_precision_stream", "weights_cast_once", "gradient_accumulation_fusion", "fused_bias_grad",
          "norm_writes_fp8", "fused_cross_entropy", "no_layout_copies", "pointwise_fusion", "activation_epilogue",
-         "async_collective_matmul", "bn_activation_fusion", "compiled_step")),
+         "async_collective_matmul", "bn_activation_fusion", "conv_autotune", "stem_channel_padding",
+         "compiled_step")),
     "cudnn-fused": Stack(
         "a convolutional network on cuDNN's fused NHWC kernels with the step captured as a CUDA graph (NVIDIA's "
-        "MXNet and PyTorch ResNet-50 as submitted to MLPerf): batch norm, add and ReLU in one kernel each way",
-        ("bn_activation_fusion", "compiled_step")),
+        "MXNet and PyTorch ResNet-50 as submitted to MLPerf): batch norm folded into the convolutions around it, "
+        "autotuned kernels, a 4-channel stem",
+        ("bn_activation_fusion", "conv_bn_fusion", "conv_autotune", "stem_channel_padding", "compiled_step")),
 }
 
 DEFAULT_STACK = "pytorch-eager"

@@ -7,7 +7,7 @@ import json
 import textwrap
 
 from ..run.estimate import Estimate
-from ..units import MILLI, SECONDS_PER_DAY, SECONDS_PER_MINUTE
+from ..units import MICRO, MILLI, SECONDS_PER_DAY, SECONDS_PER_MINUTE
 from . import human
 from .format import (
     COLUMNS,
@@ -192,6 +192,33 @@ def mlperf_table(report, fmt: str = "table", limit: int | None = None) -> str:
     title = "every score" if limit is None or limit >= len(done) else f"the {limit} largest errors"
     out += ["", f"{title} (time to train, minutes):",
             table(["score", "hardware", "plan", "measured", "predicted", "error"], rows)]
+    return "\n".join(out)
+
+
+def deepbench_table(report, fmt: str = "table", limit: int | None = None) -> str:
+    """The DeepBench suite: errors per device, precision, kind and direction, the rows not estimated by
+    reason; then the ``limit`` largest errors (every row with ``limit`` None), times in microseconds."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2, allow_nan=False)
+    rows = report.to_dict()["rows"]
+    if fmt == "csv":
+        return csv_text(list(rows[0]) if rows else ["device_id"], [list(r.values()) for r in rows])
+    table = markdown_table if fmt == "markdown" else text_table
+    out = [f"suite deepbench: {len(report.priced)} kernels priced (data: {report.data}); fitted: nothing: the "
+           "profiles' curves as they stand", "",
+           table(["device", "profile", "precision", "kernel", "rows", "MAPE", "median |error|", "bias",
+                  "faster than peak"],
+                 [[g.device_id, g.profile, g.precision, g.kind if g.kind == "gemm" else f"conv {g.direction}",
+                   str(g.rows), f"{g.mape:.1%}", f"{g.median_abs_error:.1%}", _pct(g.bias), str(g.above_peak)]
+                  for g in report.groups]), ""]
+    out += [f"not estimated: {n} rows: {why}" for why, n in sorted(report.not_estimated.items(), key=lambda x: -x[1])]
+    shown = sorted(report.priced, key=lambda p: -abs(p.error_fraction))[:limit] if limit else []
+    if shown:
+        out += ["", f"the {len(shown)} largest errors (microseconds):",
+                table(["device", "precision", "kernel", "shape", "measured", "predicted", "error"],
+                      [[p.kernel.device_id, p.kernel.precision, p.kernel.direction, p.kernel.shape,
+                        f"{p.kernel.measured_s / MICRO:.4g}", f"{p.predicted_s / MICRO:.4g}", _pct(p.error_fraction)]
+                       for p in shown])]
     return "\n".join(out)
 
 

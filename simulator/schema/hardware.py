@@ -129,7 +129,15 @@ class Efficiency(Input):
     attention: EfficiencyCurve = Field(description="fused (flash) attention forward, against FLOPs")
     attention_backward: EfficiencyCurve = Field(
         description="fused attention backward (recomputes scores, accumulates dQ), against FLOPs")
-    conv: EfficiencyCurve = Field(description="convolutions, against FLOPs")
+    conv: EfficiencyCurve = Field(description="convolutions (implicit GEMM), forward, against FLOPs")
+    conv_backward: EfficiencyCurve | None = Field(
+        default=None, description="convolutions' data and weight gradients with the kernels a heuristic picks "
+                                  "(no autotuning), against FLOPs; absent: the forward curve")
+    conv_tile_half_reduction: NonNegativeFloat = Field(
+        default=0.0, description="an implicit-GEMM convolution's reduction length (input channels x filter taps "
+                                 "forward, output channels x taps for the data gradient, images x output pixels "
+                                 "for the weight gradient) at which its tiles reach half the curve's ceiling: "
+                                 "each tile's loads and stores that a short reduction cannot hide; 0: none")
     memory: EfficiencyCurve = Field(description="streaming kernels, against bytes moved")
     gemm_epilogue_fraction: NonNegativeFloat = Field(
         default=0.0, description="share of a matrix product's output stores (at the streaming rate) that its "

@@ -9,6 +9,8 @@ UNIT_SUFFIXES = ("_s", "_bytes", "_flops", "_flops_per_s", "_bytes_per_s", "_wat
 UNITLESS = {"year", "devices_per_node", "scale_up_domain_devices", "inter_oversubscription", "exponent",
             "magic_state_factories", "logical_qubits",
             "cycles_per_toffoli", "classical_parallelism", "degree", "sparse_2_4_accelerated",
+            # a count: the reduction length (multiply-accumulates per output) of a convolution's tiles
+            "conv_tile_half_reduction",
             # per-dtype rates: the unit is in the parent's name (peak_dense_flops_per_s)
             "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
             # memory_class_fraction's members: the unit is in the parent's name

@@ -3,11 +3,12 @@ from its system (accelerator model and count), its logged global batch and the w
 convergence, with the evaluations priced as forward passes.
 
 Calibrated on: the H200 microbenchmarks (curve shapes, borrowed by every other device and scaled by its
-datasheet peaks) and the profiles' datasheet figures; nothing is fitted on these scores. Tested on: every
-score of a modelled benchmark (resnet, bert, gpt3) on an accelerator with a profile (A100, H100, Gaudi2,
-TPU v4, TPU v5e), re-published logs left out. The issue's targets are MAPE at most 15% per benchmark and
-20% per family; GPT-3 meets it, BERT and ResNet-50 do not yet (docs/validation.md): the bounds below are
-today's errors with a small margin, so that a change that makes them worse fails."""
+datasheet peaks; the convolution curves by shape from its conv2d sweep) and the profiles' datasheet
+figures; nothing is fitted on these scores. Tested on: every score of a modelled benchmark (resnet, bert,
+gpt3) on an accelerator with a profile (A100, H100, Gaudi2, TPU v4, TPU v5e), re-published logs left out.
+The issue's targets are MAPE at most 15% per benchmark and 20% per family; GPT-3 meets it, BERT and
+ResNet-50 do not yet, nor do the H100, Gaudi2 and TPU v4 families (docs/accuracy.md): the bounds below
+are today's errors with a small margin, so that a change that makes them worse fails."""
 import csv
 import json
 import math
@@ -139,7 +140,9 @@ def test_the_bundled_rounds_are_predicted_within_todays_errors(report):
     assert {b: groups[b].estimated for b in ("resnet", "bert", "gpt3")} == {"resnet": 179, "bert": 155, "gpt3": 18}
     assert groups["gpt3"].mape_fraction <= 0.15  # the issue's target, met
     assert groups["bert"].mape_fraction <= 0.21  # target 15%: not met yet
-    assert groups["resnet"].mape_fraction <= 0.65  # target 15%: not met (docs/validation.md says why)
+    assert groups["resnet"].mape_fraction <= 0.31  # target 15%: not met (docs/accuracy.md says why)
+    families = {g.group: g for g in report.by_family}
+    assert families["A100"].mape_fraction <= 0.20  # the issue's per-family target, met
     assert report.skipped["logs re-published from an earlier round"] == 91
     assert all(p.predicted_time_s is None or (math.isfinite(p.predicted_time_s) and p.predicted_time_s > 0)
                for p in report.predictions)

@@ -1,0 +1,176 @@
+"""DeepBench as a check of the kernel model on other devices (``costsim validate --suite deepbench``).
+
+DeepBench (Baidu Research; bundled as the ``deepbench`` data set, read its README) timed dense GEMMs and
+2-D convolutions (forward, data gradient, weight gradient) on Maxwell, Pascal, Volta and Turing GPUs,
+AMD Vega and a Xeon Phi, with the library picking its fastest algorithm. Each row on a device with a
+profile is priced here as one kernel, exactly as a training step prices it: the GEMM through
+``model.ops.gemm``, the convolution through ``model.cnn.implicit_gemm`` with autotuned kernels (DeepBench
+reports the fastest algorithm, which is what ``conv_autotune`` means). Nothing is fitted on these rows:
+the curves are the profile's (borrowed from the H200 where the profile says so), so the errors say how
+well the H200's curves carry to each older device.
+
+Pure: rows in (dicts, as ``files.published.load_csv_raw`` reads them), results out.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from ..errors import CostsimError
+from ..files.published import cell_number
+from ..model.cnn import implicit_gemm
+from ..model.ops import Op, gemm
+from ..model.roofline import price_ops, resolve_rate
+from ..units import MICRO
+
+# DeepBench device -> bundled profile (the V100 sheet's system is a DGX-1: SXM2; the P100 sits in a PCIe
+# workstation board, as its Specs sheet says)
+DEVICES = {"NV_M40": "m40", "NV_TitanX": "titan-x-maxwell", "NV_TitanX_Pascal": "titan-x-pascal",
+           "NV_TitanXp": "titan-xp", "NV_1080Ti": "gtx-1080-ti", "NV_P100": "p100-pcie", "NV_V100": "v100-sxm2"}
+NO_PROFILE = {"NV_T4": "T4", "AMD_MI25": "Radeon Instinct MI25", "AMD_VegaFE": "Vega Frontier Edition",
+              "IA_KNL7250": "Xeon Phi 7250 (Knights Landing)"}
+# DeepBench precision -> (data type the product runs in, bytes per element stored). P100's "pseudo fp16"
+# stores fp16 and computes in fp32, as DeepBench's README says; V100/T4 "mixed" is tensor cores.
+PRECISIONS = {"fp32": ("fp32", 4), "fp16_mixed": ("fp16", 2), "fp16_pseudo": ("fp32", 2)}
+DIRECTIONS = {"fwd": "fwd", "bwd_data": "dgrad", "bwd_filter": "wgrad"}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One DeepBench row as the model sees it: the kernel, where it ran and how long it took."""
+
+    device_id: str
+    profile: str
+    kind: str          # gemm or conv
+    precision: str     # DeepBench's label: fp32, fp16_mixed, fp16_pseudo
+    direction: str     # gemm; conv: fwd, bwd_data, bwd_filter
+    shape: str
+    op: Op
+    measured_s: float
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A kernel's predicted time; ``above_peak``: it ran faster than the device's peak at its direct
+    FLOP count allows (the library used Winograd or FFT, which do fewer multiplications)."""
+
+    kernel: Kernel
+    predicted_s: float
+    above_peak: bool
+
+    @property
+    def error_fraction(self) -> float:
+        """Signed relative error of the prediction (positive: predicted slower than measured)."""
+        return self.predicted_s / self.kernel.measured_s - 1.0
+
+
+@dataclass(frozen=True)
+class Group:
+    """The errors of one device, precision, kind and direction."""
+
+    device_id: str
+    profile: str
+    precision: str
+    kind: str
+    direction: str
+    rows: int
+    mape: float
+    median_abs_error: float
+    bias: float             # median signed error
+    above_peak: int
+
+
+@dataclass(frozen=True)
+class DeepbenchReport:
+    """``validate --suite deepbench``: per-group errors, every priced row, the rows left out and why."""
+
+    data: str
+    groups: tuple[Group, ...]
+    priced: tuple[Priced, ...]
+    not_estimated: dict[str, int]
+
+    def to_dict(self) -> dict:
+        """The report as JSON-ready data."""
+        return {"suite": "deepbench", "data": self.data,
+                "groups": [g.__dict__ for g in self.groups],
+                "rows": [{"device_id": p.kernel.device_id, "profile": p.kernel.profile, "kind": p.kernel.kind,
+                          "precision": p.kernel.precision, "direction": p.kernel.direction, "shape": p.kernel.shape,
+                          "measured_s": p.kernel.measured_s, "predicted_s": p.predicted_s,
+                          "error_fraction": p.error_fraction, "above_peak": p.above_peak} for p in self.priced],
+                "not_estimated": dict(self.not_estimated)}
+
+
+def _num(row: dict, key: str, where: str) -> float:
+    value = cell_number(row.get(key), positive=True)
+    if value is None:
+        raise CostsimError(f"not a positive number: {row.get(key)!r}", source=where, field=key)
+    return value
+
+
+def _device(row: dict, skipped: Counter) -> tuple[str, str] | None:
+    dev, prec = row["device_id"], row["precision"]
+    if dev not in DEVICES:
+        skipped[f"no profile for the device ({NO_PROFILE.get(dev, dev)})"] += 1
+        return None
+    if prec not in PRECISIONS:
+        skipped[f"precision not modelled ({prec})"] += 1
+        return None
+    return DEVICES[dev], prec
+
+
+def kernels(gemm_rows: list[dict], conv_rows: list[dict], source: str = "deepbench") -> tuple[list[Kernel], Counter]:
+    """The rows the model can price, as kernels; and the count of rows left out, by reason."""
+    out, skipped = [], Counter()
+    for i, row in enumerate(gemm_rows, start=2):
+        hit = _device(row, skipped)
+        if hit is None:
+            continue
+        where = f"{source}/gemm.csv:{i}"
+        m, n, k = (_num(row, key, where) for key in ("m", "n", "k"))
+        dtype, size = PRECISIONS[hit[1]]
+        op = gemm("gemm", m, n, k, size, size, dtype)
+        out.append(Kernel(row["device_id"], hit[0], "gemm", hit[1], "gemm", f"{m:g}x{n:g}x{k:g}", op,
+                          _num(row, "time_us", where) * MICRO))
+    for i, row in enumerate(conv_rows, start=2):
+        hit = _device(row, skipped)
+        if hit is None:
+            continue
+        where = f"{source}/conv.csv:{i}"
+        n, c, h, w, kk, r, s, p, q = (_num(row, key, where) for key in ("N", "C", "H", "W", "K", "R", "S", "P", "Q"))
+        dtype, size = PRECISIONS[hit[1]]
+        fwd, (dgrad, wgrad) = implicit_gemm("conv", n, int(c), int(kk), h * w, p * q, int(r * s), size, dtype,
+                                            autotuned=True)
+        op = {"fwd": fwd, "bwd_data": dgrad, "bwd_filter": wgrad}.get(row["direction"])
+        if op is None:
+            raise CostsimError(f"unknown direction '{row['direction']}'", source=where, field="direction")
+        shape = f"N{n:g} C{c:g} {h:g}x{w:g} K{kk:g} {r:g}x{s:g} /{row['stride_h']}"
+        out.append(Kernel(row["device_id"], hit[0], "conv", hit[1], row["direction"], shape, op,
+                          _num(row, "time_us", where) * MICRO))
+    return out, skipped
+
+
+def price(found: list[Kernel], profiles) -> list[Priced]:
+    """Each kernel's predicted time on its device's profile (``profiles``: name -> profile)."""
+    out = []
+    for kernel in found:
+        profile = profiles(kernel.profile)
+        cost = price_ops([kernel.op], profile)[0][0]
+        peak = resolve_rate(profile, kernel.op.dtype)[1]
+        out.append(Priced(kernel, cost.time_s, kernel.op.flops / kernel.measured_s > peak))
+    return out
+
+
+def report(priced: list[Priced], skipped: Counter, data: str) -> DeepbenchReport:
+    """Per device, precision, kind and direction: MAPE, median |error|, median signed error."""
+    by = defaultdict(list)
+    for p in priced:
+        k = p.kernel
+        by[(k.device_id, k.profile, k.precision, k.kind, k.direction)].append(p)
+    groups = []
+    for key, rows in by.items():
+        errors = [p.error_fraction for p in rows]
+        groups.append(Group(*key, len(rows), statistics.fmean(map(abs, errors)),
+                            statistics.median(map(abs, errors)), statistics.median(errors),
+                            sum(p.above_peak for p in rows)))
+    return DeepbenchReport(data, tuple(groups), tuple(priced), dict(skipped))
