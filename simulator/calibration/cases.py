@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..model.cnn import conv_ops
+from ..model.cnn import conv_ops, implicit_gemm
 from ..model.ops import PRECISIONS, Op, gemm, layernorm_ops, linear_ops, loss_ops, optimizer_ops
 from ..model.roofline import price_ops
 from ..schema.hardware import ClassicalProfile
@@ -147,6 +147,12 @@ def conv_cases(records) -> list[Case]:
         tag = f"conv {ci}->{co} {hw}px k{k}"
         out.append(Case(tag + " fwd", "conv", r["run"], (fwd,), r["fwd_seconds"]))
         out.append(Case(tag + " fwd+bwd", "conv", r["run"], (fwd, *bwd, accumulate), r["fwd_bwd_seconds"]))
+    for r in of_kind(records, "conv2d_kernel"):  # one direction, the library's fastest algorithm (DeepBench)
+        dt = GEMM_DTYPES.get(r["dtype"]) or VECTOR_DTYPES[r["dtype"]]
+        fwd, (dgrad, wgrad) = implicit_gemm("conv", r["batch"], r["c_in"], r["c_out"], r["in_pixels"],
+                                            r["out_pixels"], r["taps"], r["element_bytes"], dt, autotuned=True)
+        op = {"fwd": fwd, "dgrad": dgrad, "wgrad": wgrad}[r["direction"]]
+        out.append(Case(f"conv {r['direction']} {r['shape']}", "conv", r["run"], (op,), r["seconds"]))
     return out
 
 

@@ -5,9 +5,10 @@ DeepBench (Baidu Research; bundled as the ``deepbench`` data set, read its READM
 AMD Vega and a Xeon Phi, with the library picking its fastest algorithm. Each row on a device with a
 profile is priced here as one kernel, exactly as a training step prices it: the GEMM through
 ``model.ops.gemm``, the convolution through ``model.cnn.implicit_gemm`` with autotuned kernels (DeepBench
-reports the fastest algorithm, which is what ``conv_autotune`` means). Nothing is fitted on these rows:
-the curves are the profile's (borrowed from the H200 where the profile says so), so the errors say how
-well the H200's curves carry to each older device.
+reports the fastest algorithm, which is what ``conv_autotune`` means). The GEMM curves of the Maxwell
+and Volta families are fitted on stated rows (``FAMILIES``, ``scripts/fit_deepbench.py``); every other
+row is a check, and the report keeps the fitted rows apart. The rest of each profile's curves are the
+H200's, so those errors say how well the H200's curves carry to each older device.
 
 Pure: rows in (dicts, as ``files.published.load_csv_raw`` reads them), results out.
 """
@@ -34,6 +35,68 @@ NO_PROFILE = {"NV_T4": "T4", "AMD_MI25": "Radeon Instinct MI25", "AMD_VegaFE": "
 # stores fp16 and computes in fp32, as DeepBench's README says; V100/T4 "mixed" is tensor cores.
 PRECISIONS = {"fp32": ("fp32", 4), "fp16_mixed": ("fp16", 2), "fp16_pseudo": ("fp32", 2)}
 DIRECTIONS = {"fwd": "fwd", "bwd_data": "dgrad", "bwd_filter": "wgrad"}
+RECORD_DTYPES = {"fp32": "float32", "fp16": "float16"}  # calibration records name torch's types
+
+
+@dataclass(frozen=True)
+class Family:
+    """A device family's curves: fitted on the rows of one device (``rows``: "all" of its rows in
+    ``precision``, or the "even" source rows, the odd ones held out), written into that device's profile,
+    and borrowed by the profiles of ``borrowers`` (the family's other parts, and the nearest unmeasured
+    ones, each saying so)."""
+
+    device_id: str
+    precision: str
+    rows: str
+    borrowers: tuple[str, ...]
+
+    @property
+    def profile(self) -> str:
+        """The profile the fit is written into."""
+        return DEVICES[self.device_id]
+
+
+# Pascal is not fitted: on the Titan Xp's GEMMs the fit runs to its bounds (ceiling 1, exponent 0.3) and
+# is no better than the H200's curve (median 20% against 18.5%), so the Pascal parts keep the H200's
+FAMILIES = {
+    "maxwell": Family("NV_M40", "fp32", "all", ("titan-x-maxwell", "k40", "k80")),
+    "volta": Family("NV_V100", "fp16_mixed", "even", ("v100-pcie-32gb", "rtx-2080-ti")),
+}
+
+
+def fitted_on(device_id: str, precision: str, source_row: str) -> bool:
+    """Whether a DeepBench row is one a family's curves were fitted on (so not a held-out check)."""
+    fam = next((f for f in FAMILIES.values() if f.device_id == device_id), None)
+    if fam is None or fam.precision != precision:
+        return False
+    return fam.rows == "all" or int(source_row) % 2 == 0
+
+
+def records(gemm_rows: list[dict], conv_rows: list[dict], family: Family, source: str = "deepbench") -> list[dict]:
+    """The rows a family is fitted on, as calibration records (``calibration/cases.py``): ``gemm`` and
+    ``conv2d_kernel`` (one direction of one convolution), timed over a loop of calls (no host floor)."""
+    dtype, size = PRECISIONS[family.precision]
+    run = f"deepbench-{family.device_id}"
+    mine = lambda r: (r["device_id"], r["precision"]) == (family.device_id, family.precision) and fitted_on(  # noqa: E731
+        r["device_id"], r["precision"], r["source_row"])
+    out = []
+    for i, row in enumerate(gemm_rows, start=2):
+        if mine(row):
+            where = f"{source}/gemm.csv:{i}"
+            m, n, k = (_num(row, key, where) for key in ("m", "n", "k"))
+            out.append({"kind": "gemm", "run": run, "loop_timed": True, "dtype": RECORD_DTYPES[dtype], "m": m,
+                        "n": n, "k": k, "seconds": _num(row, "time_us", where) * MICRO})
+    for i, row in enumerate(conv_rows, start=2):
+        if mine(row):
+            where = f"{source}/conv.csv:{i}"
+            n, c, h, w, kk, r, s, p, q = (_num(row, key, where) for key in ("N", "C", "H", "W", "K", "R", "S", "P",
+                                                                              "Q"))
+            out.append({"kind": "conv2d_kernel", "run": run, "loop_timed": True, "dtype": RECORD_DTYPES[dtype],
+                        "element_bytes": size, "direction": DIRECTIONS[row["direction"]], "batch": n,
+                        "c_in": int(c), "c_out": int(kk), "in_pixels": h * w, "out_pixels": p * q,
+                        "taps": int(r * s), "shape": f"N{n:g} C{c:g} {h:g}x{w:g} K{kk:g} {r:g}x{s:g}",
+                        "seconds": _num(row, "time_us", where) * MICRO})
+    return out
 
 
 @dataclass(frozen=True)
@@ -48,6 +111,7 @@ class Kernel:
     shape: str
     op: Op
     measured_s: float
+    fitted: bool = False   # a row a family's GEMM curve was fitted on (FAMILIES): in-sample, not a check
 
 
 @dataclass(frozen=True)
@@ -79,6 +143,7 @@ class Group:
     median_abs_error: float
     bias: float             # median signed error
     above_peak: int
+    fitted: bool            # rows the family's curve was fitted on (in-sample), or held out
 
 
 @dataclass(frozen=True)
@@ -97,7 +162,8 @@ class DeepbenchReport:
                 "rows": [{"device_id": p.kernel.device_id, "profile": p.kernel.profile, "kind": p.kernel.kind,
                           "precision": p.kernel.precision, "direction": p.kernel.direction, "shape": p.kernel.shape,
                           "measured_s": p.kernel.measured_s, "predicted_s": p.predicted_s,
-                          "error_fraction": p.error_fraction, "above_peak": p.above_peak} for p in self.priced],
+                          "error_fraction": p.error_fraction, "above_peak": p.above_peak,
+                          "fitted": p.kernel.fitted} for p in self.priced],
                 "not_estimated": dict(self.not_estimated)}
 
 
@@ -131,7 +197,8 @@ def kernels(gemm_rows: list[dict], conv_rows: list[dict], source: str = "deepben
         dtype, size = PRECISIONS[hit[1]]
         op = gemm("gemm", m, n, k, size, size, dtype)
         out.append(Kernel(row["device_id"], hit[0], "gemm", hit[1], "gemm", f"{m:g}x{n:g}x{k:g}", op,
-                          _num(row, "time_us", where) * MICRO))
+                          _num(row, "time_us", where) * MICRO,
+                          fitted_on(row["device_id"], row["precision"], row.get("source_row", "1"))))
     for i, row in enumerate(conv_rows, start=2):
         hit = _device(row, skipped)
         if hit is None:
@@ -166,11 +233,11 @@ def report(priced: list[Priced], skipped: Counter, data: str) -> DeepbenchReport
     by = defaultdict(list)
     for p in priced:
         k = p.kernel
-        by[(k.device_id, k.profile, k.precision, k.kind, k.direction)].append(p)
+        by[(k.device_id, k.profile, k.precision, k.kind, k.direction, k.fitted)].append(p)
     groups = []
     for key, rows in by.items():
         errors = [p.error_fraction for p in rows]
-        groups.append(Group(*key, len(rows), statistics.fmean(map(abs, errors)),
+        groups.append(Group(*key[:5], len(rows), statistics.fmean(map(abs, errors)),
                             statistics.median(map(abs, errors)), statistics.median(errors),
-                            sum(p.above_peak for p in rows)))
+                            sum(p.above_peak for p in rows), key[5]))
     return DeepbenchReport(data, tuple(groups), tuple(priced), dict(skipped))

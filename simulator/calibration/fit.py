@@ -113,7 +113,7 @@ def fit_memory(profile, records, floors):
     its knee fitted with the sessions' timing floors (written into ``floors``)."""
     m_max = float(np.median(streaming_ceiling(records))) / profile.memory_bandwidth_bytes_per_s
     cases = stream_cases(records)
-    sessions = sorted({c.session for c in cases})
+    sessions = sorted({c.session for c in cases} - set(floors))
 
     def resid(x):
         prof = _with(profile, memory=_curve(m_max, math.exp(x[0])))
@@ -127,9 +127,9 @@ def fit_memory(profile, records, floors):
 
 def fit_gemm(profile, records, floors):
     """The GEMM curve (ceiling, knee, exponent) and the epilogue fraction, with the sessions' timing
-    floors (written into ``floors``)."""
+    floors (written into ``floors``; a session already in ``floors`` keeps its floor)."""
     cases = gemm_cases(records)
-    sessions = sorted({c.session for c in cases})
+    sessions = sorted({c.session for c in cases} - set(floors))
 
     def apply(x):
         return _with(profile, gemm=_curve(x[0], math.exp(x[1]), x[2]), gemm_epilogue_fraction=float(x[3]))
@@ -171,12 +171,17 @@ def fit_conv(profile, cases, floors, knee_s, exponent):
     reduction length at which a tile reaches half its ceiling, fitted together on the forward and the
     forward+backward cases (the knee is the GEMM curve's, as for attention)."""
 
-    def apply(x):
-        return _with(profile, conv=_curve(x[0], knee_s, exponent), conv_backward=_curve(x[1], knee_s, exponent),
-                     conv_tile_half_reduction=float(x[2]))
+    backward = any(op.op_class == "conv_backward" for c in cases for op in c.ops)
 
-    sol = _solve(lambda x: _log_err(cases, apply(x), floors), [0.6, 0.4, 100.0], [0.02, 0.02, 0.0], [1.0, 1.0, 1e4])
-    return apply(sol.x)
+    def apply(x):
+        update = {"conv": _curve(x[0], knee_s, exponent), "conv_tile_half_reduction": float(x[-1])}
+        if backward:
+            update["conv_backward"] = _curve(x[1], knee_s, exponent)
+        return _with(profile, **update)
+
+    x0, lo, hi = ([0.6, 0.4, 100.0], [0.02, 0.02, 0.0], [1.0, 1.0, 1e4]) if backward else \
+        ([0.6, 100.0], [0.02, 0.0], [1.0, 1e4])
+    return apply(_solve(lambda x: _log_err(cases, apply(x), floors), x0, lo, hi).x)
 
 
 def fit_memory_classes(profile, cases, floors):
@@ -257,7 +262,8 @@ def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
     ``../shared/calibration/h200/*.jsonl``). Groups with no measurements keep the profile's values, and
     a note says so. Training steps (``kind: train``) are never used."""
     records = [r for r in records if r.get("kind") != "train"]
-    floors: dict[str, float] = {}
+    # kernels timed over a loop of calls (DeepBench) pay no per-call host floor
+    floors: dict[str, float] = {r["run"]: 0.0 for r in records if r.get("loop_timed")}
     notes, fitted = [], []
     base_eff = profile.efficiency or START
     launch = [r["seconds_per_call"] for r in of_kind(records, "launch_overhead") if "tiny" in r.get("what", "tiny")]
@@ -282,7 +288,9 @@ def fit(profile: ClassicalProfile, records: list[dict]) -> FitResult:
         fitted += ["attention", "attention_backward", "attention_softmax"]
     if conv:
         profile = fit_conv(profile, conv, floors, knee, p)
-        fitted += ["conv", "conv_backward", "conv_tile_half_reduction"]
+        fitted += ["conv", "conv_tile_half_reduction"]
+        if any(op.op_class == "conv_backward" for c in conv for op in c.ops):
+            fitted.append("conv_backward")
     sparse = []
     if of_kind(records, "sparse_2_4") and gemms:
         profile, sparse = fit_sparse(profile, records)

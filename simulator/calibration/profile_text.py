@@ -54,25 +54,36 @@ def fitted_block(result: FitResult, source_files: str, top_fields: dict | None =
               f"  tdp_watts: {_g(p.tdp_watts)}", f"  idle_watts: {_g(p.idle_watts)}",
               f"  host_per_device_watts: {_g(p.host_per_device_watts)}" + (f"  # {host_note}" if host_note else ""),
               f"  compute_bound_fraction: {_g(p.compute_bound_fraction)}",
-              f"  memory_bound_fraction: {_g(p.memory_bound_fraction)}",
-              "efficiency:"]
-    for name in ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "conv_backward", "memory"):
-        if getattr(e, name) is not None:
-            lines += _curve_lines(name, getattr(e, name), CURVE_NOTES[name])
-    if e.conv_tile_half_reduction:
-        lines.append(f"  conv_tile_half_reduction: {_g(e.conv_tile_half_reduction)}"
-                     "  # conv2d sweep: reduction length at which an implicit-GEMM tile reaches half its ceiling")
-    lines.append("  attention_softmax:  # fp32 FLOP-equivalents per attention score element")
-    lines += [f"    {k}: {_g(v)}" for k, v in e.attention_softmax.model_dump().items()]
-    if e.gemm_epilogue_fraction:
-        lines.append(f"  gemm_epilogue_fraction: {_g(e.gemm_epilogue_fraction)}"
-                     "  # GEMM sweep: output stores not hidden by the main loop (short inner dimensions)")
-    lines.append(f"  sustained_compute_fraction: {_g(e.sustained_compute_fraction)}"
-                 "  # power_regime compute-bound (sustained) against the burst GEMM curve")
-    lines.append("  memory_class_fraction:  # layernorm, loss, embedding, optimizer rows")
-    lines += [f"    {k}: {_g(v)}" for k, v in e.memory_class_fraction.model_dump().items()]
+              f"  memory_bound_fraction: {_g(p.memory_bound_fraction)}"]
+    lines += efficiency_lines(e)
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def efficiency_lines(e, notes: dict[str, str] | None = None) -> list[str]:
+    """The ``efficiency:`` block of a profile, one line per figure (``notes``: a curve's comment, else
+    the fit's own)."""
+    notes = {**CURVE_NOTES, **(notes or {})}
+    lines = ["efficiency:"]
+    for name in ("gemm", "sparse_gemm", "attention", "attention_backward", "conv", "conv_backward", "memory"):
+        if getattr(e, name) is not None:
+            lines += _curve_lines(name, getattr(e, name), notes[name])
+    if e.conv_tile_half_reduction:
+        lines.append(f"  conv_tile_half_reduction: {_g(e.conv_tile_half_reduction)}  # " + notes.get(
+            "conv_tile_half_reduction", "conv2d sweep: reduction length at which an implicit-GEMM tile reaches half "
+                                        "its ceiling"))
+    lines.append("  attention_softmax:  # " + notes.get("attention_softmax",
+                                                        "fp32 FLOP-equivalents per attention score element"))
+    lines += [f"    {k}: {_g(v)}" for k, v in e.attention_softmax.model_dump().items()]
+    if e.gemm_epilogue_fraction:
+        lines.append(f"  gemm_epilogue_fraction: {_g(e.gemm_epilogue_fraction)}  # " + notes.get(
+            "gemm_epilogue_fraction", "GEMM sweep: output stores not hidden by the main loop (short inner dimensions)"))
+    lines.append(f"  sustained_compute_fraction: {_g(e.sustained_compute_fraction)}  # " + notes.get(
+        "sustained_compute_fraction", "power_regime compute-bound (sustained) against the burst GEMM curve"))
+    lines.append("  memory_class_fraction:  # " + notes.get("memory_class_fraction",
+                                                          "layernorm, loss, embedding, optimizer rows"))
+    lines += [f"    {k}: {_g(v)}" for k, v in e.memory_class_fraction.model_dump().items()]
+    return lines
 
 
 def _yaml_scalar(value) -> str:

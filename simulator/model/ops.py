@@ -74,12 +74,20 @@ PRECISIONS = {
     "fp8_mixed": Precision("fp8", 2, 4, 4, True),
 }
 
-OPTIMIZER_STATE_BYTES_PER_PARAM = {"sgd": 0, "sgd_momentum": 4, "adam": 8, "adamw": 8}
+# Adafactor (Shazeer and Stern 2018, as T5 trained: no first moment) keeps the second moment of an n x m
+# matrix factored into n row and m column sums: (n + m) / (n m) of a state per parameter, about nothing
+# for a model's matrices (vectors keep an unfactored one, a negligible share): taken as 0.
+OPTIMIZER_STATE_BYTES_PER_PARAM = {"sgd": 0, "sgd_momentum": 4, "adam": 8, "adamw": 8, "adafactor": 0}
 # fp32 bytes read and written per parameter by one optimizer step: fused Adam/AdamW read param, grad,
 # m, v and write param, m, v (28); SGD with momentum as PyTorch's foreach path runs it: buf*=mu,
-# buf+=g, p-=lr*buf (32); plain SGD reads p and g and writes p (12).
-OPTIMIZER_BYTES_PER_PARAM = {"sgd": 12, "sgd_momentum": 32, "adam": 28, "adamw": 28}
-OPTIMIZER_FLOPS_PER_PARAM = {"sgd": 2, "sgd_momentum": 4, "adam": 12, "adamw": 14}
+# buf+=g, p-=lr*buf (32); plain SGD reads p and g and writes p (12). Adafactor: the row and column means
+# of g^2 (a read of g), the update u = g / sqrt(R C / sum R) (a read of g, a write of u), its RMS for the
+# update clipping (a read of u), the parameter's RMS for the relative step size (a read of p), then
+# p -= lr u (reads of p and u, a write of p): 32 bytes.
+OPTIMIZER_BYTES_PER_PARAM = {"sgd": 12, "sgd_momentum": 32, "adam": 28, "adamw": 28, "adafactor": 32}
+# Adafactor: square, two mean accumulations, the factored denominator (a product, a division, a square
+# root), the update's division, two squares for the RMS sums, the clip's scale and the update: about 12
+OPTIMIZER_FLOPS_PER_PARAM = {"sgd": 2, "sgd_momentum": 4, "adam": 12, "adamw": 14, "adafactor": 12}
 
 
 def gemm(name: str, m: float, n: float, k: float, in_bytes: float, out_bytes: float, dtype: str,

@@ -123,8 +123,10 @@ RULES: dict[str, Rule] = {
         "data- and weight-gradient convolutions follow the forward curve; without it they follow the "
         "conv_backward curve, measured with the kernels cuDNN's heuristics pick",
         "torch.backends.cudnn.benchmark: \"cuDNN benchmarks multiple convolution algorithms and selects the "
-        "fastest\" (off by default; NVIDIA's MLPerf code and XLA's GPU autotuner tune); DeepBench reports the "
-        "fastest algorithm, and its V100 fp16 backward rows sit on the forward curve (docs/accuracy.md)",
+        "fastest\" (off by default; torchvision's reference training script turns it on unless asked for "
+        "deterministic algorithms, as do NVIDIA's DeepLearningExamples and MLPerf code; XLA's GPU autotuner "
+        "tunes); DeepBench reports the fastest algorithm, and its V100 fp16 backward rows sit on the forward "
+        "curve (docs/accuracy.md)",
         "https://pytorch.org/docs/stable/backends.html"),
     "stem_channel_padding": Rule(
         "the 3-channel stem's input is padded to 4 channels (NHWC) or folded by space-to-depth, so the stem runs "
@@ -182,6 +184,11 @@ STACKS: dict[str, Stack] = {
         "MXNet and PyTorch ResNet-50 as submitted to MLPerf): batch norm folded into the convolutions around it, "
         "autotuned kernels, a 4-channel stem",
         ("bn_activation_fusion", "conv_bn_fusion", "conv_autotune", "stem_channel_padding", "compiled_step")),
+    "pytorch-tuned": Stack(
+        "eager PyTorch training a convolutional network with torch.backends.cudnn.benchmark on, as torchvision's "
+        "reference script (references/classification/train.py) and NVIDIA's DeepLearningExamples run it: each "
+        "convolution shape's algorithm autotuned; everything else as pytorch-eager",
+        ("eager_dispatch", "conv_autotune")),
 }
 
 DEFAULT_STACK = "pytorch-eager"

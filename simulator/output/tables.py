@@ -204,12 +204,14 @@ def deepbench_table(report, fmt: str = "table", limit: int | None = None) -> str
     if fmt == "csv":
         return csv_text(list(rows[0]) if rows else ["device_id"], [list(r.values()) for r in rows])
     table = markdown_table if fmt == "markdown" else text_table
-    out = [f"suite deepbench: {len(report.priced)} kernels priced (data: {report.data}); fitted: nothing: the "
-           "profiles' curves as they stand", "",
-           table(["device", "profile", "precision", "kernel", "rows", "MAPE", "median |error|", "bias",
+    fitted = sum(p.kernel.fitted for p in report.priced)
+    out = [f"suite deepbench: {len(report.priced)} kernels priced (data: {report.data}); fitted: the GEMM curves "
+           f"of the Maxwell and Volta families on {fitted} of them (the 'fitted on' rows); the rest are held out", "",
+           table(["device", "profile", "precision", "kernel", "rows", "fitted on", "MAPE", "median |error|", "bias",
                   "faster than peak"],
                  [[g.device_id, g.profile, g.precision, g.kind if g.kind == "gemm" else f"conv {g.direction}",
-                   str(g.rows), f"{g.mape:.1%}", f"{g.median_abs_error:.1%}", _pct(g.bias), str(g.above_peak)]
+                   str(g.rows), "yes" if g.fitted else "", f"{g.mape:.1%}", f"{g.median_abs_error:.1%}", _pct(g.bias),
+                   str(g.above_peak)]
                   for g in report.groups]), ""]
     out += [f"not estimated: {n} rows: {why}" for why, n in sorted(report.not_estimated.items(), key=lambda x: -x[1])]
     shown = sorted(report.priced, key=lambda p: -abs(p.error_fraction))[:limit] if limit else []

@@ -250,9 +250,13 @@ def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note:
     notes = [execution_note(workload), host]
     if comm_note:
         notes.append(comm_note)
+    origin = profile.efficiency.origin
     if profile.efficiency_from:
         notes.append(f"efficiency curves and power fractions borrowed from the calibrated "
-                     f"'{profile.efficiency_from}' profile, applied to {profile.name}'s own peaks and TDP")
+                     f"'{profile.efficiency_from}' profile, applied to {profile.name}'s own peaks and TDP"
+                     + (f" ({origin})" if origin else ""))
+    elif origin:
+        notes.append(f"efficiency curves: {origin}")
     return (*notes, cost_note, grid_note, f"PUE {pue:g}")
 
 

@@ -9,7 +9,8 @@ from ..schema.workload import CNNWorkload, TransformerWorkload
 
 def with_execution(profile, workload):
     """``workload`` with its stack resolved on ``profile`` (transformers and convolutional networks; other
-    kinds pass unchanged). A convolutional network's default is the device's first stack that runs one."""
+    kinds pass unchanged). A convolutional network's default is the device's first stack that runs one, with
+    cuDNN's autotuning on (pytorch-tuned) where that is eager PyTorch."""
     cnn = isinstance(workload, CNNWorkload)
     if not cnn and not isinstance(workload, TransformerWorkload):
         return workload
@@ -18,7 +19,10 @@ def with_execution(profile, workload):
         raise CostsimError(f"{profile.name} runs no stack for convolutional networks: its stacks are "
                            f"{', '.join(profile.stacks)}", field="execution")
     if workload.execution is None:
-        return workload.model_copy(update={"execution": stacks[0]})
+        default = stacks[0]
+        if cnn and default == "pytorch-eager" and "pytorch-tuned" in stacks:  # how PyTorch trains a CNN in practice
+            default = "pytorch-tuned"
+        return workload.model_copy(update={"execution": default})
     if workload.execution not in stacks:
         which = (f"its stacks for convolutional networks are {', '.join(stacks)}" if cnn else
                  f"its stacks are {', '.join(stacks)} (the profile's execution_stacks, else its kind's: "

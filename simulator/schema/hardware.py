@@ -21,9 +21,13 @@ PositiveInt = Annotated[int, Field(gt=0, le=MAX_INT)]
 
 DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
 # the software stacks a step can run under (their rules: model/stacks.py), and each kind's without a list
-ExecutionStack = Literal["pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused"]
-CNN_STACKS = ("pytorch-eager", "torch-compile", "xla", "cudnn-fused")  # the stacks a convolutional network runs
-STACKS_OF_KIND = {"gpu": ("pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused"),
+ExecutionStack = Literal["pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused",
+                         "pytorch-tuned"]
+# the stacks a convolutional network runs; two run convolutional networks only
+CNN_STACKS = ("pytorch-eager", "torch-compile", "xla", "cudnn-fused", "pytorch-tuned")
+CNN_ONLY_STACKS = ("cudnn-fused", "pytorch-tuned")
+STACKS_OF_KIND = {"gpu": ("pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused",
+                          "pytorch-tuned"),
                   "tpu": ("xla",),
                   "cpu": ("pytorch-eager", "torch-compile")}
 DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
@@ -150,6 +154,9 @@ class Efficiency(Input):
     sustained_compute_fraction: Fraction = Field(
         default=1.0, description="share of the (burst) compute curves a device sustains under its power "
                                  "limit; the curves above are burst rates")
+    origin: str | None = Field(
+        default=None, description="where the curves come from when not all were fitted on this device (every "
+                                  "estimate on the profile lists it among its assumptions)")
 
 
 class Link(Input):

@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from . import hardware
 from .hardware import CNN_STACKS, MAX_INT, ExecutionStack, Fraction, Input, PositiveFloat, PositiveInt, Source
 from .training import Optimizer, Phase, Precision, Training, _check_step_count  # noqa: F401
 from .variant import Variant
@@ -157,9 +158,9 @@ class TransformerWorkload(_WorkloadBase):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.execution == "cudnn-fused":
-            raise ValueError("execution: cudnn-fused is a stack for convolutional networks; a transformer runs "
-                             "pytorch-eager, megatron, megatron-core, torch-compile or xla")
+        if self.execution in hardware.CNN_ONLY_STACKS:
+            raise ValueError(f"execution: {self.execution} is a stack for convolutional networks; a transformer "
+                             "runs pytorch-eager, megatron, megatron-core, torch-compile or xla")
         if self.head_dim is None and self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
         if self.kv_heads is not None and (self.kv_heads > self.heads or self.heads % self.kv_heads):
@@ -368,8 +369,9 @@ class CNNWorkload(_EpochWorkload):
     in_channels: PositiveInt = 3
     classes: PositiveInt = 1000
     execution: ExecutionStack | None = Field(
-        default=None, description="the software stack that runs the step (docs/stacks.md): pytorch-eager, "
-                                  "torch-compile, xla or cudnn-fused; default: the device's first of these")
+        default=None, description="the software stack that runs the step (docs/stacks.md): pytorch-tuned, "
+                                  "pytorch-eager, torch-compile, xla or cudnn-fused; default: the device's first "
+                                  "of these, pytorch-tuned where that is eager PyTorch")
 
     @model_validator(mode="after")
     def _check(self):
@@ -406,8 +408,9 @@ class MLPWorkload(_WorkloadBase):
             raise ValueError("training: an mlp workload gives steps")
         if t.phases is not None:
             raise ValueError("training.phases: phases are for transformer workloads trained on tokens")
-        if t.precision != "fp32":
-            raise ValueError("training.precision: the numpy mlp runs in fp32")
+        if t.precision != "fp32" or t.optimizer == "adafactor":
+            raise ValueError("training.precision: the numpy mlp runs in fp32" if t.precision != "fp32" else
+                             "training.optimizer: the numpy mlp runs sgd, sgd_momentum, adam or adamw")
         if self.variant != PLAIN:
             raise ValueError("variant: the numpy mlp (a CPU calibration check) takes no efficiency strategy")
         return self

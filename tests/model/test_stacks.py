@@ -10,6 +10,7 @@ from simulator.model import activations, transformer
 from simulator.model.ops import MATRIX_CLASSES
 from simulator.model.stacks import RULES, STACKS
 from simulator.model.step import host_dispatch_s
+from simulator.schema.hardware import CNN_ONLY_STACKS
 from tests.conftest import ROOT
 
 ORDER = list(STACKS)
@@ -45,7 +46,7 @@ def test_the_docs_list_the_rules_as_the_code_has_them():
         assert rule.url in text, name
 
 
-@pytest.mark.parametrize("stack", [s for s in ORDER if s != "cudnn-fused"])  # that one runs CNNs only
+@pytest.mark.parametrize("stack", [s for s in ORDER if s not in CNN_ONLY_STACKS])  # those run CNNs only
 def test_no_stack_changes_the_model_arithmetic(stack):
     base = _ops(_wl(execution="pytorch-eager"))
     ops = _ops(_wl(execution=stack))

@@ -49,16 +49,23 @@ def test_bundle_covers_the_required_device_kinds():
         assert required in bundled_names("hardware")
 
 
-def test_only_the_h200_carries_its_own_fitted_curves():
+def test_only_measured_devices_carry_their_own_curves_and_the_others_name_whose_they_borrow():
+    from simulator.calibration.deepbench import FAMILIES
+    measured = {"h200"} | {f.profile for f in FAMILIES.values()}  # its microbenchmarks; DeepBench GEMMs
+    borrowers = {b: f.profile for f in FAMILIES.values() for b in f.borrowers}
     for name in bundled_names("hardware"):
         raw, _ = raw_profile(name)
         p = load_profile(name)
         if isinstance(p, QuantumProfile):
             continue
         assert isinstance(p, ClassicalProfile) and p.efficiency is not None
-        if name != "h200":
+        if name in measured:
+            assert "efficiency" in raw and p.efficiency_from is None
+            assert name == "h200" or "copied from the h200 fit" in p.efficiency.origin
+        else:
             assert "efficiency" not in raw, f"{name} has curves of its own but no measurements for them"
-            assert p.efficiency_from == "h200"
+            assert p.efficiency_from == borrowers.get(name, "h200")
+            assert raw.get("efficiency_from", "h200") == p.efficiency_from
 
 
 def test_what_if_profile_is_a_three_line_override():
