@@ -46,23 +46,23 @@ def attention_ops(w: TransformerWorkload, batch: float, p, count: float, tp: int
     if w.position == "relative" and keys is None:
         kv = a * batch * h * S * Sk / cp  # the bias, once per sequence (its gradient: written, then summed)
     if w.attention == "flash":
-        fwd = [Op("attn.flash_fwd", "attention", causal_flops, qo + remote + kv, p.matmul_dtype,
+        fwd = [Op("attn.flash_fwd", "attention", causal_flops, qo + remote + kv, p.attention,
                   count, scores=causal_scores)]
         bwd = [Op("attn.flash_bwd", "attention_backward", FLASH_BWD_FLOPS_RATIO * causal_flops,
-                  2 * qo + 2 * remote + 2 * kv, p.matmul_dtype, count, kernels=3, scores=causal_scores)]
+                  2 * qo + 2 * remote + 2 * kv, p.attention, count, kernels=3, scores=causal_scores)]
         return fwd, bwd
     scores = batch * h * S * Sk / cp  # the full score matrix of the device's queries is materialised
     s = p.stream_bytes
     fwd = [Op("attn.scores", "attention", causal_flops, a * (tokens * q + key_tokens * k) + a * scores + kv,
-              p.matmul_dtype, count),
+              p.attention, count),
            Op("attn.softmax", "elementwise", 5.0 * scores, (a + s) * scores + (s + a) * scores, "fp32", count),
            Op("attn.context", "attention", causal_flops, a * scores + a * (key_tokens * v + tokens * o),
-              p.matmul_dtype, count)]
+              p.attention, count)]
     bwd = [Op("attn.context_bwd", "attention", 2 * causal_flops, 2 * a * scores + 2 * a * (key_tokens * v + tokens * o),
-              p.matmul_dtype, count),
+              p.attention, count),
            Op("attn.softmax_bwd", "elementwise", 4.0 * scores, 3 * a * scores + 2 * kv, "fp32", count),
            Op("attn.scores_bwd", "attention", 2 * causal_flops, a * scores + 2 * a * (tokens * q + key_tokens * k),
-              p.matmul_dtype, count)]
+              p.attention, count)]
     return fwd, bwd
 
 

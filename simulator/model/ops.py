@@ -8,7 +8,7 @@ residual stream. Byte counts assume unfused kernels that read their inputs and w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from .stacks import has
@@ -52,6 +52,14 @@ class Precision:
     stream_bytes: int      # residual stream, norms and softmax (fp32 under autocast)
     mixed: bool            # True: low-precision copies of the weights are made each step
     loss_bytes: int = 4    # the cross-entropy's logits (fp32 in every framework modelled)
+    operand_bytes: float = 0.0  # bytes per element the products read, block scales included (0: act_bytes)
+    attention_dtype: str = ""   # the fused attention's data type ('': the products')
+    recipe: str = ""            # a block-scaled format's casts ("" none, "fp8" per-tensor, "mxfp8", "nvfp4")
+
+    @property
+    def attention(self) -> str:
+        """The data type the fused attention runs in."""
+        return self.attention_dtype or self.matmul_dtype
 
 
 def execution_precision(precision: str, stack: str | None = None) -> Precision:
@@ -62,16 +70,29 @@ def execution_precision(precision: str, stack: str | None = None) -> Precision:
     per-layer casts), with fp32 master weights and an fp32 cross-entropy."""
     p = PRECISIONS[precision]
     if has(stack, "low_precision_stream") and p.mixed:
-        return Precision(p.matmul_dtype, p.act_bytes, p.master_bytes, p.act_bytes, True, 4)
+        return replace(p, stream_bytes=p.act_bytes, mixed=True, loss_bytes=4)
     return p
 
+
+MX_BLOCK, MX_SCALE_BYTES = 32, 1         # OCP MX: elements per block, bytes of its E8M0 scale
+NVFP4_BLOCK, NVFP4_SCALE_BYTES = 16, 1   # NVFP4: elements per block, bytes of its E4M3 scale
+# NVFP4 training applies a 16-point random Hadamard transform to the weight-gradient product's inputs
+# before quantizing them (16 multiply-adds per element), and rounds gradients stochastically
+HADAMARD_FLOPS_PER_ELEMENT = 2 * NVFP4_BLOCK
+STOCHASTIC_ROUNDING_FLOPS_PER_ELEMENT = 2
 
 PRECISIONS = {
     "fp32": Precision("fp32", 4, 4, 4, False),
     "tf32": Precision("tf32", 4, 4, 4, False),
     "bf16_mixed": Precision("bf16", 2, 4, 4, True),
     "fp16_mixed": Precision("fp16", 2, 4, 4, True),
-    "fp8_mixed": Precision("fp8", 2, 4, 4, True),
+    "fp8_mixed": Precision("fp8", 2, 4, 4, True, operand_bytes=1.0, recipe="fp8"),
+    # OCP Microscaling (MX v1.0): 32 values share one E8M0 (one-byte) scale; Transformer Engine's MXFP8 recipe
+    "mxfp8_mixed": Precision("fp8", 2, 4, 4, True, operand_bytes=1.0 + MX_SCALE_BYTES / MX_BLOCK, recipe="mxfp8"),
+    # NVFP4 (NVIDIA, Pretraining LLMs with NVFP4, 2025): 16 four-bit values share one E4M3 scale; the linear
+    # layers' products in fp4, attention in bf16
+    "fp4_mixed": Precision("fp4", 2, 4, 4, True, operand_bytes=0.5 + NVFP4_SCALE_BYTES / NVFP4_BLOCK,
+                           attention_dtype="bf16", recipe="nvfp4"),
 }
 
 # Adafactor (Shazeer and Stern 2018, as T5 trained: no first moment) keeps the second moment of an n x m
@@ -113,19 +134,26 @@ def sparse_storage_fraction(pattern: str | None, density: float, value_bytes: fl
 
 
 def operand_bytes(p: Precision) -> float:
-    """Bytes per element a matrix product reads: fp8 training feeds it one-byte operands."""
-    return 1.0 if p.matmul_dtype == "fp8" else p.act_bytes
+    """Bytes per element a matrix product reads: one for fp8, a block-scaled format's bits and scales."""
+    return p.operand_bytes or p.act_bytes
 
 
 def _fp8_casts(name: str, tokens: float, d_in: float, d_out: float, p: Precision, count: float):
-    """FP8 training (Transformer Engine style): before each product its inputs are cast to fp8 with a
-    per-tensor scale, in fused cast-transpose kernels that also record the amax for the next step's
-    scale (delayed scaling): the input and the weight in the forward pass, the output gradient in the
-    backward pass. Each reads the 16-bit tensor and writes the fp8 copy and its transpose."""
-    a = p.act_bytes
-    return ([Op(f"{name}.fp8_cast_input", "elementwise", tokens * d_in, (a + 2) * tokens * d_in, "fp32", count),
-             Op(f"{name}.fp8_cast_weight", "elementwise", d_in * d_out, (a + 2) * d_in * d_out, "fp32", count)],
-            [Op(f"{name}.fp8_cast_grad", "elementwise", tokens * d_out, (a + 2) * tokens * d_out, "fp32", count)])
+    """Low-precision training (Transformer Engine style): before each product its inputs are cast, in
+    fused cast-transpose kernels, the input and the weight in the forward pass, the output gradient in
+    the backward pass; each reads the 16-bit tensor and writes the low-precision copy and its transpose
+    (block scales included). fp8: a per-tensor scale, the amax recorded for the next step's (delayed
+    scaling); MXFP8: each block's scale from its own amax, in the same pass. NVFP4: the transposed copies
+    of the input and of the gradient (the weight-gradient product's operands) pass a 16-point random
+    Hadamard transform first, and gradients are rounded stochastically."""
+    a, o = p.act_bytes, operand_bytes(p)
+    tag = "fp4" if p.recipe == "nvfp4" else "fp8"
+    rht = HADAMARD_FLOPS_PER_ELEMENT if p.recipe == "nvfp4" else 0
+    sr = STOCHASTIC_ROUNDING_FLOPS_PER_ELEMENT if p.recipe == "nvfp4" else 0
+    x, w, g = tokens * d_in, d_in * d_out, tokens * d_out
+    return ([Op(f"{name}.{tag}_cast_input", "elementwise", (1 + rht) * x, (a + 2 * o) * x, "fp32", count),
+             Op(f"{name}.{tag}_cast_weight", "elementwise", w, (a + 2 * o) * w, "fp32", count)],
+            [Op(f"{name}.{tag}_cast_grad", "elementwise", (1 + rht + sr) * g, (a + 2 * o) * g, "fp32", count)])
 
 
 def _fake_quant(name: str, tokens: float, d_in: float, d_out: float, p: Precision, count: float):
@@ -159,7 +187,7 @@ def linear_ops(name: str, tokens: float, d_in: float, d_out: float, p: Precision
     o = operand_bytes(p)
     lora = variant.lora_rank if variant is not None else None
     fwd, bwd = [], []
-    if dt == "fp8":
+    if p.recipe:
         fwd, bwd = _fp8_casts(name, tokens, d_in, d_out, p, count)
     if variant is not None and variant.fake_quant_bits:
         fq = _fake_quant(name, tokens, d_in, d_out, p, count)

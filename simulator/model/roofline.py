@@ -16,7 +16,8 @@ from ..schema.hardware import ClassicalProfile
 from .ops import CURVE_OF_CLASS, MATRIX_CLASSES, OP_CLASSES, Op
 
 # where a data type is missing, what the framework would run instead
-FALLBACK = {"fp8": ("bf16", "fp16", "fp32"), "bf16": ("fp16", "fp32"), "fp16": ("bf16", "fp32"),
+FALLBACK = {"fp4": ("fp8", "bf16", "fp16", "fp32"),
+            "fp8": ("bf16", "fp16", "fp32"), "bf16": ("fp16", "fp32"), "fp16": ("bf16", "fp32"),
             "tf32": ("fp32", "bf16"), "fp32": ("tf32", "bf16", "fp16"), "fp64": ("fp32",),
             "int8": ("fp8", "bf16", "fp16", "fp32"), "int4": ("int8", "fp8", "bf16", "fp32")}
 

@@ -248,6 +248,9 @@ def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note:
             + (f", {matmul / MICRO:.1f} us per matrix product" if matmul is not None else "")
             + ") outruns the device's work")
     notes = [execution_note(workload), host]
+    if workload.training.precision == "fp4_mixed":
+        notes.append("fp4_mixed: every linear layer's products in NVFP4 and attention in bf16; NVIDIA's recipe keeps "
+                     "a few linear layers (mostly the last blocks) in bf16, which is not modelled (optimistic)")
     if comm_note:
         notes.append(comm_note)
     origin = profile.efficiency.origin

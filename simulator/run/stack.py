@@ -14,6 +14,14 @@ def with_execution(profile, workload):
     cnn = isinstance(workload, CNNWorkload)
     if not cnn and not isinstance(workload, TransformerWorkload):
         return workload
+    precision = workload.training.precision
+    if precision in ("mxfp8_mixed", "fp4_mixed") and not (
+            profile.block_scaled_matmul and profile.peak_dense_flops_per_s.rate("fp4" if precision == "fp4_mixed"
+                                                                                 else "fp8")):
+        raise CostsimError(f"{precision} needs matrix units that apply per-block scales themselves"
+                           + (" and run fp4" if precision == "fp4_mixed" else "")
+                           + f" (Blackwell's); {profile.name} has none (block_scaled_matmul)",
+                           field="training.precision")
     stacks = tuple(s for s in profile.stacks if s in CNN_STACKS) if cnn else profile.stacks
     if not stacks:
         raise CostsimError(f"{profile.name} runs no stack for convolutional networks: its stacks are "
@@ -28,7 +36,7 @@ def with_execution(profile, workload):
                  f"its stacks are {', '.join(stacks)} (the profile's execution_stacks, else its kind's: "
                  f"{profile.kind})")
         raise CostsimError(f"{profile.name} does not run {workload.execution}: {which}", field="execution")
-    if (workload.execution == "megatron-core" and workload.training.precision == "fp8_mixed"
+    if (workload.execution == "megatron-core" and precision == "fp8_mixed"
             and not profile.peak_dense_flops_per_s.rate("fp8")):
         raise CostsimError(f"fp8_mixed under megatron-core needs fp8 matrix units (Transformer Engine's fp8 "
                            f"GEMMs); {profile.name} has none", field="training.precision")

@@ -19,7 +19,7 @@ Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 MAX_INT = 2**53  # the largest whole number a float holds exactly: a bound on every count
 PositiveInt = Annotated[int, Field(gt=0, le=MAX_INT)]
 
-DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4")
 # the software stacks a step can run under (their rules: model/stacks.py), and each kind's without a list
 ExecutionStack = Literal["pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused",
                          "pytorch-tuned"]
@@ -30,7 +30,7 @@ STACKS_OF_KIND = {"gpu": ("pytorch-eager", "megatron", "megatron-core", "torch-c
                           "pytorch-tuned"),
                   "tpu": ("xla",),
                   "cpu": ("pytorch-eager", "torch-compile")}
-DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4"]
 
 
 class Strict(BaseModel):
@@ -74,6 +74,7 @@ class PeakRates(Input):
     bf16: PositiveFloat | None = None
     fp16: PositiveFloat | None = None
     fp8: PositiveFloat | None = None
+    fp4: PositiveFloat | None = None
     int8: PositiveFloat | None = None
     int4: PositiveFloat | None = None
 
@@ -240,6 +241,9 @@ class ClassicalProfile(_ProfileBase):
 
     peak_dense_flops_per_s: PeakRates
     sparse_2_4_accelerated: bool = False
+    block_scaled_matmul: bool = Field(
+        default=False, description="its matrix units apply per-block scales themselves (OCP MX formats, NVFP4: "
+                                   "Blackwell): what mxfp8_mixed and fp4_mixed training need")
     unstructured_sparse_efficiency_fraction: Fraction | None = Field(
         default=None, description="where the part executes unstructured sparsity natively: the share of its "
                                   "dense GEMM rate it achieves on the kept (nonzero) work; absent: no support, "

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from .hardware import MAX_INT, Input, PositiveFloat, PositiveInt
 
-Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed"]
+Precision = Literal["fp32", "tf32", "bf16_mixed", "fp16_mixed", "fp8_mixed", "mxfp8_mixed", "fp4_mixed"]
 Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw", "adafactor"]
 
 

@@ -375,6 +375,8 @@ class CNNWorkload(_EpochWorkload):
 
     @model_validator(mode="after")
     def _check(self):
+        if self.training.precision in ("mxfp8_mixed", "fp4_mixed"):
+            raise ValueError("training.precision: the block-scaled recipes cover transformers' linear layers")
         if self.execution is not None and self.execution not in CNN_STACKS:
             raise ValueError(f"execution: {self.execution} runs transformers; a convolutional network runs "
                              f"{', '.join(CNN_STACKS)}")

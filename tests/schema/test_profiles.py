@@ -12,7 +12,7 @@ UNITLESS = {"year", "devices_per_node", "scale_up_domain_devices", "inter_oversu
             # a count: the reduction length (multiply-accumulates per output) of a convolution's tiles
             "conv_tile_half_reduction",
             # per-dtype rates: the unit is in the parent's name (peak_dense_flops_per_s)
-            "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
+            "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4",
             # memory_class_fraction's members: the unit is in the parent's name
             "elementwise", "normalization", "loss", "embedding", "optimizer"}
 
