@@ -31,7 +31,8 @@ BEGIN = "# BEGIN FITTED (scripts/fit_deepbench.py writes this block; do not edit
 END = "# END FITTED"
 COPIED = "the H200's fit, copied (not fitted on this family)"
 ORIGIN = ("GEMM curve fitted on DeepBench's {device} GEMMs ({family} family); attention, convolution, memory "
-              "and normalisation curves copied from the h200 fit, not measured on this family")
+          "and normalisation curves copied from the h200 fit and power fractions borrowed from it, not measured on "
+          "this family")
 
 
 def block(name: str, fam, result, n_rows: int) -> str:

@@ -64,7 +64,7 @@ FAMILIES = {
 }
 
 
-def fitted_on(device_id: str, precision: str, source_row: str) -> bool:
+def fitted_on(device_id: str, precision: str, source_row: float) -> bool:
     """Whether a DeepBench row is one a family's curves were fitted on (so not a held-out check)."""
     fam = next((f for f in FAMILIES.values() if f.device_id == device_id), None)
     if fam is None or fam.precision != precision:
@@ -75,20 +75,24 @@ def fitted_on(device_id: str, precision: str, source_row: str) -> bool:
 def records(gemm_rows: list[dict], conv_rows: list[dict], family: Family, source: str = "deepbench") -> list[dict]:
     """The rows a family is fitted on, as calibration records (``calibration/cases.py``): ``gemm`` and
     ``conv2d_kernel`` (one direction of one convolution), timed over a loop of calls (no host floor)."""
+    _columns(gemm_rows, GEMM_COLUMNS, f"{source}/gemm.csv")
+    _columns(conv_rows, CONV_COLUMNS, f"{source}/conv.csv")
     dtype, size = PRECISIONS[family.precision]
     run = f"deepbench-{family.device_id}"
-    mine = lambda r: (r["device_id"], r["precision"]) == (family.device_id, family.precision) and fitted_on(  # noqa: E731
-        r["device_id"], r["precision"], r["source_row"])
+    def mine(r, where):
+        return (r["device_id"], r["precision"]) == (family.device_id, family.precision) and fitted_on(
+            r["device_id"], r["precision"], _num(r, "source_row", where))
+
     out = []
     for i, row in enumerate(gemm_rows, start=2):
-        if mine(row):
-            where = f"{source}/gemm.csv:{i}"
+        where = f"{source}/gemm.csv:{i}"
+        if mine(row, where):
             m, n, k = (_num(row, key, where) for key in ("m", "n", "k"))
             out.append({"kind": "gemm", "run": run, "loop_timed": True, "dtype": RECORD_DTYPES[dtype], "m": m,
                         "n": n, "k": k, "seconds": _num(row, "time_us", where) * MICRO})
     for i, row in enumerate(conv_rows, start=2):
-        if mine(row):
-            where = f"{source}/conv.csv:{i}"
+        where = f"{source}/conv.csv:{i}"
+        if mine(row, where):
             n, c, h, w, kk, r, s, p, q = (_num(row, key, where) for key in ("N", "C", "H", "W", "K", "R", "S", "P",
                                                                               "Q"))
             out.append({"kind": "conv2d_kernel", "run": run, "loop_timed": True, "dtype": RECORD_DTYPES[dtype],
@@ -185,8 +189,21 @@ def _device(row: dict, skipped: Counter) -> tuple[str, str] | None:
     return DEVICES[dev], prec
 
 
+GEMM_COLUMNS = ("device_id", "precision", "m", "n", "k", "time_us", "source_row")
+CONV_COLUMNS = ("device_id", "precision", "direction", "N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride_h",
+                "time_us", "source_row")
+
+
+def _columns(rows: list[dict], needed: tuple[str, ...], where: str) -> None:
+    missing = [c for c in needed if rows and c not in rows[0]]
+    if missing:
+        raise CostsimError(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}", source=where)
+
+
 def kernels(gemm_rows: list[dict], conv_rows: list[dict], source: str = "deepbench") -> tuple[list[Kernel], Counter]:
     """The rows the model can price, as kernels; and the count of rows left out, by reason."""
+    _columns(gemm_rows, GEMM_COLUMNS, f"{source}/gemm.csv")
+    _columns(conv_rows, CONV_COLUMNS, f"{source}/conv.csv")
     out, skipped = [], Counter()
     for i, row in enumerate(gemm_rows, start=2):
         hit = _device(row, skipped)
@@ -198,7 +215,7 @@ def kernels(gemm_rows: list[dict], conv_rows: list[dict], source: str = "deepben
         op = gemm("gemm", m, n, k, size, size, dtype)
         out.append(Kernel(row["device_id"], hit[0], "gemm", hit[1], "gemm", f"{m:g}x{n:g}x{k:g}", op,
                           _num(row, "time_us", where) * MICRO,
-                          fitted_on(row["device_id"], row["precision"], row.get("source_row", "1"))))
+                          fitted_on(row["device_id"], row["precision"], _num(row, "source_row", where))))
     for i, row in enumerate(conv_rows, start=2):
         hit = _device(row, skipped)
         if hit is None:

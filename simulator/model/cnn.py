@@ -102,13 +102,17 @@ class _Builder:
             self.fwd.append(Op(f"{name}.bn", "normalization", 8.0 * e, 3 * a * e, "fp32"))
         elif not into_conv:
             self.fwd.append(Op(f"{name}.bn_apply", "normalization", 4.0 * e, 2 * a * e, "fp32"))
-        mask = a * e if (relu and self.fused) else 0.0
+        # folded into the next convolution, the normalised output is never written: its backward takes the
+        # ReLU's mask from x, which it reads anyway, and that convolution saves x as its own input
+        folded = self.conv_bn and into_conv and relu
+        mask = a * e if (relu and self.fused and not folded) else 0.0
         self.bwd.insert(0, Op(f"{name}.bn_bwd", "normalization", 12.0 * e, 5 * a * e + mask, "fp32", kernels=2))
         self.params += 2 * c
-        self.saved_bytes += a * e
-        if relu and self.fused:
+        if not folded:
             self.saved_bytes += a * e
-        elif relu:
+        if relu and self.fused and not folded:
+            self.saved_bytes += a * e
+        elif relu and not self.fused:
             self.fwd.append(Op(f"{name}.relu", "elementwise", e, 2 * a * e, "fp32"))
             self.bwd.insert(0, Op(f"{name}.relu_bwd", "elementwise", e, 3 * a * e, "fp32"))
             self.saved_bytes += a * e

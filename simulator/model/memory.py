@@ -11,10 +11,8 @@ from .ops import (
     OPTIMIZER_STATE_BYTES_PER_PARAM,
     PRECISIONS,
     execution_precision,
-    operand_bytes,
     sparse_storage_fraction,
 )
-from .stacks import has
 
 
 def parameter_count(w) -> float:
@@ -82,11 +80,9 @@ def model_state_bytes(w, params: dict[str, float], p, optimizer: str | None = No
     v = w.variant
     # the low-precision copies of sparse weights are kept compressed (values plus position metadata)
     compressed = params["sparse"] * (1.0 - sparse_storage_fraction(v.sparsity, v.density_fraction, p.act_bytes))
-    # a cached quantized copy of each weight and its transpose (fp8_weight_cache)
-    cache = 2 * operand_bytes(p) if p.recipe and has(getattr(w, "execution", None), "fp8_weight_cache") else 0.0
     return (p.master_bytes * trained + p.act_bytes * frozen,
             OPTIMIZER_STATE_BYTES_PER_PARAM[optimizer or w.training.optimizer] * trained,
-            (p.act_bytes + cache) * (params["matmul"] - compressed) if p.mixed else 0.0, p.master_bytes * trained)
+            p.act_bytes * (params["matmul"] - compressed) if p.mixed else 0.0, p.master_bytes * trained)
 
 
 def expert_split(w, params: dict[str, float], p, optimizer: str | None, ep: int) -> tuple[tuple, tuple]:

@@ -88,7 +88,9 @@ PRECISIONS = {
     "fp16_mixed": Precision("fp16", 2, 4, 4, True),
     "fp8_mixed": Precision("fp8", 2, 4, 4, True, operand_bytes=1.0, recipe="fp8"),
     # OCP Microscaling (MX v1.0): 32 values share one E8M0 (one-byte) scale; Transformer Engine's MXFP8 recipe
-    "mxfp8_mixed": Precision("fp8", 2, 4, 4, True, operand_bytes=1.0 + MX_SCALE_BYTES / MX_BLOCK, recipe="mxfp8"),
+    # (its attention in bf16: Transformer Engine's fp8 attention takes per-tensor scales only)
+    "mxfp8_mixed": Precision("fp8", 2, 4, 4, True, operand_bytes=1.0 + MX_SCALE_BYTES / MX_BLOCK,
+                             attention_dtype="bf16", recipe="mxfp8"),
     # NVFP4 (NVIDIA, Pretraining LLMs with NVFP4, 2025): 16 four-bit values share one E4M3 scale; the linear
     # layers' products in fp4, attention in bf16
     "fp4_mixed": Precision("fp4", 2, 4, 4, True, operand_bytes=0.5 + NVFP4_SCALE_BYTES / NVFP4_BLOCK,

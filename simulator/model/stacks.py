@@ -52,13 +52,6 @@ RULES: dict[str, Rule] = {
         "Transformer Engine's nvte_cast_transpose_dbias (cast, transpose and the reduction along the first "
         "dimension in one kernel); cuBLASLt's BGRADB epilogue",
         "https://docs.nvidia.com/deeplearning/transformer-engine/user-guide/api/c/transpose.html"),
-    "fp8_weight_cache": Rule(
-        "under fp8 (and the block-scaled formats) each weight is cast to its low-precision copy and transpose "
-        "once per step, in the first micro-batch, and the copies are kept for the step's other micro-batches "
-        "(they stay in memory beside the 16-bit weights)",
-        "Transformer Engine's Linear/LayerNormLinear forward(is_first_microbatch=...): on the first micro-batch "
-        "the fp8 weights are computed and cached, later micro-batches reuse them; Megatron-Core's schedules pass "
-        "it", "https://docs.nvidia.com/deeplearning/transformer-engine/user-guide/api/pytorch.html"),
     "norm_writes_fp8": Rule(
         "under fp8 the norm before a linear writes that linear's fp8 input (and its transpose) itself, so the "
         "linear's separate input cast disappears (Transformer Engine's LayerNormLinear and LayerNormMLP)",
@@ -172,8 +165,8 @@ STACKS: dict[str, Stack] = {
         "Megatron-Core with Transformer Engine: Megatron's fusions plus TE's fused norm-linear, fused "
         "attention, fused cross-entropy and fp8 kernels",
         ("low_precision_stream", "weights_cast_once", "gradient_clipping", "gradient_accumulation_fusion",
-         "fused_bias_grad", "fp8_weight_cache", "norm_writes_fp8", "fused_cross_entropy", "no_layout_copies",
-         "overlap_p2p", "eager_dispatch")),
+         "fused_bias_grad", "norm_writes_fp8", "fused_cross_entropy", "no_layout_copies", "overlap_p2p",
+         "eager_dispatch")),
     "torch-compile": Stack(
         "torch.compile (TorchInductor, mode='reduce-overhead': the compiled step replayed as CUDA graphs) with "
         "FSDP2 in bf16: pointwise chains fused into generated kernels",

@@ -331,14 +331,8 @@ def stage_blocks(w: TransformerWorkload, batch: float, split: Split = WHOLE) -> 
     if has(ex, "weights_cast_once"):  # the low-precision weights refreshed once per step, after the optimizer
         optimizer += [op for op in casts if op.name == "weights.cast_fwd"]
         casts = [op for op in casts if op.name != "weights.cast_fwd"]
-    first_fwd, last_fwd = fusion.apply(ex, fwd, p), fusion.apply(ex, head_fwd, p) + extra[0]
-    if p.recipe and has(ex, "fp8_weight_cache"):  # quantized weights made in the first micro-batch, then reused
-        cached = lambda op: op.name.endswith("_cast_weight")  # noqa: E731
-        optimizer += [op for block in (first_fwd, layer_fwd, last_fwd) for op in block if cached(op)]
-        first_fwd, layer_fwd, last_fwd = ([op for op in block if not cached(op)]
-                                          for block in (first_fwd, layer_fwd, last_fwd))
-    return {"first_fwd": first_fwd, "layer_fwd": layer_fwd,
-            "last_fwd": last_fwd, "loss": fusion.apply(ex, loss, p) + extra[1],
+    return {"first_fwd": fusion.apply(ex, fwd, p), "layer_fwd": layer_fwd,
+            "last_fwd": fusion.apply(ex, head_fwd, p) + extra[0], "loss": fusion.apply(ex, loss, p) + extra[1],
             "last_bwd": extra[2] + fusion.apply(ex, head_bwd, p), "layer_bwd": layer_bwd,
             "first_bwd": fusion.apply(ex, bwd, p), "casts": casts, "optimizer": optimizer}
 

@@ -3,7 +3,7 @@ refusal where the device cannot run the one named (its rules: ``model/stacks.py`
 from __future__ import annotations
 
 from ..errors import CostsimError
-from ..schema.hardware import CNN_STACKS
+from ..schema.hardware import CNN_ONLY_STACKS, CNN_STACKS
 from ..schema.workload import CNNWorkload, TransformerWorkload
 
 
@@ -12,8 +12,6 @@ def with_execution(profile, workload):
     kinds pass unchanged). A convolutional network's default is the device's first stack that runs one, with
     cuDNN's autotuning on (pytorch-tuned) where that is eager PyTorch."""
     cnn = isinstance(workload, CNNWorkload)
-    if not cnn and not isinstance(workload, TransformerWorkload):
-        return workload
     precision = workload.training.precision
     if precision in ("mxfp8_mixed", "fp4_mixed") and not (
             profile.block_scaled_matmul and profile.peak_dense_flops_per_s.rate("fp4" if precision == "fp4_mixed"
@@ -22,10 +20,13 @@ def with_execution(profile, workload):
                            + (" and run fp4" if precision == "fp4_mixed" else "")
                            + f" (Blackwell's); {profile.name} has none (block_scaled_matmul)",
                            field="training.precision")
-    stacks = tuple(s for s in profile.stacks if s in CNN_STACKS) if cnn else profile.stacks
+    if not cnn and not isinstance(workload, TransformerWorkload):
+        return workload
+    stacks = (tuple(s for s in profile.stacks if s in CNN_STACKS) if cnn else
+              tuple(s for s in profile.stacks if s not in CNN_ONLY_STACKS))
     if not stacks:
-        raise CostsimError(f"{profile.name} runs no stack for convolutional networks: its stacks are "
-                           f"{', '.join(profile.stacks)}", field="execution")
+        raise CostsimError(f"{profile.name} runs no stack for {'convolutional networks' if cnn else 'transformers'}: "
+                           f"its stacks are {', '.join(profile.stacks)}", field="execution")
     if workload.execution is None:
         default = stacks[0]
         if cnn and default == "pytorch-eager" and "pytorch-tuned" in stacks:  # how PyTorch trains a CNN in practice

@@ -369,9 +369,8 @@ class CNNWorkload(_EpochWorkload):
     in_channels: PositiveInt = 3
     classes: PositiveInt = 1000
     execution: ExecutionStack | None = Field(
-        default=None, description="the software stack that runs the step (docs/stacks.md): pytorch-tuned, "
-                                  "pytorch-eager, torch-compile, xla or cudnn-fused; default: the device's first "
-                                  "of these, pytorch-tuned where that is eager PyTorch")
+        default=None, description="the stack that runs the step: pytorch-tuned, pytorch-eager, torch-compile, xla "
+                                  "or cudnn-fused; default: the device's first, tuned if eager (docs/stacks.md)")
 
     @model_validator(mode="after")
     def _check(self):
@@ -441,6 +440,8 @@ class GenericWorkload(_EpochWorkload):
     def _check(self):
         if self.variant != PLAIN and self.variant != Variant(forward_only=True):
             raise ValueError("variant: a generic workload takes no compression strategy (its layers are unknown)")
+        if self.training.precision in ("mxfp8_mixed", "fp4_mixed"):
+            raise ValueError("training.precision: the block-scaled recipes cover transformers' linear layers")
         self._check_steps_or_epochs()
         return self
 

@@ -208,6 +208,9 @@ def _quantize(sc: Scenario, spec: Spec, load: Load) -> Scenario:
     warnings = []
 
     def apply(p: Phase) -> Phase:
+        if dtype in BLOCK_SCALED and getattr(p.workload, "kind", "") != "transformer":
+            raise CostsimError(f"{spec.text}: the block-scaled recipes cover transformers' linear layers",
+                               field=f"strategy {spec.text}")
         if p.profile.peak_dense_flops_per_s.rate(UNIT_OF.get(dtype, dtype)) is None or (
                 dtype in BLOCK_SCALED and not p.profile.block_scaled_matmul):
             if fallback == "no":

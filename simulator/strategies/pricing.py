@@ -148,8 +148,11 @@ def price(sc: Scenario, estimate_fn, label: str, baseline: StrategyRow | None = 
     ratios = {f"{k.split('_')[0]}_ratio": (totals[k] / getattr(baseline, k) if baseline else 1.0) for k in TOTALS}
     last_main = sc.mains[-1]
     warnings = list(sc.warnings) + [w for _, e in priced for w in e.warnings]
-    if any(p.workload.variant.sparsity == "2:4" and p.workload.training.precision == "fp8_mixed" for p in sc.phases):
-        warnings.append("2:4 at fp8: the sparse curve measured at 16 bits is applied at the fp8 peak (not measured)")
+    low = {"fp8_mixed": "fp8", "mxfp8_mixed": "fp8", "fp4_mixed": "fp4"}
+    for kind in dict.fromkeys(low[p.workload.training.precision] for p in sc.phases
+                              if p.workload.variant.sparsity == "2:4" and p.workload.training.precision in low):
+        warnings.append(f"2:4 at {kind}: the sparse curve measured at 16 bits is applied at the {kind} peak "
+                        "(not measured)")
     return StrategyRow(label=label, strategies=sc.applied, **totals, **ratios,
                        peak_memory_bytes=max(c.peak_memory_bytes for c in costs),
                        pricing="+".join(dict.fromkeys(c.pricing for c in costs)),

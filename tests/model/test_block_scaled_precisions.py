@@ -16,6 +16,7 @@ def test_operands_carry_their_block_scales():
     assert operand_bytes(PRECISIONS["mxfp8_mixed"]) == 1 + 1 / 32
     assert operand_bytes(PRECISIONS["fp4_mixed"]) == 0.5 + 1 / 16
     assert PRECISIONS["fp4_mixed"].attention == "bf16" and PRECISIONS["fp8_mixed"].attention == "fp8"
+    assert PRECISIONS["mxfp8_mixed"].attention == "bf16"  # TE's fp8 attention takes per-tensor scales only
 
 
 def test_an_fp4_linear_casts_its_operands_with_the_hadamard_transform_and_reads_them_at_4_5_bits():
@@ -54,22 +55,18 @@ def test_the_quantize_strategy_takes_fp4_and_falls_back_where_there_are_no_units
     assert row.time_ratio == 1.0 and any("no mxfp8 units" in w for w in row.warnings)
 
 
-def test_megatron_core_casts_each_weight_once_per_step_and_keeps_the_copy():
-    """Transformer Engine's is_first_microbatch: the quantized weights are made in the first micro-batch
-    and reused (fp8_weight_cache); eager PyTorch casts them in every micro-batch's forward."""
-    from simulator.model.transformer import step_ops
 
-    def phases(execution):
-        return step_ops(load_workload("gpt-1.3b", ["precision=fp8_mixed", f"execution={execution}"]), 2)
+def test_every_workload_kind_and_entry_point_refuses_them_where_they_do_not_apply():
+    generic = {"name": "g", "kind": "generic", "parameters": 1e8, "forward_flops_per_sample": 1e9,
+               "training": {"global_batch_size": 8, "epochs": 1, "dataset_size": 80, "precision": "fp4_mixed"}}
+    with pytest.raises(CostsimError, match="cover transformers' linear layers"):
+        load_workload(generic)
+    with pytest.raises(CostsimError, match="cover transformers' linear layers"):
+        api.strategies("b200", "resnet50-imagenet", ["quantize:fp4"])
 
-    te, eager = phases("megatron-core"), phases("pytorch-eager")
-    cast = lambda ops: [op for op in ops if op.name.endswith("fp8_cast_weight")]  # noqa: E731
-    assert cast(eager["forward"]) and not cast(eager["optimizer"])
-    assert not cast(te["forward"]) and cast(te["optimizer"])
-    assert sum(op.bytes * op.count for op in cast(te["optimizer"])) == pytest.approx(
-        sum(op.bytes * op.count for op in cast(eager["forward"])), rel=1e-12)
-    fp8 = api.estimate("h100-sxm", "gpt-1.3b", sets=["precision=fp8_mixed", "execution=megatron-core"])
-    bf16 = api.estimate("h100-sxm", "gpt-1.3b", sets=["precision=bf16_mixed", "execution=megatron-core"])
-    extra = fp8.memory_breakdown["low_precision_weights_bytes"] - bf16.memory_breakdown["low_precision_weights_bytes"]
-    # the cached copy and its transpose, one byte each, as much as the 2-byte bf16 copy itself
-    assert extra == pytest.approx(bf16.memory_breakdown["low_precision_weights_bytes"], rel=0.01)
+
+def test_a_transformer_never_runs_a_stack_for_convolutional_networks_only():
+    with pytest.raises(CostsimError, match="runs no stack for transformers"):
+        api.estimate("h100-sxm", "gpt2-124m", sets=["hardware.execution_stacks=[pytorch-tuned]"])
+    e = api.estimate("h100-sxm", "gpt2-124m", sets=["hardware.execution_stacks=[cudnn-fused,megatron]"])
+    assert e.assumptions[0].startswith("execution as megatron")

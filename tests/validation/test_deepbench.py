@@ -96,17 +96,21 @@ def test_the_cli_prints_the_suite_and_refuses_a_plot():
     assert "no plot" in error_line("validate", "--suite", "deepbench", "--plot", "x.svg")
 
 
-def test_a_bad_cell_is_one_line_naming_the_row(tmp_path):
-    (tmp_path / "gemm.csv").write_text("device_id,precision,m,n,k,time_us\nNV_V100,fp32,64,64,64,n/a\n")
+def test_a_bad_cell_or_a_missing_column_is_one_line_naming_the_file(tmp_path):
+    (tmp_path / "gemm.csv").write_text("device_id,precision,m,n,k,time_us,source_row\nNV_V100,fp32,64,64,64,n/a,4\n")
     (tmp_path / "conv.csv").write_text("device_id,precision\n")
     line = error_line("validate", "--suite", "deepbench", "--data", str(tmp_path))
     assert "gemm.csv:2" in line and "time_us" in line
+    (tmp_path / "gemm.csv").write_text("device_id,precision,m,n,k,time_us,source_row\n")
+    (tmp_path / "conv.csv").write_text("device_id,precision,N\nNV_V100,fp32,8\n")
+    line = error_line("validate", "--suite", "deepbench", "--data", str(tmp_path))
+    assert "conv.csv" in line and "missing columns direction" in line
 
 
 def test_a_row_is_priced_as_the_training_step_prices_that_kernel():
     rows = [{"device_id": "NV_V100", "precision": "fp16_mixed", "direction": "bwd_data", "N": "16", "C": "64",
              "H": "56", "W": "56", "K": "64", "R": "3", "S": "3", "P": "56", "Q": "56", "stride_h": "1",
-             "time_us": "100"}]
+             "time_us": "100", "source_row": "7"}]
     (kernel,), skipped = deepbench.kernels([], rows)
     assert not skipped and kernel.op.op_class == "conv"  # autotuned: the forward curve
     assert kernel.op.reduction == 64 * 9 and kernel.op.flops == 2 * 16 * 64 * 64 * 9 * 56 * 56

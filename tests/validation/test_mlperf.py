@@ -140,7 +140,7 @@ def test_the_bundled_rounds_are_predicted_within_todays_errors(report):
     assert {b: groups[b].estimated for b in ("resnet", "bert", "gpt3")} == {"resnet": 179, "bert": 155, "gpt3": 18}
     assert groups["gpt3"].mape_fraction <= 0.15  # the target, met
     assert groups["bert"].mape_fraction <= 0.21  # target 15%: not met yet
-    assert groups["resnet"].mape_fraction <= 0.31  # target 15%: not met (docs/accuracy.md says why)
+    assert groups["resnet"].mape_fraction <= 0.29  # target 15%: not met (docs/accuracy.md says why)
     families = {g.group: g for g in report.by_family}
     assert families["A100"].mape_fraction <= 0.20  # the per-family target, met
     assert report.skipped["logs re-published from an earlier round"] == 91
