@@ -260,6 +260,9 @@ def _assumptions(profile: ClassicalProfile, workload, comm_note: str, cost_note:
                      + (f" ({origin})" if origin else ""))
     elif origin:
         notes.append(f"efficiency curves: {origin}")
+    if not profile.checked_by:
+        notes.append(f"no public measurement of {profile.name} checks these estimates: an unvalidated device "
+                     "(docs/accuracy.md)")
     return (*notes, cost_note, grid_note, f"PUE {pue:g}")
 
 

@@ -241,6 +241,10 @@ class ClassicalProfile(_ProfileBase):
 
     peak_dense_flops_per_s: PeakRates
     sparse_2_4_accelerated: bool = False
+    checked_by: tuple[str, ...] = Field(
+        default=(), strict=False, description="the validation suites whose measurements run on this device "
+                                              "(docs/accuracy.md); empty: nothing public checks its estimates, "
+                                              "and each estimate says so")
     block_scaled_matmul: bool = Field(
         default=False, description="its matrix units apply per-block scales themselves (OCP MX formats, NVFP4: "
                                    "Blackwell): what mxfp8_mixed and fp4_mixed training need")

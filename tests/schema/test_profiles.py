@@ -89,3 +89,38 @@ def test_h100_derates_as_the_calibrated_h200_does():
 
     assert load_profile("h100-sxm").efficiency.sustained_compute_fraction == \
         load_profile("h200").efficiency.sustained_compute_fraction
+
+
+def test_each_profile_names_the_suites_that_check_it_and_the_docs_list_the_unchecked():
+    """checked_by is data the suites imply: a device is checked by a suite whose rows run on its profile."""
+    import csv
+    import re
+
+    from simulator import api
+    from simulator.calibration import deepbench, mlperf
+    from simulator.files.bundled import bundled_folder
+    from tests.conftest import ROOT
+
+    want: dict[str, set] = {"h200": {"h200", "compression"}, "a100-sxm-80gb": {"vtrain"}}
+    for _, name in mlperf.PROFILES:
+        want.setdefault(name, set()).add("mlperf")
+    for name in deepbench.DEVICES.values():
+        want.setdefault(name, set()).add("deepbench")
+    for row in csv.DictReader(open(bundled_folder("published") / "runs.csv")):
+        want.setdefault(row["hardware"], set()).add("published")
+    for run in api.history()[0]:
+        if run.profile:
+            want.setdefault(run.profile, set()).add("history")
+    unchecked = []
+    for name in bundled_names("hardware"):
+        p = load_profile(name)
+        if isinstance(p, QuantumProfile):
+            continue
+        assert set(p.checked_by) == want.get(name, set()), name
+        if not p.checked_by:
+            unchecked.append(name)
+            assert any("an unvalidated device" in a for a in api.estimate(name, "gpt2-124m", fit="accumulate",
+                                                                           devices=8).assumptions), name
+    text = (ROOT / "docs" / "accuracy.md").read_text()
+    listed = re.search(r"Unvalidated devices.*?:(.*?)\. The TPU", text, re.S).group(1)
+    assert sorted(re.findall(r"`([a-z0-9.-]+)`", listed)) == sorted(unchecked)
