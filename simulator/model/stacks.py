@@ -189,6 +189,10 @@ STACKS: dict[str, Stack] = {
         "reference script (references/classification/train.py) and NVIDIA's DeepLearningExamples run it: each "
         "convolution shape's algorithm autotuned; everything else as pytorch-eager",
         ("eager_dispatch", "conv_autotune")),
+    "pytorch-cuda-graphs": Stack(
+        "eager PyTorch's kernels, unfused, with the whole training step captured once and replayed as a CUDA graph "
+        "(torch.cuda.graph / make_graphed_callables): the host launches one graph per step instead of dispatching "
+        "each operator", ("compiled_step",)),
 }
 
 DEFAULT_STACK = "pytorch-eager"

@@ -22,12 +22,12 @@ PositiveInt = Annotated[int, Field(gt=0, le=MAX_INT)]
 DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4")
 # the software stacks a step can run under (their rules: model/stacks.py), and each kind's without a list
 ExecutionStack = Literal["pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused",
-                         "pytorch-tuned"]
+                         "pytorch-tuned", "pytorch-cuda-graphs"]
 # the stacks a convolutional network runs; two run convolutional networks only
-CNN_STACKS = ("pytorch-eager", "torch-compile", "xla", "cudnn-fused", "pytorch-tuned")
+CNN_STACKS = ("pytorch-eager", "torch-compile", "xla", "cudnn-fused", "pytorch-tuned", "pytorch-cuda-graphs")
 CNN_ONLY_STACKS = ("cudnn-fused", "pytorch-tuned")
 STACKS_OF_KIND = {"gpu": ("pytorch-eager", "megatron", "megatron-core", "torch-compile", "xla", "cudnn-fused",
-                          "pytorch-tuned"),
+                          "pytorch-tuned", "pytorch-cuda-graphs"),
                   "tpu": ("xla",),
                   "cpu": ("pytorch-eager", "torch-compile")}
 DType = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8", "int4"]

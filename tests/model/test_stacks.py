@@ -183,3 +183,13 @@ def test_the_old_framework_field_says_it_was_renamed(tmp_path):
     with pytest.raises(CostsimError) as err:
         load_workload(str(path))
     assert "renamed to execution" in str(err.value)
+
+
+def test_cuda_graphs_keep_eager_kernels_and_drop_only_the_host_dispatch():
+    sets = ["global_batch_size=1", "seq_len=256"]  # a step of short kernels: eager waits on the host
+    eager = api.estimate("h100-sxm", "gpt2-124m", sets=sets + ["execution=pytorch-eager"])
+    graphs = api.estimate("h100-sxm", "gpt2-124m", sets=sets + ["execution=pytorch-cuda-graphs"])
+    for cls in ("gemm", "elementwise", "normalization"):  # the same kernels, priced alike
+        assert graphs.breakdown[cls].time_s == pytest.approx(eager.breakdown[cls].time_s, rel=1e-12)
+    assert graphs.step_time_s < 0.8 * eager.step_time_s
+    assert any("no operator is dispatched by the host" in a for a in graphs.assumptions)
